@@ -1,0 +1,29 @@
+//===- Translations.h - quant-translate registrations -----------*- C++ -*-===//
+//
+// Every translation of quant-translate registers here, so the tool's main
+// stays one call.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANT_TRANSLATE_TRANSLATIONS_H
+#define QUANT_TRANSLATE_TRANSLATIONS_H
+
+#include "mlir/Support/LLVM.h"
+
+namespace mlir {
+class Operation;
+} // namespace mlir
+
+namespace mlir::qllm {
+
+/// Registers all of quant-translate's translations.
+void registerQuantTranslations();
+
+/// Writes a table of every weight under `root`: its storage format, bytes
+/// and bits per weight element (scales and zero points included), then the
+/// totals. Weights with the same name (shared between functions) count once.
+LogicalResult writeWeightReport(Operation *root, llvm::raw_ostream &os);
+
+} // namespace mlir::qllm
+
+#endif // QUANT_TRANSLATE_TRANSLATIONS_H
