@@ -230,6 +230,9 @@ func.func @shape_ops(%a: tensor<?x?x64xf32>, %s: tensor<4xi64>, %r: tensor<3xi64
   %5 = qllm.slice %a axes = [2] starts = [32] ends = [9223372036854775807] steps = [1] : tensor<?x?x64xf32> -> tensor<?x?x32xf32>
   // CHECK: qllm.slice %{{.*}} axes = [2] starts = [-1] ends = [-9223372036854775807] steps = [-2] : tensor<?x?x64xf32> -> tensor<?x?x32xf32>
   %6 = qllm.slice %a axes = [2] starts = [-1] ends = [-9223372036854775807] steps = [-2] : tensor<?x?x64xf32> -> tensor<?x?x32xf32>
+  // CHECK: qllm.slice %{{.*}} axes = [0] starts = [-1] ends = [-9223372036854775807] steps = [-1] : tensor<0x4xf32> -> tensor<0x4xf32>
+  %empty = qllm.weight "empty" = dense_resource<empty> : tensor<0x4xf32>
+  %emptyslice = qllm.slice %empty axes = [0] starts = [-1] ends = [-9223372036854775807] steps = [-1] : tensor<0x4xf32> -> tensor<0x4xf32>
   // CHECK: qllm.split %{{.*}} axis = 2 sizes = [16, 48] : tensor<?x?x64xf32> -> tensor<?x?x16xf32>, tensor<?x?x48xf32>
   %7:2 = qllm.split %a axis = 2 sizes = [16, 48] : tensor<?x?x64xf32> -> tensor<?x?x16xf32>, tensor<?x?x48xf32>
   %shape = qllm.shape_of %a : tensor<?x?x64xf32> -> tensor<3xi64>

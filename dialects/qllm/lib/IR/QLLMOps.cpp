@@ -597,6 +597,8 @@ LogicalResult ConcatOp::verify() {
 /// Elements selected along a dimension of size `dim` by ONNX Slice.
 static int64_t sliceLength(int64_t dim, int64_t start, int64_t end,
                            int64_t step) {
+  if (dim == 0)
+    return 0;
   auto clampIndex = [&](int64_t index, int64_t lo, int64_t hi) {
     if (index < 0)
       index = index < -dim ? lo : index + dim;
