@@ -13,10 +13,11 @@ from lit.llvm.subst import ToolSubst
 
 config.name = "QUANT"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
-config.suffixes = [".mlir"]
+config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.quant_obj_root, "test")
-config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit",
+                   "Inputs", "reference"]
 
 llvm_config.use_default_substitutions()
 # FileCheck, not, count, split-file come from llvm-22-tools.
@@ -37,3 +38,30 @@ llvm_config.add_tool_substitutions(tools, tool_dirs)
 # a round trip reproduces (eliding weight blobs).
 config.substitutions.append(
     ("%quant-opt-print", os.path.join(config.quant_tools_dir, "quant-opt")))
+
+# Python with Debian's python3-onnx and python3-numpy.
+config.substitutions.append(("%python", "/usr/bin/python3"))
+config.substitutions.append(("%quant_src", config.quant_src_root))
+
+# Shared test data (../shared/data beside the checkout, or $QUANT_DATA_DIR).
+# Tests that need it say `REQUIRES: shared-data`; outside CI they are skipped
+# when it is absent, under CI=true its absence is an error.
+in_ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+data_dir = os.environ.get(
+    "QUANT_DATA_DIR",
+    os.path.join(os.path.dirname(config.quant_src_root), "shared", "data"))
+config.substitutions.append(("%quant_data", data_dir))
+if os.path.isdir(os.path.join(data_dir, "models")):
+    config.available_features.add("shared-data")
+elif in_ci:
+    lit_config.fatal("shared test data not found at %s (set QUANT_DATA_DIR)" % data_dir)
+
+# onnxruntime-node, installed by tools/scripts/install-deps.sh into the build
+# tree. Tests that need it say `REQUIRES: onnxruntime`.
+node_modules = os.path.join(config.quant_obj_root, "npm", "node_modules")
+if os.path.isdir(os.path.join(node_modules, "onnxruntime-node")):
+    config.available_features.add("onnxruntime")
+    config.environment["NODE_PATH"] = node_modules
+elif in_ci:
+    lit_config.fatal("onnxruntime-node not found in %s (run tools/scripts/install-deps.sh)"
+                     % node_modules)

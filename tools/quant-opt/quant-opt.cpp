@@ -13,6 +13,7 @@ int main(int argc, char **argv) {
   registry.insert<mlir::qllm::QLLMDialect, mlir::func::FuncDialect>();
 
   mlir::qllm::registerQLLMPasses();
+  mlir::qllm::registerQuantPipelines();
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
 

@@ -3,10 +3,14 @@
 #include "quant/Translate/Translations.h"
 
 #include "qllm/IR/QLLMDialect.h"
+#include "quant/Import/OnnxImporter.h"
 
+#include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/SourceMgr.h"
 
 using namespace mlir;
 
@@ -15,6 +19,43 @@ static void registerInputDialects(DialectRegistry &registry) {
 }
 
 void mlir::qllm::registerQuantTranslations() {
+  static llvm::cl::opt<bool> emitBytecode(
+      "emit-bytecode",
+      llvm::cl::desc("Write imported modules as MLIR bytecode (weights are "
+                     "stored as raw aligned bytes, not hex text)"),
+      llvm::cl::init(false));
+
+  static TranslateRegistration importOnnx(
+      "import-onnx", "import an ONNX model (.onnx) into the qllm dialect",
+      [](const std::shared_ptr<llvm::SourceMgr> &sourceMgr,
+         llvm::raw_ostream &output, MLIRContext *context) -> LogicalResult {
+        const llvm::MemoryBuffer *buffer =
+            sourceMgr->getMemoryBuffer(sourceMgr->getMainFileID());
+        OwningOpRef<ModuleOp> module = importOnnxModel(
+            buffer->getMemBufferRef(), buffer->getBufferIdentifier(), context);
+        if (!module)
+          return failure();
+        if (emitBytecode)
+          return writeBytecodeToFile(*module, output);
+        module->print(output);
+        return success();
+      });
+
+  static llvm::cl::list<int64_t> referenceTokens(
+      "reference-tokens",
+      llvm::cl::desc("Token ids for --reference-logits (comma-separated)"),
+      llvm::cl::CommaSeparated);
+  static TranslateFromMLIRRegistration referenceLogits(
+      "reference-logits",
+      "evaluate the model on --reference-tokens with the reference evaluator "
+      "and write the logits as raw float32 [tokens, vocab]",
+      [](Operation *op, llvm::raw_ostream &output) {
+        SmallVector<int64_t> tokens(referenceTokens.begin(),
+                                    referenceTokens.end());
+        return writeReferenceLogits(op, tokens, output);
+      },
+      registerInputDialects);
+
   static TranslateFromMLIRRegistration weightReport(
       "weight-report",
       "print each weight's storage format, bytes and bits per weight",

@@ -362,7 +362,7 @@ func.func @f(%x: tensor<1x4x2x8xf32>, %p: tensor<1x4xi64>) {
 
 func.func @f(%x: tensor<1x4x2x8xf32>, %p: tensor<1x4xi64>, %c: tensor<16x4xf32>) {
   // expected-error @+1 {{'qllm.rotary' op cos and sin caches come together}}
-  %y = "qllm.rotary"(%x, %p, %c) <{convention = #qllm<rotary_convention interleaved>, operandSegmentSizes = array<i32: 1, 1, 1, 0>}>
+  %y = "qllm.rotary"(%x, %p, %c) <{convention = 0 : i32, operandSegmentSizes = array<i32: 1, 1, 1, 0>}>
          : (tensor<1x4x2x8xf32>, tensor<1x4xi64>, tensor<16x4xf32>) -> tensor<1x4x2x8xf32>
   return
 }

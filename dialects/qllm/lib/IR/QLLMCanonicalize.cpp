@@ -2,13 +2,16 @@
 //
 // Folders and canonicalization patterns of the qllm dialect. Only rewrites
 // that are always profitable live here: removing identity reshapes and
-// transposes, merging chains of them, and turning fully static
-// squeeze/unsqueeze into reshape (one canonical form for static shape
-// changes). `qllm.dequantize` deliberately has no folder.
+// transposes, merging chains of them, turning fully static squeeze/unsqueeze
+// into reshape (one canonical form for static shape changes), and folding
+// shape computations (small integer tensors) once their inputs are known.
+// Floating-point data is never folded except as splats, so weights are not
+// materialized. `qllm.dequantize` deliberately has no folder.
 //
 //===----------------------------------------------------------------------===//
 
 #include "qllm/IR/QLLMOps.h"
+#include "qllm/IR/QLLMShapes.h"
 
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
@@ -20,9 +23,206 @@ using namespace mlir::qllm;
 // Folders
 //===----------------------------------------------------------------------===//
 
-OpFoldResult CastOp::fold(FoldAdaptor) {
+namespace {
+
+/// Shape computations fold up to this many elements.
+constexpr int64_t kMaxFoldedElements = 1024;
+
+/// The values of a small constant integer tensor, if `attr` is one.
+std::optional<SmallVector<int64_t>> smallInts(Attribute attr) {
+  auto ints = dyn_cast_or_null<DenseIntElementsAttr>(attr);
+  if (!ints || ints.getNumElements() > kMaxFoldedElements ||
+      ints.getElementType().isInteger(1))
+    return std::nullopt;
+  SmallVector<int64_t> values;
+  for (const APInt &v : ints.getValues<APInt>())
+    values.push_back(v.getSExtValue());
+  return values;
+}
+
+/// An integer constant of `type` holding `values`, if `type` is static.
+Attribute intsAttr(Type type, ArrayRef<int64_t> values) {
+  auto shaped = dyn_cast<RankedTensorType>(type);
+  if (!shaped || !shaped.hasStaticShape() ||
+      !shaped.getElementType().isSignlessInteger() ||
+      shaped.getNumElements() != static_cast<int64_t>(values.size()))
+    return {};
+  unsigned width = shaped.getElementType().getIntOrFloatBitWidth();
+  SmallVector<APInt> ints;
+  for (int64_t v : values)
+    ints.push_back(APInt(width, static_cast<uint64_t>(v), /*isSigned=*/true));
+  return DenseElementsAttr::get(shaped, ints);
+}
+
+/// Folds an integer elementwise op over constants; a scalar (or 1-element)
+/// operand broadcasts.
+template <typename Fn>
+OpFoldResult foldIntBinary(Operation *op, Attribute lhsAttr, Attribute rhsAttr,
+                           Fn fn) {
+  auto lhs = smallInts(lhsAttr), rhs = smallInts(rhsAttr);
+  if (!lhs || !rhs)
+    return {};
+  auto type = cast<RankedTensorType>(op->getResult(0).getType());
+  if (!type.hasStaticShape())
+    return {};
+  size_t n = static_cast<size_t>(type.getNumElements());
+  auto at = [](const SmallVector<int64_t> &v, size_t i, size_t n) {
+    return v.size() == n ? v[i] : v.size() == 1 ? v[0] : INT64_MIN;
+  };
+  if ((lhs->size() != n && lhs->size() != 1) ||
+      (rhs->size() != n && rhs->size() != 1))
+    return {};
+  SmallVector<int64_t> result;
+  for (size_t i = 0; i < n; ++i) {
+    std::optional<int64_t> v = fn(at(*lhs, i, n), at(*rhs, i, n));
+    if (!v)
+      return {};
+    result.push_back(*v);
+  }
+  return intsAttr(type, result);
+}
+
+/// The same elements with the static type of `result`.
+OpFoldResult foldReshapeOfConstant(Attribute input, Type result) {
+  auto elements = dyn_cast_or_null<DenseElementsAttr>(input);
+  auto type = dyn_cast<RankedTensorType>(result);
+  if (!elements || !type || !type.hasStaticShape())
+    return {};
+  if (!elements.isSplat() && elements.getNumElements() > kMaxFoldedElements)
+    return {};
+  return elements.reshape(type);
+}
+
+} // namespace
+
+OpFoldResult AddOp::fold(FoldAdaptor adaptor) {
+  return foldIntBinary(*this, adaptor.getLhs(), adaptor.getRhs(),
+                       [](int64_t a, int64_t b) -> std::optional<int64_t> {
+                         return a + b;
+                       });
+}
+
+OpFoldResult SubOp::fold(FoldAdaptor adaptor) {
+  return foldIntBinary(*this, adaptor.getLhs(), adaptor.getRhs(),
+                       [](int64_t a, int64_t b) -> std::optional<int64_t> {
+                         return a - b;
+                       });
+}
+
+OpFoldResult MulOp::fold(FoldAdaptor adaptor) {
+  return foldIntBinary(*this, adaptor.getLhs(), adaptor.getRhs(),
+                       [](int64_t a, int64_t b) -> std::optional<int64_t> {
+                         return a * b;
+                       });
+}
+
+OpFoldResult DivOp::fold(FoldAdaptor adaptor) {
+  return foldIntBinary(*this, adaptor.getLhs(), adaptor.getRhs(),
+                       [](int64_t a, int64_t b) -> std::optional<int64_t> {
+                         if (b == 0)
+                           return std::nullopt;
+                         return a / b; // truncates, as ONNX integer Div
+                       });
+}
+
+OpFoldResult MaximumOp::fold(FoldAdaptor adaptor) {
+  return foldIntBinary(*this, adaptor.getLhs(), adaptor.getRhs(),
+                       [](int64_t a, int64_t b) -> std::optional<int64_t> {
+                         return std::max(a, b);
+                       });
+}
+
+OpFoldResult MinimumOp::fold(FoldAdaptor adaptor) {
+  return foldIntBinary(*this, adaptor.getLhs(), adaptor.getRhs(),
+                       [](int64_t a, int64_t b) -> std::optional<int64_t> {
+                         return std::min(a, b);
+                       });
+}
+
+OpFoldResult PowOp::fold(FoldAdaptor) { return {}; }
+
+OpFoldResult UnsqueezeOp::fold(FoldAdaptor adaptor) {
+  return foldReshapeOfConstant(adaptor.getInput(), getType());
+}
+
+OpFoldResult SqueezeOp::fold(FoldAdaptor adaptor) {
+  return foldReshapeOfConstant(adaptor.getInput(), getType());
+}
+
+OpFoldResult ConcatOp::fold(FoldAdaptor adaptor) {
+  SmallVector<int64_t> joined;
+  auto type = cast<RankedTensorType>(getType());
+  if (type.getRank() != 1)
+    return {};
+  for (Attribute input : adaptor.getInputs()) {
+    auto values = smallInts(input);
+    if (!values)
+      return {};
+    llvm::append_range(joined, *values);
+  }
+  return intsAttr(type, joined);
+}
+
+OpFoldResult SliceOp::fold(FoldAdaptor adaptor) {
+  auto values = smallInts(adaptor.getInput());
+  auto type = cast<RankedTensorType>(getType());
+  if (!values || type.getRank() != 1 || !type.hasStaticShape())
+    return {};
+  int64_t n = static_cast<int64_t>(values->size());
+  int64_t start = getStarts()[0], step = getSteps()[0];
+  // Normalize the start as ONNX Slice does.
+  if (start < 0)
+    start = start < -n ? (step > 0 ? 0 : -1) : start + n;
+  start = std::min(start, step > 0 ? n : n - 1);
+  SmallVector<int64_t> result;
+  for (int64_t i = 0; i < type.getNumElements(); ++i)
+    result.push_back((*values)[start + i * step]);
+  return intsAttr(type, result);
+}
+
+OpFoldResult GatherOp::fold(FoldAdaptor adaptor) {
+  auto data = smallInts(adaptor.getData());
+  auto indices = smallInts(adaptor.getIndices());
+  auto dataType = cast<RankedTensorType>(getData().getType());
+  if (!data || !indices || dataType.getRank() != 1)
+    return {};
+  int64_t n = static_cast<int64_t>(data->size());
+  SmallVector<int64_t> result;
+  for (int64_t index : *indices) {
+    int64_t i = index < 0 ? index + n : index;
+    if (i < 0 || i >= n)
+      return {};
+    result.push_back((*data)[i]);
+  }
+  return intsAttr(getType(), result);
+}
+
+OpFoldResult FillOp::fold(FoldAdaptor) {
+  auto type = cast<RankedTensorType>(getType());
+  if (!type.hasStaticShape())
+    return {};
+  return SplatElementsAttr::get(type, getValue());
+}
+
+OpFoldResult RangeOp::fold(FoldAdaptor adaptor) {
+  auto start = smallInts(adaptor.getStart()), limit = smallInts(adaptor.getLimit()),
+       delta = smallInts(adaptor.getDelta());
+  auto type = cast<RankedTensorType>(getType());
+  if (!start || !limit || !delta || !type.hasStaticShape() || (*delta)[0] == 0)
+    return {};
+  SmallVector<int64_t> result;
+  for (int64_t v = (*start)[0];
+       (*delta)[0] > 0 ? v < (*limit)[0] : v > (*limit)[0]; v += (*delta)[0])
+    result.push_back(v);
+  return intsAttr(type, result);
+}
+
+OpFoldResult CastOp::fold(FoldAdaptor adaptor) {
   if (getInput().getType() == getResult().getType())
     return getInput();
+  // Integer to integer casts of shape values.
+  if (auto values = smallInts(adaptor.getInput()))
+    return intsAttr(getType(), *values);
   return {};
 }
 
@@ -36,11 +236,21 @@ OpFoldResult ShapeOfOp::fold(FoldAdaptor) {
   return DenseIntElementsAttr::get(type, input.getShape());
 }
 
-OpFoldResult ReshapeOp::fold(FoldAdaptor) {
+OpFoldResult ReshapeOp::fold(FoldAdaptor adaptor) {
   auto input = cast<RankedTensorType>(getInput().getType());
-  if (input == getResult().getType() && input.hasStaticShape())
-    return getInput();
-  return {};
+  if (input == getResult().getType()) {
+    if (input.hasStaticShape())
+      return getInput();
+    // A runtime shape that copies (0) or restates every dimension.
+    if (auto entries = smallInts(adaptor.getShape())) {
+      bool identity = true;
+      for (auto [i, entry] : llvm::enumerate(*entries))
+        identity &= entry == 0 || entry == input.getDimSize(i);
+      if (identity)
+        return getInput();
+    }
+  }
+  return foldReshapeOfConstant(adaptor.getInput(), getType());
 }
 
 OpFoldResult TransposeOp::fold(FoldAdaptor) {
@@ -57,16 +267,33 @@ OpFoldResult TransposeOp::fold(FoldAdaptor) {
 
 namespace {
 
-/// reshape(reshape(x)) -> reshape(x) when the outer reshape is static.
+/// reshape(reshape(x)) -> reshape(x) when the outer reshape is static, or
+/// its constant shape copies (0) only dimensions that x has at the same
+/// position.
 struct MergeReshapes : OpRewritePattern<ReshapeOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(ReshapeOp op,
                                 PatternRewriter &rewriter) const override {
     auto producer = op.getInput().getDefiningOp<ReshapeOp>();
-    if (!producer || op.getShape())
+    if (!producer)
       return failure();
-    rewriter.replaceOpWithNewOp<ReshapeOp>(op, op.getType(),
-                                           producer.getInput(), Value());
+    Value source = producer.getInput();
+    if (Value shape = op.getShape()) {
+      DenseIntElementsAttr entries;
+      if (!matchPattern(shape, m_Constant(&entries)))
+        return failure();
+      int64_t sourceRank = cast<RankedTensorType>(source.getType()).getRank();
+      for (auto [i, entry] : llvm::enumerate(entries.getValues<APInt>())) {
+        int64_t position = static_cast<int64_t>(i);
+        if (entry.isZero() &&
+            (position >= sourceRank ||
+             !sameDim(DimRef{op.getInput(), position},
+                      DimRef{source, position})))
+          return failure();
+      }
+    }
+    rewriter.replaceOpWithNewOp<ReshapeOp>(op, op.getType(), source,
+                                           op.getShape());
     return success();
   }
 };
@@ -119,11 +346,87 @@ struct MergeTransposes : OpRewritePattern<TransposeOp> {
   }
 };
 
+/// A reshape whose runtime shape is built from dimensions of tensors: each
+/// entry that copies the input's dimension at the same position becomes 0
+/// (ONNX "copy"), each static one its value. Once every entry is a constant
+/// the shape subgraph is dead: `Shape -> Gather -> Concat -> Reshape` folds
+/// while batch and sequence stay dynamic.
+struct ReshapeShapeFromDims : OpRewritePattern<ReshapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReshapeOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.getShape() || matchPattern(op.getShape(), m_Constant()))
+      return failure();
+    auto elements = shapeElements(op.getShape());
+    if (!elements)
+      return failure();
+    int64_t inputRank = cast<RankedTensorType>(op.getInput().getType()).getRank();
+    SmallVector<int64_t> values;
+    for (auto [i, element] : llvm::enumerate(*elements)) {
+      if (element.constant) {
+        values.push_back(*element.constant);
+        continue;
+      }
+      int64_t position = static_cast<int64_t>(i);
+      if (position >= inputRank ||
+          !sameDim(element.dimension, DimRef{op.getInput(), position}))
+        return failure();
+      values.push_back(0);
+    }
+    auto type = RankedTensorType::get({static_cast<int64_t>(values.size())},
+                                      rewriter.getI64Type());
+    Value shape = ConstantOp::create(rewriter, op.getLoc(),
+                                     DenseIntElementsAttr::get(type, values));
+    rewriter.modifyOpInPlace(op, [&] { op.getShapeMutable().assign(shape); });
+    return success();
+  }
+};
+
+/// The same for expand: an entry that copies the input's (right-aligned)
+/// dimension becomes 1, which keeps it.
+struct ExpandShapeFromDims : OpRewritePattern<ExpandOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ExpandOp op,
+                                PatternRewriter &rewriter) const override {
+    if (matchPattern(op.getShape(), m_Constant()))
+      return failure();
+    auto elements = shapeElements(op.getShape());
+    if (!elements)
+      return failure();
+    int64_t inputRank = cast<RankedTensorType>(op.getInput().getType()).getRank();
+    int64_t offset = static_cast<int64_t>(elements->size()) - inputRank;
+    SmallVector<int64_t> values;
+    for (auto [i, element] : llvm::enumerate(*elements)) {
+      if (element.constant) {
+        values.push_back(*element.constant);
+        continue;
+      }
+      int64_t position = static_cast<int64_t>(i) - offset;
+      if (position < 0 ||
+          !sameDim(element.dimension, DimRef{op.getInput(), position}))
+        return failure();
+      values.push_back(1);
+    }
+    auto type = RankedTensorType::get({static_cast<int64_t>(values.size())},
+                                      rewriter.getI64Type());
+    Value shape = ConstantOp::create(rewriter, op.getLoc(),
+                                     DenseIntElementsAttr::get(type, values));
+    rewriter.modifyOpInPlace(op, [&] { op.getShapeMutable().assign(shape); });
+    return success();
+  }
+};
+
 } // namespace
 
 void ReshapeOp::getCanonicalizationPatterns(RewritePatternSet &results,
                                             MLIRContext *context) {
-  results.add<MergeReshapes, DropConstantReshapeShape>(context);
+  results.add<MergeReshapes, DropConstantReshapeShape, ReshapeShapeFromDims>(
+      context);
+}
+
+void ExpandOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                           MLIRContext *context) {
+  results.add<ExpandShapeFromDims>(context);
 }
 
 void UnsqueezeOp::getCanonicalizationPatterns(RewritePatternSet &results,

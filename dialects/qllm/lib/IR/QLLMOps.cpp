@@ -594,9 +594,8 @@ LogicalResult ConcatOp::verify() {
                      rankedType(getResult()).getShape(), expected);
 }
 
-/// Elements selected along a dimension of size `dim` by ONNX Slice.
-static int64_t sliceLength(int64_t dim, int64_t start, int64_t end,
-                           int64_t step) {
+int64_t SliceOp::getResultDimSize(int64_t dim, int64_t start, int64_t end,
+                                  int64_t step) {
   if (dim == 0)
     return 0;
   auto clampIndex = [&](int64_t index, int64_t lo, int64_t hi) {
@@ -631,7 +630,7 @@ LogicalResult SliceOp::verify() {
     int64_t dim = input.getDimSize(axis);
     expected[axis] = ShapedType::isDynamic(dim)
                          ? ShapedType::kDynamic
-                         : sliceLength(dim, starts[i], ends[i], steps[i]);
+                         : getResultDimSize(dim, starts[i], ends[i], steps[i]);
   }
   return verifyShape(*this, "result shape",
                      rankedType(getResult()).getShape(), expected);

@@ -4,6 +4,7 @@
 #define QUANT_PASSES_PASSES_H
 
 #include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
 #include "qllm/IR/QLLMDialect.h"
 
 namespace mlir::qllm {
@@ -13,6 +14,13 @@ namespace mlir::qllm {
 
 #define GEN_PASS_REGISTRATION
 #include "quant/Passes/Passes.h.inc"
+
+/// quant-import-cleanup: folds the shape subgraphs of an imported ONNX graph
+/// and raises its primitive-op patterns into LLM ops.
+void buildImportCleanupPipeline(OpPassManager &pm);
+
+/// Registers the named pipelines (quant-import-cleanup, ...).
+void registerQuantPipelines();
 
 } // namespace mlir::qllm
 

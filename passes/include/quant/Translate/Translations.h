@@ -24,6 +24,12 @@ void registerQuantTranslations();
 /// totals. Weights with the same name (shared between functions) count once.
 LogicalResult writeWeightReport(Operation *root, llvm::raw_ostream &os);
 
+/// Evaluates the module's function with the reference evaluator on `tokens`
+/// (batch 1, no past; arguments bound by their `qllm.name`) and writes its
+/// first result, the logits, as raw little-endian float32.
+LogicalResult writeReferenceLogits(Operation *root, ArrayRef<int64_t> tokens,
+                                   llvm::raw_ostream &os);
+
 } // namespace mlir::qllm
 
 #endif // QUANT_TRANSLATE_TRANSLATIONS_H

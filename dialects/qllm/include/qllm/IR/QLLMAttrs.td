@@ -105,10 +105,7 @@ def QLLM_RotaryConvention : I32EnumAttr<"RotaryConvention",
   I32EnumAttrCase<"rotate_half", 1>
 ]> {
   let cppNamespace = "::mlir::qllm";
-  let genSpecializedAttr = 0;
 }
-def QLLM_RotaryConventionAttr
-    : EnumAttr<QLLM_Dialect, QLLM_RotaryConvention, "rotary_convention">;
 
 def QLLM_ComparePredicate : I32EnumAttr<"ComparePredicate",
     "elementwise comparison", [
@@ -120,9 +117,6 @@ def QLLM_ComparePredicate : I32EnumAttr<"ComparePredicate",
   I32EnumAttrCase<"ge", 5>
 ]> {
   let cppNamespace = "::mlir::qllm";
-  let genSpecializedAttr = 0;
 }
-def QLLM_ComparePredicateAttr
-    : EnumAttr<QLLM_Dialect, QLLM_ComparePredicate, "compare_predicate">;
 
 #endif // QLLM_ATTRS_TD

@@ -215,7 +215,7 @@ def QLLM_RotaryOp : QLLM_Op<"rotary", [Pure, AttrSizedOperandSegments]> {
                : (tensor<?x?x8x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8x8xf32>
   }];
   let arguments = (ins
-    QLLM_RotaryConventionAttr:$convention,
+    QLLM_RotaryConvention:$convention,
     QLLM_FloatTensor:$input,
     QLLM_IndexTensor:$positions,
     Optional<QLLM_FloatTensor>:$cos_cache,
@@ -349,6 +349,7 @@ class QLLM_BinaryOp<string mnemonic, Type tensorType, string formula>
   let assemblyFormat = [{
     $lhs `,` $rhs attr-dict `:` functional-type(operands, results)
   }];
+  let hasFolder = 1;
 }
 
 def QLLM_AddOp : QLLM_BinaryOp<"add", QLLM_NumericTensor, "lhs + rhs">;
@@ -360,9 +361,9 @@ def QLLM_MaximumOp : QLLM_BinaryOp<"maximum", QLLM_NumericTensor, "max(lhs, rhs)
 def QLLM_MinimumOp : QLLM_BinaryOp<"minimum", QLLM_NumericTensor, "min(lhs, rhs)">;
 
 def QLLM_CompareOp : QLLM_Op<"compare",
-    [Pure, ResultsBroadcastableShape, SameTypeOperands]> {
+    [Pure, ResultsBroadcastableShape, SameOperandsElementType]> {
   let summary = "Elementwise comparison with broadcasting, giving i1";
-  let arguments = (ins QLLM_ComparePredicateAttr:$predicate,
+  let arguments = (ins QLLM_ComparePredicate:$predicate,
                        QLLM_NumericTensor:$lhs, QLLM_NumericTensor:$rhs);
   let results = (outs QLLM_BoolTensor:$result);
   let assemblyFormat = [{
@@ -454,6 +455,7 @@ def QLLM_UnsqueezeOp : QLLM_Op<"unsqueeze", [Pure, SameOperandsAndResultElementT
   }];
   let hasVerifier = 1;
   let hasCanonicalizer = 1;
+  let hasFolder = 1;
 }
 
 def QLLM_SqueezeOp : QLLM_Op<"squeeze", [Pure, SameOperandsAndResultElementType]> {
@@ -469,6 +471,7 @@ def QLLM_SqueezeOp : QLLM_Op<"squeeze", [Pure, SameOperandsAndResultElementType]
   }];
   let hasVerifier = 1;
   let hasCanonicalizer = 1;
+  let hasFolder = 1;
 }
 
 def QLLM_TransposeOp : QLLM_Op<"transpose", [Pure, SameOperandsAndResultElementType]> {
@@ -494,6 +497,7 @@ def QLLM_ConcatOp : QLLM_Op<"concat", [Pure, SameOperandsAndResultElementType]> 
     $inputs `axis` `=` $axis attr-dict `:` functional-type($inputs, $result)
   }];
   let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
 def QLLM_SliceOp : QLLM_Op<"slice", [Pure, SameOperandsAndResultElementType]> {
@@ -513,6 +517,12 @@ def QLLM_SliceOp : QLLM_Op<"slice", [Pure, SameOperandsAndResultElementType]> {
       `steps` `=` $steps attr-dict `:` type($input) `->` type($result)
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Elements that ONNX Slice semantics select along a static dimension.
+    static int64_t getResultDimSize(int64_t dim, int64_t start, int64_t end,
+                                    int64_t step);
+  }];
+  let hasFolder = 1;
 }
 
 def QLLM_SplitOp : QLLM_Op<"split", [Pure, SameOperandsAndResultElementType]> {
@@ -541,6 +551,7 @@ def QLLM_GatherOp : QLLM_Op<"gather", [Pure]> {
       functional-type(operands, results)
   }];
   let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
 def QLLM_ExpandOp : QLLM_Op<"expand", [Pure]> {
@@ -551,6 +562,7 @@ def QLLM_ExpandOp : QLLM_Op<"expand", [Pure]> {
     $input `,` $shape attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
+  let hasCanonicalizer = 1;
 }
 
 def QLLM_TileOp : QLLM_Op<"tile", [Pure]> {
@@ -580,6 +592,7 @@ def QLLM_FillOp : QLLM_Op<"fill", [Pure]> {
     $shape `,` $value attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
 def QLLM_RangeOp : QLLM_Op<"range", [Pure, SameTypeOperands]> {
@@ -591,6 +604,7 @@ def QLLM_RangeOp : QLLM_Op<"range", [Pure, SameTypeOperands]> {
     $start `,` $limit `,` $delta attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
 def QLLM_TriluOp : QLLM_Op<"trilu", [Pure, SameOperandsAndResultType]> {

@@ -1,0 +1,57 @@
+//===- PatternUtils.h - small matchers shared by the raising passes -*- C++ -*-===//
+
+#ifndef QUANT_LIB_PASSES_PATTERNUTILS_H
+#define QUANT_LIB_PASSES_PATTERNUTILS_H
+
+#include "qllm/IR/QLLMOps.h"
+
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/TypeUtilities.h"
+
+#include <optional>
+
+namespace mlir::qllm {
+
+/// The value of a scalar (or splat) floating-point constant.
+inline std::optional<double> scalarFloat(Value value) {
+  DenseFPElementsAttr attr;
+  if (!value || !matchPattern(value, m_Constant(&attr)) || !attr.isSplat())
+    return std::nullopt;
+  return attr.getSplatValue<APFloat>().convertToDouble();
+}
+
+/// `value` without float-to-float casts around it.
+inline Value stripFloatCasts(Value value) {
+  while (auto cast = value.getDefiningOp<CastOp>()) {
+    if (!isa<FloatType>(getElementTypeOrSelf(cast.getInput().getType())))
+      break;
+    value = cast.getInput();
+  }
+  return value;
+}
+
+/// For a commutative binary op, binds (a, b) so that `first(a)` holds;
+/// returns false if neither order does.
+template <typename Pred>
+bool orderOperands(Operation *op, Value &a, Value &b, Pred first) {
+  Value x = op->getOperand(0), y = op->getOperand(1);
+  if (first(x)) {
+    a = x;
+    b = y;
+    return true;
+  }
+  if (first(y)) {
+    a = y;
+    b = x;
+    return true;
+  }
+  return false;
+}
+
+inline RankedTensorType tensorTypeOf(Value v) {
+  return dyn_cast<RankedTensorType>(v.getType());
+}
+
+} // namespace mlir::qllm
+
+#endif // QUANT_LIB_PASSES_PATTERNUTILS_H

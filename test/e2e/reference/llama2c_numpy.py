@@ -1,0 +1,242 @@
+#!/usr/bin/python3
+"""An independent numpy forward pass of a llama2.c checkpoint: the reference for end-to-end tests.
+
+Written from the model math in the shared data README (../shared/data/README.md), not from the
+ONNX exporter: float32 throughout, one token at a time with a KV cache, RMSNorm (eps 1e-5),
+rotary embedding over adjacent pairs (x[2i], x[2i+1]) rotated by pos * 10000^(-2i/head_size),
+causal attention scaled by 1/sqrt(head_size) where query head h reads KV head
+h // (n_heads / n_kv_heads), FFN w2(silu(w1 x) * (w3 x)), residual adds, final RMSNorm, and the
+classifier (the token embedding when the header's vocab_size is positive).
+
+  llama2c_numpy.py CHECKPOINT TOKENIZER --generate N [--prompt-ids 1,2,3]
+      greedy decoding: line 1 is the N generated ids, comma-separated (prompt excluded, EOS not
+      special, lowest id on ties); then the text as llama2.c prints it (the prompt's pieces after
+      its first token, then the generated ones).
+  llama2c_numpy.py CHECKPOINT --no-tokenizer --generate N ...     ids only
+  llama2c_numpy.py CHECKPOINT [TOKENIZER] --logits 1,2,3 --out LOGITS.npy
+      runs the ids and saves the last position's logits, float32 [vocab].
+"""
+
+import argparse
+import os
+import struct
+import sys
+
+import numpy as np
+
+F32 = np.float32
+
+
+class InputError(Exception):
+    pass
+
+
+class Checkpoint:
+    FIELDS = ("dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len")
+
+    def __init__(self, path):
+        if not os.path.isfile(path):
+            raise InputError("checkpoint not found: %s" % path)
+        with open(path, "rb") as f:
+            raw = f.read()
+        if len(raw) < 28:
+            raise InputError("%s: too short for a llama2.c header" % path)
+        header = struct.unpack("<7i", raw[:28])
+        for name, value in zip(self.FIELDS, header):
+            setattr(self, name, value)
+        self.shared_classifier = self.vocab_size > 0
+        self.vocab_size = abs(self.vocab_size)
+        if min(self.dim, self.hidden_dim, self.n_layers, self.n_heads, self.n_kv_heads,
+               self.vocab_size, self.seq_len) <= 0 or self.dim % self.n_heads \
+                or self.n_heads % self.n_kv_heads or (self.dim // self.n_heads) % 2:
+            raise InputError("%s: not a llama2.c checkpoint header: %s" % (path, list(header)))
+        self.head_size = self.dim // self.n_heads
+        kv_dim = self.n_kv_heads * self.head_size
+        d, h, n, v = self.dim, self.hidden_dim, self.n_layers, self.vocab_size
+        layout = [
+            ("token_embedding", (v, d)), ("rms_att", (n, d)), ("wq", (n, d, d)),
+            ("wk", (n, kv_dim, d)), ("wv", (n, kv_dim, d)), ("wo", (n, d, d)),
+            ("rms_ffn", (n, d)), ("w1", (n, h, d)), ("w2", (n, d, h)), ("w3", (n, h, d)),
+            ("rms_final", (d,)), ("freq_cis_real", (self.seq_len, self.head_size // 2)),
+            ("freq_cis_imag", (self.seq_len, self.head_size // 2)),
+        ]
+        if not self.shared_classifier:
+            layout.append(("wcls", (v, d)))
+        floats_needed = sum(int(np.prod(shape)) for _, shape in layout)
+        if len(raw) != 28 + 4 * floats_needed:
+            raise InputError("%s: %d bytes, but the header %s needs %d" % (
+                path, len(raw), list(header), 28 + 4 * floats_needed))
+        floats = np.frombuffer(raw, dtype="<f4", offset=28)
+        at = 0
+        for name, shape in layout:
+            count = int(np.prod(shape))
+            setattr(self, name, floats[at:at + count].reshape(shape).astype(F32))
+            at += count
+        if self.shared_classifier:
+            self.wcls = self.token_embedding
+
+
+def read_tokenizer(path, vocab_size):
+    if not os.path.isfile(path):
+        raise InputError("tokenizer not found: %s" % path)
+    with open(path, "rb") as f:
+        raw = f.read()
+    pieces = []
+    at = 4  # max_token_length
+    try:
+        for _ in range(vocab_size):
+            _score, length = struct.unpack_from("<fi", raw, at)
+            at += 8
+            if length < 0 or at + length > len(raw):
+                raise struct.error("bad piece length")
+            pieces.append(raw[at:at + length])
+            at += length
+    except struct.error:
+        raise InputError("%s: not a llama2.c tokenizer with %d tokens" % (path, vocab_size))
+    return pieces
+
+
+def decode(pieces, ids, previous):
+    """llama2.c's decode: no leading space right after BOS, <0xHH> pieces are raw bytes."""
+    out = bytearray()
+    for token in ids:
+        piece = pieces[token]
+        if previous == 1 and piece.startswith(b" "):
+            piece = piece[1:]
+        if len(piece) == 6 and piece.startswith(b"<0x") and piece.endswith(b">"):
+            try:
+                piece = bytes([int(piece[3:5], 16)])
+            except ValueError:
+                pass
+        out += piece
+        previous = token
+    return out.decode("utf-8", errors="replace")
+
+
+class Model:
+    def __init__(self, ckpt):
+        self.c = ckpt
+        half = ckpt.head_size // 2
+        # 10000^(-2i/head_size), as float32 like llama2.c's powf.
+        self.freq = (F32(1.0) / np.power(F32(10000.0),
+                                         np.arange(0, ckpt.head_size, 2, dtype=F32)
+                                         / F32(ckpt.head_size))).astype(F32)
+        assert self.freq.shape == (half,)
+        kv_dim = ckpt.n_kv_heads * ckpt.head_size
+        self.key_cache = np.zeros((ckpt.n_layers, ckpt.seq_len, kv_dim), F32)
+        self.value_cache = np.zeros((ckpt.n_layers, ckpt.seq_len, kv_dim), F32)
+
+    @staticmethod
+    def rmsnorm(x, weight):
+        scale = F32(1.0) / np.sqrt(np.mean(x * x, dtype=F32) + F32(1e-5))
+        return (weight * (scale * x)).astype(F32)
+
+    def rotate(self, vec, n_heads, pos):
+        """Rotates adjacent pairs of every head of `vec` ([n_heads * head_size])."""
+        angle = F32(pos) * self.freq
+        cos, sin = np.cos(angle).astype(F32), np.sin(angle).astype(F32)
+        pairs = vec.reshape(n_heads, -1, 2)
+        even, odd = pairs[..., 0], pairs[..., 1]
+        out = np.empty_like(pairs)
+        out[..., 0] = even * cos - odd * sin
+        out[..., 1] = even * sin + odd * cos
+        return out.reshape(-1)
+
+    def forward(self, token, pos):
+        c = self.c
+        if pos >= c.seq_len:
+            raise InputError("position %d is past the model's seq_len %d" % (pos, c.seq_len))
+        hs, kvh = c.head_size, c.n_kv_heads
+        group = c.n_heads // kvh
+        x = c.token_embedding[token].copy()
+        for layer in range(c.n_layers):
+            xb = self.rmsnorm(x, c.rms_att[layer])
+            q = self.rotate(c.wq[layer] @ xb, c.n_heads, pos)
+            self.key_cache[layer, pos] = self.rotate(c.wk[layer] @ xb, kvh, pos)
+            self.value_cache[layer, pos] = c.wv[layer] @ xb
+            keys = self.key_cache[layer, :pos + 1].reshape(pos + 1, kvh, hs)
+            values = self.value_cache[layer, :pos + 1].reshape(pos + 1, kvh, hs)
+            q = q.reshape(kvh, group, hs)  # query head h = kv head h // group
+            scores = np.einsum("kgd,tkd->kgt", q, keys) / np.sqrt(F32(hs))
+            scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+            att = scores / scores.sum(axis=-1, keepdims=True)
+            out = np.einsum("kgt,tkd->kgd", att, values).reshape(-1).astype(F32)
+            x = x + c.wo[layer] @ out
+            xb = self.rmsnorm(x, c.rms_ffn[layer])
+            h1 = c.w1[layer] @ xb
+            h3 = c.w3[layer] @ xb
+            hidden = (h1 / (F32(1.0) + np.exp(-h1))) * h3
+            x = (x + c.w2[layer] @ hidden).astype(F32)
+        x = self.rmsnorm(x, c.rms_final)
+        return (c.wcls @ x).astype(F32)
+
+
+def parse_ids(text, vocab_size, flag):
+    try:
+        ids = [int(t) for t in text.split(",")]
+    except ValueError:
+        raise InputError("%s: expected comma-separated ids, got %r" % (flag, text))
+    if not ids or any(i < 0 or i >= vocab_size for i in ids):
+        raise InputError("%s: ids must be in [0, %d): %r" % (flag, vocab_size, text))
+    return ids
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(
+        description="Independent numpy reference forward pass of a llama2.c checkpoint "
+                    "(float32, KV cache, greedy decoding).",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n")[-1])
+    parser.add_argument("checkpoint", help="llama2.c checkpoint (.bin)")
+    parser.add_argument("tokenizer", nargs="?", help="llama2.c tokenizer (tokenizer.bin format)")
+    parser.add_argument("--no-tokenizer", action="store_true",
+                        help="run without a tokenizer: print ids only")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--generate", type=int, metavar="N", help="greedily generate N tokens")
+    mode.add_argument("--logits", metavar="IDS",
+                      help="run these comma-separated ids and save the last logits to --out")
+    parser.add_argument("--prompt-ids", default="1",
+                        help="comma-separated prompt ids for --generate (default 1, BOS)")
+    parser.add_argument("--out", help="the .npy file that --logits writes")
+    args = parser.parse_args(argv)
+    if args.no_tokenizer == (args.tokenizer is not None):
+        parser.error("give a TOKENIZER or --no-tokenizer (exactly one)")
+    if args.generate is not None and args.generate <= 0:
+        parser.error("--generate needs a positive count")
+    if args.logits is not None and not args.out:
+        parser.error("--logits needs --out")
+
+    try:
+        ckpt = Checkpoint(args.checkpoint)
+        pieces = None if args.no_tokenizer else read_tokenizer(args.tokenizer, ckpt.vocab_size)
+        model = Model(ckpt)
+        if args.logits is not None:
+            ids = parse_ids(args.logits, ckpt.vocab_size, "--logits")
+            for pos, token in enumerate(ids):
+                logits = model.forward(token, pos)
+            np.save(args.out, logits.astype(F32))
+            return 0
+        prompt = parse_ids(args.prompt_ids, ckpt.vocab_size, "--prompt-ids")
+        if len(prompt) + args.generate - 1 > ckpt.seq_len:
+            raise InputError("prompt plus %d tokens exceeds seq_len %d"
+                             % (args.generate, ckpt.seq_len))
+        for pos, token in enumerate(prompt):
+            logits = model.forward(token, pos)
+        generated = []
+        pos = len(prompt)
+        while True:
+            generated.append(int(np.argmax(logits)))
+            if len(generated) == args.generate:
+                break
+            logits = model.forward(generated[-1], pos)
+            pos += 1
+    except InputError as e:
+        print("%s: error: %s" % (os.path.basename(sys.argv[0]), e), file=sys.stderr)
+        return 2
+    print(",".join(map(str, generated)))
+    if pieces is not None:
+        print(decode(pieces, prompt[1:] + generated, prompt[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
