@@ -56,6 +56,24 @@ void mlir::qllm::registerQuantTranslations() {
       },
       registerInputDialects);
 
+  static llvm::cl::list<std::string> referenceInputs(
+      "reference-input",
+      llvm::cl::desc("NAME=FILE.npy binding an argument for --reference-run"));
+  static llvm::cl::opt<std::string> referenceOutputDir(
+      "reference-output-dir",
+      llvm::cl::desc("Directory for the .npy results of --reference-run"),
+      llvm::cl::init("."));
+  static TranslateFromMLIRRegistration referenceRun(
+      "reference-run",
+      "evaluate the model on .npy inputs (--reference-input NAME=FILE) with "
+      "the reference evaluator and write each result as a .npy file",
+      [](Operation *op, llvm::raw_ostream &output) {
+        SmallVector<std::string> inputs(referenceInputs.begin(),
+                                        referenceInputs.end());
+        return runReference(op, inputs, referenceOutputDir, output);
+      },
+      registerInputDialects);
+
   static TranslateFromMLIRRegistration weightReport(
       "weight-report",
       "print each weight's storage format, bytes and bits per weight",

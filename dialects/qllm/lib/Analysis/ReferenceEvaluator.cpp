@@ -3,6 +3,7 @@
 #include "qllm/Analysis/ReferenceEvaluator.h"
 
 #include "qllm/IR/QLLMOps.h"
+#include "qrt/core/WeightFormat.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
@@ -241,9 +242,13 @@ FailureOr<RefTensor> ReferenceEvaluator::compute(Value value) {
     return computeAttention(attention, value);
   Type resultType = value.getType();
   auto resultTensor = dyn_cast<RankedTensorType>(resultType);
-  if (!resultTensor)
-    return fail("a non-tensor value");
-  Type element = resultTensor.getElementType();
+  Type element;
+  if (resultTensor)
+    element = resultTensor.getElementType();
+  else if (isa<QTensorType>(resultType))
+    element = Float64Type::get(value.getContext()); // dequantized, unrounded
+  else
+    return fail("a value that is neither a tensor nor a quantized weight");
 
   auto operand = [&](unsigned i) { return evaluate(op->getOperand(i)); };
 
@@ -273,7 +278,7 @@ FailureOr<RefTensor> ReferenceEvaluator::compute(Value value) {
       v = convertTo(element, fn(v));
     return out;
   };
-  bool intResult = isIntegerType(resultType);
+  bool intResult = isa<IntegerType>(element);
 
   return llvm::TypeSwitch<Operation *, FailureOr<RefTensor>>(op)
       .Case<ConstantOp, WeightOp>([&](auto constant) -> FailureOr<RefTensor> {
@@ -757,6 +762,99 @@ FailureOr<RefTensor> ReferenceEvaluator::compute(Value value) {
           return fail("rotary position outside the cos/sin tables");
         for (double &v : out.data)
           v = convertTo(element, v);
+        return out;
+      })
+      .Case<QuantizedWeightOp>([&](QuantizedWeightOp weight)
+                                   -> FailureOr<RefTensor> {
+        // A quantized weight evaluates to its dequantized [rows, cols] matrix.
+        QTensorType type = weight.getType();
+        int64_t rows = type.getRows(), cols = type.getCols();
+        FailureOr<RefTensor> data = evaluate(weight.getData()),
+                             scales = evaluate(weight.getScales());
+        if (failed(data) || failed(scales))
+          return failure();
+        auto bytesOf = [](const RefTensor &t, int64_t row, int64_t width) {
+          std::vector<uint8_t> bytes(static_cast<size_t>(width));
+          for (int64_t i = 0; i < width; ++i)
+            bytes[i] = static_cast<uint8_t>(t.data[row * width + i]);
+          return bytes;
+        };
+        RefTensor out = RefTensor::filled({rows, cols}, 0.0);
+        int64_t dataWidth = data->shape[1], groups = scales->shape[1];
+        if (auto intq = dyn_cast<IntQuantAttr>(type.getScheme())) {
+          int bits = static_cast<int>(intq.getBits());
+          std::optional<RefTensor> zeros, gIdx;
+          if (weight.getZeroPoints()) {
+            FailureOr<RefTensor> z = evaluate(weight.getZeroPoints());
+            if (failed(z))
+              return failure();
+            zeros = *z;
+          }
+          if (weight.getGIdx()) {
+            FailureOr<RefTensor> g = evaluate(weight.getGIdx());
+            if (failed(g))
+              return failure();
+            gIdx = *g;
+          }
+          for (int64_t r = 0; r < rows; ++r) {
+            std::vector<uint8_t> packed = bytesOf(*data, r, dataWidth);
+            std::vector<uint8_t> zeroBytes;
+            if (zeros)
+              zeroBytes = bytesOf(*zeros, r, zeros->shape[1]);
+            for (int64_t c = 0; c < cols; ++c) {
+              int64_t g = gIdx ? static_cast<int64_t>(gIdx->data[c])
+                               : (intq.isPerChannel() ? 0 : c / intq.getGroupSize());
+              if (g < 0 || g >= groups)
+                return fail("g_idx entry out of range");
+              double zero = zeros ? ::qrt::unpackCode(zeroBytes.data(), g, bits)
+                                  : ::qrt::implicitZeroPoint(bits);
+              double code = ::qrt::unpackCode(packed.data(), c, bits);
+              out.data[r * cols + c] =
+                  (code - zero) * scales->data[r * groups + g];
+            }
+          }
+          return out;
+        }
+        auto nf4 = cast<NF4Attr>(type.getScheme());
+        if (nf4.getDoubleQuant())
+          return fail("reference dequantization of double-quantized NF4 is "
+                      "not available yet");
+        for (int64_t r = 0; r < rows; ++r) {
+          std::vector<uint8_t> packed = bytesOf(*data, r, dataWidth);
+          for (int64_t c = 0; c < cols; ++c)
+            out.data[r * cols + c] =
+                ::qrt::kNF4Codes[::qrt::unpackCode(packed.data(), c, 4)] *
+                scales->data[r * groups + c / nf4.getBlockSize()];
+        }
+        return out;
+      })
+      .Case<DequantizeOp>([&](auto) -> FailureOr<RefTensor> {
+        FailureOr<RefTensor> w = operand(0);
+        if (failed(w))
+          return failure();
+        RefTensor out = *w;
+        for (double &v : out.data)
+          v = convertTo(element, v);
+        return out;
+      })
+      .Case<DequantMatmulOp>([&](auto) -> FailureOr<RefTensor> {
+        FailureOr<RefTensor> x = operand(0), w = operand(1);
+        if (failed(x) || failed(w))
+          return failure();
+        int64_t n = w->shape[0], k = w->shape[1];
+        if (x->shape.back() != k)
+          return fail("dequant_matmul contraction mismatch");
+        RefTensor out;
+        out.shape = x->shape;
+        out.shape.back() = n;
+        int64_t rowsX = x->numElements() / std::max<int64_t>(k, 1);
+        for (int64_t r = 0; r < rowsX; ++r)
+          for (int64_t j = 0; j < n; ++j) {
+            double sum = 0;
+            for (int64_t l = 0; l < k; ++l)
+              sum += x->data[r * k + l] * w->data[j * k + l];
+            out.data.push_back(convertTo(element, sum));
+          }
         return out;
       })
       .Default([&](Operation *other) -> FailureOr<RefTensor> {

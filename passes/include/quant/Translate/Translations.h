@@ -10,6 +10,8 @@
 
 #include "mlir/Support/LLVM.h"
 
+#include <string>
+
 namespace mlir {
 class Operation;
 } // namespace mlir
@@ -29,6 +31,12 @@ LogicalResult writeWeightReport(Operation *root, llvm::raw_ostream &os);
 /// first result, the logits, as raw little-endian float32.
 LogicalResult writeReferenceLogits(Operation *root, ArrayRef<int64_t> tokens,
                                    llvm::raw_ostream &os);
+
+/// Evaluates the module's function with the reference evaluator, binding each
+/// argument to the .npy file given as "qllm.name=FILE" in `inputs`, writes
+/// each result as `outputDir`/<qllm.name>.npy and lists them on `os`.
+LogicalResult runReference(Operation *root, ArrayRef<std::string> inputs,
+                           StringRef outputDir, llvm::raw_ostream &os);
 
 } // namespace mlir::qllm
 
