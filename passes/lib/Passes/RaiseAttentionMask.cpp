@@ -155,6 +155,8 @@ struct QLLMRaiseAttentionMaskPass
               return !p.empty();
             }))
           continue; // a causal-only bias cannot know about padding
+        if (sample.past > 0 && !op.getPastKey())
+          continue; // without a cache there is no past
         // With padding, the mask argument holds the sample's padding and
         // other arguments zeros. Causal only, the bias must not depend on
         // any argument's values: it is evaluated with all zeros and all ones.

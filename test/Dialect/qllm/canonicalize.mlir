@@ -133,3 +133,117 @@ func.func @dequantize_is_not_folded() -> tensor<2x4xf32> {
     }
   }
 #-}
+
+// -----
+
+// Integer shape arithmetic folds to constants.
+// CHECK-LABEL: func.func @fold_shape_arithmetic
+// CHECK-DAG: %[[A:.*]] = qllm.constant dense<[4, 7, 2]> : tensor<3xi64>
+// CHECK-DAG: %[[B:.*]] = qllm.constant dense<8> : tensor<2xi64>
+// CHECK-DAG: %[[C:.*]] = qllm.constant dense<[0, 1, 2, 3]> : tensor<4xi64>
+// CHECK-DAG: %[[D:.*]] = qllm.constant dense<1.000000e+00> : tensor<2x3xf32>
+// CHECK: return %[[A]], %[[B]], %[[C]], %[[D]]
+func.func @fold_shape_arithmetic() -> (tensor<3xi64>, tensor<2xi64>, tensor<4xi64>, tensor<2x3xf32>) {
+  %shape = qllm.constant dense<[2, 7, 4]> : tensor<3xi64>
+  %i0 = qllm.constant dense<0> : tensor<i64>
+  %i2 = qllm.constant dense<[2]> : tensor<1xi64>
+  %g = qllm.gather %shape[%i2] axis = 0 : (tensor<3xi64>, tensor<1xi64>) -> tensor<1xi64>
+  %mid = qllm.slice %shape axes = [0] starts = [1] ends = [2] steps = [1] : tensor<3xi64> -> tensor<1xi64>
+  %first = qllm.gather %shape[%i0] axis = 0 : (tensor<3xi64>, tensor<i64>) -> tensor<i64>
+  %first1 = qllm.unsqueeze %first axes = [0] : tensor<i64> -> tensor<1xi64>
+  %a = qllm.concat %g, %mid, %first1 axis = 0 : (tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<3xi64>
+  %three = qllm.constant dense<3> : tensor<i64>
+  %x = qllm.mul %first1, %three : (tensor<1xi64>, tensor<i64>) -> tensor<1xi64>
+  %y = qllm.add %x, %i2 : (tensor<1xi64>, tensor<1xi64>) -> tensor<1xi64>
+  %y32 = qllm.cast %y : tensor<1xi64> -> tensor<1xi32>
+  %y64 = qllm.cast %y32 : tensor<1xi32> -> tensor<1xi64>
+  %z = qllm.sub %y64, %i0 : (tensor<1xi64>, tensor<i64>) -> tensor<1xi64>
+  %w = qllm.div %z, %three : (tensor<1xi64>, tensor<i64>) -> tensor<1xi64>
+  %eight = qllm.constant dense<[8]> : tensor<1xi64>
+  %b0 = qllm.sub %y64, %i0 : (tensor<1xi64>, tensor<i64>) -> tensor<1xi64>
+  %b = qllm.concat %b0, %eight axis = 0 : (tensor<1xi64>, tensor<1xi64>) -> tensor<2xi64>
+  %four = qllm.constant dense<4> : tensor<i64>
+  %one = qllm.constant dense<1> : tensor<i64>
+  %c = qllm.range %i0, %four, %one : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<4xi64>
+  %fs = qllm.constant dense<[2, 3]> : tensor<2xi64>
+  %d = qllm.fill %fs, 1.0 : f32 : (tensor<2xi64>) -> tensor<2x3xf32>
+  return %a, %b, %c, %d : tensor<3xi64>, tensor<2xi64>, tensor<4xi64>, tensor<2x3xf32>
+}
+
+// -----
+
+// Shape subgraphs fold while batch and sequence stay dynamic: each shape
+// entry that copies the reshape input's dimension at the same position (here
+// through the matmul that produced it) becomes 0, and the subgraph dies.
+// CHECK-LABEL: func.func @fold_dynamic_reshape_shape
+// CHECK-SAME: (%[[X:.*]]: tensor<?x?x64xf32>, %[[W:.*]]: tensor<64x64xf32>)
+// CHECK-DAG: %[[S:.*]] = qllm.constant dense<[0, 0, 8, 8]> : tensor<4xi64>
+// CHECK-DAG: %[[Y:.*]] = qllm.matmul %[[X]], %[[W]]
+// CHECK: %[[R:.*]] = qllm.reshape %[[Y]], %[[S]] : (tensor<?x?x64xf32>, tensor<4xi64>) -> tensor<?x?x8x8xf32>
+// CHECK-NOT: qllm.shape_of
+// CHECK: return %[[R]]
+func.func @fold_dynamic_reshape_shape(%x: tensor<?x?x64xf32>, %w: tensor<64x64xf32>) -> tensor<?x?x8x8xf32> {
+  %y = qllm.matmul %x, %w : (tensor<?x?x64xf32>, tensor<64x64xf32>) -> tensor<?x?x64xf32>
+  %shape = qllm.shape_of %x : tensor<?x?x64xf32> -> tensor<3xi64>
+  %i0 = qllm.constant dense<0> : tensor<i64>
+  %i1 = qllm.constant dense<1> : tensor<i64>
+  %b = qllm.gather %shape[%i0] axis = 0 : (tensor<3xi64>, tensor<i64>) -> tensor<i64>
+  %s = qllm.gather %shape[%i1] axis = 0 : (tensor<3xi64>, tensor<i64>) -> tensor<i64>
+  %b1 = qllm.unsqueeze %b axes = [0] : tensor<i64> -> tensor<1xi64>
+  %s1 = qllm.unsqueeze %s axes = [0] : tensor<i64> -> tensor<1xi64>
+  %eight = qllm.constant dense<[8]> : tensor<1xi64>
+  %new = qllm.concat %b1, %s1, %eight, %eight axis = 0 : (tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<4xi64>
+  %r = qllm.reshape %y, %new : (tensor<?x?x64xf32>, tensor<4xi64>) -> tensor<?x?x8x8xf32>
+  return %r : tensor<?x?x8x8xf32>
+}
+
+// -----
+
+// The same dimension in another position, or of an unrelated tensor, is not
+// provably a copy: the shape stays a runtime value.
+// CHECK-LABEL: func.func @no_fold_other_dims
+// CHECK: qllm.shape_of %arg1
+// CHECK: qllm.reshape %arg0, %{{.*}} : (tensor<?x?x64xf32>, tensor<4xi64>) -> tensor<?x?x8x8xf32>
+func.func @no_fold_other_dims(%x: tensor<?x?x64xf32>, %z: tensor<?x?x64xf32>) -> tensor<?x?x8x8xf32> {
+  %shape = qllm.shape_of %z : tensor<?x?x64xf32> -> tensor<3xi64>
+  %pick = qllm.constant dense<[0, 1]> : tensor<2xi64>
+  %bs = qllm.gather %shape[%pick] axis = 0 : (tensor<3xi64>, tensor<2xi64>) -> tensor<2xi64>
+  %eight = qllm.constant dense<[8, 8]> : tensor<2xi64>
+  %new = qllm.concat %bs, %eight axis = 0 : (tensor<2xi64>, tensor<2xi64>) -> tensor<4xi64>
+  %r = qllm.reshape %x, %new : (tensor<?x?x64xf32>, tensor<4xi64>) -> tensor<?x?x8x8xf32>
+  return %r : tensor<?x?x8x8xf32>
+}
+
+// -----
+
+// Expand entries that copy the input's dimension become 1 (keep).
+// CHECK-LABEL: func.func @fold_expand_shape
+// CHECK: %[[S:.*]] = qllm.constant dense<[1, 4, 2, 1, 8]> : tensor<5xi64>
+// CHECK: qllm.expand %{{.*}}, %[[S]]
+func.func @fold_expand_shape(%k: tensor<?x4x?x8xf32>) -> tensor<?x4x2x?x8xf32> {
+  %ku = qllm.unsqueeze %k axes = [2] : tensor<?x4x?x8xf32> -> tensor<?x4x1x?x8xf32>
+  %shape = qllm.shape_of %k : tensor<?x4x?x8xf32> -> tensor<4xi64>
+  %i0 = qllm.constant dense<[0]> : tensor<1xi64>
+  %i2 = qllm.constant dense<[2]> : tensor<1xi64>
+  %b = qllm.gather %shape[%i0] axis = 0 : (tensor<4xi64>, tensor<1xi64>) -> tensor<1xi64>
+  %t = qllm.gather %shape[%i2] axis = 0 : (tensor<4xi64>, tensor<1xi64>) -> tensor<1xi64>
+  %mid = qllm.constant dense<[4, 2]> : tensor<2xi64>
+  %d = qllm.constant dense<[8]> : tensor<1xi64>
+  %new = qllm.concat %b, %mid, %t, %d axis = 0 : (tensor<1xi64>, tensor<2xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<5xi64>
+  %e = qllm.expand %ku, %new : (tensor<?x4x1x?x8xf32>, tensor<5xi64>) -> tensor<?x4x2x?x8xf32>
+  return %e : tensor<?x4x2x?x8xf32>
+}
+
+// -----
+
+// Reshapes back and forth through copies of dynamic dimensions cancel.
+// CHECK-LABEL: func.func @reshape_round_trip
+// CHECK-SAME: (%[[X:.*]]: tensor<?x?x1x16xf16>)
+// CHECK-NEXT: return %[[X]]
+func.func @reshape_round_trip(%x: tensor<?x?x1x16xf16>) -> tensor<?x?x1x16xf16> {
+  %flat = qllm.constant dense<[0, 0, 16]> : tensor<3xi64>
+  %heads = qllm.constant dense<[0, 0, 1, 16]> : tensor<4xi64>
+  %0 = qllm.reshape %x, %flat : (tensor<?x?x1x16xf16>, tensor<3xi64>) -> tensor<?x?x16xf16>
+  %1 = qllm.reshape %0, %heads : (tensor<?x?x16xf16>, tensor<4xi64>) -> tensor<?x?x1x16xf16>
+  return %1 : tensor<?x?x1x16xf16>
+}

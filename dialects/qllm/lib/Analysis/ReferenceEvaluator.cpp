@@ -82,10 +82,6 @@ bool broadcastShapes(ArrayRef<int64_t> a, ArrayRef<int64_t> b,
   return true;
 }
 
-bool isIntegerType(Type type) {
-  return isa<IntegerType>(cast<ShapedType>(type).getElementType());
-}
-
 /// Values of a float, integer or bool elements attribute.
 std::optional<std::vector<double>> valuesOf(ElementsAttr attr) {
   std::vector<double> out;

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Fuzzes the ONNX importer with libFuzzer for a bounded time (default 300 s):
+#   tools/scripts/fuzz-import.sh [SECONDS]
+# Installs clang-22 if missing, builds build-fuzz/ with coverage and
+# AddressSanitizer (QUANT_ENABLE_FUZZING=ON), seeds a corpus with real and
+# generated models, and exits non-zero if the fuzzer finds a crash, a leak, a
+# hang (> 20 s on one input) or an input using more than 4 GiB.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+seconds="${1:-300}"
+build="$root/build-fuzz"
+work="$build/fuzz"
+data="${QUANT_DATA_DIR:-$(dirname "$root")/shared/data}"
+
+"$root/tools/scripts/install-deps.sh"
+missing=()
+for package in clang-22 libclang-rt-22-dev; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -f "$build/build.ninja" ]; then
+  CC=clang-22 CXX=clang++-22 cmake -G Ninja -S "$root" -B "$build" \
+    -DCMAKE_BUILD_TYPE=Release -DQUANT_ENABLE_FUZZING=ON \
+    -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir \
+    -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit
+fi
+ninja -C "$build" -j"$(nproc)" onnx-import-fuzzer
+
+# Seeds: the ONNX Runtime GenAI export, and small generated models with their
+# weights embedded (the fuzzer resolves no external data).
+mkdir -p "$work/corpus" "$work/artifacts"
+if [ -f "$data/models/ortgenai-tiny-llama-fp16/model.onnx" ]; then
+  cp "$data/models/ortgenai-tiny-llama-fp16/model.onnx" "$work/corpus/ortgenai.onnx"
+fi
+/usr/bin/python3 "$root/python/llama2c_to_onnx.py" --random --dim 16 --hidden-dim 24 \
+  --layers 1 --heads 2 --kv-heads 1 --vocab 32 --max-seq-len 16 -o "$work/tiny.onnx" >/dev/null
+/usr/bin/python3 - "$work/tiny.onnx" "$work/corpus/tiny-embedded.onnx" <<'PY'
+import sys, onnx
+model = onnx.load(sys.argv[1])          # loads the external data
+onnx.save(model, sys.argv[2])           # one file, weights embedded
+PY
+
+cd "$work"
+# MLIR's prebuilt libraries are not instrumented: manual poisoning from
+# LLVM's allocators would be reported falsely, so it is not checked.
+ASAN_OPTIONS=allow_user_poisoning=0 "$build/bin/onnx-import-fuzzer" corpus \
+  -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 \
+  -artifact_prefix="$work/artifacts/" -print_final_stats=1
+echo "fuzz-import: no crash in $seconds s"
