@@ -319,7 +319,10 @@ LogicalResult convertGroupQueryAttention(ImportContext &ctx) {
     return failure();
   // The past buffers must hold exactly the past (ONNX Runtime's non-shared
   // mode, rows of equal length); seqlens_k and total_sequence_length then
-  // carry no further information.
+  // carry no further information. Nothing at import time can check that.
+  ctx.warnOnce("GroupQueryAttention imports assuming batch rows of equal "
+               "length and past buffers that hold exactly the past; "
+               "seqlens_k and total_sequence_length are not read");
   Value pastKey = ctx.input(3), pastValue = ctx.input(4);
   if ((pastKey != nullptr) != (pastValue != nullptr))
     return ctx.error() << "past_key and past_value come together";
@@ -328,7 +331,23 @@ LogicalResult convertGroupQueryAttention(ImportContext &ctx) {
     if (!cos || !sin)
       return ctx.error() << "do_rotary needs cos_cache and sin_cache";
     Value positions = ctx.input(9);
-    if (!positions) {
+    if (positions) {
+      // ONNX Runtime rotates token s by position_ids[b, 0] + s (it reads
+      // only the first id of a row).
+      auto pt = rankedType(positions);
+      if (pt.getRank() != 2)
+        return ctx.error() << "position_ids must be [batch, seq]";
+      Type i64 = ctx.b.getI64Type();
+      Value first = SliceOp::create(
+          ctx.b, ctx.loc, ctx.tensorType({pt.getDimSize(0), 1}, i64), positions,
+          ArrayRef<int64_t>{1}, ArrayRef<int64_t>{0}, ArrayRef<int64_t>{1},
+          ArrayRef<int64_t>{1});
+      Value steps = positionsFromOffset(ctx, ctx.constantI64({0}, true), *q, 1);
+      positions = AddOp::create(
+          ctx.b, ctx.loc,
+          ctx.tensorType({pt.getDimSize(0), rankedType(steps).getDimSize(1)}, i64),
+          first, steps);
+    } else {
       Value past = pastKey ? Value(GatherOp::create(
                                  ctx.b, ctx.loc,
                                  ctx.tensorType({}, ctx.b.getI64Type()),
@@ -365,14 +384,10 @@ LogicalResult convertGroupQueryAttention(ImportContext &ctx) {
 // MatMulNBits
 //===----------------------------------------------------------------------===//
 
-/// The same weight blob seen with another static shape (no copy).
+/// The same initializer seen with another static shape (no copy of a weight
+/// blob).
 FailureOr<Value> reshapeWeight(ImportContext &ctx, Value value,
                                ArrayRef<int64_t> shape, StringRef what) {
-  auto weight = value.getDefiningOp<WeightOp>();
-  auto resource =
-      weight ? dyn_cast<DenseResourceElementsAttr>(weight.getValue()) : nullptr;
-  if (!resource)
-    return ctx.error() << what << " must be an initializer";
   auto type = rankedType(value);
   auto newType = ctx.tensorType(shape, type.getElementType());
   if (newType.getNumElements() != type.getNumElements())
@@ -381,6 +396,14 @@ FailureOr<Value> reshapeWeight(ImportContext &ctx, Value value,
                        << " are expected";
   if (newType == type)
     return value;
+  if (auto constant = value.getDefiningOp<ConstantOp>())
+    return Value(ConstantOp::create(
+        ctx.b, ctx.loc, cast<DenseElementsAttr>(constant.getValue()).reshape(newType)));
+  auto weight = value.getDefiningOp<WeightOp>();
+  auto resource =
+      weight ? dyn_cast<DenseResourceElementsAttr>(weight.getValue()) : nullptr;
+  if (!resource)
+    return ctx.error() << what << " must be an initializer";
   auto attr = DenseResourceElementsAttr::get(newType, resource.getRawHandle());
   return Value(WeightOp::create(ctx.b, ctx.loc, weight.getName(), attr));
 }

@@ -16,6 +16,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 
 #include <onnx/onnx_pb.h>
 
@@ -112,12 +113,15 @@ public:
   /// An error about the current node, prefixed with its op type, domain,
   /// name and the model file.
   InFlightDiagnostic error();
+  /// A warning about the current node, emitted once per import per message.
+  void warnOnce(StringRef message);
   std::string describeNode() const;
 
 private:
   llvm::StringMap<Value> &values;
   StringRef modelPath;
   llvm::DenseMap<Value, SmallVector<int64_t>> knownCache;
+  llvm::StringSet<> warned;
 };
 
 /// Helpers for shapes.

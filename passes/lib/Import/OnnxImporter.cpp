@@ -34,9 +34,9 @@ using namespace mlir::qllm::onnx_import;
 
 namespace {
 
-/// Integer tensors up to this many elements (shapes, indices) and scalar
-/// floats become inline `qllm.constant`s, so shape subgraphs can fold;
-/// everything else is a `qllm.weight`.
+/// 32- and 64-bit integer tensors up to this many elements (shapes, indices)
+/// and scalar floats become inline `qllm.constant`s, so shape subgraphs can
+/// fold; everything else, packed 8-bit data included, is a `qllm.weight`.
 constexpr int64_t kMaxInlineInts = 1024;
 
 //===----------------------------------------------------------------------===//
@@ -315,8 +315,10 @@ LogicalResult OnnxImporter::importInitializer(onnx::TensorProto &tensor) {
   uint64_t count = static_cast<uint64_t>(type.getNumElements());
   uint64_t expectedBytes = count * storageBytes(element);
 
-  bool inlineConstant = (element.isInteger() && count <= kMaxInlineInts) ||
-                        (isa<FloatType>(element) && type.getRank() == 0);
+  bool inlineConstant =
+      ((element.isInteger(64) || element.isInteger(32)) &&
+       count <= kMaxInlineInts) ||
+      (isa<FloatType>(element) && type.getRank() == 0);
   if (inlineConstant &&
       tensor.data_location() != onnx::TensorProto::EXTERNAL) {
     FailureOr<DenseElementsAttr> dense = denseFromTensor(ctx, tensor, error);
@@ -731,10 +733,8 @@ std::optional<SmallVector<int64_t>> ImportContext::knownInts(Value value) {
     auto inner = known(slice.getInput());
     if (inner && slice.getAxes().size() == 1) {
       int64_t n = static_cast<int64_t>(inner->size());
-      int64_t start = slice.getStarts()[0], step = slice.getSteps()[0];
-      if (start < 0)
-        start = std::max<int64_t>(start + n, step > 0 ? 0 : -1);
-      start = std::min(start, step > 0 ? n : n - 1);
+      int64_t step = slice.getSteps()[0];
+      int64_t start = SliceOp::getStartIndex(n, slice.getStarts()[0], step);
       for (int64_t i = 0; i < count; ++i) {
         int64_t j = start + i * step;
         if (j >= 0 && j < n)
@@ -797,6 +797,11 @@ std::string ImportContext::describeNode() const {
 
 InFlightDiagnostic ImportContext::error() {
   return emitError(loc) << describeNode() << ": ";
+}
+
+void ImportContext::warnOnce(StringRef message) {
+  if (warned.insert(message).second)
+    emitWarning(loc) << describeNode() << ": " << message;
 }
 
 //===----------------------------------------------------------------------===//

@@ -487,16 +487,35 @@ LogicalResult convertReshape(ImportContext &ctx) {
         shape[i] = v;
       }
     }
-    if (inferred >= 0 && it.hasStaticShape() &&
-        llvm::none_of(shape, [&](int64_t d) { return isDynamic(d); })) {
-      // All other entries known: infer the -1.
-      int64_t product = 1;
-      for (auto [i, d] : llvm::enumerate(shape))
-        if (static_cast<int64_t>(i) != inferred)
-          product *= d;
-      if (product == 0 || it.getNumElements() % product != 0)
-        return ctx.error() << "cannot infer the -1 entry";
-      shape[inferred] = it.getNumElements() / product;
+    if (inferred >= 0) {
+      // The -1 entry is the input's element count over the other entries';
+      // an entry that copies (0) an input dimension cancels that dimension,
+      // so dynamic dimensions copied through do not prevent the inference.
+      auto copies = [&](int64_t i) {
+        return i < static_cast<int64_t>(known->size()) && (*known)[i] == 0 &&
+               !allowZero;
+      };
+      int64_t numerator = 1, denominator = 1;
+      bool exact = true;
+      for (int64_t d = 0; d < it.getRank(); ++d) {
+        if (copies(d))
+          continue;
+        exact &= !isDynamic(it.getDimSize(d));
+        numerator *= exact ? it.getDimSize(d) : 1;
+      }
+      for (auto [i, d] : llvm::enumerate(shape)) {
+        int64_t index = static_cast<int64_t>(i);
+        if (index == inferred || copies(index))
+          continue;
+        exact &= !isDynamic(d);
+        denominator *= exact ? d : 1;
+      }
+      if (exact) {
+        if (denominator == 0 || numerator % denominator != 0)
+          return ctx.error() << "cannot infer the -1 entry: " << numerator
+                             << " elements do not divide by " << denominator;
+        shape[inferred] = numerator / denominator;
+      }
     }
   }
   auto type = ctx.tensorType(shape, it.getElementType());

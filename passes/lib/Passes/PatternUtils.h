@@ -6,6 +6,7 @@
 #include "qllm/IR/QLLMOps.h"
 
 #include "mlir/IR/Matchers.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/IR/TypeUtilities.h"
 
 #include <optional>
@@ -48,8 +49,13 @@ bool orderOperands(Operation *op, Value &a, Value &b, Pred first) {
   return false;
 }
 
-inline RankedTensorType tensorTypeOf(Value v) {
-  return dyn_cast<RankedTensorType>(v.getType());
+/// Applies raising patterns to a fixed point, removing what dies, without
+/// folding (folding is canonicalization's job, run around the raising passes).
+inline LogicalResult applyRaisingPatterns(Operation *op,
+                                          RewritePatternSet &&patterns) {
+  GreedyRewriteConfig config;
+  config.enableFolding(false);
+  return applyPatternsGreedily(op, std::move(patterns), config);
 }
 
 } // namespace mlir::qllm

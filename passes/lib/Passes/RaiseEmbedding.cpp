@@ -2,10 +2,10 @@
 
 #include "quant/Passes/Passes.h"
 
+#include "PatternUtils.h"
 #include "qllm/IR/QLLMOps.h"
 
 #include "mlir/IR/PatternMatch.h"
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::qllm {
 #define GEN_PASS_DEF_QLLMRAISEEMBEDDINGPASS
@@ -38,9 +38,7 @@ struct QLLMRaiseEmbeddingPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<RaiseEmbedding>(&getContext());
-    GreedyRewriteConfig config;
-    config.enableFolding(false);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns), config)))
+    if (failed(applyRaisingPatterns(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

@@ -5,7 +5,6 @@
 #include "PatternUtils.h"
 
 #include "mlir/IR/PatternMatch.h"
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::qllm {
 #define GEN_PASS_DEF_QLLMRAISERMSNORMPASS
@@ -116,9 +115,7 @@ struct QLLMRaiseRmsNormPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<RaiseRmsNorm>(&getContext());
-    GreedyRewriteConfig config;
-    config.enableFolding(false);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns), config)))
+    if (failed(applyRaisingPatterns(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

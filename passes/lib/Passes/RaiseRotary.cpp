@@ -6,7 +6,6 @@
 #include "qllm/Analysis/ReferenceEvaluator.h"
 
 #include "mlir/IR/PatternMatch.h"
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include <cmath>
 
@@ -314,9 +313,7 @@ struct QLLMRaiseRotaryPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<RaiseRotateHalf, RaiseInterleaved>(&getContext());
-    GreedyRewriteConfig config;
-    config.enableFolding(false);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns), config)))
+    if (failed(applyRaisingPatterns(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

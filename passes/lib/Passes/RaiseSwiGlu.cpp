@@ -5,7 +5,6 @@
 #include "PatternUtils.h"
 
 #include "mlir/IR/PatternMatch.h"
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::qllm {
 #define GEN_PASS_DEF_QLLMRAISESWIGLUPASS
@@ -59,9 +58,7 @@ struct QLLMRaiseSwiGluPass
     RewritePatternSet patterns(&getContext());
     patterns.add<RaiseSilu>(&getContext(), /*benefit=*/2);
     patterns.add<RaiseSwiGlu>(&getContext(), /*benefit=*/1);
-    GreedyRewriteConfig config;
-    config.enableFolding(false);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns), config)))
+    if (failed(applyRaisingPatterns(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

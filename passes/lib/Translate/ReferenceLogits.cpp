@@ -23,13 +23,9 @@ using namespace mlir::qllm;
 LogicalResult mlir::qllm::writeReferenceLogits(Operation *root,
                                                ArrayRef<int64_t> tokens,
                                                llvm::raw_ostream &os) {
-  func::FuncOp func;
-  root->walk([&](func::FuncOp f) {
-    if (!func && !f.isExternal())
-      func = f;
-  });
+  func::FuncOp func = findModelFunction(root);
   if (!func)
-    return root->emitError() << "no function to evaluate";
+    return failure();
   if (tokens.empty())
     return root->emitError() << "no tokens given (--reference-tokens)";
   int64_t seq = static_cast<int64_t>(tokens.size());
@@ -39,7 +35,7 @@ LogicalResult mlir::qllm::writeReferenceLogits(Operation *root,
     auto type = dyn_cast<RankedTensorType>(arg.getType());
     auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "qllm.name");
     if (!type || !name)
-      return func.emitError() << "argument " << arg.getArgNumber()
+      return emitError(func.getLoc()) << "argument " << arg.getArgNumber()
                               << " has no qllm.name to bind it by";
     StringRef n = name.getValue();
     // Batch 1, no past: every dynamic dimension is the sequence length,
@@ -55,7 +51,7 @@ LogicalResult mlir::qllm::writeReferenceLogits(Operation *root,
     RefTensor value = RefTensor::filled(shape, 0.0);
     if (n == "input_ids") {
       if (value.numElements() != seq)
-        return func.emitError() << "input_ids is not [1, tokens]";
+        return emitError(func.getLoc()) << "input_ids is not [1, tokens]";
       value.data.assign(tokens.begin(), tokens.end());
     } else if (n == "position_ids") {
       for (int64_t i = 0; i < seq && i < value.numElements(); ++i)
@@ -63,7 +59,7 @@ LogicalResult mlir::qllm::writeReferenceLogits(Operation *root,
     } else if (n == "attention_mask") {
       value = RefTensor::filled(shape, 1.0);
     } else if (!cache) {
-      return func.emitError() << "cannot bind argument '" << n
+      return emitError(func.getLoc()) << "cannot bind argument '" << n
                               << "' (expected input_ids, attention_mask, "
                                  "position_ids or past_* caches)";
     }
@@ -71,10 +67,10 @@ LogicalResult mlir::qllm::writeReferenceLogits(Operation *root,
   }
   auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
   if (ret.getNumOperands() == 0)
-    return func.emitError() << "the function returns nothing";
+    return emitError(func.getLoc()) << "the function returns nothing";
   FailureOr<RefTensor> logits = evaluator.evaluate(ret.getOperand(0));
   if (failed(logits))
-    return func.emitError() << "reference evaluation failed: "
+    return emitError(func.getLoc()) << "reference evaluation failed: "
                             << evaluator.getError();
   for (double v : logits->data) {
     float f = static_cast<float>(v);

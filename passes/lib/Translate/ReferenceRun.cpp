@@ -216,13 +216,9 @@ LogicalResult mlir::qllm::runReference(Operation *root,
                                        ArrayRef<std::string> inputs,
                                        StringRef outputDir,
                                        llvm::raw_ostream &os) {
-  func::FuncOp func;
-  root->walk([&](func::FuncOp f) {
-    if (!func && !f.isExternal())
-      func = f;
-  });
+  func::FuncOp func = findModelFunction(root);
   if (!func)
-    return root->emitError() << "no function to evaluate";
+    return failure();
   llvm::StringMap<std::string> files;
   for (const std::string &input : inputs) {
     auto [name, path] = StringRef(input).split('=');
@@ -235,25 +231,25 @@ LogicalResult mlir::qllm::runReference(Operation *root,
   for (BlockArgument arg : func.getArguments()) {
     auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "qllm.name");
     if (!name)
-      return func.emitError() << "argument " << arg.getArgNumber()
+      return emitError(func.getLoc()) << "argument " << arg.getArgNumber()
                               << " has no qllm.name";
     auto it = files.find(name.getValue());
     if (it == files.end())
-      return func.emitError() << "no --reference-input for argument '"
+      return emitError(func.getLoc()) << "no --reference-input for argument '"
                               << name.getValue() << "'";
     std::string descr, error;
     FailureOr<RefTensor> tensor = readNpy(it->second, descr, error);
     if (failed(tensor))
-      return func.emitError() << "input '" << name.getValue() << "': " << error;
+      return emitError(func.getLoc()) << "input '" << name.getValue() << "': " << error;
     auto type = cast<RankedTensorType>(arg.getType());
     if (static_cast<int64_t>(tensor->shape.size()) != type.getRank())
-      return func.emitError() << "input '" << name.getValue() << "' has rank "
+      return emitError(func.getLoc()) << "input '" << name.getValue() << "' has rank "
                               << tensor->shape.size() << ", expected "
                               << type.getRank();
     for (int64_t d = 0; d < type.getRank(); ++d)
       if (!ShapedType::isDynamic(type.getDimSize(d)) &&
           type.getDimSize(d) != tensor->shape[d])
-        return func.emitError() << "input '" << name.getValue()
+        return emitError(func.getLoc()) << "input '" << name.getValue()
                                 << "' has dimension " << d << " = "
                                 << tensor->shape[d] << ", expected "
                                 << type.getDimSize(d);
@@ -265,7 +261,7 @@ LogicalResult mlir::qllm::runReference(Operation *root,
     std::string fileName = (name ? name.getValue().str() : "result" + std::to_string(i));
     FailureOr<RefTensor> result = evaluator.evaluate(value);
     if (failed(result))
-      return func.emitError() << "evaluating '" << fileName
+      return emitError(func.getLoc()) << "evaluating '" << fileName
                               << "' failed: " << evaluator.getError();
     SmallString<256> path(outputDir);
     llvm::sys::path::append(path, fileName + ".npy");
@@ -273,7 +269,7 @@ LogicalResult mlir::qllm::runReference(Operation *root,
     if (failed(writeNpy(path, *result,
                         cast<RankedTensorType>(value.getType()).getElementType(),
                         error)))
-      return func.emitError() << error;
+      return emitError(func.getLoc()) << error;
     os << fileName << " " << path << "\n";
   }
   return success();

@@ -18,6 +18,17 @@ static void registerInputDialects(DialectRegistry &registry) {
   registry.insert<qllm::QLLMDialect, func::FuncDialect>();
 }
 
+func::FuncOp mlir::qllm::findModelFunction(Operation *root) {
+  func::FuncOp func;
+  root->walk([&](func::FuncOp f) {
+    if (!func && !f.isExternal())
+      func = f;
+  });
+  if (!func)
+    root->emitError() << "the module has no function to evaluate";
+  return func;
+}
+
 void mlir::qllm::registerQuantTranslations() {
   static llvm::cl::opt<bool> emitBytecode(
       "emit-bytecode",

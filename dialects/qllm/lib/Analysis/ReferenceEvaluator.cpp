@@ -197,6 +197,9 @@ LogicalResult rotaryReference(RotaryOp op, const RefTensor &x,
   double base = op.getBase() ? op.getBase()->convertToDouble() : 0.0;
   bool interleaved = op.getConvention() == RotaryConvention::interleaved;
   out = x;
+  if (positions.shape.size() != 2 || positions.shape[1] != seq ||
+      (positions.shape[0] != batch && positions.shape[0] != 1))
+    return failure();
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t s = 0; s < seq; ++s) {
       int64_t pb = positions.shape[0] == 1 ? 0 : b;
@@ -236,6 +239,35 @@ FailureOr<RefTensor> ReferenceEvaluator::compute(Value value) {
     return fail("an unbound block argument");
   if (auto attention = dyn_cast<AttentionOp>(op))
     return computeAttention(attention, value);
+  if (auto split = dyn_cast<SplitOp>(op)) {
+    FailureOr<RefTensor> input = evaluate(split.getInput());
+    if (failed(input))
+      return failure();
+    int64_t axis = split.getAxis();
+    int64_t outer = 1, inner = 1, dim = input->shape[axis];
+    for (int64_t i = 0; i < axis; ++i)
+      outer *= input->shape[i];
+    for (size_t i = axis + 1; i < input->shape.size(); ++i)
+      inner *= input->shape[i];
+    int64_t total = 0;
+    for (int64_t size : split.getSizes())
+      total += size;
+    if (total != dim)
+      return fail("split sizes do not add up to the dimension");
+    int64_t offset = 0;
+    for (auto [size, result] : llvm::zip_equal(split.getSizes(), split.getResults())) {
+      RefTensor part;
+      part.shape = input->shape;
+      part.shape[axis] = size;
+      for (int64_t o = 0; o < outer; ++o)
+        part.data.insert(part.data.end(),
+                         input->data.begin() + (o * dim + offset) * inner,
+                         input->data.begin() + (o * dim + offset + size) * inner);
+      offset += size;
+      values[result] = std::move(part);
+    }
+    return values[value];
+  }
   Type resultType = value.getType();
   auto resultTensor = dyn_cast<RankedTensorType>(resultType);
   Type element;
@@ -540,11 +572,8 @@ FailureOr<RefTensor> ReferenceEvaluator::compute(Value value) {
         out.shape = a->shape;
         for (auto [i, axis] : llvm::enumerate(slice.getAxes())) {
           int64_t dim = a->shape[axis];
-          int64_t s = slice.getStarts()[i], st = slice.getSteps()[i];
-          if (s < 0)
-            s = s < -dim ? (st > 0 ? 0 : -1) : s + dim;
-          s = std::clamp<int64_t>(s, st > 0 ? 0 : -1, st > 0 ? dim : dim - 1);
-          start[axis] = s;
+          int64_t st = slice.getSteps()[i];
+          start[axis] = SliceOp::getStartIndex(dim, slice.getStarts()[i], st);
           step[axis] = st;
           out.shape[axis] = SliceOp::getResultDimSize(dim, slice.getStarts()[i],
                                                       slice.getEnds()[i], st);
@@ -755,7 +784,8 @@ FailureOr<RefTensor> ReferenceEvaluator::compute(Value value) {
         if (failed(rotaryReference(rotary, *x, *positions,
                                    rotary.getCosCache() ? &*cos : nullptr,
                                    rotary.getCosCache() ? &*sin : nullptr, out)))
-          return fail("rotary position outside the cos/sin tables");
+          return fail("rotary positions do not match the input, or lie "
+                      "outside the cos/sin tables, at run time");
         for (double &v : out.data)
           v = convertTo(element, v);
         return out;
@@ -868,6 +898,15 @@ FailureOr<RefTensor> ReferenceEvaluator::computeAttention(AttentionOp op,
   int64_t batch = q->shape[0], seq = q->shape[1], heads = q->shape[2],
           dim = q->shape[3];
   int64_t kvHeads = k->shape[2], vDim = v->shape[3];
+  // Dynamic dimensions are only known now: check what the verifier could not.
+  auto shapeIs = [](const RefTensor &t, ArrayRef<int64_t> expected) {
+    return ArrayRef<int64_t>(t.shape) == expected;
+  };
+  if (!shapeIs(*k, {batch, seq, kvHeads, dim}) ||
+      !shapeIs(*v, {batch, seq, kvHeads, vDim}) || kvHeads == 0 ||
+      heads % kvHeads != 0)
+    return fail("attention keys/values do not match the queries' batch, "
+                "sequence and head dimensions at run time");
   int64_t past = 0;
   RefTensor pastKey, pastValue;
   if (op.getPastKey()) {
@@ -878,6 +917,10 @@ FailureOr<RefTensor> ReferenceEvaluator::computeAttention(AttentionOp op,
     pastKey = *pk;
     pastValue = *pv;
     past = pk->shape[2];
+    if (!shapeIs(*pk, {batch, kvHeads, past, dim}) ||
+        !shapeIs(*pv, {batch, kvHeads, past, vDim}))
+      return fail("attention past caches do not match the keys/values at run "
+                  "time");
   }
   int64_t total = past + seq;
   // Presents: [b, kv, total, d], the past then the new keys/values.
@@ -904,12 +947,21 @@ FailureOr<RefTensor> ReferenceEvaluator::computeAttention(AttentionOp op,
     if (failed(m))
       return failure();
     mask = *m;
+    if (!shapeIs(mask, {batch, total}))
+      return fail("attention mask is not [batch, past + seq] at run time");
   }
   if (hasBias) {
     FailureOr<RefTensor> bb = evaluate(op.getAttentionBias());
     if (failed(bb))
       return failure();
     bias = *bb;
+    int64_t full[] = {batch, heads, seq, total};
+    bool broadcasts = bias.shape.size() == 4;
+    for (int i = 0; broadcasts && i < 4; ++i)
+      broadcasts = bias.shape[i] == full[i] || (i < 2 && bias.shape[i] == 1);
+    if (!broadcasts)
+      return fail("attention bias does not broadcast to [batch, heads, seq, "
+                  "past + seq] at run time");
   }
   double scale = op.getScale() ? op.getScale()->convertToDouble()
                                : 1.0 / std::sqrt(static_cast<double>(dim));

@@ -169,11 +169,8 @@ OpFoldResult SliceOp::fold(FoldAdaptor adaptor) {
   if (!values || type.getRank() != 1 || !type.hasStaticShape())
     return {};
   int64_t n = static_cast<int64_t>(values->size());
-  int64_t start = getStarts()[0], step = getSteps()[0];
-  // Normalize the start as ONNX Slice does.
-  if (start < 0)
-    start = start < -n ? (step > 0 ? 0 : -1) : start + n;
-  start = std::min(start, step > 0 ? n : n - 1);
+  int64_t step = getSteps()[0];
+  int64_t start = getStartIndex(n, getStarts()[0], step);
   SmallVector<int64_t> result;
   for (int64_t i = 0; i < type.getNumElements(); ++i)
     result.push_back((*values)[start + i * step]);
@@ -346,6 +343,15 @@ struct MergeTransposes : OpRewritePattern<TransposeOp> {
   }
 };
 
+/// A 1-D i64 constant holding `values`.
+Value constantShape(PatternRewriter &rewriter, Location loc,
+                    ArrayRef<int64_t> values) {
+  auto type = RankedTensorType::get({static_cast<int64_t>(values.size())},
+                                    rewriter.getI64Type());
+  return ConstantOp::create(rewriter, loc,
+                            DenseIntElementsAttr::get(type, values));
+}
+
 /// A reshape whose runtime shape is built from dimensions of tensors: each
 /// entry that copies the input's dimension at the same position becomes 0
 /// (ONNX "copy"), each static one its value. Once every entry is a constant
@@ -373,11 +379,9 @@ struct ReshapeShapeFromDims : OpRewritePattern<ReshapeOp> {
         return failure();
       values.push_back(0);
     }
-    auto type = RankedTensorType::get({static_cast<int64_t>(values.size())},
-                                      rewriter.getI64Type());
-    Value shape = ConstantOp::create(rewriter, op.getLoc(),
-                                     DenseIntElementsAttr::get(type, values));
-    rewriter.modifyOpInPlace(op, [&] { op.getShapeMutable().assign(shape); });
+    rewriter.modifyOpInPlace(op, [&] {
+      op.getShapeMutable().assign(constantShape(rewriter, op.getLoc(), values));
+    });
     return success();
   }
 };
@@ -407,11 +411,9 @@ struct ExpandShapeFromDims : OpRewritePattern<ExpandOp> {
         return failure();
       values.push_back(1);
     }
-    auto type = RankedTensorType::get({static_cast<int64_t>(values.size())},
-                                      rewriter.getI64Type());
-    Value shape = ConstantOp::create(rewriter, op.getLoc(),
-                                     DenseIntElementsAttr::get(type, values));
-    rewriter.modifyOpInPlace(op, [&] { op.getShapeMutable().assign(shape); });
+    rewriter.modifyOpInPlace(op, [&] {
+      op.getShapeMutable().assign(constantShape(rewriter, op.getLoc(), values));
+    });
     return success();
   }
 };

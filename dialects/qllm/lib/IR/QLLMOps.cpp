@@ -594,22 +594,26 @@ LogicalResult ConcatOp::verify() {
                      rankedType(getResult()).getShape(), expected);
 }
 
+int64_t SliceOp::getStartIndex(int64_t dim, int64_t start, int64_t step) {
+  if (dim == 0)
+    return 0;
+  if (start < 0)
+    start += dim;
+  return std::clamp<int64_t>(start, 0, step > 0 ? dim : dim - 1);
+}
+
 int64_t SliceOp::getResultDimSize(int64_t dim, int64_t start, int64_t end,
                                   int64_t step) {
   if (dim == 0)
     return 0;
-  auto clampIndex = [&](int64_t index, int64_t lo, int64_t hi) {
-    if (index < 0)
-      index = index < -dim ? lo : index + dim;
-    return std::clamp(index, lo, hi);
-  };
+  start = getStartIndex(dim, start, step);
+  if (end < 0)
+    end += dim;
   if (step > 0) {
-    start = clampIndex(start, 0, dim);
-    end = clampIndex(end, 0, dim);
+    end = std::clamp<int64_t>(end, 0, dim);
     return end > start ? (end - start + step - 1) / step : 0;
   }
-  start = clampIndex(start, 0, dim - 1);
-  end = end < -dim ? -1 : clampIndex(end, -1, dim - 1);
+  end = std::clamp<int64_t>(end, -1, dim - 1);
   return start > end ? (start - end + (-step) - 1) / (-step) : 0;
 }
 

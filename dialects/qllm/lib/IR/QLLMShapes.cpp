@@ -155,10 +155,8 @@ std::optional<SmallVector<ShapeElement>> mlir::qllm::shapeElements(Value shape) 
     if (!data)
       return std::nullopt;
     int64_t n = static_cast<int64_t>(data->size());
-    int64_t start = slice.getStarts()[0], step = slice.getSteps()[0];
-    if (start < 0)
-      start = start < -n ? (step > 0 ? 0 : -1) : start + n;
-    start = std::min(start, step > 0 ? n : n - 1);
+    int64_t step = slice.getSteps()[0];
+    int64_t start = SliceOp::getStartIndex(n, slice.getStarts()[0], step);
     for (int64_t i = 0; i < count; ++i)
       elements.push_back((*data)[start + i * step]);
   } else if (isa<UnsqueezeOp, SqueezeOp, ReshapeOp, CastOp>(op)) {

@@ -14,9 +14,16 @@
 
 namespace mlir {
 class Operation;
+namespace func {
+class FuncOp;
+} // namespace func
 } // namespace mlir
 
 namespace mlir::qllm {
+
+/// The model function of a module: its first function with a body; emits an
+/// error and returns null if there is none.
+func::FuncOp findModelFunction(Operation *root);
 
 /// Registers all of quant-translate's translations.
 void registerQuantTranslations();

@@ -20,6 +20,7 @@ def QLLM_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
 def QLLM_IndexTensor : RankedTensorOf<[I64, I32]>;
 def QLLM_NumericTensor : RankedTensorOf<[F32, F16, BF16, I64, I32]>;
 def QLLM_BoolTensor : RankedTensorOf<[I1]>;
+def QLLM_ComparableTensor : RankedTensorOf<[F32, F16, BF16, I64, I32, I1]>;
 def QLLM_ShapeTensor : 1DTensorOf<[I64]>;
 def QLLM_ScalarTensor : 0DTensorOf<[I64, I32, F32, F16, BF16]>;
 def QLLM_QTensor : Type<CPred<"::llvm::isa<::mlir::qllm::QTensorType>($_self)">,
@@ -364,7 +365,7 @@ def QLLM_CompareOp : QLLM_Op<"compare",
     [Pure, ResultsBroadcastableShape, SameOperandsElementType]> {
   let summary = "Elementwise comparison with broadcasting, giving i1";
   let arguments = (ins QLLM_ComparePredicate:$predicate,
-                       QLLM_NumericTensor:$lhs, QLLM_NumericTensor:$rhs);
+                       QLLM_ComparableTensor:$lhs, QLLM_ComparableTensor:$rhs);
   let results = (outs QLLM_BoolTensor:$result);
   let assemblyFormat = [{
     $predicate `,` $lhs `,` $rhs attr-dict `:` functional-type(operands, results)
@@ -518,6 +519,9 @@ def QLLM_SliceOp : QLLM_Op<"slice", [Pure, SameOperandsAndResultElementType]> {
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
+    /// The first index ONNX Slice semantics read along a dimension of size
+    /// `dim` (negative starts count from the end, then clamp).
+    static int64_t getStartIndex(int64_t dim, int64_t start, int64_t step);
     /// Elements that ONNX Slice semantics select along a static dimension.
     static int64_t getResultDimSize(int64_t dim, int64_t start, int64_t end,
                                     int64_t step);
