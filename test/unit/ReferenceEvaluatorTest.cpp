@@ -65,6 +65,24 @@ TEST_F(ReferenceEvaluatorTest, SliceWithNegativeStepAndClampedEnds) {
             (std::vector<double>{5, 3, 1}));
 }
 
+TEST_F(ReferenceEvaluatorTest, SliceStartsClampIntoTheDimension) {
+  // Backward from a start far past either end: ONNX clamps it to [0, dim-1].
+  const char *ir = R"mlir(
+    func.func @f(%x: tensor<6xf32>) -> tensor<1xf32> {
+      %0 = qllm.slice %x axes = [0] starts = [-100] ends = [-200] steps = [-1] : tensor<6xf32> -> tensor<1xf32>
+      return %0 : tensor<1xf32>
+    })mlir";
+  EXPECT_EQ(run(ir, {tensor({6}, {0, 1, 2, 3, 4, 5})}),
+            (std::vector<double>{0}));
+  const char *all = R"mlir(
+    func.func @f(%x: tensor<6xf32>) -> tensor<6xf32> {
+      %0 = qllm.slice %x axes = [0] starts = [10] ends = [-9223372036854775807] steps = [-1] : tensor<6xf32> -> tensor<6xf32>
+      return %0 : tensor<6xf32>
+    })mlir";
+  EXPECT_EQ(run(all, {tensor({6}, {0, 1, 2, 3, 4, 5})}),
+            (std::vector<double>{5, 4, 3, 2, 1, 0}));
+}
+
 TEST_F(ReferenceEvaluatorTest, GatherNegativeIndexAndShapeOf) {
   const char *ir = R"mlir(
     func.func @f(%x: tensor<?x5xf32>) -> tensor<2xi64> {
