@@ -230,21 +230,34 @@ FailureOr<Value> splitHeads(ImportContext &ctx, Value value, int64_t heads,
   return reshapeTo(ctx, value, {0, 0, heads, hidden / heads});
 }
 
-/// The result types of qllm.attention for q/k/v in [b, s, h, d] and a past.
-struct AttentionTypes {
-  RankedTensorType output, presentKey, presentValue;
-};
-AttentionTypes attentionTypes(ImportContext &ctx, Value q, Value k, Value v,
-                              Value pastKey) {
+/// Creates qllm.attention on q/k/v in [b, s, h, d] (scale: the node's
+/// `scale` attribute, 1/sqrt(head_dim) when absent) and binds the node's
+/// outputs: the attention merged back to [b, s, h * d_v], then the presents.
+void emitAttention(ImportContext &ctx, Value q, Value k, Value v,
+                   Value pastKey, Value pastValue, Value mask, Value bias,
+                   bool causal) {
   auto qt = rankedType(q), kt = rankedType(k), vt = rankedType(v);
   int64_t batch = qt.getDimSize(0), seq = qt.getDimSize(1);
   int64_t past = pastKey ? rankedType(pastKey).getDimSize(2) : 0;
   int64_t total = isDynamic(past) || isDynamic(seq) ? ShapedType::kDynamic
                                                     : past + seq;
   Type element = qt.getElementType();
-  return {ctx.tensorType({batch, seq, qt.getDimSize(2), vt.getDimSize(3)}, element),
-          ctx.tensorType({batch, kt.getDimSize(2), total, kt.getDimSize(3)}, element),
-          ctx.tensorType({batch, kt.getDimSize(2), total, vt.getDimSize(3)}, element)};
+  auto output = ctx.tensorType(
+      {batch, seq, qt.getDimSize(2), vt.getDimSize(3)}, element);
+  auto presentKey = ctx.tensorType(
+      {batch, kt.getDimSize(2), total, kt.getDimSize(3)}, element);
+  auto presentValue = ctx.tensorType(
+      {batch, kt.getDimSize(2), total, vt.getDimSize(3)}, element);
+  float scale = ctx.floatAttr("scale", 0.0f);
+  if (scale == 0.0f)
+    scale = 1.0f / std::sqrt(static_cast<float>(qt.getDimSize(3)));
+  auto attention = AttentionOp::create(
+      ctx.b, ctx.loc, output, presentKey, presentValue, q, k, v, pastKey,
+      pastValue, mask, bias, ctx.b.getF32FloatAttr(scale), causal);
+  ctx.setOutput(0, reshapeTo(ctx, attention.getOutput(),
+                             {0, 0, qt.getDimSize(2) * vt.getDimSize(3)}));
+  ctx.setOutput(1, attention.getPresentKey());
+  ctx.setOutput(2, attention.getPresentValue());
 }
 
 LogicalResult convertMultiHeadAttention(ImportContext &ctx) {
@@ -279,20 +292,8 @@ LogicalResult convertMultiHeadAttention(ImportContext &ctx) {
   if (mask && rankedType(mask).getRank() != 2)
     return ctx.error() << "a key_padding_mask other than [batch, total] is "
                           "not supported";
-  Value bias = ctx.input(5);
-  int64_t headSize = rankedType(*q).getDimSize(3);
-  float scale = ctx.floatAttr("scale", 0.0f);
-  if (scale == 0.0f)
-    scale = 1.0f / std::sqrt(static_cast<float>(headSize));
-  AttentionTypes types = attentionTypes(ctx, *q, *k, *v, pastKey);
-  auto attention = AttentionOp::create(
-      ctx.b, ctx.loc, types.output, types.presentKey, types.presentValue, *q,
-      *k, *v, pastKey, pastValue, mask, bias, ctx.b.getF32FloatAttr(scale),
-      ctx.intAttr("unidirectional", 0) != 0);
-  ctx.setOutput(0, reshapeTo(ctx, attention.getOutput(),
-                             {0, 0, rankedType(*value).getDimSize(2)}));
-  ctx.setOutput(1, attention.getPresentKey());
-  ctx.setOutput(2, attention.getPresentValue());
+  emitAttention(ctx, *q, *k, *v, pastKey, pastValue, mask,
+                /*bias=*/ctx.input(5), ctx.intAttr("unidirectional", 0) != 0);
   return success();
 }
 
@@ -363,20 +364,8 @@ LogicalResult convertGroupQueryAttention(ImportContext &ctx) {
     *q = rotary(ctx, *q, positions, cos, sin, interleaved, rotaryDim);
     *k = rotary(ctx, *k, positions, cos, sin, interleaved, rotaryDim);
   }
-  Value bias = ctx.input(10);
-  int64_t headSize = rankedType(*q).getDimSize(3);
-  float scale = ctx.floatAttr("scale", 0.0f);
-  if (scale == 0.0f)
-    scale = 1.0f / std::sqrt(static_cast<float>(headSize));
-  AttentionTypes types = attentionTypes(ctx, *q, *k, *v, pastKey);
-  auto attention = AttentionOp::create(
-      ctx.b, ctx.loc, types.output, types.presentKey, types.presentValue, *q,
-      *k, *v, pastKey, pastValue, /*attention_mask=*/Value(), bias,
-      ctx.b.getF32FloatAttr(scale), /*causal=*/true);
-  ctx.setOutput(0, reshapeTo(ctx, attention.getOutput(),
-                             {0, 0, heads * headSize}));
-  ctx.setOutput(1, attention.getPresentKey());
-  ctx.setOutput(2, attention.getPresentValue());
+  emitAttention(ctx, *q, *k, *v, pastKey, pastValue, /*mask=*/Value(),
+                /*bias=*/ctx.input(10), /*causal=*/true);
   return success();
 }
 
