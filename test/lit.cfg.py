@@ -31,6 +31,8 @@ tool_dirs = [config.quant_tools_dir, config.llvm_tools_dir]
 tools = [
     ToolSubst("quant-opt", extra_args=quant_opt_args, unresolved="fatal"),
     ToolSubst("quant-translate", unresolved="fatal"),
+    ToolSubst("quant-run", unresolved="fatal"),
+    ToolSubst("qrt-tokenize", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 

@@ -10,7 +10,8 @@ packages=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libgtest-dev
   libprotobuf-dev protobuf-compiler libonnx-dev python3-onnx python3-numpy
-  nodejs
+  flatbuffers-compiler libflatbuffers-dev libsentencepiece-dev nlohmann-json3-dev
+  python3-sentencepiece libbenchmark-dev nodejs
 )
 
 missing=()

@@ -1,0 +1,273 @@
+//===- cpu-kernels-bench.cpp - Throughput of the CPU kernels --------------===//
+//
+// A benchmark, not a test: it prints figures and checks nothing.
+//
+//   build/bin/qrt-cpu-bench [--benchmark_filter=...]
+//   QRT_ISA=avx2 build/bin/qrt-cpu-bench        # another kernel build
+//   QRT_BENCH_THREADS=1 build/bin/qrt-cpu-bench # another thread count
+//
+// ReadBandwidth sums a 1 GiB buffer with the same thread pool, each thread
+// reading its part as 1 or 4 sequential streams: the machine's streaming read
+// bandwidth. The memory-bound kernels report `of_bw`, the fraction of the
+// better of the two that they reach. GEMV streams Llama-2-7B MLP weights
+// (4096 -> 11008 and 11008 -> 4096, f32 and f16) from enough distinct
+// matrices (>= 512 MiB, cycled) that none is in cache; GB/s counts weight
+// bytes read. GEMM is prefill at m = 64 over the same weights (GFLOP/s);
+// attention is one decode step of 32 heads of 128 over 8 layers' KV caches.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qrt/cpu/Kernels.h"
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace qrt::cpu;
+
+namespace {
+
+ThreadPool &pool() {
+  static ThreadPool threads([] {
+    const char *value = std::getenv("QRT_BENCH_THREADS");
+    return value ? std::atoi(value) : 0;
+  }());
+  return threads;
+}
+
+/// Seconds since an arbitrary start.
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+/// Fills with small values from a cheap generator (the weights' values do
+/// not matter; only that pages are touched and floats are ordinary).
+void fill(float *data, size_t count, uint32_t seed) {
+  uint32_t state = seed * 2654435761u + 1;
+  for (size_t i = 0; i < count; ++i) {
+    state = state * 1664525u + 1013904223u;
+    data[i] = static_cast<float>(static_cast<int32_t>(state >> 8) - (1 << 23)) * 0x1p-26f;
+  }
+}
+
+void fill(uint16_t *data, size_t count, uint32_t seed) {
+  uint32_t state = seed * 2654435761u + 1;
+  for (size_t i = 0; i < count; ++i) {
+    state = state * 1664525u + 1013904223u;
+    // Sign, exponent 10..13 (magnitudes 2^-5 .. 2^-1), random mantissa.
+    data[i] = static_cast<uint16_t>((state >> 31) << 15 | (10 + (state >> 28 & 3)) << 10 |
+                                    (state >> 12 & 0x3ff));
+  }
+}
+
+double gReadBandwidth = 0; // GB/s, set by ReadBandwidth
+
+/// One pass over `count` 64-bit words, split across the pool, each thread
+/// reading its range as kStreams concurrent sequential streams (the GEMV
+/// reads 4 weight rows at a time).
+template <int kStreams> uint64_t streamingSum(const uint64_t *words, int64_t count) {
+  constexpr int64_t kBlock = int64_t(1) << 20; // words per parallelFor item
+  int64_t blocks = count / kBlock;             // count is a multiple of kBlock
+  std::vector<uint64_t> partial(static_cast<size_t>(blocks));
+  pool().parallelFor(blocks, 1, [&](int64_t begin, int64_t end) {
+    const uint64_t *p = words + begin * kBlock;
+    int64_t length = (end - begin) * kBlock / kStreams;
+    // Integer sums are associative, so the compiler vectorizes this with the
+    // baseline SSE2 and the loop is bound by memory, not additions.
+    uint64_t sums[kStreams] = {};
+    for (int64_t i = 0; i < length; ++i)
+      for (int64_t s = 0; s < kStreams; ++s)
+        sums[s] += p[s * length + i];
+    for (uint64_t sum : sums)
+      partial[begin] += sum;
+  });
+  uint64_t total = 0;
+  for (uint64_t value : partial)
+    total += value;
+  return total;
+}
+
+constexpr size_t kBandwidthBytes = size_t(1) << 30;
+
+const std::vector<uint64_t> &bandwidthBuffer() {
+  static std::vector<uint64_t> buffer = [] {
+    std::vector<uint64_t> words(kBandwidthBytes / sizeof(uint64_t));
+    for (size_t i = 0; i < words.size(); ++i)
+      words[i] = i * 0x9E3779B97F4A7C15ull;
+    return words;
+  }();
+  return buffer;
+}
+
+/// The best streaming-sum bandwidth measured so far (GB/s); if none ran
+/// (filtered out), five passes with 4 streams per thread.
+double readBandwidth() {
+  if (gReadBandwidth > 0)
+    return gReadBandwidth;
+  const std::vector<uint64_t> &buffer = bandwidthBuffer();
+  double best = 1e30;
+  for (int pass = 0; pass < 5; ++pass) {
+    double start = now();
+    benchmark::DoNotOptimize(streamingSum<4>(buffer.data(), static_cast<int64_t>(buffer.size())));
+    best = std::min(best, now() - start);
+  }
+  gReadBandwidth = kBandwidthBytes / best * 1e-9;
+  return gReadBandwidth;
+}
+
+template <int kStreams> void ReadBandwidth(benchmark::State &state) {
+  const std::vector<uint64_t> &buffer = bandwidthBuffer();
+  int64_t words = static_cast<int64_t>(buffer.size());
+  streamingSum<kStreams>(buffer.data(), words); // warm the pool and the TLB
+  double start = now();
+  for (auto _ : state)
+    benchmark::DoNotOptimize(streamingSum<kStreams>(buffer.data(), words));
+  double seconds = now() - start;
+  double gbps = kBandwidthBytes * static_cast<double>(state.iterations()) / seconds * 1e-9;
+  gReadBandwidth = std::max(gReadBandwidth, gbps);
+  state.counters["GB/s"] = gbps;
+  state.counters["threads"] = pool().size();
+}
+
+/// Distinct [n, k] weight matrices, at least 512 MiB together.
+struct WeightSet {
+  std::vector<std::unique_ptr<char[]>> matrices;
+  size_t bytesEach = 0;
+};
+
+const WeightSet &weights(int64_t k, int64_t n, WeightType type) {
+  static std::vector<std::pair<std::string, std::unique_ptr<WeightSet>>> cache;
+  std::string key =
+      std::to_string(k) + "x" + std::to_string(n) + (type == WeightType::F32 ? "f32" : "f16");
+  for (auto &entry : cache)
+    if (entry.first == key)
+      return *entry.second;
+  // Only one shape's weights at a time: free the others.
+  cache.clear();
+  auto set = std::make_unique<WeightSet>();
+  size_t elementBytes = type == WeightType::F32 ? 4 : 2;
+  set->bytesEach = static_cast<size_t>(k * n) * elementBytes;
+  size_t count = std::max<size_t>(2, ((size_t(512) << 20) + set->bytesEach - 1) / set->bytesEach);
+  for (size_t i = 0; i < count; ++i) {
+    std::unique_ptr<char[]> matrix(new char[set->bytesEach]);
+    if (type == WeightType::F32)
+      fill(reinterpret_cast<float *>(matrix.get()), static_cast<size_t>(k * n),
+           static_cast<uint32_t>(i));
+    else
+      fill(reinterpret_cast<uint16_t *>(matrix.get()), static_cast<size_t>(k * n),
+           static_cast<uint32_t>(i));
+    set->matrices.push_back(std::move(matrix));
+  }
+  cache.emplace_back(key, std::move(set));
+  return *cache.back().second;
+}
+
+/// matmul at [m, k] x [n, k]^T, cycling through the weight set.
+void Matmul(benchmark::State &state, int64_t m, int64_t k, int64_t n, WeightType type) {
+  const WeightSet &set = weights(k, n, type);
+  std::vector<float> x(static_cast<size_t>(m * k)), y(static_cast<size_t>(m * n));
+  fill(x.data(), x.size(), 99);
+  size_t next = 0;
+  for (size_t i = 0; i < set.matrices.size(); ++i) // warm-up: threads, page tables
+    matmul(pool(), x.data(), m, k, set.matrices[i].get(), type, n, y.data());
+  double start = now();
+  for (auto _ : state) {
+    matmul(pool(), x.data(), m, k, set.matrices[next].get(), type, n, y.data());
+    benchmark::DoNotOptimize(y.data());
+    next = (next + 1) % set.matrices.size();
+  }
+  double seconds = (now() - start) / static_cast<double>(state.iterations());
+  double gbps = set.bytesEach / seconds * 1e-9;
+  state.counters["GB/s"] = gbps;
+  state.counters["of_bw"] = gbps / readBandwidth();
+  state.counters["GFLOP/s"] = 2.0 * m * n * k / seconds * 1e-9;
+  state.counters["us/token"] = seconds / m * 1e6;
+  state.SetLabel(std::string(isaName()) + ", " + std::to_string(set.matrices.size()) + " matrices");
+}
+
+/// One decode step (seq 1) of 32 heads of 128 after `past` positions, over 8
+/// layers' KV caches in turn. GB/s counts the keys and values read.
+void AttentionDecode(benchmark::State &state, int64_t past) {
+  const int64_t heads = 32, kvHeads = 32, headDim = 128, layers = 8;
+  const int64_t capacity = past + 1;
+  size_t cacheFloats = static_cast<size_t>(kvHeads * capacity * headDim);
+  std::vector<std::vector<float>> keys(layers), values(layers);
+  for (int64_t l = 0; l < layers; ++l) {
+    keys[l].resize(cacheFloats);
+    values[l].resize(cacheFloats);
+    fill(keys[l].data(), cacheFloats, static_cast<uint32_t>(2 * l));
+    fill(values[l].data(), cacheFloats, static_cast<uint32_t>(2 * l + 1));
+  }
+  std::vector<float> q(heads * headDim), out(heads * headDim);
+  fill(q.data(), q.size(), 7);
+  float scale = 1.0f / std::sqrt(static_cast<float>(headDim));
+  int64_t layer = 0;
+  for (int64_t l = 0; l < layers; ++l)
+    attention(pool(), q.data(), keys[l].data(), values[l].data(), capacity, 1, past, heads, kvHeads,
+              headDim, scale, true, out.data());
+  double start = now();
+  for (auto _ : state) {
+    attention(pool(), q.data(), keys[layer].data(), values[layer].data(), capacity, 1, past, heads,
+              kvHeads, headDim, scale, true, out.data());
+    benchmark::DoNotOptimize(out.data());
+    layer = (layer + 1) % layers;
+  }
+  double seconds = (now() - start) / static_cast<double>(state.iterations());
+  double gbps = 2.0 * cacheFloats * sizeof(float) / seconds * 1e-9;
+  state.counters["GB/s"] = gbps;
+  state.counters["of_bw"] = gbps / readBandwidth();
+  state.counters["us/layer"] = seconds * 1e6;
+  state.SetLabel(isaName());
+}
+
+void registerAll() {
+  benchmark::RegisterBenchmark("ReadBandwidth/1GiB/1stream", ReadBandwidth<1>)
+      ->Unit(benchmark::kMillisecond)
+      ->MinTime(2.0);
+  benchmark::RegisterBenchmark("ReadBandwidth/1GiB/4streams", ReadBandwidth<4>)
+      ->Unit(benchmark::kMillisecond)
+      ->MinTime(2.0);
+  struct Shape {
+    const char *name;
+    int64_t k, n;
+  } shapes[] = {{"4096x11008", 4096, 11008}, {"11008x4096", 11008, 4096}};
+  for (auto type : {WeightType::F32, WeightType::F16}) {
+    const char *typeName = type == WeightType::F32 ? "f32" : "f16";
+    for (const Shape &shape : shapes) {
+      for (int64_t m : {1, 64}) {
+        std::string name =
+            std::string(m == 1 ? "GEMV/" : "GEMM/m64/") + typeName + "/" + shape.name;
+        benchmark::RegisterBenchmark(name.c_str(), Matmul, m, shape.k, shape.n, type)
+            ->Unit(benchmark::kMillisecond)
+            ->MinTime(1.0);
+      }
+    }
+  }
+  for (int64_t past : {512, 2048})
+    benchmark::RegisterBenchmark(("AttentionDecode/past" + std::to_string(past)).c_str(),
+                                 AttentionDecode, past)
+        ->Unit(benchmark::kMicrosecond)
+        ->MinTime(1.0);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv))
+    return 1;
+  benchmark::AddCustomContext("qrt_isa", isaName());
+  benchmark::AddCustomContext("qrt_threads", std::to_string(pool().size()));
+  registerAll();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,76 @@
+//===- Plan.h - loading and verifying runtime plans -------------*- C++ -*-===//
+//
+// A plan (.qplan) is a size-prefixed FlatBuffer (runtime/schema/plan.fbs)
+// followed by the weights at 64-byte aligned offsets. Nothing in a plan is
+// trusted: verifyPlan checks the FlatBuffer, the version, every offset, size
+// and shape the kernels will use, and the weights' checksums, before the
+// runtime reads anything else from it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QRT_CORE_PLAN_H
+#define QRT_CORE_PLAN_H
+
+#include "qrt/schema/plan_generated.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <ostream>
+#include <string>
+
+namespace qrt {
+
+/// The schema's major version this runtime reads and the compiler writes.
+inline constexpr uint32_t kPlanVersion = 1;
+/// Alignment of every weight in the file.
+inline constexpr uint64_t kWeightAlignment = 64;
+
+/// The 64-bit checksum of weights (fast, not cryptographic).
+uint64_t checksum64(const void *data, size_t size);
+
+/// Bytes of one element of `type`, or 0 for an unknown type.
+size_t dtypeBytes(fb::DType type);
+
+/// Elements of `tensor` with the token dimension (-1) taken as `tokens`.
+uint64_t tensorElements(const fb::TensorInfo &tensor, int64_t tokens);
+
+/// Verifies the plan in [data, data + size). With `checksums`, also hashes
+/// every weight. On failure returns false and says why in `error`.
+bool verifyPlan(const uint8_t *data, size_t size, bool checksums,
+                std::string &error);
+
+/// A verified plan mapped read-only from a file.
+class MappedPlan {
+public:
+  /// Maps and verifies `path`; nullptr and `error` on failure.
+  static std::unique_ptr<MappedPlan>
+  open(const std::string &path, std::string &error, bool checksums = true);
+  ~MappedPlan();
+  MappedPlan(const MappedPlan &) = delete;
+  MappedPlan &operator=(const MappedPlan &) = delete;
+
+  const fb::Plan &plan() const { return *plan_; }
+  const uint8_t *data() const { return data_; }
+  size_t size() const { return size_; }
+  /// The bytes of weight `index` (verified to lie in the file).
+  const void *weight(uint32_t index) const;
+
+private:
+  MappedPlan() = default;
+  const uint8_t *data_ = nullptr;
+  size_t size_ = 0;
+  const fb::Plan *plan_ = nullptr;
+};
+
+/// The root table of a verified plan buffer.
+inline const fb::Plan *planOf(const uint8_t *data) {
+  return fb::GetSizePrefixedPlan(data);
+}
+
+/// A JSON view of a plan without weight bytes (for tests and users).
+void writePlanJson(const fb::Plan &plan, std::ostream &os);
+
+} // namespace qrt
+
+#endif // QRT_CORE_PLAN_H

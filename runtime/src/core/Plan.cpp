@@ -1,0 +1,461 @@
+//===- Plan.cpp - loading and verifying runtime plans ---------------------===//
+
+#include "qrt/core/Plan.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sstream>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+namespace qrt {
+
+//===----------------------------------------------------------------------===//
+// Checksum
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+constexpr uint64_t kMul1 = 0x9E3779B97F4A7C15ull; // 2^64 / golden ratio
+constexpr uint64_t kMul2 = 0xC2B2AE3D27D4EB4Full;
+constexpr uint64_t kMul3 = 0x165667B19E3779F9ull;
+
+inline uint64_t rotl(uint64_t v, int r) { return (v << r) | (v >> (64 - r)); }
+
+inline uint64_t load64(const uint8_t *p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+inline uint64_t mixLane(uint64_t acc, uint64_t v) {
+  return rotl(acc + v * kMul2, 31) * kMul1;
+}
+
+inline uint64_t finalize(uint64_t h) {
+  h ^= h >> 33;
+  h *= kMul2;
+  h ^= h >> 29;
+  h *= kMul3;
+  h ^= h >> 32;
+  return h;
+}
+
+} // namespace
+
+uint64_t checksum64(const void *data, size_t size) {
+  const uint8_t *p = static_cast<const uint8_t *>(data);
+  const uint8_t *end = p + size;
+  // Four independent lanes over 32-byte blocks (instruction-level
+  // parallelism), folded together, then the tail.
+  uint64_t lanes[4] = {kMul1, kMul2, kMul3, kMul1 ^ kMul2};
+  while (end - p >= 32) {
+    for (int i = 0; i < 4; ++i)
+      lanes[i] = mixLane(lanes[i], load64(p + 8 * i));
+    p += 32;
+  }
+  uint64_t h = rotl(lanes[0], 1) + rotl(lanes[1], 7) + rotl(lanes[2], 12) +
+               rotl(lanes[3], 18) + static_cast<uint64_t>(size);
+  while (end - p >= 8) {
+    h = rotl(h ^ mixLane(0, load64(p)), 27) * kMul1 + kMul3;
+    p += 8;
+  }
+  while (p < end) {
+    h = rotl(h ^ (static_cast<uint64_t>(*p) * kMul3), 11) * kMul1;
+    ++p;
+  }
+  return finalize(h);
+}
+
+size_t dtypeBytes(fb::DType type) {
+  switch (type) {
+  case fb::DType::F32:
+  case fb::DType::I32:
+    return 4;
+  case fb::DType::F16:
+  case fb::DType::BF16:
+    return 2;
+  case fb::DType::I64:
+    return 8;
+  case fb::DType::U8:
+    return 1;
+  }
+  return 0;
+}
+
+uint64_t tensorElements(const fb::TensorInfo &tensor, int64_t tokens) {
+  uint64_t n = 1;
+  if (tensor.dims())
+    for (int64_t d : *tensor.dims())
+      n *= static_cast<uint64_t>(d == -1 ? tokens : d);
+  return n;
+}
+
+//===----------------------------------------------------------------------===//
+// Verification
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// Collects the first error; every check returns false once one failed.
+class Verifier {
+public:
+  Verifier(const uint8_t *data, size_t size, bool checksums)
+      : data(data), size(size), checksums(checksums) {}
+
+  bool run(std::string &error);
+
+private:
+  template <typename... Args> bool fail(Args &&...args) {
+    if (message.empty()) {
+      std::ostringstream os;
+      (os << ... << args);
+      message = os.str();
+    }
+    return false;
+  }
+
+  /// Dimensions of a tensor: non-negative, or -1 (tokens) if allowed.
+  bool checkTensor(const fb::TensorInfo *tensor, bool allowTokens,
+                   const std::string &what);
+  bool checkBuffer(const fb::Buffer *buffer, const fb::Entry &entry,
+                   const std::string &what);
+  bool checkStep(const fb::Step &step, const fb::Entry &entry, size_t index);
+  std::vector<int64_t> dims(const fb::Buffer *buffer) const {
+    std::vector<int64_t> out;
+    if (buffer && buffer->tensor() && buffer->tensor()->dims())
+      for (int64_t d : *buffer->tensor()->dims())
+        out.push_back(d);
+    return out;
+  }
+
+  const uint8_t *data;
+  size_t size;
+  bool checksums;
+  const fb::Plan *plan = nullptr;
+  std::string message;
+};
+
+bool Verifier::checkTensor(const fb::TensorInfo *tensor, bool allowTokens,
+                           const std::string &what) {
+  if (!tensor || !tensor->dims())
+    return fail(what, " has no tensor description");
+  if (dtypeBytes(tensor->dtype()) == 0)
+    return fail(what, " has an unknown element type ",
+                static_cast<int>(tensor->dtype()));
+  if (tensor->dims()->size() > 8)
+    return fail(what, " has rank ", tensor->dims()->size(), " (at most 8)");
+  int tokenDims = 0;
+  uint64_t elements = 1;
+  for (int64_t d : *tensor->dims()) {
+    if (d == -1 && allowTokens) {
+      ++tokenDims;
+      continue;
+    }
+    if (d < 0 || d > (int64_t(1) << 40))
+      return fail(what, " has dimension ", d);
+    elements *= static_cast<uint64_t>(d);
+    if (elements > (uint64_t(1) << 40))
+      return fail(what, " is too large");
+  }
+  if (tokenDims > 1)
+    return fail(what, " has more than one token dimension");
+  return true;
+}
+
+bool Verifier::checkBuffer(const fb::Buffer *buffer, const fb::Entry &entry,
+                           const std::string &what) {
+  if (!buffer)
+    return fail(what, " is missing");
+  if (!checkTensor(buffer->tensor(), true, what))
+    return false;
+  const fb::TensorInfo &tensor = *buffer->tensor();
+  switch (buffer->kind()) {
+  case fb::BufferKind::Arena: {
+    if (tensor.dtype() != fb::DType::F32)
+      return fail(what, ": activations are f32");
+    uint64_t bytes = tensorElements(tensor, entry.max_tokens()) * 4;
+    if (buffer->offset() % 4 != 0 || buffer->offset() > entry.arena_bytes() ||
+        bytes > entry.arena_bytes() - buffer->offset())
+      return fail(what, " [", buffer->offset(), ", +", bytes,
+                  ") lies outside the arena of ", entry.arena_bytes(),
+                  " bytes");
+    return true;
+  }
+  case fb::BufferKind::Weight: {
+    if (!plan->weights() || buffer->offset() >= plan->weights()->size())
+      return fail(what, " refers to weight ", buffer->offset(), " of ",
+                  plan->weights() ? plan->weights()->size() : 0);
+    const fb::WeightInfo *weight = plan->weights()->Get(buffer->offset());
+    if (!weight->tensor() || weight->tensor()->dtype() != tensor.dtype() ||
+        dims(buffer) != std::vector<int64_t>(weight->tensor()->dims()->begin(),
+                                             weight->tensor()->dims()->end()))
+      return fail(what, " does not match weight '",
+                  weight->name() ? weight->name()->str() : "?", "'");
+    return true;
+  }
+  case fb::BufferKind::Tokens:
+    if (tensor.dtype() != fb::DType::I32 || tensorElements(tensor, 1) != 1)
+      return fail(what, ": token ids are int32 [tokens]");
+    return true;
+  }
+  return fail(what, " has an unknown buffer kind ",
+              static_cast<int>(buffer->kind()));
+}
+
+bool Verifier::checkStep(const fb::Step &step, const fb::Entry &entry,
+                         size_t index) {
+  std::string where = "entry '" + (entry.name() ? entry.name()->str() : "?") +
+                      "' step " + std::to_string(index) +
+                      (step.name() ? " (" + step.name()->str() + ")" : "");
+  auto count = [](auto *v) { return v ? v->size() : 0u; };
+  size_t inputs = count(step.inputs()), outputs = count(step.outputs());
+  for (size_t i = 0; i < inputs; ++i)
+    if (!checkBuffer(step.inputs()->Get(i), entry,
+                     where + " input " + std::to_string(i)))
+      return false;
+  for (size_t i = 0; i < outputs; ++i) {
+    if (!checkBuffer(step.outputs()->Get(i), entry,
+                     where + " output " + std::to_string(i)))
+      return false;
+    if (step.outputs()->Get(i)->kind() != fb::BufferKind::Arena)
+      return fail(where, " writes outside the arena");
+  }
+  auto in = [&](size_t i) { return dims(step.inputs()->Get(i)); };
+  auto out = [&](size_t i) { return dims(step.outputs()->Get(i)); };
+  auto kindOf = [&](size_t i) { return step.inputs()->Get(i)->kind(); };
+  auto last = [](const std::vector<int64_t> &d) {
+    return d.empty() ? int64_t(-2) : d.back();
+  };
+  auto leading = [](std::vector<int64_t> d) {
+    if (!d.empty())
+      d.pop_back();
+    return d;
+  };
+  auto expect = [&](bool ok, const char *what) {
+    return ok || fail(where, ": ", what);
+  };
+  switch (step.kernel()) {
+  case fb::Kernel::Embedding: {
+    if (inputs != 2 || outputs != 1 || kindOf(0) != fb::BufferKind::Weight ||
+        kindOf(1) != fb::BufferKind::Tokens)
+      return fail(where, ": embedding takes a weight table and the tokens");
+    std::vector<int64_t> table = in(0);
+    auto type = step.inputs()->Get(0)->tensor()->dtype();
+    return expect(
+               table.size() == 2 &&
+                   (type == fb::DType::F32 || type == fb::DType::F16),
+               "the embedding table must be a [vocab, dim] f32/f16 weight") &&
+           expect(last(out(0)) == table[1] &&
+                      tensorElements(*step.outputs()->Get(0)->tensor(), 1) ==
+                          static_cast<uint64_t>(table[1]),
+                  "the embedding output must be [tokens, dim]");
+  }
+  case fb::Kernel::RmsNorm:
+    if (inputs != 2 || outputs != 1 || kindOf(1) != fb::BufferKind::Weight)
+      return fail(where, ": rms_norm takes x and a weight");
+    return expect(in(1) == std::vector<int64_t>{last(in(0))},
+                  "the rms_norm weight must be [dim]") &&
+           expect(out(0) == in(0), "rms_norm changes the shape");
+  case fb::Kernel::MatMul: {
+    if (inputs != 2 || outputs != 1 || kindOf(1) != fb::BufferKind::Weight)
+      return fail(where, ": matmul takes x and a weight");
+    std::vector<int64_t> w = in(1);
+    auto type = step.inputs()->Get(1)->tensor()->dtype();
+    return expect(w.size() == 2 &&
+                      (type == fb::DType::F32 || type == fb::DType::F16),
+                  "the matmul weight must be [n, k] f32/f16") &&
+           expect(last(in(0)) == w[1], "matmul contraction sizes differ") &&
+           expect(last(out(0)) == w[0] && leading(out(0)) == leading(in(0)),
+                  "the matmul output must be [..., n]");
+  }
+  case fb::Kernel::Rotary: {
+    if ((inputs != 1 && inputs != 3) || outputs != 1)
+      return fail(where, ": rotary takes x and optionally cos/sin tables");
+    std::vector<int64_t> x = in(0);
+    int64_t d = last(x), rd = step.rotary_dim();
+    if (x.size() != 4 || x[0] != 1 || x[1] != -1 || d <= 0 || rd <= 0 ||
+        rd % 2 != 0 || rd > d || out(0) != x)
+      return fail(where, ": rotary must rotate [1, tokens, heads, head_dim] "
+                         "by an even rotary_dim <= head_dim");
+    if (inputs == 3) {
+      for (size_t t = 1; t < 3; ++t)
+        if (kindOf(t) != fb::BufferKind::Weight ||
+            step.inputs()->Get(t)->tensor()->dtype() != fb::DType::F32 ||
+            in(t).size() != 2 || in(t)[1] != rd / 2)
+          return fail(where, ": rotary tables must be f32 [positions, "
+                             "rotary_dim/2] weights");
+    } else if (!(step.rotary_base() > 0.0f)) {
+      return fail(where, ": rotary needs a positive base");
+    }
+    return expect(
+        step.rotary_convention() == fb::RotaryConvention::Interleaved ||
+            step.rotary_convention() == fb::RotaryConvention::RotateHalf,
+        "unknown rotary convention");
+  }
+  case fb::Kernel::Attention: {
+    if (inputs != 3 || outputs != 1)
+      return fail(where, ": attention takes q, k, v");
+    int64_t h = step.heads(), kv = step.kv_heads(), hd = step.head_dim();
+    const fb::KvCache *cache = plan->kv_cache();
+    if (h <= 0 || kv <= 0 || h % kv != 0 || hd <= 0)
+      return fail(where, ": bad head counts");
+    if (!cache || step.layer() < 0 || step.layer() >= cache->layers() ||
+        cache->kv_heads() != kv || cache->head_dim() != hd ||
+        cache->capacity() < entry.max_tokens())
+      return fail(where, ": does not match the KV cache");
+    return expect(in(0) == std::vector<int64_t>{1, -1, h, hd} &&
+                      in(1) == std::vector<int64_t>{1, -1, kv, hd} &&
+                      in(2) == std::vector<int64_t>{1, -1, kv, hd} &&
+                      out(0) == std::vector<int64_t>{1, -1, h, hd},
+                  "attention shapes must be [1, tokens, heads, head_dim]") &&
+           expect(step.causal(), "only causal attention runs");
+  }
+  case fb::Kernel::Add:
+  case fb::Kernel::SwiGlu:
+    if (inputs != 2 || outputs != 1)
+      return fail(where, ": elementwise steps take two inputs");
+    return expect(in(0) == in(1) && out(0) == in(0),
+                  "elementwise operands must have one shape");
+  }
+  return fail(where, ": unknown kernel ", static_cast<int>(step.kernel()));
+}
+
+bool Verifier::run(std::string &error) {
+  auto done = [&](bool ok) {
+    error = message;
+    return ok;
+  };
+  if (size < 8 || !fb::PlanBufferHasIdentifier(data + 4))
+    return done(fail("not a plan (no QPLN identifier)"));
+  uint32_t length;
+  std::memcpy(&length, data, 4);
+  if (length > size - 4)
+    return done(fail("truncated: the plan's FlatBuffer needs ", uint64_t(length) + 4,
+                     " bytes, the file has ", size));
+  flatbuffers::Verifier fbVerifier(data, length + 4, /*max_depth=*/64,
+                                   /*max_tables=*/10000000);
+  if (!fb::VerifySizePrefixedPlanBuffer(fbVerifier))
+    return done(fail("the plan's FlatBuffer is malformed"));
+  plan = planOf(data);
+  if (plan->version() != kPlanVersion)
+    return done(fail("plan version ", plan->version(), " is not supported (",
+                     "this runtime reads version ", kPlanVersion, ")"));
+  if (!plan->model() || !plan->entries() || plan->entries()->size() == 0)
+    return done(fail("the plan has no model description or entry points"));
+  uint64_t regionBegin = plan->weights_offset(),
+           regionEnd = regionBegin + plan->weights_size();
+  if (regionBegin % kWeightAlignment != 0 || regionBegin < length + 4 ||
+      regionEnd < regionBegin || regionEnd > size)
+    return done(fail("the weight region [", regionBegin, ", ", regionEnd,
+                     ") lies outside the file of ", size, " bytes"));
+  if (plan->weights()) {
+    for (uint32_t i = 0; i < plan->weights()->size(); ++i) {
+      const fb::WeightInfo *w = plan->weights()->Get(i);
+      std::string what = "weight " + std::to_string(i) + " '" +
+                         (w->name() ? w->name()->str() : std::string("?")) +
+                         "'";
+      if (!checkTensor(w->tensor(), false, what))
+        return done(false);
+      uint64_t bytes =
+          tensorElements(*w->tensor(), 0) * dtypeBytes(w->tensor()->dtype());
+      if (w->size() != bytes)
+        return done(
+            fail(what, " holds ", w->size(), " bytes, its shape ", bytes));
+      if (w->offset() % kWeightAlignment != 0 || w->offset() < regionBegin ||
+          w->offset() > regionEnd || w->size() > regionEnd - w->offset())
+        return done(fail(what, " [", w->offset(), ", +", w->size(),
+                         ") lies outside the weight region"));
+      if (checksums &&
+          checksum64(data + w->offset(), w->size()) != w->checksum())
+        return done(fail(what, " fails its checksum (the file is corrupt)"));
+    }
+  }
+  const fb::KvCache *cache = plan->kv_cache();
+  if (cache &&
+      (cache->layers() < 0 || cache->kv_heads() < 0 || cache->head_dim() < 0 ||
+       cache->capacity() <= 0 || cache->dtype() != fb::DType::F32 ||
+       uint64_t(cache->layers()) * cache->kv_heads() * cache->head_dim() *
+               uint64_t(cache->capacity()) >
+           (uint64_t(1) << 36)))
+    return done(fail("the KV cache description is invalid"));
+  for (const fb::Entry *entry : *plan->entries()) {
+    if (!entry || entry->max_tokens() <= 0 ||
+        entry->arena_bytes() > (uint64_t(1) << 40) || !entry->steps())
+      return done(fail("an entry point is invalid"));
+    if (cache && entry->max_tokens() > cache->capacity())
+      return done(fail("an entry point takes more tokens than the KV cache "
+                       "holds"));
+    for (size_t i = 0; i < entry->steps()->size(); ++i)
+      if (!checkStep(*entry->steps()->Get(i), *entry, i))
+        return done(false);
+    const fb::Buffer *logits = entry->logits();
+    if (!checkBuffer(logits, *entry, "the logits") ||
+        logits->kind() != fb::BufferKind::Arena ||
+        dims(logits).back() != plan->model()->vocab())
+      return done(fail("the logits must be an arena buffer [..., vocab]"));
+  }
+  return done(true);
+}
+
+} // namespace
+
+bool verifyPlan(const uint8_t *data, size_t size, bool checksums,
+                std::string &error) {
+  return Verifier(data, size, checksums).run(error);
+}
+
+//===----------------------------------------------------------------------===//
+// MappedPlan
+//===----------------------------------------------------------------------===//
+
+std::unique_ptr<MappedPlan>
+MappedPlan::open(const std::string &path, std::string &error, bool checksums) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    error = path + ": " + std::strerror(errno);
+    return nullptr;
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    error = path + ": not a regular file";
+    return nullptr;
+  }
+  size_t size = static_cast<size_t>(st.st_size);
+  if (size < 8) {
+    ::close(fd);
+    error = path + ": not a plan (" + std::to_string(size) + " bytes)";
+    return nullptr;
+  }
+  void *base = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (base == MAP_FAILED) {
+    error = path + ": cannot map: " + std::strerror(errno);
+    return nullptr;
+  }
+  std::unique_ptr<MappedPlan> plan(new MappedPlan());
+  plan->data_ = static_cast<const uint8_t *>(base);
+  plan->size_ = size;
+  std::string problem;
+  if (!verifyPlan(plan->data_, size, checksums, problem)) {
+    error = path + ": " + problem;
+    return nullptr;
+  }
+  plan->plan_ = planOf(plan->data_);
+  return plan;
+}
+
+MappedPlan::~MappedPlan() {
+  if (data_)
+    ::munmap(const_cast<uint8_t *>(data_), size_);
+}
+
+const void *MappedPlan::weight(uint32_t index) const {
+  return data_ + plan_->weights()->Get(index)->offset();
+}
+
+} // namespace qrt

@@ -1,0 +1,183 @@
+//===- PlanJson.cpp - a JSON view of a plan
+//--------------------------------===//
+//
+// One step per line, so tests can FileCheck a plan and users can grep it.
+// Weight bytes are not printed, their offsets, sizes and checksums are.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qrt/core/Plan.h"
+
+#include <cstdio>
+#include <iomanip>
+
+namespace qrt {
+
+namespace {
+
+void string(std::ostream &os, const flatbuffers::String *s) {
+  os << '"';
+  if (s)
+    for (char c : s->str()) {
+      if (c == '"' || c == '\\')
+        os << '\\' << c;
+      else if (static_cast<unsigned char>(c) < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+        os << buf;
+      } else
+        os << c;
+    }
+  os << '"';
+}
+
+const char *dtypeName(fb::DType type) { return fb::EnumNameDType(type); }
+
+void tensor(std::ostream &os, const fb::TensorInfo *t) {
+  if (!t) {
+    os << "null";
+    return;
+  }
+  os << "\"dtype\": \"" << dtypeName(t->dtype()) << "\", \"shape\": [";
+  if (t->dims())
+    for (size_t i = 0; i < t->dims()->size(); ++i)
+      os << (i ? ", " : "") << t->dims()->Get(i);
+  os << "]";
+}
+
+void buffer(std::ostream &os, const fb::Buffer *b) {
+  if (!b) {
+    os << "null";
+    return;
+  }
+  os << "{";
+  switch (b->kind()) {
+  case fb::BufferKind::Arena:
+    os << "\"arena\": " << b->offset();
+    break;
+  case fb::BufferKind::Weight:
+    os << "\"weight\": " << b->offset();
+    break;
+  case fb::BufferKind::Tokens:
+    os << "\"tokens\": true";
+    break;
+  }
+  os << ", ";
+  tensor(os, b->tensor());
+  os << "}";
+}
+
+void buffers(std::ostream &os,
+             const flatbuffers::Vector<flatbuffers::Offset<fb::Buffer>> *v) {
+  os << "[";
+  if (v)
+    for (size_t i = 0; i < v->size(); ++i) {
+      os << (i ? ", " : "");
+      buffer(os, v->Get(i));
+    }
+  os << "]";
+}
+
+void step(std::ostream &os, const fb::Step &s) {
+  os << "{\"kernel\": \"" << fb::EnumNameKernel(s.kernel()) << "\", \"name\": ";
+  string(os, s.name());
+  os << ", \"inputs\": ";
+  buffers(os, s.inputs());
+  os << ", \"outputs\": ";
+  buffers(os, s.outputs());
+  switch (s.kernel()) {
+  case fb::Kernel::RmsNorm:
+    os << ", \"epsilon\": " << s.epsilon();
+    break;
+  case fb::Kernel::Rotary:
+    os << ", \"convention\": \""
+       << fb::EnumNameRotaryConvention(s.rotary_convention())
+       << "\", \"rotary_dim\": " << s.rotary_dim();
+    if (s.inputs() && s.inputs()->size() == 1)
+      os << ", \"base\": " << s.rotary_base();
+    break;
+  case fb::Kernel::Attention:
+    os << ", \"layer\": " << s.layer() << ", \"heads\": " << s.heads()
+       << ", \"kv_heads\": " << s.kv_heads()
+       << ", \"head_dim\": " << s.head_dim() << ", \"scale\": " << s.scale()
+       << ", \"causal\": " << (s.causal() ? "true" : "false");
+    break;
+  default:
+    break;
+  }
+  os << "}";
+}
+
+} // namespace
+
+void writePlanJson(const fb::Plan &plan, std::ostream &os) {
+  os << std::setprecision(9);
+  os << "{\n  \"version\": " << plan.version() << ",\n  \"producer\": ";
+  string(os, plan.producer());
+  if (const fb::ModelInfo *m = plan.model()) {
+    os << ",\n  \"model\": {\"architecture\": ";
+    string(os, m->architecture());
+    os << ", \"dim\": " << m->dim() << ", \"hidden_dim\": " << m->hidden_dim()
+       << ", \"layers\": " << m->layers() << ", \"heads\": " << m->heads()
+       << ", \"kv_heads\": " << m->kv_heads()
+       << ", \"head_dim\": " << m->head_dim() << ", \"vocab\": " << m->vocab()
+       << ", \"max_context\": " << m->max_context() << ", \"bos\": " << m->bos()
+       << ", \"eos\": " << m->eos() << ", \"tokenizer\": ";
+    string(os, m->tokenizer());
+    os << ", \"source\": ";
+    string(os, m->source());
+    os << "}";
+  }
+  if (const fb::KvCache *c = plan.kv_cache())
+    os << ",\n  \"kv_cache\": {\"layers\": " << c->layers()
+       << ", \"kv_heads\": " << c->kv_heads()
+       << ", \"head_dim\": " << c->head_dim()
+       << ", \"capacity\": " << c->capacity() << ", \"dtype\": \""
+       << dtypeName(c->dtype()) << "\"}";
+  os << ",\n  \"weights_offset\": " << plan.weights_offset()
+     << ",\n  \"weights_size\": " << plan.weights_size();
+  os << ",\n  \"weights\": [";
+  if (plan.weights())
+    for (size_t i = 0; i < plan.weights()->size(); ++i) {
+      const fb::WeightInfo *w = plan.weights()->Get(i);
+      os << (i ? ",\n" : "\n") << "    {\"index\": " << i << ", \"name\": ";
+      string(os, w->name());
+      os << ", ";
+      tensor(os, w->tensor());
+      char checksum[32];
+      std::snprintf(checksum, sizeof(checksum), "0x%016llx",
+                    static_cast<unsigned long long>(w->checksum()));
+      os << ", \"offset\": " << w->offset() << ", \"size\": " << w->size()
+         << ", \"checksum\": \"" << checksum << "\"}";
+    }
+  os << "\n  ],\n  \"entries\": [";
+  if (plan.entries())
+    for (size_t e = 0; e < plan.entries()->size(); ++e) {
+      const fb::Entry *entry = plan.entries()->Get(e);
+      os << (e ? ",\n" : "\n") << "    {\"name\": ";
+      string(os, entry->name());
+      os << ", \"max_tokens\": " << entry->max_tokens()
+         << ", \"arena_bytes\": " << entry->arena_bytes() << ", \"logits\": ";
+      buffer(os, entry->logits());
+      os << ",\n     \"steps\": [";
+      if (entry->steps())
+        for (size_t i = 0; i < entry->steps()->size(); ++i) {
+          os << (i ? ",\n" : "\n") << "      ";
+          step(os, *entry->steps()->Get(i));
+        }
+      os << "\n     ]}";
+    }
+  os << "\n  ],\n  \"targets\": [";
+  if (plan.targets())
+    for (size_t i = 0; i < plan.targets()->size(); ++i) {
+      const fb::TargetCode *t = plan.targets()->Get(i);
+      os << (i ? ", " : "") << "{\"target\": ";
+      string(os, t->target());
+      os << ", \"format\": ";
+      string(os, t->format());
+      os << ", \"bytes\": " << (t->code() ? t->code()->size() : 0) << "}";
+    }
+  os << "]\n}\n";
+}
+
+} // namespace qrt

@@ -1,0 +1,479 @@
+//===- quant-run.cpp - run a quant-opt plan -------------------------------===//
+//
+//   quant-run PLAN.qplan [--prompt TEXT | --tokens IDS] [options]
+//
+// Generates text (default), dumps logits (--dump-logits) or measures
+// perplexity (--perplexity). Results go to stdout (or the named file), the
+// figures (speed, memory) to stderr. Exit status: 0 success; 2 bad input:
+// arguments, missing or invalid files (plan, tokenizer, text), a prompt longer
+// than the context; 1 a failure while running (memory, writing results).
+//
+//===----------------------------------------------------------------------===//
+
+#include "qrt/runtime/Generate.h"
+#include "qrt/runtime/Session.h"
+#include "qrt/text/Tokenizer.h"
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+const char *kUsage = R"(usage: quant-run PLAN.qplan [options]
+
+Runs a plan written by quant-translate --export-plan / --onnx-to-plan.
+
+Modes (default: generate text):
+  --prompt TEXT          prompt text; BOS is added (default: empty, BOS only)
+  --tokens IDS           prompt as comma-separated token ids, used as given
+  --dump-logits FILE     write the logits of every prompt token as raw
+                         little-endian float32 [tokens, vocab]; no generation
+  --perplexity FILE      perplexity over the documents of FILE: each is
+                         BOS + its tokens, truncated to the context; the last
+                         line is `perplexity: P (T tokens, D documents)`
+  --doc-sep SEP          document separator (default <|endoftext|>)
+  --max-docs N           the first N documents (default 200, 0: all)
+  --info                 print the plan's model description and exit
+
+Generation:
+  -n, --max-new-tokens N tokens to generate (default 256); stops at EOS
+  --temperature T        0 = greedy (default 0)
+  --top-p P              nucleus sampling mass (default 0.9; 1 = off)
+  --seed S               sampling seed (default 1)
+  --print-ids            print generated token ids instead of text
+
+Runtime:
+  --tokenizer FILE       tokenizer (.bin, .model, tokenizer.json); default:
+                         the one the plan names, relative to the plan's folder
+  --threads N            kernel threads (default: all cores)
+  --context N            KV-cache positions (default: the plan's)
+  --stats-json FILE      also write the figures as JSON
+  -q, --quiet            no figures on stderr
+  -h, --help
+)";
+
+struct Options {
+  std::string plan, prompt, dumpLogits, perplexity, tokenizer,
+      statsJson, docSep = "<|endoftext|>";
+  std::vector<int32_t> tokenIds;
+  bool havePrompt = false, haveTokens = false, info = false, printIds = false,
+       quiet = false;
+  int64_t maxNew = 256, documents = 200, context = 0;
+  int threads = 0;
+  float temperature = 0, topP = 0.9f;
+  uint64_t seed = 1;
+};
+
+[[noreturn]] void usageError(const std::string &message) {
+  std::fprintf(stderr, "quant-run: %s\n(run quant-run --help for usage)\n",
+               message.c_str());
+  std::exit(2);
+}
+
+int64_t parseInt(const std::string &flag, const std::string &text, int64_t min,
+                 int64_t max) {
+  char *end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end || errno || v < min || v > max)
+    usageError(flag + " expects an integer in [" + std::to_string(min) + ", " +
+               std::to_string(max) + "], got '" + text + "'");
+  return v;
+}
+
+float parseFloat(const std::string &flag, const std::string &text, float min,
+                 float max) {
+  char *end = nullptr;
+  float v = std::strtof(text.c_str(), &end);
+  if (text.empty() || *end || !(v >= min && v <= max))
+    usageError(flag + " expects a number in [" + std::to_string(min) + ", " +
+               std::to_string(max) + "], got '" + text + "'");
+  return v;
+}
+
+std::vector<int32_t> parseIds(const std::string &text) {
+  std::vector<int32_t> ids;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    ids.push_back(
+        static_cast<int32_t>(parseInt("--tokens", item, 0, INT32_MAX)));
+  if (ids.empty())
+    usageError("--tokens needs at least one id");
+  return ids;
+}
+
+Options parseArgs(int argc, char **argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc)
+        usageError(arg + " needs a value");
+      return argv[++i];
+    };
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (arg == "--prompt") {
+      o.prompt = value();
+      o.havePrompt = true;
+    } else if (arg == "--tokens") {
+      o.tokenIds = parseIds(value());
+      o.haveTokens = true;
+    } else if (arg == "--dump-logits") {
+      o.dumpLogits = value();
+    } else if (arg == "--perplexity") {
+      o.perplexity = value();
+    } else if (arg == "--max-docs") {
+      o.documents = parseInt(arg, value(), 0, 1 << 30);
+    } else if (arg == "--doc-sep") {
+      o.docSep = value();
+      if (o.docSep.empty())
+        usageError("--doc-sep needs a non-empty separator");
+    } else if (arg == "--info") {
+      o.info = true;
+    } else if (arg == "-n" || arg == "--max-new-tokens") {
+      o.maxNew = parseInt(arg, value(), 0, 1 << 30);
+    } else if (arg == "--temperature") {
+      o.temperature = parseFloat(arg, value(), 0, 100);
+    } else if (arg == "--top-p") {
+      o.topP = parseFloat(arg, value(), 0, 1);
+    } else if (arg == "--seed") {
+      o.seed = static_cast<uint64_t>(parseInt(arg, value(), 0, INT64_MAX));
+    } else if (arg == "--print-ids") {
+      o.printIds = true;
+    } else if (arg == "--tokenizer") {
+      o.tokenizer = value();
+    } else if (arg == "--threads") {
+      o.threads = static_cast<int>(parseInt(arg, value(), 0, 1024));
+    } else if (arg == "--context") {
+      o.context = parseInt(arg, value(), 1, int64_t(1) << 24);
+    } else if (arg == "--stats-json") {
+      o.statsJson = value();
+    } else if (arg == "-q" || arg == "--quiet") {
+      o.quiet = true;
+    } else if (!arg.empty() && arg[0] == '-') {
+      usageError("unknown option " + arg);
+    } else if (o.plan.empty()) {
+      o.plan = arg;
+    } else {
+      usageError("more than one plan given ('" + o.plan + "', '" + arg + "')");
+    }
+  }
+  if (o.plan.empty())
+    usageError("no plan given");
+  if (o.havePrompt && o.haveTokens)
+    usageError("--prompt and --tokens exclude each other");
+  if (!o.dumpLogits.empty() && !o.perplexity.empty())
+    usageError("--dump-logits and --perplexity exclude each other");
+  if (!o.perplexity.empty() && (o.havePrompt || o.haveTokens))
+    usageError(
+        "--perplexity takes its text from the file, not --prompt/--tokens");
+  if (!o.dumpLogits.empty() && !o.havePrompt && !o.haveTokens)
+    usageError("--dump-logits needs --prompt or --tokens");
+  return o;
+}
+
+
+double seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
+      .count();
+}
+
+long peakRssKb() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+std::string mib(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.2f MiB", bytes / 1048576.0);
+  return buf;
+}
+
+/// Figures of a run, printed to stderr and optionally written as JSON.
+struct Figures {
+  std::vector<std::pair<std::string, std::string>> items;
+  void add(const std::string &key, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%.6g", v);
+    items.push_back({key, buf});
+  }
+  void add(const std::string &key, int64_t v) {
+    items.push_back({key, std::to_string(v)});
+  }
+  void addString(const std::string &key, const std::string &v) {
+    items.push_back({key, "\"" + v + "\""});
+  }
+  bool writeJson(const std::string &path) const {
+    std::string tmp = path + ".tmp";
+    {
+      std::ofstream os(tmp);
+      os << "{";
+      for (size_t i = 0; i < items.size(); ++i)
+        os << (i ? ", " : "") << "\"" << items[i].first
+           << "\": " << items[i].second;
+      os << "}\n";
+      if (!os)
+        return false;
+    }
+    return std::rename(tmp.c_str(), path.c_str()) == 0;
+  }
+};
+
+/// Writes `bytes` to `path` through a temporary file, so a failure leaves no
+/// partial file.
+bool writeFileAtomically(const std::string &path, const void *data,
+                         size_t bytes, std::string &error) {
+  std::string tmp = path + ".tmp";
+  FILE *f = std::fopen(tmp.c_str(), "wb");
+  if (!f) {
+    error = tmp + ": " + std::strerror(errno);
+    return false;
+  }
+  bool ok = std::fwrite(data, 1, bytes, f) == bytes;
+  ok &= std::fclose(f) == 0;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    error = path + ": " + std::strerror(errno);
+    std::remove(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+std::string tokenizerPath(const Options &o, const qrt::fb::Plan &plan) {
+  if (!o.tokenizer.empty())
+    return o.tokenizer;
+  if (!plan.model()->tokenizer() || plan.model()->tokenizer()->size() == 0)
+    return {};
+  std::string named = plan.model()->tokenizer()->str();
+  if (named[0] == '/' || access(named.c_str(), R_OK) == 0)
+    return named;
+  size_t slash = o.plan.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : o.plan.substr(0, slash);
+  return dir + "/" + named;
+}
+
+/// Bad input (a file, the prompt): exit status 2.
+int inputError(const std::string &message) {
+  std::fprintf(stderr, "quant-run: %s\n", message.c_str());
+  return 2;
+}
+
+/// A failure while running: exit status 1.
+int fail(const std::string &message) {
+  std::fprintf(stderr, "quant-run: %s\n", message.c_str());
+  return 1;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o = parseArgs(argc, argv);
+  auto start = std::chrono::steady_clock::now();
+  std::string error;
+  std::unique_ptr<qrt::MappedPlan> mapped =
+      qrt::MappedPlan::open(o.plan, error);
+  if (!mapped)
+    return inputError(error);
+  const qrt::fb::Plan &plan = mapped->plan();
+  const qrt::fb::ModelInfo &model = *plan.model();
+  double loadSeconds = seconds(start);
+
+  if (o.info) {
+    std::printf("plan %s: version %u, producer %s\n", o.plan.c_str(),
+                plan.version(),
+                plan.producer() ? plan.producer()->c_str() : "?");
+    std::printf("model: %s, dim %d, hidden %d, layers %d, heads %d, kv heads "
+                "%d, head dim %d, vocab %d, context %d, bos %d, eos %d\n",
+                model.architecture() ? model.architecture()->c_str() : "?",
+                model.dim(), model.hidden_dim(), model.layers(), model.heads(),
+                model.kv_heads(), model.head_dim(), model.vocab(),
+                model.max_context(), model.bos(), model.eos());
+    std::printf("weights: %u tensors, %s\n",
+                plan.weights() ? plan.weights()->size() : 0u,
+                mib(plan.weights_size()).c_str());
+    for (const qrt::fb::Entry *e : *plan.entries())
+      std::printf("entry %s: up to %d tokens, %zu steps, arena %s\n",
+                  e->name()->c_str(), e->max_tokens(),
+                  static_cast<size_t>(e->steps()->size()),
+                  mib(e->arena_bytes()).c_str());
+    std::printf("tokenizer: %s\n", tokenizerPath(o, plan).c_str());
+    return 0;
+  }
+
+  qrt::SessionOptions sessionOptions;
+  sessionOptions.threads = o.threads;
+  sessionOptions.context = o.context;
+  std::unique_ptr<qrt::Session> session =
+      qrt::Session::create(*mapped, sessionOptions, error);
+  if (!session)
+    return fail(o.plan + ": " + error);
+
+  std::unique_ptr<qrt::text::Tokenizer> tokenizer;
+  // Token ids in and out (--tokens with --print-ids or --dump-logits) need
+  // no tokenizer; text does.
+  bool needTokenizer = !o.haveTokens || !o.perplexity.empty() ||
+                       (o.dumpLogits.empty() && !o.printIds);
+  if (needTokenizer) {
+    std::string path = tokenizerPath(o, plan);
+    if (path.empty())
+      return inputError(
+          "the plan names no tokenizer: pass --tokenizer FILE (or "
+          "--tokens IDS with --print-ids)");
+    tokenizer = qrt::text::loadTokenizer(path, error);
+    if (!tokenizer)
+      return inputError(error);
+    if (tokenizer->vocabSize() != model.vocab())
+      return inputError("tokenizer " + path + " has " +
+                        std::to_string(tokenizer->vocabSize()) +
+                        " tokens, the model " + std::to_string(model.vocab()));
+  }
+
+  Figures figures;
+  figures.addString("isa", qrt::cpu::isaName());
+  figures.add("threads", static_cast<int64_t>(session->pool().size()));
+  figures.add("load_seconds", loadSeconds);
+  figures.add("weights_bytes", static_cast<int64_t>(plan.weights_size()));
+  figures.add("kv_cache_bytes",
+              static_cast<int64_t>(session->memory().kvCache));
+  figures.add("arena_bytes", static_cast<int64_t>(session->memory().arenas));
+  int64_t vocab = session->vocab();
+
+  if (!o.perplexity.empty()) {
+    std::ifstream in(o.perplexity, std::ios::binary);
+    if (!in)
+      return inputError(o.perplexity +
+                        ": cannot read: " + std::strerror(errno));
+    std::stringstream text;
+    text << in.rdbuf();
+    std::vector<std::string> documents = qrt::splitDocuments(
+        text.str(), o.docSep, static_cast<size_t>(o.documents));
+    if (documents.empty())
+      return inputError(o.perplexity + ": no documents");
+    qrt::PerplexityResult result;
+    auto began = std::chrono::steady_clock::now();
+    auto lastReport = began;
+    bool ok = qrt::evaluatePerplexity(
+        *session, *tokenizer, documents, result, error,
+        [&](size_t done, const qrt::PerplexityResult &r) {
+          if (o.quiet || (seconds(lastReport) < 2 && done != documents.size()))
+            return;
+          lastReport = std::chrono::steady_clock::now();
+          std::fprintf(stderr,
+                       "\r[%zu/%zu documents] %" PRId64
+                       " tokens, perplexity so far %.4f",
+                       done, documents.size(), r.tokens, r.perplexity());
+        });
+    if (!o.quiet)
+      std::fputc('\n', stderr);
+    if (!ok)
+      return fail(error);
+    double elapsed = seconds(began);
+    std::printf("mean NLL: %.6f nats per token\n", result.meanNll());
+    std::printf("perplexity: %.6f (%" PRId64 " tokens, %" PRId64
+                " documents)\n",
+                result.perplexity(), result.tokens, result.documents);
+    figures.add("perplexity", result.perplexity());
+    figures.add("mean_nll", result.meanNll());
+    figures.add("tokens", result.tokens);
+    figures.add("documents", result.documents);
+    figures.add("seconds", elapsed);
+    figures.add("tokens_per_second",
+                (result.tokens + result.documents) / elapsed);
+  } else {
+    std::vector<int32_t> prompt;
+    if (o.haveTokens) {
+      prompt = o.tokenIds;
+    } else {
+      prompt.push_back(tokenizer->bos());
+      std::vector<int32_t> text = tokenizer->encode(o.prompt);
+      prompt.insert(prompt.end(), text.begin(), text.end());
+    }
+    int64_t count = static_cast<int64_t>(prompt.size());
+    for (int32_t id : prompt)
+      if (id >= vocab)
+        return inputError("--tokens: id " + std::to_string(id) +
+                          " is outside the vocabulary of " +
+                          std::to_string(vocab));
+    if (count > session->context())
+      return inputError("the prompt has " + std::to_string(count) +
+                        " tokens, the context " +
+                        std::to_string(session->context()));
+
+    bool dump = !o.dumpLogits.empty();
+    std::vector<float> logits(static_cast<size_t>((dump ? count : 1) * vocab));
+    auto began = std::chrono::steady_clock::now();
+    if (!session->forward(prompt.data(), count, logits.data(), dump, error))
+      return fail(error);
+    double prefillSeconds = seconds(began);
+    figures.add("prompt_tokens", count);
+    figures.add("prefill_seconds", prefillSeconds);
+    figures.add("prefill_tokens_per_second", count / prefillSeconds);
+
+    if (dump) {
+      if (!writeFileAtomically(o.dumpLogits, logits.data(),
+                               logits.size() * sizeof(float), error))
+        return fail(error);
+    } else {
+      qrt::Sampler sampler(o.temperature, o.topP, o.seed);
+      int32_t previous = prompt.back();
+      int64_t generated = 0;
+      if (!o.printIds && tokenizer) {
+        // Echo the prompt, as it continues into the generated text.
+        for (size_t i = 0; i < prompt.size(); ++i)
+          std::fputs(
+              tokenizer
+                  ->decodeToken(i ? prompt[i - 1] : tokenizer->bos(), prompt[i])
+                  .c_str(),
+              stdout);
+      }
+      auto decodeBegan = std::chrono::steady_clock::now();
+      while (generated < o.maxNew) {
+        int32_t next = sampler.sample(logits.data(), vocab);
+        ++generated;
+        if (o.printIds)
+          std::printf(generated == 1 ? "%d" : " %d", next);
+        else
+          std::fputs(tokenizer->decodeToken(previous, next).c_str(), stdout);
+        std::fflush(stdout);
+        if (next == model.eos() || session->position() >= session->context())
+          break;
+        if (generated == o.maxNew)
+          break;
+        if (!session->forward(&next, 1, logits.data(), false, error))
+          return fail(error);
+        previous = next;
+      }
+      std::fputc('\n', stdout);
+      std::fflush(stdout);
+      double decodeSeconds = seconds(decodeBegan);
+      figures.add("generated_tokens", generated);
+      figures.add("decode_seconds", decodeSeconds);
+      figures.add("decode_tokens_per_second",
+                  generated > 1 ? (generated - 1) / decodeSeconds : 0.0);
+    }
+  }
+  figures.add("peak_rss_bytes", static_cast<int64_t>(peakRssKb()) * 1024);
+
+  if (!o.quiet) {
+    std::string line;
+    for (const auto &[key, value] : figures.items)
+      line += (line.empty() ? "" : ", ") + key + " " + value;
+    std::fprintf(stderr, "quant-run: %s\n", line.c_str());
+  }
+  if (!o.statsJson.empty() && !figures.writeJson(o.statsJson))
+    return fail(o.statsJson + ": cannot write");
+  return 0;
+}
