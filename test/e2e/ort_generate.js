@@ -5,13 +5,15 @@
 //
 //   node test/e2e/ort_generate.js MODEL.onnx --layers L --kv-heads KV --head-dim HD
 //        --generate N [--prompt-ids 1,2,3] [--dtype fp32|fp16] [--prefill-logits FILE]
+//        [--all-logits FILE]
 //
 // Prefills the prompt (position_ids 0..P-1, attention_mask all ones), then feeds one token at
 // a time with the previous present.* as past_key_values.*; picks the argmax of the last
 // position's logits (the lowest id on ties). Prints exactly N generated ids (the prompt
 // excluded, EOS not special), comma-separated, on one line. Needs NODE_PATH to hold
 // onnxruntime-node. --prefill-logits FILE also writes the prefill's last-position logits as raw
-// little-endian float32 (read them with numpy.fromfile(FILE, '<f4')).
+// little-endian float32 (read them with numpy.fromfile(FILE, '<f4')); --all-logits FILE those of
+// every prompt position, float32 [prompt tokens, vocab].
 'use strict';
 
 const fs = require('fs');
@@ -19,7 +21,8 @@ const path = require('path');
 
 const USAGE =
     'usage: node ort_generate.js MODEL.onnx --layers L --kv-heads KV --head-dim HD ' +
-    '--generate N [--prompt-ids 1,2,3] [--dtype fp32|fp16] [--prefill-logits FILE]';
+    '--generate N [--prompt-ids 1,2,3] [--dtype fp32|fp16] [--prefill-logits FILE] ' +
+    '[--all-logits FILE]';
 
 function fail(message, showUsage = true) {
   process.stderr.write(`${path.basename(process.argv[1])}: error: ${message}\n` +
@@ -57,6 +60,7 @@ function parseArgs(argv) {
         break;
       }
       case '--prefill-logits': args.prefillLogits = value(); break;
+      case '--all-logits': args.allLogits = value(); break;
       case '--dtype': {
         args.dtype = value();
         if (args.dtype !== 'fp32' && args.dtype !== 'fp16') fail(`unknown --dtype '${args.dtype}'`);
@@ -140,6 +144,11 @@ async function main() {
       for (const part of ['key', 'value']) {
         past[`past_key_values.${i}.${part}`] = results[`present.${i}.${part}`];
       }
+    }
+    if (position === 0 && args.allLogits !== undefined) {
+      const data = results.logits.data;
+      const all = fp16 ? Float32Array.from(data, halfToFloat) : Float32Array.from(data);
+      fs.writeFileSync(args.allLogits, Buffer.from(all.buffer, all.byteOffset, all.byteLength));
     }
     const logits = lastPositionLogits(results.logits, fp16);
     if (position === 0 && args.prefillLogits !== undefined) {

@@ -528,6 +528,19 @@ OwningOpRef<ModuleOp> OnnxImporter::run(llvm::MemoryBufferRef buffer) {
         builder.getI64IntegerAttr(entry.getValue()));
   moduleAttrs.emplace_back(builder.getStringAttr("qllm.opsets"),
                            builder.getDictionaryAttr(opsetAttrs));
+  if (model.metadata_props_size()) {
+    // The model's key/value metadata (e.g. max_seq_len), for later passes.
+    llvm::StringMap<std::string> unique; // a repeated key keeps its last value
+    for (const onnx::StringStringEntryProto &entry : model.metadata_props())
+      if (!entry.key().empty())
+        unique[entry.key()] = entry.value();
+    SmallVector<NamedAttribute> metadata;
+    for (const auto &entry : unique)
+      metadata.emplace_back(builder.getStringAttr(entry.getKey()),
+                            builder.getStringAttr(entry.getValue()));
+    moduleAttrs.emplace_back(builder.getStringAttr("qllm.metadata"),
+                             builder.getDictionaryAttr(metadata));
+  }
   (*module)->setAttrs(moduleAttrs);
 
   onnx::GraphProto &graph = *model.mutable_graph();

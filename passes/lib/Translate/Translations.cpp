@@ -3,19 +3,34 @@
 #include "quant/Translate/Translations.h"
 
 #include "qllm/IR/QLLMDialect.h"
+#include "qrt/core/Plan.h"
 #include "quant/Import/OnnxImporter.h"
+#include "quant/Passes/Passes.h"
+#include "quant/Plan/ExportPlan.h"
 
 #include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/SourceMgr.h"
+
+#include <sstream>
 
 using namespace mlir;
 
 static void registerInputDialects(DialectRegistry &registry) {
   registry.insert<qllm::QLLMDialect, func::FuncDialect>();
+}
+
+/// The ONNX model of the translation's input file, imported.
+static OwningOpRef<ModuleOp> importMainFile(const llvm::SourceMgr &sourceMgr,
+                                            MLIRContext *context) {
+  const llvm::MemoryBuffer *buffer =
+      sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID());
+  return qllm::importOnnxModel(buffer->getMemBufferRef(),
+                               buffer->getBufferIdentifier(), context);
 }
 
 func::FuncOp mlir::qllm::findModelFunction(Operation *root) {
@@ -40,10 +55,7 @@ void mlir::qllm::registerQuantTranslations() {
       "import-onnx", "import an ONNX model (.onnx) into the qllm dialect",
       [](const std::shared_ptr<llvm::SourceMgr> &sourceMgr,
          llvm::raw_ostream &output, MLIRContext *context) -> LogicalResult {
-        const llvm::MemoryBuffer *buffer =
-            sourceMgr->getMemoryBuffer(sourceMgr->getMainFileID());
-        OwningOpRef<ModuleOp> module = importOnnxModel(
-            buffer->getMemBufferRef(), buffer->getBufferIdentifier(), context);
+        OwningOpRef<ModuleOp> module = importMainFile(*sourceMgr, context);
         if (!module)
           return failure();
         if (emitBytecode)
@@ -84,6 +96,63 @@ void mlir::qllm::registerQuantTranslations() {
         return runReference(op, inputs, referenceOutputDir, output);
       },
       registerInputDialects);
+
+  static TranslateFromMLIRRegistration exportPlanTranslation(
+      "export-plan",
+      "write a module compiled by quant-compile as a runtime plan (.qplan)",
+      [](Operation *op, llvm::raw_ostream &output) -> LogicalResult {
+        auto module = dyn_cast<ModuleOp>(op);
+        if (!module)
+          return op->emitError() << "expected a module";
+        return exportPlan(module, output);
+      },
+      registerInputDialects);
+
+  static llvm::cl::opt<std::string> compileOptions(
+      "compile-options",
+      llvm::cl::desc("Options of the quant-compile pipeline for "
+                     "--onnx-to-plan, e.g. \"method=fp16 max-context=512\""),
+      llvm::cl::init(""));
+  static TranslateRegistration onnxToPlan(
+      "onnx-to-plan",
+      "import an ONNX model, compile it (quant-compile with "
+      "--compile-options) and write the runtime plan",
+      [](const std::shared_ptr<llvm::SourceMgr> &sourceMgr,
+         llvm::raw_ostream &output, MLIRContext *context) -> LogicalResult {
+        std::unique_ptr<CompileOptions> options =
+            CompileOptions::createFromString(compileOptions);
+        if (!options)
+          return emitError(UnknownLoc::get(context))
+                 << "invalid --compile-options '" << compileOptions << "'";
+        OwningOpRef<ModuleOp> module = importMainFile(*sourceMgr, context);
+        if (!module)
+          return failure();
+        PassManager pm = PassManager::on<ModuleOp>(context);
+        buildCompilePipeline(pm, *options);
+        if (failed(pm.run(*module)))
+          return failure();
+        return exportPlan(*module, output);
+      });
+
+  static TranslateRegistration planToJson(
+      "plan-to-json",
+      "verify a runtime plan (.qplan) and print it as JSON (no weight bytes)",
+      [](const std::shared_ptr<llvm::SourceMgr> &sourceMgr,
+         llvm::raw_ostream &output, MLIRContext *context) -> LogicalResult {
+        const llvm::MemoryBuffer *buffer =
+            sourceMgr->getMemoryBuffer(sourceMgr->getMainFileID());
+        std::string error;
+        auto *data =
+            reinterpret_cast<const uint8_t *>(buffer->getBufferStart());
+        if (!qrt::verifyPlan(data, buffer->getBufferSize(), true, error))
+          return emitError(FileLineColLoc::get(
+                     context, buffer->getBufferIdentifier(), 0, 0))
+                 << error;
+        std::ostringstream json;
+        qrt::writePlanJson(*qrt::planOf(data), json);
+        output << json.str();
+        return success();
+      });
 
   static TranslateFromMLIRRegistration weightReport(
       "weight-report",

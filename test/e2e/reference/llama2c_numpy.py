@@ -15,9 +15,18 @@ classifier (the token embedding when the header's vocab_size is positive).
   llama2c_numpy.py CHECKPOINT --no-tokenizer --generate N ...     ids only
   llama2c_numpy.py CHECKPOINT [TOKENIZER] --logits 1,2,3 --out LOGITS.npy
       runs the ids and saves the last position's logits, float32 [vocab].
+  llama2c_numpy.py CHECKPOINT [TOKENIZER] --all-logits 1,2,3 --out LOGITS.npy
+      the logits of every position, float32 [tokens, vocab], from a whole-sequence forward.
+  llama2c_numpy.py CHECKPOINT TOKENIZER --perplexity TEXT [--max-docs N]
+      the perplexity protocol of the shared data README: TEXT split on <|endoftext|>, documents
+      stripped, empty ones dropped, the first N (default 200); each BOS + encode(document)
+      truncated to seq_len; NLL (float64 log-softmax) summed over positions 1..T-1 of all
+      documents. Prints `perplexity: P (T tokens, D documents)`. The whole-sequence forward
+      (causal mask, no KV cache) is a second formulation next to the token-by-token one.
 """
 
 import argparse
+import math
 import os
 import struct
 import sys
@@ -171,6 +180,74 @@ class Model:
         return (c.wcls @ x).astype(F32)
 
 
+def rotate_sequence(model, x, n_heads):
+    """Rotary embedding of x [T, n_heads * head_size] at positions 0..T-1 (adjacent pairs)."""
+    t = x.shape[0]
+    angle = np.arange(t, dtype=F32)[:, None] * model.freq[None, :]  # [T, half]
+    cos, sin = np.cos(angle).astype(F32), np.sin(angle).astype(F32)
+    pairs = x.reshape(t, n_heads, -1, 2)
+    even, odd = pairs[..., 0], pairs[..., 1]
+    out = np.empty_like(pairs)
+    out[..., 0] = even * cos[:, None, :] - odd * sin[:, None, :]
+    out[..., 1] = even * sin[:, None, :] + odd * cos[:, None, :]
+    return out.reshape(t, -1)
+
+
+def forward_sequence(model, tokens):
+    """Logits [T, vocab] of every position of `tokens`, all positions at once."""
+    c = model.c
+    t = len(tokens)
+    if t > c.seq_len:
+        raise InputError("%d tokens exceed the model's seq_len %d" % (t, c.seq_len))
+    hs, kvh = c.head_size, c.n_kv_heads
+    group = c.n_heads // kvh
+
+    def norm(x, weight):
+        scale = F32(1.0) / np.sqrt(np.mean(x * x, axis=-1, keepdims=True, dtype=F32) + F32(1e-5))
+        return (weight * (scale * x)).astype(F32)
+
+    mask = np.triu(np.full((t, t), -np.inf, dtype=F32), k=1)
+    x = c.token_embedding[np.asarray(tokens)].astype(F32)
+    for layer in range(c.n_layers):
+        xb = norm(x, c.rms_att[layer])
+        q = rotate_sequence(model, xb @ c.wq[layer].T, c.n_heads).reshape(t, kvh, group, hs)
+        k = rotate_sequence(model, xb @ c.wk[layer].T, kvh).reshape(t, kvh, hs)
+        v = (xb @ c.wv[layer].T).reshape(t, kvh, hs)
+        scores = np.einsum("skgd,tkd->kgst", q, k) / np.sqrt(F32(hs)) + mask
+        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        att = scores / scores.sum(axis=-1, keepdims=True)
+        out = np.einsum("kgst,tkd->skgd", att, v).reshape(t, -1).astype(F32)
+        x = x + out @ c.wo[layer].T
+        xb = norm(x, c.rms_ffn[layer])
+        h1 = xb @ c.w1[layer].T
+        h3 = xb @ c.w3[layer].T
+        x = (x + ((h1 / (F32(1.0) + np.exp(-h1))) * h3) @ c.w2[layer].T).astype(F32)
+    return (norm(x, c.rms_final) @ c.wcls.T).astype(F32)
+
+
+def split_documents(text, limit):
+    documents = [d.strip() for d in text.split("<|endoftext|>")]
+    documents = [d for d in documents if d]
+    return documents[:limit] if limit else documents
+
+
+def perplexity(model, tokenizer_path, text_path, limit):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from tokenizer_reference import Llama2cTokenizer
+    tokenizer = Llama2cTokenizer(tokenizer_path)
+    with open(text_path, encoding="utf-8") as f:
+        documents = split_documents(f.read(), limit)
+    nll, count = 0.0, 0
+    for document in documents:
+        tokens = ([1] + tokenizer.encode(document))[:model.c.seq_len]
+        logits = forward_sequence(model, tokens).astype(np.float64)
+        top = logits.max(axis=-1, keepdims=True)
+        log_probs = logits - top - np.log(np.exp(logits - top).sum(axis=-1, keepdims=True))
+        nll -= float(log_probs[np.arange(len(tokens) - 1), tokens[1:]].sum())
+        count += len(tokens) - 1
+    return math.exp(nll / count), count, len(documents)
+
+
 def parse_ids(text, vocab_size, flag):
     try:
         ids = [int(t) for t in text.split(",")]
@@ -194,6 +271,12 @@ def main(argv):
     mode.add_argument("--generate", type=int, metavar="N", help="greedily generate N tokens")
     mode.add_argument("--logits", metavar="IDS",
                       help="run these comma-separated ids and save the last logits to --out")
+    mode.add_argument("--all-logits", metavar="IDS",
+                      help="run these ids at once and save every position's logits to --out")
+    mode.add_argument("--perplexity", metavar="TEXT",
+                      help="perplexity over the documents of TEXT (needs TOKENIZER)")
+    parser.add_argument("--max-docs", type=int, default=200,
+                        help="documents for --perplexity (default 200, 0: all)")
     parser.add_argument("--prompt-ids", default="1",
                         help="comma-separated prompt ids for --generate (default 1, BOS)")
     parser.add_argument("--out", help="the .npy file that --logits writes")
@@ -202,13 +285,24 @@ def main(argv):
         parser.error("give a TOKENIZER or --no-tokenizer (exactly one)")
     if args.generate is not None and args.generate <= 0:
         parser.error("--generate needs a positive count")
-    if args.logits is not None and not args.out:
-        parser.error("--logits needs --out")
+    if (args.logits is not None or args.all_logits is not None) and not args.out:
+        parser.error("--logits and --all-logits need --out")
+    if args.perplexity is not None and args.tokenizer is None:
+        parser.error("--perplexity needs a TOKENIZER")
 
     try:
         ckpt = Checkpoint(args.checkpoint)
         pieces = None if args.no_tokenizer else read_tokenizer(args.tokenizer, ckpt.vocab_size)
         model = Model(ckpt)
+        if args.perplexity is not None:
+            value, tokens, documents = perplexity(model, args.tokenizer, args.perplexity,
+                                                  args.max_docs)
+            print("perplexity: %.6f (%d tokens, %d documents)" % (value, tokens, documents))
+            return 0
+        if args.all_logits is not None:
+            ids = parse_ids(args.all_logits, ckpt.vocab_size, "--all-logits")
+            np.save(args.out, forward_sequence(model, ids))
+            return 0
         if args.logits is not None:
             ids = parse_ids(args.logits, ckpt.vocab_size, "--logits")
             for pos, token in enumerate(ids):

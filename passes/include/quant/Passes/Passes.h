@@ -19,6 +19,38 @@ namespace mlir::qllm {
 /// and raises its primitive-op patterns into LLM ops.
 void buildImportCleanupPipeline(OpPassManager &pm);
 
+/// Options of quant-compile: how weights are stored and what the plan's
+/// entry points take.
+struct CompileOptions : public PassPipelineOptions<CompileOptions> {
+  Option<std::string> method{*this, "method",
+                             llvm::cl::desc("Weight storage: fp32 or fp16"),
+                             llvm::cl::init("fp32")};
+  Option<std::string> target{*this, "target",
+                             llvm::cl::desc("Kernel target: cpu"),
+                             llvm::cl::init("cpu")};
+  Option<int64_t> maxContext{
+      *this, "max-context",
+      llvm::cl::desc("KV-cache positions (0: the model's own maximum)"),
+      llvm::cl::init(0)};
+  Option<int64_t> prefillTokens{
+      *this, "prefill-tokens",
+      llvm::cl::desc("Tokens per prefill step (0: min(max-context, 512))"),
+      llvm::cl::init(0)};
+  Option<int64_t> bos{*this, "bos", llvm::cl::desc("BOS token id"),
+                      llvm::cl::init(1)};
+  Option<int64_t> eos{*this, "eos", llvm::cl::desc("EOS token id"),
+                      llvm::cl::init(2)};
+  Option<std::string> tokenizer{
+      *this, "tokenizer",
+      llvm::cl::desc("Tokenizer file the runtime uses by default"),
+      llvm::cl::init("")};
+};
+
+/// quant-compile: quant-import-cleanup, then everything a plan needs:
+/// f32 compute, prefill/decode entry points, weight layout, kernel selection
+/// and arena planning. The result exports with quant-translate --export-plan.
+void buildCompilePipeline(OpPassManager &pm, const CompileOptions &options);
+
 /// Registers the named pipelines (quant-import-cleanup, ...).
 void registerQuantPipelines();
 

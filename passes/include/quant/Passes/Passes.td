@@ -96,4 +96,94 @@ def QLLMFuseDequantMatmulPass : Pass<"qllm-fuse-dequant-matmul"> {
   let dependentDialects = ["::mlir::qllm::QLLMDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// Lowering to a runtime plan
+//===----------------------------------------------------------------------===//
+
+def QLLMLayoutWeightsPass : Pass<"qllm-layout-weights", "::mlir::ModuleOp"> {
+  let summary = "Store weights the way the kernels read them";
+  let description = [{
+    Rewrites each weight into its runtime layout: a matmul weight [K, N]
+    becomes [N, K] ("Linear" layout: one output channel per row, so a GEMV
+    streams rows) and `transpose_rhs`; matmul and embedding weights are stored
+    in `weight-type` (f32 or f16, a cast to f32 marks f16 storage), norm
+    weights and rotary tables in f32. The new blobs keep the weights' names.
+  }];
+  let options = [
+    Option<"weightType", "weight-type", "std::string", "\"f32\"",
+           "Storage type of matmul and embedding weights: f32 or f16">,
+  ];
+  let dependentDialects = ["::mlir::qllm::QLLMDialect"];
+}
+
+def QLLMPlanMemoryPass : Pass<"qllm-plan-memory", "::mlir::func::FuncOp"> {
+  let summary = "Assign arena offsets to the activations of an entry point";
+  let description = [{
+    For an entry point (`qllm.entry = {max_tokens = M}`), sizes every
+    activation at M tokens, computes live ranges over the op order and packs
+    them into one arena, reusing the bytes of dead values (first fit, largest
+    first, 64-byte aligned). Views (reshapes) share their input's bytes. Each
+    op gets `qllm.arena = [offsets of its results]`, the function
+    `qllm.arena_bytes`.
+  }];
+  let dependentDialects = ["::mlir::qllm::QLLMDialect"];
+}
+
+def QLLMPromoteToF32Pass : Pass<"qllm-promote-to-f32", "::mlir::func::FuncOp"> {
+  let summary = "Compute in f32: promote f16/bf16 activations";
+  let description = [{
+    The runtime computes in f32 with f32 accumulation. This pass rewrites
+    every f16/bf16 activation (arguments, results, op results) to f32 and
+    reads f16/bf16 weights and constants through a `qllm.cast` to f32, which
+    `qllm-layout-weights` folds into the stored weights.
+  }];
+  let dependentDialects = ["::mlir::qllm::QLLMDialect"];
+}
+
+def QLLMSelectKernelsPass : Pass<"qllm-select-kernels", "::mlir::func::FuncOp"> {
+  let summary = "Choose a runtime kernel for every op of an entry point";
+  let description = [{
+    Annotates each op with `qllm.kernel`: the kernel of the target that runs
+    it (`embedding`, `rms_norm`, `matmul`, `rotary`, `attention`, `add`,
+    `swiglu`), `view` for reshapes (no data movement), `weight` for weights
+    and their storage casts. An op without a kernel is an error naming it and
+    its source location.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", "\"cpu\"",
+           "Target whose kernels to choose (cpu)">,
+  ];
+  let dependentDialects = ["::mlir::qllm::QLLMDialect"];
+}
+
+def QLLMSpecializeEntriesPass
+    : Pass<"qllm-specialize-entries", "::mlir::ModuleOp"> {
+  let summary = "Make prefill and decode entry points of a decoder graph";
+  let description = [{
+    Checks that `@main` has the decoder interface the runtime drives
+    (`input_ids`, `position_ids`, an optional `attention_mask`,
+    `past_key_values.N.key/value` in, `logits`, `present.N.key/value` out; the
+    positions feed only rotary embeddings, the mask and the caches only
+    attention), marks each argument and result with its `qllm.role`, and
+    replaces `@main` by `@prefill` (up to `prefill-tokens` tokens per step) and
+    `@decode` (one token), which share the weights and the KV cache. The batch
+    is specialized to `batch` (1 for now) and the KV cache to `max-context`
+    positions (module attribute `qllm.plan`).
+  }];
+  let options = [
+    Option<"batch", "batch", "int64_t", "1", "Batch size (1)">,
+    Option<"maxContext", "max-context", "int64_t", "0",
+           "KV-cache positions (0: the model's own maximum, from its "
+           "rotary tables or metadata, else 2048)">,
+    Option<"prefillTokens", "prefill-tokens", "int64_t", "0",
+           "Tokens per prefill step (0: min(max-context, 512)); longer "
+           "prompts run in several steps">,
+    Option<"bos", "bos", "int64_t", "1", "BOS token id">,
+    Option<"eos", "eos", "int64_t", "2", "EOS token id">,
+    Option<"tokenizer", "tokenizer", "std::string", "\"\"",
+           "Tokenizer file the runtime uses by default">,
+  ];
+  let dependentDialects = ["::mlir::qllm::QLLMDialect"];
+}
+
 #endif // QUANT_PASSES_TD

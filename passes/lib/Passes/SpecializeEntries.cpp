@@ -1,0 +1,230 @@
+//===- SpecializeEntries.cpp - prefill and decode entry points ------------===//
+
+#include "quant/Passes/Passes.h"
+
+#include "qllm/IR/QLLMOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringExtras.h"
+
+namespace mlir::qllm {
+#define GEN_PASS_DEF_QLLMSPECIALIZEENTRIESPASS
+#include "quant/Passes/Passes.h.inc"
+} // namespace mlir::qllm
+
+using namespace mlir;
+using namespace mlir::qllm;
+
+namespace {
+
+/// The role of an argument or result in the decoder interface, and its
+/// layer for caches.
+struct Role {
+  StringRef name; // tokens, positions, mask, past_key, past_value, logits,
+                  // present_key, present_value
+  int64_t layer = -1;
+};
+
+/// Parses "past_key_values.N.key" / "present.N.value" style names.
+std::optional<Role> cacheRole(StringRef name, StringRef prefix, StringRef key,
+                              StringRef value) {
+  if (!name.consume_front(prefix))
+    return std::nullopt;
+  auto [number, kind] = name.split('.');
+  int64_t layer;
+  if (number.getAsInteger(10, layer) || layer < 0)
+    return std::nullopt;
+  if (kind == "key")
+    return Role{key, layer};
+  if (kind == "value")
+    return Role{value, layer};
+  return std::nullopt;
+}
+
+std::optional<Role> argumentRole(StringRef name) {
+  if (name == "input_ids")
+    return Role{"tokens"};
+  if (name == "position_ids")
+    return Role{"positions"};
+  if (name == "attention_mask")
+    return Role{"mask"};
+  return cacheRole(name, "past_key_values.", "past_key", "past_value");
+}
+
+std::optional<Role> resultRole(StringRef name) {
+  if (name == "logits")
+    return Role{"logits"};
+  return cacheRole(name, "present.", "present_key", "present_value");
+}
+
+struct QLLMSpecializeEntriesPass
+    : qllm::impl::QLLMSpecializeEntriesPassBase<QLLMSpecializeEntriesPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    func::FuncOp main = module.lookupSymbol<func::FuncOp>("main");
+    if (!main) {
+      module.emitError() << "no @main function to specialize (import a model "
+                            "first)";
+      return signalPassFailure();
+    }
+    if (batch != 1) {
+      main.emitError() << "batch " << batch.getValue()
+                       << " is not supported yet: the runtime runs batch 1";
+      return signalPassFailure();
+    }
+    if (failed(checkInterface(main)))
+      return signalPassFailure();
+
+    int64_t context = maxContext;
+    if (context == 0)
+      context = defaultContext(module, main);
+    if (context <= 0 || context > (int64_t(1) << 24)) {
+      module.emitError() << "max-context " << context << " is out of range";
+      return signalPassFailure();
+    }
+    int64_t chunk = prefillTokens > 0
+                        ? std::min<int64_t>(prefillTokens, context)
+                        : std::min<int64_t>(context, 512);
+    OpBuilder builder(module.getContext());
+    SmallVector<NamedAttribute> plan = {
+        builder.getNamedAttr("batch", builder.getI64IntegerAttr(batch)),
+        builder.getNamedAttr("max_context", builder.getI64IntegerAttr(context)),
+        builder.getNamedAttr("bos", builder.getI64IntegerAttr(bos)),
+        builder.getNamedAttr("eos", builder.getI64IntegerAttr(eos)),
+        builder.getNamedAttr("tokenizer", builder.getStringAttr(tokenizer))};
+    module->setAttr("qllm.plan", builder.getDictionaryAttr(plan));
+
+    // Prefill and decode: the same graph for up to `context` tokens or one.
+    builder.setInsertionPoint(main);
+    for (auto [name, tokens] :
+         {std::pair<StringRef, int64_t>{"prefill", chunk}, {"decode", 1}}) {
+      func::FuncOp entry = cast<func::FuncOp>(builder.clone(*main));
+      entry.setSymName(name);
+      entry->setAttr("qllm.entry",
+                     builder.getDictionaryAttr({builder.getNamedAttr(
+                         "max_tokens", builder.getI64IntegerAttr(tokens))}));
+    }
+    main.erase();
+  }
+
+  int64_t defaultContext(ModuleOp module, func::FuncOp main) {
+    if (auto metadata = module->getAttrOfType<DictionaryAttr>("qllm.metadata"))
+      if (auto value = metadata.getAs<StringAttr>("max_seq_len")) {
+        int64_t n;
+        if (!value.getValue().getAsInteger(10, n) && n > 0)
+          return n;
+      }
+    int64_t rows = 0;
+    main.walk([&](RotaryOp op) {
+      if (Value cos = op.getCosCache())
+        rows = cast<RankedTensorType>(cos.getType()).getDimSize(0);
+    });
+    return rows > 0 ? rows : 2048;
+  }
+
+  LogicalResult checkInterface(func::FuncOp main) {
+    OpBuilder builder(main.getContext());
+    llvm::DenseMap<int64_t, std::pair<Value, Value>> pasts;
+    Value tokens;
+    for (BlockArgument arg : main.getArguments()) {
+      auto name =
+          main.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "qllm.name");
+      std::optional<Role> role =
+          name ? argumentRole(name.getValue()) : std::nullopt;
+      if (!role)
+        return emitError(arg.getLoc())
+               << "argument '" << (name ? name.getValue() : StringRef("?"))
+               << "' is not part of the decoder interface the runtime drives "
+                  "(input_ids, position_ids, attention_mask, "
+                  "past_key_values.N.key/value)";
+      main.setArgAttr(arg.getArgNumber(), "qllm.role",
+                      builder.getStringAttr(role->name));
+      if (role->layer >= 0) {
+        main.setArgAttr(arg.getArgNumber(), "qllm.layer",
+                        builder.getI64IntegerAttr(role->layer));
+        (role->name == "past_key" ? pasts[role->layer].first
+                                  : pasts[role->layer].second) = arg;
+      }
+      if (role->name == "tokens")
+        tokens = arg;
+      // What each input may feed.
+      for (OpOperand &use : arg.getUses()) {
+        Operation *user = use.getOwner();
+        bool ok = true;
+        if (role->name == "positions")
+          ok = isa<RotaryOp>(user) && use.getOperandNumber() == 1;
+        else if (role->name == "mask")
+          ok = isa<AttentionOp>(user) &&
+               cast<AttentionOp>(user).getAttentionMask() == arg;
+        else if (role->layer >= 0)
+          ok = isa<AttentionOp>(user);
+        if (!ok)
+          return user->emitError()
+                 << "uses the model input '" << name.getValue()
+                 << "' in a way the runtime cannot provide (it feeds "
+                 << role->name << " only to "
+                 << (role->name == "positions" ? "rotary" : "attention")
+                 << " ops)";
+      }
+    }
+    if (!tokens)
+      return main.emitError() << "the model has no input_ids argument";
+
+    auto ret = cast<func::ReturnOp>(main.getBody().front().getTerminator());
+    bool logits = false;
+    for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
+      auto name = main.getResultAttrOfType<StringAttr>(i, "qllm.name");
+      std::optional<Role> role =
+          name ? resultRole(name.getValue()) : std::nullopt;
+      if (!role)
+        return main.emitError()
+               << "result '" << (name ? name.getValue() : StringRef("?"))
+               << "' is not part of the decoder interface (logits, "
+                  "present.N.key/value)";
+      main.setResultAttr(i, "qllm.role", builder.getStringAttr(role->name));
+      logits |= role->name == "logits";
+      if (role->layer >= 0) {
+        main.setResultAttr(i, "qllm.layer",
+                           builder.getI64IntegerAttr(role->layer));
+        auto attention = value.getDefiningOp<AttentionOp>();
+        if (!attention || (role->name == "present_key"
+                               ? attention.getPresentKey() != value
+                               : attention.getPresentValue() != value))
+          return main.emitError()
+                 << "result '" << name.getValue()
+                 << "' is not the present cache of an attention";
+      }
+    }
+    if (!logits)
+      return main.emitError() << "the model has no logits result";
+
+    // Every attention: causal, no bias, its caches from one layer.
+    WalkResult walk = main.walk([&](AttentionOp op) -> WalkResult {
+      if (op.getAttentionBias())
+        return op.emitError()
+               << "has an attention bias the runtime cannot apply (it was not "
+                  "recognized as a causal mask; run quant-import-cleanup)";
+      if (!op.getCausal())
+        return op.emitError() << "is not causal; the runtime runs causal "
+                                 "decoder attention only";
+      auto past = dyn_cast_or_null<BlockArgument>(op.getPastKey());
+      if (!past)
+        return op.emitError() << "does not read its past keys from a "
+                                 "past_key_values input";
+      int64_t layer =
+          cast<IntegerAttr>(main.getArgAttr(past.getArgNumber(), "qllm.layer"))
+              .getInt();
+      if (pasts[layer].second != op.getPastValue())
+        return op.emitError()
+               << "reads past keys and values of different layers";
+      op->setAttr("qllm.layer", builder.getI64IntegerAttr(layer));
+      return WalkResult::advance();
+    });
+    return failure(walk.wasInterrupted());
+  }
+};
+
+} // namespace
