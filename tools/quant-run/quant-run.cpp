@@ -198,7 +198,10 @@ long peakRssKb() {
 
 std::string mib(uint64_t bytes) {
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.2f MiB", bytes / 1048576.0);
+  if (bytes < (1u << 20))
+    std::snprintf(buf, sizeof(buf), "%.1f KiB", bytes / 1024.0);
+  else
+    std::snprintf(buf, sizeof(buf), "%.2f MiB", bytes / 1048576.0);
   return buf;
 }
 
@@ -467,6 +470,7 @@ int main(int argc, char **argv) {
   }
   figures.add("peak_rss_bytes", static_cast<int64_t>(peakRssKb()) * 1024);
 
+  std::fflush(stdout); // results before the figures when both go to a pipe
   if (!o.quiet) {
     std::string line;
     for (const auto &[key, value] : figures.items)

@@ -1,9 +1,9 @@
 // RUN: quant-opt %s --qllm-specialize-entries --split-input-file --verify-diagnostics
 // RUN: not quant-opt %s --qllm-specialize-entries=batch=2 --split-input-file 2>&1 | FileCheck %s --check-prefix=BATCH
-// RUN: not quant-opt %s --qllm-layout-weights=weight-type=int3 --split-input-file 2>&1 | FileCheck %s --check-prefix=TYPE
 
 // BATCH: error: batch 2 is not supported yet: the runtime runs batch 1
-// TYPE: error: weight-type must be f32 or f16, got 'int3'
+
+// The pass's output and its other options: test/Plan/plan-passes.test.
 
 // expected-error @below {{no @main function to specialize}}
 module {
