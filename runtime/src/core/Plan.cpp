@@ -2,9 +2,11 @@
 
 #include "qrt/core/Plan.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <initializer_list>
 #include <sstream>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -124,6 +126,9 @@ private:
   bool checkBuffer(const fb::Buffer *buffer, const fb::Entry &entry,
                    const std::string &what);
   bool checkStep(const fb::Step &step, const fb::Entry &entry, size_t index);
+  static bool hasTokenDim(const std::vector<int64_t> &dims) {
+    return std::find(dims.begin(), dims.end(), int64_t(-1)) != dims.end();
+  }
   std::vector<int64_t> dims(const fb::Buffer *buffer) const {
     std::vector<int64_t> out;
     if (buffer && buffer->tensor() && buffer->tensor()->dims())
@@ -177,8 +182,17 @@ bool Verifier::checkBuffer(const fb::Buffer *buffer, const fb::Entry &entry,
   case fb::BufferKind::Arena: {
     if (tensor.dtype() != fb::DType::F32)
       return fail(what, ": activations are f32");
-    uint64_t bytes = tensorElements(tensor, entry.max_tokens()) * 4;
-    if (buffer->offset() % 4 != 0 || buffer->offset() > entry.arena_bytes() ||
+    // Fix (found by test/unit/runtime/PlanCorruptionTest): elements per
+    // token (at most 2^40) * max_tokens (below 2^31) * 4 could wrap around
+    // 2^64 to a small size that fits; bound the product before forming it.
+    uint64_t tokens = hasTokenDim(dims(buffer))
+                          ? static_cast<uint64_t>(entry.max_tokens())
+                          : 1;
+    uint64_t perToken = tensorElements(tensor, 1);
+    bool fits = tokens > 0 && perToken <= entry.arena_bytes() / 4 / tokens;
+    uint64_t bytes = fits ? perToken * tokens * 4 : ~uint64_t(0);
+    if (!fits || buffer->offset() % 4 != 0 ||
+        buffer->offset() > entry.arena_bytes() ||
         bytes > entry.arena_bytes() - buffer->offset())
       return fail(what, " [", buffer->offset(), ", +", bytes,
                   ") lies outside the arena of ", entry.arena_bytes(),
@@ -238,6 +252,16 @@ bool Verifier::checkStep(const fb::Step &step, const fb::Entry &entry,
   auto expect = [&](bool ok, const char *what) {
     return ok || fail(where, ": ", what);
   };
+  // Fix (found by test/unit/runtime/PlanCorruptionTest): the Session reads
+  // a kernel's activation inputs at arena + offset, but only arena buffers
+  // have their offset checked against the arena; a token or weight buffer
+  // in their place was read outside it.
+  auto activations = [&](std::initializer_list<size_t> indices) {
+    for (size_t i : indices)
+      if (kindOf(i) != fb::BufferKind::Arena)
+        return fail(where, ": input ", i, " must be an arena activation");
+    return true;
+  };
   switch (step.kernel()) {
   case fb::Kernel::Embedding: {
     if (inputs != 2 || outputs != 1 || kindOf(0) != fb::BufferKind::Weight ||
@@ -249,25 +273,39 @@ bool Verifier::checkStep(const fb::Step &step, const fb::Entry &entry,
                table.size() == 2 &&
                    (type == fb::DType::F32 || type == fb::DType::F16),
                "the embedding table must be a [vocab, dim] f32/f16 weight") &&
+           // Fix (found by test/unit/runtime/PlanCorruptionTest): the output
+           // needs the token dimension; a [dim] output passed, with room for
+           // one row, and the kernel wrote one row per token past it.
            expect(last(out(0)) == table[1] &&
                       tensorElements(*step.outputs()->Get(0)->tensor(), 1) ==
-                          static_cast<uint64_t>(table[1]),
+                          static_cast<uint64_t>(table[1]) &&
+                      hasTokenDim(out(0)),
                   "the embedding output must be [tokens, dim]");
   }
   case fb::Kernel::RmsNorm:
     if (inputs != 2 || outputs != 1 || kindOf(1) != fb::BufferKind::Weight)
       return fail(where, ": rms_norm takes x and a weight");
-    return expect(in(1) == std::vector<int64_t>{last(in(0))},
-                  "the rms_norm weight must be [dim]") &&
+    // Fix (found by test/unit/runtime/PlanCorruptionTest): the Session reads
+    // the weight as f32 (an f16 one was read past its end) and divides by
+    // dim (0: division by zero).
+    return activations({0}) &&
+           expect(in(1) == std::vector<int64_t>{last(in(0))} &&
+                      last(in(0)) > 0 &&
+                      step.inputs()->Get(1)->tensor()->dtype() ==
+                          fb::DType::F32,
+                  "the rms_norm weight must be f32 [dim], dim > 0") &&
            expect(out(0) == in(0), "rms_norm changes the shape");
   case fb::Kernel::MatMul: {
     if (inputs != 2 || outputs != 1 || kindOf(1) != fb::BufferKind::Weight)
       return fail(where, ": matmul takes x and a weight");
     std::vector<int64_t> w = in(1);
     auto type = step.inputs()->Get(1)->tensor()->dtype();
-    return expect(w.size() == 2 &&
+    // Fix (found by test/unit/runtime/PlanCorruptionTest): k > 0, the
+    // Session divides by it.
+    return activations({0}) &&
+           expect(w.size() == 2 && w[1] > 0 &&
                       (type == fb::DType::F32 || type == fb::DType::F16),
-                  "the matmul weight must be [n, k] f32/f16") &&
+                  "the matmul weight must be [n, k] f32/f16, k > 0") &&
            expect(last(in(0)) == w[1], "matmul contraction sizes differ") &&
            expect(last(out(0)) == w[0] && leading(out(0)) == leading(in(0)),
                   "the matmul output must be [..., n]");
@@ -277,6 +315,8 @@ bool Verifier::checkStep(const fb::Step &step, const fb::Entry &entry,
       return fail(where, ": rotary takes x and optionally cos/sin tables");
     std::vector<int64_t> x = in(0);
     int64_t d = last(x), rd = step.rotary_dim();
+    if (!activations({0}))
+      return false;
     if (x.size() != 4 || x[0] != 1 || x[1] != -1 || d <= 0 || rd <= 0 ||
         rd % 2 != 0 || rd > d || out(0) != x)
       return fail(where, ": rotary must rotate [1, tokens, heads, head_dim] "
@@ -285,9 +325,12 @@ bool Verifier::checkStep(const fb::Step &step, const fb::Entry &entry,
       for (size_t t = 1; t < 3; ++t)
         if (kindOf(t) != fb::BufferKind::Weight ||
             step.inputs()->Get(t)->tensor()->dtype() != fb::DType::F32 ||
-            in(t).size() != 2 || in(t)[1] != rd / 2)
+            in(t).size() != 2 || in(t)[1] != rd / 2 || in(t) != in(1))
+          // Fix (found by test/unit/runtime/PlanCorruptionTest): in(t) !=
+          // in(1). The Session bounds positions by the cos table alone; a
+          // shorter sin table was read past its end.
           return fail(where, ": rotary tables must be f32 [positions, "
-                             "rotary_dim/2] weights");
+                             "rotary_dim/2] weights of one shape");
     } else if (!(step.rotary_base() > 0.0f)) {
       return fail(where, ": rotary needs a positive base");
     }
@@ -299,6 +342,8 @@ bool Verifier::checkStep(const fb::Step &step, const fb::Entry &entry,
   case fb::Kernel::Attention: {
     if (inputs != 3 || outputs != 1)
       return fail(where, ": attention takes q, k, v");
+    if (!activations({0, 1, 2}))
+      return false;
     int64_t h = step.heads(), kv = step.kv_heads(), hd = step.head_dim();
     const fb::KvCache *cache = plan->kv_cache();
     if (h <= 0 || kv <= 0 || h % kv != 0 || hd <= 0)
@@ -318,7 +363,8 @@ bool Verifier::checkStep(const fb::Step &step, const fb::Entry &entry,
   case fb::Kernel::SwiGlu:
     if (inputs != 2 || outputs != 1)
       return fail(where, ": elementwise steps take two inputs");
-    return expect(in(0) == in(1) && out(0) == in(0),
+    return activations({0, 1}) &&
+           expect(in(0) == in(1) && out(0) == in(0),
                   "elementwise operands must have one shape");
   }
   return fail(where, ": unknown kernel ", static_cast<int>(step.kernel()));
@@ -329,7 +375,10 @@ bool Verifier::run(std::string &error) {
     error = message;
     return ok;
   };
-  if (size < 8 || !fb::PlanBufferHasIdentifier(data + 4))
+  // Fix (found by test/unit/runtime/PlanCorruptionTest under ASan): the
+  // identifier is bytes [8, 12), after the size prefix and the root offset;
+  // `size < 8` let a 8..11-byte buffer be read past its end.
+  if (size < 12 || !fb::PlanBufferHasIdentifier(data + 4))
     return done(fail("not a plan (no QPLN identifier)"));
   uint32_t length;
   std::memcpy(&length, data, 4);
@@ -375,12 +424,24 @@ bool Verifier::run(std::string &error) {
     }
   }
   const fb::KvCache *cache = plan->kv_cache();
+  // Fix (found by test/unit/runtime/PlanCorruptionTest): the product of the
+  // four int32 fields could wrap around 2^64 (2^22 * 2^10 * 2^10 * 2^22 is
+  // 0), and the Session then allocated a tiny cache and appended past it.
+  // Bound each partial product instead.
+  auto cacheFits = [](std::initializer_list<int32_t> factors) {
+    uint64_t product = 1;
+    for (int32_t f : factors) {
+      if (f < 0 || (f != 0 && product > (uint64_t(1) << 36) / uint64_t(f)))
+        return false;
+      product *= uint64_t(f);
+    }
+    return true;
+  };
   if (cache &&
       (cache->layers() < 0 || cache->kv_heads() < 0 || cache->head_dim() < 0 ||
        cache->capacity() <= 0 || cache->dtype() != fb::DType::F32 ||
-       uint64_t(cache->layers()) * cache->kv_heads() * cache->head_dim() *
-               uint64_t(cache->capacity()) >
-           (uint64_t(1) << 36)))
+       !cacheFits({cache->layers(), cache->kv_heads(), cache->head_dim(),
+                   cache->capacity()})))
     return done(fail("the KV cache description is invalid"));
   for (const fb::Entry *entry : *plan->entries()) {
     if (!entry || entry->max_tokens() <= 0 ||
@@ -392,11 +453,20 @@ bool Verifier::run(std::string &error) {
     for (size_t i = 0; i < entry->steps()->size(); ++i)
       if (!checkStep(*entry->steps()->Get(i), *entry, i))
         return done(false);
+    // Fix (found by test/unit/runtime/PlanCorruptionTest): the Session copies
+    // [tokens, vocab] floats from the logits, so they need the token
+    // dimension and vocab elements per token; [vocab] or [2, vocab] passed
+    // and was read past its end, and dims().back() of a rank-0 buffer was
+    // undefined behaviour.
     const fb::Buffer *logits = entry->logits();
     if (!checkBuffer(logits, *entry, "the logits") ||
         logits->kind() != fb::BufferKind::Arena ||
-        dims(logits).back() != plan->model()->vocab())
-      return done(fail("the logits must be an arena buffer [..., vocab]"));
+        !hasTokenDim(dims(logits)) ||
+        dims(logits).back() != plan->model()->vocab() ||
+        tensorElements(*logits->tensor(), 1) !=
+            static_cast<uint64_t>(plan->model()->vocab()))
+      return done(
+          fail("the logits must be an arena buffer [..., tokens, vocab]"));
   }
   return done(true);
 }

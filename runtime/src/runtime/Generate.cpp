@@ -79,7 +79,10 @@ std::vector<std::string> splitDocuments(const std::string &text,
   std::vector<std::string> documents;
   size_t start = 0;
   while (start <= text.size() && (limit == 0 || documents.size() < limit)) {
-    size_t end = text.find(separator, start);
+    // Fix (found by test/unit/runtime/GenerateTest): an empty separator
+    // matched at `start` forever (an endless loop); it now splits nothing.
+    size_t end = separator.empty() ? std::string::npos
+                                   : text.find(separator, start);
     if (end == std::string::npos)
       end = text.size();
     size_t first = start, last = end;

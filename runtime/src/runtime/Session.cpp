@@ -67,7 +67,9 @@ std::unique_ptr<Session> Session::create(const MappedPlan &plan,
     entry->arena = allocate(entry->arenaBytes);
     if (!entry->arena) {
       error = "cannot allocate the " + std::to_string(entry->arenaBytes) +
-              "-byte arena of entry '" + e->name()->str() + "'";
+              "-byte arena of entry '" +
+              // Fix: the name is optional in the schema (was a null deref).
+              (e->name() ? e->name()->str() : std::string("?")) + "'";
       return nullptr;
     }
     if (e->max_tokens() == 1 && !session->decode_)
@@ -184,8 +186,12 @@ bool Session::runChunk(const Entry &e, const int32_t *tokens, int64_t count,
     case fb::Kernel::Rotary: {
       std::vector<int64_t> x = dimsOf(in[0]);
       float *data = arenaPtr(out);
+      // Fix (found by test/unit/runtime/PlanCorruptionTest): memmove, not
+      // memcpy. Arena buffers may overlap, and a verified plan can place the
+      // output a few floats into the input; memcpy of overlapping ranges is
+      // undefined (ASan: memcpy-param-overlap).
       if (in[0]->offset() != out->offset())
-        std::memcpy(data, arenaPtr(in[0]), elements(in[0]) * sizeof(float));
+        std::memmove(data, arenaPtr(in[0]), elements(in[0]) * sizeof(float));
       const float *cosTable = nullptr, *sinTable = nullptr;
       int64_t tablePositions = 0;
       if (in.size() == 3) {

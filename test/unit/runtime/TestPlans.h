@@ -1,0 +1,181 @@
+//===- TestPlans.h - small valid plans for the runtime's tests --*- C++ -*-===//
+//
+// A builder of plans independent of the compiler: a PlanSpec describes a plan
+// field by field (like the compiler's own export structures), tests edit it
+// (to corrupt one thing on purpose), and serializePlan lays it out as a
+// .qplan: a size-prefixed FlatBuffer built twice with ForceDefaults so the
+// weights' absolute offsets are known, then the weights at 64-byte aligned
+// offsets with their checksums.
+//
+// makeTinyModel draws a tiny Llama-like decoder with seeded random weights;
+// tinyPlanSpec turns it into a plan with a `prefill` and a `decode` entry that
+// uses every kernel of the schema, structured like the compiler's plans:
+// rotary in place, q/k/v as [1, tokens, heads, head_dim] views of the matmul
+// outputs [1, tokens, heads * head_dim] at the same arena offset, and every
+// activation in its own 64-byte aligned region of the arena.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QRT_TEST_UNIT_RUNTIME_TESTPLANS_H
+#define QRT_TEST_UNIT_RUNTIME_TESTPLANS_H
+
+#include "qrt/core/Plan.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qrt::test {
+
+//===----------------------------------------------------------------------===//
+// Plans, field by field
+//===----------------------------------------------------------------------===//
+
+struct BufferSpec {
+  fb::BufferKind kind = fb::BufferKind::Arena;
+  /// Arena byte offset, or weight index.
+  uint64_t offset = 0;
+  fb::DType dtype = fb::DType::F32;
+  std::vector<int64_t> dims;
+};
+
+struct StepSpec {
+  fb::Kernel kernel = fb::Kernel::Add;
+  std::vector<BufferSpec> inputs, outputs;
+  std::string name;
+  float epsilon = 0, scale = 0, rotaryBase = 0;
+  bool causal = false;
+  int32_t layer = 0, heads = 0, kvHeads = 0, headDim = 0, rotaryDim = 0;
+  fb::RotaryConvention convention = fb::RotaryConvention::Interleaved;
+};
+
+struct EntrySpec {
+  std::string name;
+  int32_t maxTokens = 0;
+  uint64_t arenaBytes = 0;
+  std::vector<StepSpec> steps;
+  BufferSpec logits;
+};
+
+struct WeightSpec {
+  std::string name;
+  fb::DType dtype = fb::DType::F32;
+  std::vector<int64_t> dims;
+  std::vector<uint8_t> bytes;
+  // Deliberate corruptions, applied to the WeightInfo only (the bytes are
+  // still written at the true offset).
+  int64_t offsetDelta = 0;
+  std::optional<uint64_t> checksum;
+  std::optional<uint64_t> size;
+};
+
+struct PlanSpec {
+  uint32_t version = kPlanVersion;
+  std::string producer = "qrt-runtime-tests";
+  // ModelInfo.
+  int32_t dim = 0, hiddenDim = 0, layers = 0, heads = 0, kvHeads = 0,
+          headDim = 0, vocab = 0, maxContext = 0, bos = 1, eos = 2;
+  // KvCache (absent when !hasKvCache).
+  bool hasKvCache = true;
+  int32_t cacheLayers = 0, cacheKvHeads = 0, cacheHeadDim = 0,
+          cacheCapacity = 0;
+  fb::DType cacheDtype = fb::DType::F32;
+  std::vector<WeightSpec> weights;
+  std::vector<EntrySpec> entries;
+};
+
+/// The .qplan bytes of `spec`.
+std::vector<uint8_t> serializePlan(const PlanSpec &spec);
+
+/// Bytes of the FlatBuffer part of a plan file (its size prefix + 4).
+size_t flatBufferBytes(const std::vector<uint8_t> &plan);
+
+//===----------------------------------------------------------------------===//
+// The tiny decoder
+//===----------------------------------------------------------------------===//
+
+struct TinyConfig {
+  int32_t dim = 16, hiddenDim = 24, layers = 2, heads = 4, kvHeads = 2,
+          headDim = 4, vocab = 32, context = 64;
+  /// max_tokens of the prefill entry (the decode entry takes 1).
+  int32_t prefillTokens = 8;
+  /// Weight type of the embedding table and the matmuls (F32 or F16); the
+  /// norms and rotary tables are always f32.
+  fb::DType weightType = fb::DType::F32;
+  fb::RotaryConvention convention = fb::RotaryConvention::Interleaved;
+  /// Rotary by cos/sin tables (weights) instead of a base.
+  bool rotaryTables = false;
+  /// Positions in the rotary tables (0: context).
+  int32_t tablePositions = 0;
+  /// Rotated dimensions per head (0: head_dim).
+  int32_t rotaryDim = 0;
+  /// Base of the rotary angles: the step's base, or the base the tables are
+  /// computed from.
+  float rotaryBase = 10000.0f;
+  float epsilon = 1e-5f;
+  /// Attention scale (0: 1 / sqrt(head_dim)).
+  float attentionScale = 0;
+  /// Rotary writes a separate arena region instead of rotating in place.
+  bool rotaryOutOfPlace = false;
+  uint32_t seed = 1;
+
+  int32_t effectiveRotaryDim() const { return rotaryDim ? rotaryDim : headDim; }
+  int32_t effectiveTablePositions() const {
+    return tablePositions ? tablePositions : context;
+  }
+  float effectiveScale() const;
+};
+
+/// The weights of a tiny decoder, as float values exactly equal to what the
+/// plan stores (f16 weights are the f16-rounded values). Matrices are [n, k]
+/// row-major (output channel per row).
+struct TinyModel {
+  struct Layer {
+    std::vector<float> attentionNorm, wq, wk, wv, wo, ffnNorm, w1, w3, w2;
+  };
+  TinyConfig config;
+  std::vector<float> embedding; // [vocab, dim]
+  std::vector<Layer> layers;
+  std::vector<float> finalNorm; // [dim]
+  std::vector<float> output;    // [vocab, dim]
+  /// [positions, rotary_dim / 2] each, when config.rotaryTables.
+  std::vector<float> cosTable, sinTable;
+};
+
+TinyModel makeTinyModel(const TinyConfig &config);
+
+/// The plan of `model`. The weights are numbered in this order:
+/// tok_embeddings, then per layer attention_norm, wq, wk, wv, wo, ffn_norm,
+/// w1, w3, w2, then norm, output, and rope.cos, rope.sin with tables.
+PlanSpec tinyPlanSpec(const TinyModel &model);
+
+inline std::vector<uint8_t> tinyPlanBytes(const TinyConfig &config) {
+  return serializePlan(tinyPlanSpec(makeTinyModel(config)));
+}
+
+//===----------------------------------------------------------------------===//
+// Files
+//===----------------------------------------------------------------------===//
+
+/// A file under the test temporary directory, removed when destroyed.
+class TempFile {
+public:
+  TempFile();
+  ~TempFile();
+  TempFile(const TempFile &) = delete;
+  TempFile &operator=(const TempFile &) = delete;
+  const std::string &path() const { return path_; }
+  /// Replaces the file's contents.
+  void write(const uint8_t *data, size_t size);
+  void write(const std::vector<uint8_t> &bytes) {
+    write(bytes.data(), bytes.size());
+  }
+
+private:
+  std::string path_;
+};
+
+} // namespace qrt::test
+
+#endif // QRT_TEST_UNIT_RUNTIME_TESTPLANS_H
