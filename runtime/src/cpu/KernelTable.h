@@ -1,4 +1,4 @@
-//===- KernelTable.h - One build of the CPU kernels --------------*- C++ -*-===//
+//===- KernelTable.h - One build of the CPU kernels -------------*- C++ -*-===//
 //
 // Internal to QuantRuntimeCpu. Each instruction-set build (scalar, AVX2,
 // AVX-512) fills a KernelTable with the per-thread pieces of the kernels;
@@ -26,19 +26,22 @@ struct KernelTable {
   int gemmRows;
 
   /// y[j] = x . w[j] for j in [rowBegin, rowEnd); x [k], w [n, k], y [n].
-  void (*gemv)(const float *x, int64_t k, const void *w, WeightType wtype, int64_t rowBegin,
-               int64_t rowEnd, float *y);
-  /// y[i][j] = x[i] . w[j] for i < m, j in [rowBegin, rowEnd); y [m, n].
-  void (*gemm)(const float *x, int64_t m, int64_t k, const void *w, WeightType wtype, int64_t n,
+  void (*gemv)(const float *x, int64_t k, const void *w, WeightType wtype,
                int64_t rowBegin, int64_t rowEnd, float *y);
-  void (*rmsNormRow)(const float *x, int64_t dim, const float *weight, float epsilon, float *y);
+  /// y[i][j] = x[i] . w[j] for i < m, j in [rowBegin, rowEnd); y [m, n].
+  void (*gemm)(const float *x, int64_t m, int64_t k, const void *w,
+               WeightType wtype, int64_t n, int64_t rowBegin, int64_t rowEnd,
+               float *y);
+  void (*rmsNormRow)(const float *x, int64_t dim, const float *weight,
+                     float epsilon, float *y);
   void (*add)(const float *a, const float *b, int64_t count, float *y);
   void (*swiglu)(const float *gate, const float *up, int64_t count, float *y);
   void (*halfToFloat)(const uint16_t *in, int64_t count, float *out);
   /// One query row against `positions` key and value rows of headDim floats
   /// (consecutive rows of one KV head); `scores` holds `positions` floats.
-  void (*attendOne)(const float *q, const float *keys, const float *values, int64_t positions,
-                    int64_t headDim, float scale, float *scores, float *out);
+  void (*attendOne)(const float *q, const float *keys, const float *values,
+                    int64_t positions, int64_t headDim, float scale,
+                    float *scores, float *out);
 };
 
 const KernelTable &scalarKernels();
@@ -65,7 +68,8 @@ inline float halfToFloatScalar(uint16_t h) {
       mantissa <<= 1;
       ++shift;
     }
-    bits = sign | (static_cast<uint32_t>(113 - shift) << 23) | ((mantissa & 0x3ffu) << 13);
+    bits = sign | (static_cast<uint32_t>(113 - shift) << 23) |
+           ((mantissa & 0x3ffu) << 13);
   }
   float out;
   std::memcpy(&out, &bits, sizeof out);

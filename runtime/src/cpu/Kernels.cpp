@@ -25,7 +25,10 @@ using detail::KernelTable;
 
 bool cpuSupports(Isa isa) {
 #if defined(__x86_64__) || defined(__i386__)
-  // libgcc's checks include the OS's XCR0 state (AVX, AVX-512 registers saved).
+  // libgcc's checks include the OS's XCR0 state (AVX, AVX-512 registers
+  // saved). The explicit init makes them valid even when first called from a
+  // static constructor.
+  __builtin_cpu_init();
   switch (isa) {
   case Isa::Scalar:
     return true;
@@ -33,9 +36,11 @@ bool cpuSupports(Isa isa) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
            __builtin_cpu_supports("f16c");
   case Isa::Avx512:
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2") &&
-           __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    return __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
   }
   return false;
 #else
@@ -79,13 +84,16 @@ std::atomic<const KernelTable *> &activeTableSlot() {
   return slot;
 }
 
-const KernelTable &kernels() { return *activeTableSlot().load(std::memory_order_relaxed); }
+const KernelTable &kernels() {
+  return *activeTableSlot().load(std::memory_order_relaxed);
+}
 
 /// Items per chunk so that a chunk holds at least ~64K multiply-adds (or
 /// bytes moved): below that, waking a thread costs more than it saves.
 int64_t grainFor(int64_t workPerItem) {
   constexpr int64_t kMinWorkPerChunk = 1 << 16;
-  return std::max<int64_t>(1, kMinWorkPerChunk / std::max<int64_t>(1, workPerItem));
+  return std::max<int64_t>(1, kMinWorkPerChunk /
+                                  std::max<int64_t>(1, workPerItem));
 }
 
 } // namespace
@@ -108,8 +116,8 @@ bool setIsa(Isa isa) {
 
 const char *isaName() { return kernels().name; }
 
-void matmul(ThreadPool &pool, const float *x, int64_t m, int64_t k, const void *w, WeightType wtype,
-            int64_t n, float *y) {
+void matmul(ThreadPool &pool, const float *x, int64_t m, int64_t k,
+            const void *w, WeightType wtype, int64_t n, float *y) {
   assert(m >= 0 && k >= 0 && n >= 0);
   if (m <= 0 || n <= 0)
     return;
@@ -121,20 +129,23 @@ void matmul(ThreadPool &pool, const float *x, int64_t m, int64_t k, const void *
   if (m == 1) {
     int64_t rows = table.gemvRows;
     int64_t blocks = (n + rows - 1) / rows;
-    pool.parallelFor(blocks, grainFor(rows * k), [&](int64_t begin, int64_t end) {
-      table.gemv(x, k, w, wtype, begin * rows, std::min(n, end * rows), y);
-    });
+    pool.parallelFor(
+        blocks, grainFor(rows * k), [&](int64_t begin, int64_t end) {
+          table.gemv(x, k, w, wtype, begin * rows, std::min(n, end * rows), y);
+        });
     return;
   }
   int64_t rows = table.gemmRows;
   int64_t blocks = (n + rows - 1) / rows;
-  pool.parallelFor(blocks, grainFor(rows * k * m), [&](int64_t begin, int64_t end) {
-    table.gemm(x, m, k, w, wtype, n, begin * rows, std::min(n, end * rows), y);
-  });
+  pool.parallelFor(blocks, grainFor(rows * k * m),
+                   [&](int64_t begin, int64_t end) {
+                     table.gemm(x, m, k, w, wtype, n, begin * rows,
+                                std::min(n, end * rows), y);
+                   });
 }
 
-void rmsNorm(const float *x, int64_t rows, int64_t dim, const float *weight, float epsilon,
-             float *y) {
+void rmsNorm(const float *x, int64_t rows, int64_t dim, const float *weight,
+             float epsilon, float *y) {
   if (dim <= 0)
     return;
   const KernelTable &table = kernels();
@@ -152,8 +163,8 @@ void swiglu(const float *gate, const float *up, int64_t count, float *y) {
     kernels().swiglu(gate, up, count, y);
 }
 
-bool embedding(const void *table, WeightType type, int64_t vocab, int64_t dim, const int32_t *ids,
-               int64_t count, float *out) {
+bool embedding(const void *table, WeightType type, int64_t vocab, int64_t dim,
+               const int32_t *ids, int64_t count, float *out) {
   const KernelTable &kernelTable = kernels();
   for (int64_t i = 0; i < count; ++i) {
     int64_t id = ids[i];
@@ -164,7 +175,8 @@ bool embedding(const void *table, WeightType type, int64_t vocab, int64_t dim, c
       std::memcpy(row, static_cast<const float *>(table) + id * dim,
                   static_cast<size_t>(dim) * sizeof(float));
     else
-      kernelTable.halfToFloat(static_cast<const uint16_t *>(table) + id * dim, dim, row);
+      kernelTable.halfToFloat(static_cast<const uint16_t *>(table) + id * dim,
+                              dim, row);
   }
   return true;
 }
@@ -173,8 +185,9 @@ namespace {
 
 /// Rotates the rotary pairs of every head of one token by the angles whose
 /// cosines and sines are given ([rotaryDim / 2] each).
-void rotateToken(float *token, int64_t heads, int64_t headDim, int64_t rotaryDim,
-                 RotaryConvention convention, const float *cosines, const float *sines) {
+void rotateToken(float *token, int64_t heads, int64_t headDim,
+                 int64_t rotaryDim, RotaryConvention convention,
+                 const float *cosines, const float *sines) {
   int64_t half = rotaryDim / 2;
   for (int64_t h = 0; h < heads; ++h) {
     float *head = token + h * headDim;
@@ -196,8 +209,9 @@ void rotateToken(float *token, int64_t heads, int64_t headDim, int64_t rotaryDim
 
 } // namespace
 
-bool rotary(float *x, int64_t seq, int64_t heads, int64_t headDim, int64_t rotaryDim, int64_t start,
-            RotaryConvention convention, float base, const float *cosTable, const float *sinTable,
+bool rotary(float *x, int64_t seq, int64_t heads, int64_t headDim,
+            int64_t rotaryDim, int64_t start, RotaryConvention convention,
+            float base, const float *cosTable, const float *sinTable,
             int64_t tablePositions) {
   if (start < 0 || rotaryDim < 0 || rotaryDim > headDim || rotaryDim % 2 != 0)
     return false;
@@ -219,8 +233,9 @@ bool rotary(float *x, int64_t seq, int64_t heads, int64_t headDim, int64_t rotar
   frequencies.resize(static_cast<size_t>(half));
   angles.resize(static_cast<size_t>(rotaryDim));
   for (int64_t i = 0; i < half; ++i)
-    frequencies[i] = std::pow(static_cast<double>(base),
-                              -2.0 * static_cast<double>(i) / static_cast<double>(rotaryDim));
+    frequencies[i] =
+        std::pow(static_cast<double>(base), -2.0 * static_cast<double>(i) /
+                                                static_cast<double>(rotaryDim));
   for (int64_t s = 0; s < seq; ++s) {
     double position = static_cast<double>(start + s);
     for (int64_t i = 0; i < half; ++i) {
@@ -228,26 +243,29 @@ bool rotary(float *x, int64_t seq, int64_t heads, int64_t headDim, int64_t rotar
       angles[i] = static_cast<float>(std::cos(angle));
       angles[half + i] = static_cast<float>(std::sin(angle));
     }
-    rotateToken(x + s * tokenStride, heads, headDim, rotaryDim, convention, angles.data(),
-                angles.data() + half);
+    rotateToken(x + s * tokenStride, heads, headDim, rotaryDim, convention,
+                angles.data(), angles.data() + half);
   }
   return true;
 }
 
-void appendKv(const float *fresh, int64_t seq, int64_t kvHeads, int64_t headDim, int64_t past,
-              int64_t capacity, float *cache) {
+void appendKv(const float *fresh, int64_t seq, int64_t kvHeads, int64_t headDim,
+              int64_t past, int64_t capacity, float *cache) {
   assert(past >= 0 && past + seq <= capacity);
   (void)capacity;
   for (int64_t s = 0; s < seq; ++s)
     for (int64_t h = 0; h < kvHeads; ++h)
-      std::memcpy(cache + (h * capacity + past + s) * headDim, fresh + (s * kvHeads + h) * headDim,
+      std::memcpy(cache + (h * capacity + past + s) * headDim,
+                  fresh + (s * kvHeads + h) * headDim,
                   static_cast<size_t>(headDim) * sizeof(float));
 }
 
-void attention(ThreadPool &pool, const float *q, const float *kCache, const float *vCache,
-               int64_t capacity, int64_t seq, int64_t past, int64_t heads, int64_t kvHeads,
-               int64_t headDim, float scale, bool causal, float *out) {
-  assert(kvHeads > 0 && heads % kvHeads == 0 && past >= 0 && past + seq <= capacity);
+void attention(ThreadPool &pool, const float *q, const float *kCache,
+               const float *vCache, int64_t capacity, int64_t seq, int64_t past,
+               int64_t heads, int64_t kvHeads, int64_t headDim, float scale,
+               bool causal, float *out) {
+  assert(kvHeads > 0 && heads % kvHeads == 0 && past >= 0 &&
+         past + seq <= capacity);
   if (seq <= 0 || heads <= 0 || headDim <= 0)
     return;
   const KernelTable &table = kernels();
@@ -255,20 +273,22 @@ void attention(ThreadPool &pool, const float *q, const float *kCache, const floa
   int64_t total = past + seq;
   // Pairs in (query, head) order: consecutive heads share a KV head, so a
   // chunk re-reads the same keys and values from cache.
-  pool.parallelFor(seq * heads, grainFor(2 * total * headDim), [&](int64_t begin, int64_t end) {
-    thread_local std::vector<float> scores;
-    if (scores.size() < static_cast<size_t>(total))
-      scores.resize(static_cast<size_t>(total));
-    for (int64_t pair = begin; pair < end; ++pair) {
-      int64_t s = pair / heads, h = pair % heads;
-      int64_t positions = causal ? past + s + 1 : total;
-      int64_t kvHead = h / group;
-      const float *keys = kCache + kvHead * capacity * headDim;
-      const float *values = vCache + kvHead * capacity * headDim;
-      table.attendOne(q + pair * headDim, keys, values, positions, headDim, scale, scores.data(),
-                      out + pair * headDim);
-    }
-  });
+  pool.parallelFor(
+      seq * heads, grainFor(2 * total * headDim),
+      [&](int64_t begin, int64_t end) {
+        thread_local std::vector<float> scores;
+        if (scores.size() < static_cast<size_t>(total))
+          scores.resize(static_cast<size_t>(total));
+        for (int64_t pair = begin; pair < end; ++pair) {
+          int64_t s = pair / heads, h = pair % heads;
+          int64_t positions = causal ? past + s + 1 : total;
+          int64_t kvHead = h / group;
+          const float *keys = kCache + kvHead * capacity * headDim;
+          const float *values = vCache + kvHead * capacity * headDim;
+          table.attendOne(q + pair * headDim, keys, values, positions, headDim,
+                          scale, scores.data(), out + pair * headDim);
+        }
+      });
 }
 
 } // namespace qrt::cpu

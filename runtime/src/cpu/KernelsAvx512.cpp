@@ -27,7 +27,8 @@
 namespace qrt::cpu::detail {
 namespace {
 
-#define QRT_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"))) inline
+#define QRT_TARGET                                                             \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"))) inline
 
 using V = __m512;
 constexpr int kLanes = 16;
@@ -35,7 +36,9 @@ constexpr int kGemmRows = 4;
 constexpr int kGemmCols = 6;
 constexpr int kGemvRows = 4;
 
-QRT_TARGET __mmask16 laneMask(int count) { return static_cast<__mmask16>((1u << count) - 1u); }
+QRT_TARGET __mmask16 laneMask(int count) {
+  return static_cast<__mmask16>((1u << count) - 1u);
+}
 
 QRT_TARGET V vzero() { return _mm512_setzero_ps(); }
 QRT_TARGET V vset1(float value) { return _mm512_set1_ps(value); }
@@ -48,7 +51,8 @@ QRT_TARGET void vstorePartial(float *p, V v, int count) {
   _mm512_mask_storeu_ps(p, laneMask(count), v);
 }
 QRT_TARGET V vloadHalf(const uint16_t *p) {
-  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
+  return _mm512_cvtph_ps(
+      _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
 }
 QRT_TARGET V vloadHalfPartial(const uint16_t *p, int count) {
   return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(laneMask(count), p));
@@ -62,12 +66,13 @@ QRT_TARGET V vsub(V a, V b) { return _mm512_sub_ps(a, b); }
 QRT_TARGET V vmul(V a, V b) { return _mm512_mul_ps(a, b); }
 QRT_TARGET V vdiv(V a, V b) { return _mm512_div_ps(a, b); }
 QRT_TARGET V vmax(V a, V b) { return _mm512_max_ps(a, b); }
-QRT_TARGET V vmin(V a, V b) { return _mm512_min_ps(a, b); }
 QRT_TARGET V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
 QRT_TARGET float vhsum(V v) {
-  __m256 half = _mm256_add_ps(_mm512_castps512_ps256(v),
-                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-  __m128 quarter = _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
+  __m256 half = _mm256_add_ps(
+      _mm512_castps512_ps256(v),
+      _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  __m128 quarter =
+      _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
   quarter = _mm_add_ps(quarter, _mm_movehl_ps(quarter, quarter));
   quarter = _mm_add_ss(quarter, _mm_shuffle_ps(quarter, quarter, 1));
   return _mm_cvtss_f32(quarter);
@@ -78,10 +83,13 @@ QRT_TARGET float vhmax(V v) { return _mm512_reduce_max_ps(v); }
 /// Taylor series to r^7 (truncation < 1e-8 relative). Inputs are clamped to
 /// [-87.3, 88.3], where 2^n stays a normal float.
 QRT_TARGET V vexp(V x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
-  V n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  // ln 2 in two parts; the high part has 15 significant bits, so n * high is exact.
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)),
+                    _mm512_set1_ps(88.3f));
+  V n = _mm512_roundscale_ps(
+      _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  // ln 2 in two parts; the high part has 15 significant bits, so n * high is
+  // exact.
   V r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
   r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606820309417e-06f), r);
   V p = _mm512_set1_ps(1.0f / 5040.0f);
@@ -92,8 +100,8 @@ QRT_TARGET V vexp(V x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  __m512i bits =
-      _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  __m512i bits = _mm512_slli_epi32(
+      _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
   return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
 }
 
@@ -104,8 +112,21 @@ QRT_TARGET V vexp(V x) {
 } // namespace
 
 const KernelTable &avx512Kernels() {
-  static const KernelTable table = {"avx512f",  Isa::Avx512, kGemvRows, kGemmCols,   gemv,     gemm,
-                                    rmsNormRow, add,         swiglu,    halfToFloat, attendOne};
+  static const KernelTable table = [] {
+    KernelTable kernels{};
+    kernels.name = "avx512f";
+    kernels.isa = Isa::Avx512;
+    kernels.gemvRows = kGemvRows;
+    kernels.gemmRows = kGemmCols;
+    kernels.gemv = gemv;
+    kernels.gemm = gemm;
+    kernels.rmsNormRow = rmsNormRow;
+    kernels.add = add;
+    kernels.swiglu = swiglu;
+    kernels.halfToFloat = halfToFloat;
+    kernels.attendOne = attendOne;
+    return kernels;
+  }();
   return table;
 }
 

@@ -20,7 +20,9 @@ namespace {
 constexpr int kPartialSums = 8;
 
 inline float weightAt(const float *w, int64_t i) { return w[i]; }
-inline float weightAt(const uint16_t *w, int64_t i) { return halfToFloatScalar(w[i]); }
+inline float weightAt(const uint16_t *w, int64_t i) {
+  return halfToFloatScalar(w[i]);
+}
 
 template <typename WT> float dot(const float *x, const WT *w, int64_t k) {
   float partial[kPartialSums] = {};
@@ -37,30 +39,31 @@ template <typename WT> float dot(const float *x, const WT *w, int64_t k) {
 }
 
 template <typename WT>
-void gemmRows(const float *x, int64_t m, int64_t k, const WT *w, int64_t n, int64_t rowBegin,
-              int64_t rowEnd, float *y) {
+void gemmRows(const float *x, int64_t m, int64_t k, const WT *w, int64_t n,
+              int64_t rowBegin, int64_t rowEnd, float *y) {
   for (int64_t j = rowBegin; j < rowEnd; ++j)
     for (int64_t i = 0; i < m; ++i)
       y[i * n + j] = dot(x + i * k, w + j * k, k);
 }
 
-void gemv(const float *x, int64_t k, const void *w, WeightType wtype, int64_t rowBegin,
-          int64_t rowEnd, float *y) {
+void gemv(const float *x, int64_t k, const void *w, WeightType wtype,
+          int64_t rowBegin, int64_t rowEnd, float *y) {
   if (wtype == WeightType::F32)
     gemmRows(x, 1, k, static_cast<const float *>(w), 0, rowBegin, rowEnd, y);
   else
     gemmRows(x, 1, k, static_cast<const uint16_t *>(w), 0, rowBegin, rowEnd, y);
 }
 
-void gemm(const float *x, int64_t m, int64_t k, const void *w, WeightType wtype, int64_t n,
-          int64_t rowBegin, int64_t rowEnd, float *y) {
+void gemm(const float *x, int64_t m, int64_t k, const void *w, WeightType wtype,
+          int64_t n, int64_t rowBegin, int64_t rowEnd, float *y) {
   if (wtype == WeightType::F32)
     gemmRows(x, m, k, static_cast<const float *>(w), n, rowBegin, rowEnd, y);
   else
     gemmRows(x, m, k, static_cast<const uint16_t *>(w), n, rowBegin, rowEnd, y);
 }
 
-void rmsNormRow(const float *x, int64_t dim, const float *weight, float epsilon, float *y) {
+void rmsNormRow(const float *x, int64_t dim, const float *weight, float epsilon,
+                float *y) {
   float meanSquare = dot(x, x, dim) / static_cast<float>(dim);
   float scale = 1.0f / std::sqrt(meanSquare + epsilon);
   for (int64_t i = 0; i < dim; ++i)
@@ -82,8 +85,9 @@ void halfToFloat(const uint16_t *in, int64_t count, float *out) {
     out[i] = halfToFloatScalar(in[i]);
 }
 
-void attendOne(const float *q, const float *keys, const float *values, int64_t positions,
-               int64_t headDim, float scale, float *scores, float *out) {
+void attendOne(const float *q, const float *keys, const float *values,
+               int64_t positions, int64_t headDim, float scale, float *scores,
+               float *out) {
   float maximum = -std::numeric_limits<float>::infinity();
   for (int64_t t = 0; t < positions; ++t) {
     scores[t] = scale * dot(q, keys + t * headDim, headDim);
@@ -108,8 +112,21 @@ void attendOne(const float *q, const float *keys, const float *values, int64_t p
 } // namespace
 
 const KernelTable &scalarKernels() {
-  static const KernelTable table = {"scalar",   Isa::Scalar, 4,      4,           gemv,     gemm,
-                                    rmsNormRow, add,         swiglu, halfToFloat, attendOne};
+  static const KernelTable table = [] {
+    KernelTable kernels{};
+    kernels.name = "scalar";
+    kernels.isa = Isa::Scalar;
+    kernels.gemvRows = 4;
+    kernels.gemmRows = 4;
+    kernels.gemv = gemv;
+    kernels.gemm = gemm;
+    kernels.rmsNormRow = rmsNormRow;
+    kernels.add = add;
+    kernels.swiglu = swiglu;
+    kernels.halfToFloat = halfToFloat;
+    kernels.attendOne = attendOne;
+    return kernels;
+  }();
   return table;
 }
 

@@ -62,8 +62,8 @@ struct ThreadPool::Impl {
   std::atomic<int64_t> nextChunk{0};
   std::exception_ptr error;
 
-  void runChunks(const std::function<void(int64_t, int64_t)> &body, int64_t count, int64_t size,
-                 int64_t chunks) {
+  void runChunks(const std::function<void(int64_t, int64_t)> &body,
+                 int64_t count, int64_t size, int64_t chunks) {
     for (;;) {
       int64_t index = nextChunk.fetch_add(1, std::memory_order_relaxed);
       if (index >= chunks)
@@ -86,11 +86,14 @@ struct ThreadPool::Impl {
     insidePool = true;
     uint64_t seen = 0;
     for (;;) {
-      for (int i = 0; i < kSpinIterations && generation.load(std::memory_order_acquire) == seen;
+      for (int i = 0; i < kSpinIterations &&
+                      generation.load(std::memory_order_acquire) == seen;
            ++i)
         QRT_CPU_RELAX();
       std::unique_lock<std::mutex> lock(mutex);
-      wake.wait(lock, [&] { return stop || generation.load(std::memory_order_relaxed) != seen; });
+      wake.wait(lock, [&] {
+        return stop || generation.load(std::memory_order_relaxed) != seen;
+      });
       if (stop)
         return;
       seen = generation.load(std::memory_order_relaxed);
@@ -114,7 +117,8 @@ struct ThreadPool::Impl {
 
 ThreadPool::ThreadPool(int threads) : impl_(std::make_unique<Impl>()) {
   if (threads <= 0)
-    threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    threads =
+        static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   impl_->threads = threads;
   impl_->workers.reserve(static_cast<size_t>(threads - 1));
   for (int i = 1; i < threads; ++i)
@@ -175,10 +179,14 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain,
     impl.jobOpen = false;
     if (impl.active.load(std::memory_order_acquire) != 0) {
       lock.unlock();
-      for (int i = 0; i < kSpinIterations && impl.active.load(std::memory_order_acquire) != 0; ++i)
+      for (int i = 0; i < kSpinIterations &&
+                      impl.active.load(std::memory_order_acquire) != 0;
+           ++i)
         QRT_CPU_RELAX();
       lock.lock();
-      impl.idle.wait(lock, [&] { return impl.active.load(std::memory_order_acquire) == 0; });
+      impl.idle.wait(lock, [&] {
+        return impl.active.load(std::memory_order_acquire) == 0;
+      });
     }
     impl.fn = nullptr;
     error = impl.error;

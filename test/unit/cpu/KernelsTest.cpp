@@ -49,7 +49,8 @@ protected:
 
   std::mt19937 rng{12345};
 
-  std::vector<float> randomFloats(int64_t count, float low = -1.0f, float high = 1.0f) {
+  std::vector<float> randomFloats(int64_t count, float low = -1.0f,
+                                  float high = 1.0f) {
     std::uniform_real_distribution<float> dist(low, high);
     std::vector<float> out(static_cast<size_t>(count));
     for (float &value : out)
@@ -60,10 +61,12 @@ protected:
   /// Finite f16 codes of magnitude in [2^-5, 2^2): random sign, exponent and
   /// mantissa.
   std::vector<uint16_t> randomHalves(int64_t count) {
-    std::uniform_int_distribution<int> sign(0, 1), exponent(10, 16), mantissa(0, 1023);
+    std::uniform_int_distribution<int> sign(0, 1), exponent(10, 16),
+        mantissa(0, 1023);
     std::vector<uint16_t> out(static_cast<size_t>(count));
     for (uint16_t &code : out)
-      code = static_cast<uint16_t>(sign(rng) << 15 | exponent(rng) << 10 | mantissa(rng));
+      code = static_cast<uint16_t>(sign(rng) << 15 | exponent(rng) << 10 |
+                                   mantissa(rng));
     return out;
   }
 
@@ -74,7 +77,8 @@ std::string isaParamName(const testing::TestParamInfo<Isa> &info) {
   return testing::PrintToString(info.param);
 }
 
-INSTANTIATE_TEST_SUITE_P(Isas, KernelsTest, testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512),
+INSTANTIATE_TEST_SUITE_P(Isas, KernelsTest,
+                         testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512),
                          isaParamName);
 
 /// The test's own binary16 decoder, in double.
@@ -109,27 +113,34 @@ void KernelsTest::checkMatmul(const std::vector<MatmulShape> &shapes) {
     std::vector<float> wf = randomFloats(n * k);
     std::vector<uint16_t> wh = randomHalves(n * k);
     for (WeightType wtype : {WeightType::F32, WeightType::F16}) {
-      std::vector<double> ref(static_cast<size_t>(m * n)), bound(static_cast<size_t>(m * n));
+      std::vector<double> ref(static_cast<size_t>(m * n)),
+          bound(static_cast<size_t>(m * n));
       for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < n; ++j) {
           double sum = 0, sumAbs = 0;
           for (int64_t kk = 0; kk < k; ++kk) {
-            double w = wtype == WeightType::F32 ? wf[j * k + kk] : halfToDouble(wh[j * k + kk]);
+            double w = wtype == WeightType::F32 ? wf[j * k + kk]
+                                                : halfToDouble(wh[j * k + kk]);
             sum += x[i * k + kk] * w;
             sumAbs += std::fabs(x[i * k + kk] * w);
           }
           ref[i * n + j] = sum;
           bound[i * n + j] = (k / 8.0 + 32) * 2 * kUnitRoundoff * sumAbs;
         }
-      const void *w = wtype == WeightType::F32 ? static_cast<const void *>(wf.data()) : wh.data();
+      const void *w = wtype == WeightType::F32
+                          ? static_cast<const void *>(wf.data())
+                          : wh.data();
       for (ThreadPool &pool : pools) {
-        std::vector<float> y(static_cast<size_t>(m * n), std::numeric_limits<float>::quiet_NaN());
+        std::vector<float> y(static_cast<size_t>(m * n),
+                             std::numeric_limits<float>::quiet_NaN());
         matmul(pool, x.data(), m, k, w, wtype, n, y.data());
         SCOPED_TRACE(testing::Message()
                      << "m " << m << " k " << k << " n " << n << " "
-                     << (wtype == WeightType::F32 ? "f32" : "f16") << " threads " << pool.size());
+                     << (wtype == WeightType::F32 ? "f32" : "f16")
+                     << " threads " << pool.size());
         for (int64_t e = 0; e < m * n; ++e)
-          ASSERT_NEAR(y[e], ref[e], bound[e]) << "at row " << e / n << " column " << e % n;
+          ASSERT_NEAR(y[e], ref[e], bound[e])
+              << "at row " << e / n << " column " << e % n;
       }
     }
   }
@@ -187,7 +198,8 @@ TEST_P(KernelsTest, RmsNorm) {
   for (int64_t dim : {1, 7, 16, 33, 100, 4101}) {
     const int64_t rows = 3;
     const float epsilon = 1e-5f;
-    std::vector<float> x = randomFloats(rows * dim), weight = randomFloats(dim, 0.5f, 1.5f);
+    std::vector<float> x = randomFloats(rows * dim),
+                       weight = randomFloats(dim, 0.5f, 1.5f);
     std::vector<float> y(x.size()), inPlace = x;
     rmsNorm(x.data(), rows, dim, weight.data(), epsilon, y.data());
     rmsNorm(inPlace.data(), rows, dim, weight.data(), epsilon, inPlace.data());
@@ -198,8 +210,10 @@ TEST_P(KernelsTest, RmsNorm) {
       double scale = 1.0 / std::sqrt(sumSquares / dim + epsilon);
       for (int64_t i = 0; i < dim; ++i) {
         double ref = x[r * dim + i] * scale * weight[i];
-        double bound = ((dim / 8.0 + 32) + 5) * kUnitRoundoff * std::fabs(ref) + 1e-37;
-        ASSERT_NEAR(y[r * dim + i], ref, bound) << "dim " << dim << " row " << r << " i " << i;
+        double bound =
+            ((dim / 8.0 + 32) + 5) * kUnitRoundoff * std::fabs(ref) + 1e-37;
+        ASSERT_NEAR(y[r * dim + i], ref, bound)
+            << "dim " << dim << " row " << r << " i " << i;
         ASSERT_EQ(inPlace[r * dim + i], y[r * dim + i]);
       }
     }
@@ -210,7 +224,8 @@ TEST_P(KernelsTest, RmsNorm) {
 // or b.
 TEST_P(KernelsTest, Add) {
   for (int64_t count : {1, 5, 8, 16, 31, 1000}) {
-    std::vector<float> a = randomFloats(count), b = randomFloats(count), y(count);
+    std::vector<float> a = randomFloats(count), b = randomFloats(count),
+                       y(count);
     add(a.data(), b.data(), count, y.data());
     for (int64_t i = 0; i < count; ++i)
       ASSERT_EQ(y[i], static_cast<float>(double(a[i]) + b[i]));
@@ -229,15 +244,18 @@ TEST_P(KernelsTest, Add) {
 // 1e-36 |u| where the true value is smaller still: hence the absolute term.
 TEST_P(KernelsTest, Swiglu) {
   for (int64_t count : {1, 7, 16, 19, 1000}) {
-    std::vector<float> gate = randomFloats(count, -20.0f, 20.0f), up = randomFloats(count, -3, 3);
-    const float special[] = {0.0f, -0.0f, 100.0f, -100.0f, 88.0f, -88.0f, 1e-30f, -1e-30f};
+    std::vector<float> gate = randomFloats(count, -20.0f, 20.0f),
+                       up = randomFloats(count, -3, 3);
+    const float special[] = {0.0f,  -0.0f,  100.0f, -100.0f,
+                             88.0f, -88.0f, 1e-30f, -1e-30f};
     for (size_t i = 0; i < std::size(special) && i < gate.size(); ++i)
       gate[i] = special[i];
     std::vector<float> y(count);
     swiglu(gate.data(), up.data(), count, y.data());
     for (int64_t i = 0; i < count; ++i) {
       double g = gate[i], ref = g * up[i] / (1.0 + std::exp(-g));
-      double bound = 16 * kUnitRoundoff * std::fabs(ref) + 1e-35 * std::fabs(up[i]);
+      double bound =
+          16 * kUnitRoundoff * std::fabs(ref) + 1e-35 * std::fabs(up[i]);
       ASSERT_NEAR(y[i], ref, bound) << "gate " << gate[i] << " up " << up[i];
     }
     std::vector<float> inPlace = gate;
@@ -258,10 +276,10 @@ TEST_P(KernelsTest, EmbeddingCopiesAndDecodesRowsExactly) {
     std::vector<int32_t> ids = {3, 0, 10, 3, 7};
     int64_t count = static_cast<int64_t>(ids.size());
     std::vector<float> outF(count * dim), outH(count * dim);
-    ASSERT_TRUE(
-        embedding(tableF.data(), WeightType::F32, vocab, dim, ids.data(), count, outF.data()));
-    ASSERT_TRUE(
-        embedding(tableH.data(), WeightType::F16, vocab, dim, ids.data(), count, outH.data()));
+    ASSERT_TRUE(embedding(tableF.data(), WeightType::F32, vocab, dim,
+                          ids.data(), count, outF.data()));
+    ASSERT_TRUE(embedding(tableH.data(), WeightType::F16, vocab, dim,
+                          ids.data(), count, outH.data()));
     for (int64_t i = 0; i < count; ++i)
       for (int64_t d = 0; d < dim; ++d) {
         ASSERT_EQ(outF[i * dim + d], tableF[ids[i] * dim + d]);
@@ -279,7 +297,8 @@ TEST_P(KernelsTest, EmbeddingDecodesEveryHalfCode) {
     codes[i] = static_cast<uint16_t>(i);
   std::vector<float> out(dim);
   int32_t id = 0;
-  ASSERT_TRUE(embedding(codes.data(), WeightType::F16, 1, dim, &id, 1, out.data()));
+  ASSERT_TRUE(
+      embedding(codes.data(), WeightType::F16, 1, dim, &id, 1, out.data()));
   for (int64_t i = 0; i < dim; ++i) {
     double ref = halfToDouble(codes[i]);
     if (std::isnan(ref)) {
@@ -299,9 +318,11 @@ TEST_P(KernelsTest, EmbeddingRejectsIdsOutsideTheVocabulary) {
     for (WeightType type : {WeightType::F32, WeightType::F16}) {
       std::vector<int32_t> ids = {1, 4, bad, 2};
       std::vector<float> out(ids.size() * dim, -7.0f);
-      const void *data =
-          type == WeightType::F32 ? static_cast<const void *>(table.data()) : halves.data();
-      EXPECT_FALSE(embedding(data, type, vocab, dim, ids.data(), 4, out.data()));
+      const void *data = type == WeightType::F32
+                             ? static_cast<const void *>(table.data())
+                             : halves.data();
+      EXPECT_FALSE(
+          embedding(data, type, vocab, dim, ids.data(), 4, out.data()));
       // Rows before the bad id are written; from it on, untouched.
       EXPECT_NE(out[0], -7.0f);
       EXPECT_NE(out[dim], -7.0f);
@@ -325,31 +346,37 @@ struct RotaryCase {
 TEST_P(KernelsTest, Rotary) {
   const int64_t seq = 3, heads = 4;
   const float base = 10000.0f;
-  for (RotaryCase shape : {RotaryCase{8, 8}, RotaryCase{10, 6}, RotaryCase{64, 64},
-                           RotaryCase{64, 32}, RotaryCase{128, 128}, RotaryCase{80, 20}}) {
+  for (RotaryCase shape :
+       {RotaryCase{8, 8}, RotaryCase{10, 6}, RotaryCase{64, 64},
+        RotaryCase{64, 32}, RotaryCase{128, 128}, RotaryCase{80, 20}}) {
     auto [headDim, rotaryDim] = shape;
     int64_t half = rotaryDim / 2;
-    for (auto convention : {RotaryConvention::Interleaved, RotaryConvention::RotateHalf}) {
+    for (auto convention :
+         {RotaryConvention::Interleaved, RotaryConvention::RotateHalf}) {
       for (bool tables : {false, true}) {
         for (int64_t start : {0, 37, 4093}) {
           const int64_t positions = 4096;
           std::vector<float> cosTable, sinTable;
           if (tables) {
             // Arbitrary angles, unrelated to `base`: the kernel must use them.
-            std::vector<float> angles = randomFloats(positions * half, -4.0f, 4.0f);
+            std::vector<float> angles =
+                randomFloats(positions * half, -4.0f, 4.0f);
             for (float angle : angles) {
               cosTable.push_back(std::cos(angle));
               sinTable.push_back(std::sin(angle));
             }
           }
           std::vector<float> x = randomFloats(seq * heads * headDim), out = x;
-          ASSERT_TRUE(rotary(out.data(), seq, heads, headDim, rotaryDim, start, convention, base,
-                             tables ? cosTable.data() : nullptr, tables ? sinTable.data() : nullptr,
-                             tables ? positions : 0));
-          SCOPED_TRACE(testing::Message()
-                       << "headDim " << headDim << " rotaryDim " << rotaryDim << " "
-                       << (convention == RotaryConvention::Interleaved ? "interleaved" : "half")
-                       << (tables ? " tables" : " base") << " start " << start);
+          ASSERT_TRUE(rotary(
+              out.data(), seq, heads, headDim, rotaryDim, start, convention,
+              base, tables ? cosTable.data() : nullptr,
+              tables ? sinTable.data() : nullptr, tables ? positions : 0));
+          SCOPED_TRACE(
+              testing::Message()
+              << "headDim " << headDim << " rotaryDim " << rotaryDim << " "
+              << (convention == RotaryConvention::Interleaved ? "interleaved"
+                                                              : "half")
+              << (tables ? " tables" : " base") << " start " << start);
           for (int64_t s = 0; s < seq; ++s) {
             int64_t pos = start + s;
             for (int64_t h = 0; h < heads; ++h) {
@@ -361,16 +388,23 @@ TEST_P(KernelsTest, Rotary) {
                   c = cosTable[pos * half + i];
                   sn = sinTable[pos * half + i];
                 } else {
-                  double angle = pos * std::pow(double(base), -2.0 * i / rotaryDim);
+                  double angle =
+                      pos * std::pow(double(base), -2.0 * i / rotaryDim);
                   c = std::cos(angle);
                   sn = std::sin(angle);
                 }
-                int64_t first = convention == RotaryConvention::Interleaved ? 2 * i : i;
-                int64_t second = convention == RotaryConvention::Interleaved ? 2 * i + 1 : i + half;
+                int64_t first =
+                    convention == RotaryConvention::Interleaved ? 2 * i : i;
+                int64_t second = convention == RotaryConvention::Interleaved
+                                     ? 2 * i + 1
+                                     : i + half;
                 double a = in[first], b = in[second];
-                double bound = 4 * kUnitRoundoff * (std::fabs(a) + std::fabs(b));
-                ASSERT_NEAR(got[first], a * c - b * sn, bound) << "pos " << pos << " i " << i;
-                ASSERT_NEAR(got[second], a * sn + b * c, bound) << "pos " << pos << " i " << i;
+                double bound =
+                    4 * kUnitRoundoff * (std::fabs(a) + std::fabs(b));
+                ASSERT_NEAR(got[first], a * c - b * sn, bound)
+                    << "pos " << pos << " i " << i;
+                ASSERT_NEAR(got[second], a * sn + b * c, bound)
+                    << "pos " << pos << " i " << i;
               }
               for (int64_t d = rotaryDim; d < headDim; ++d)
                 ASSERT_EQ(got[d], in[d]) << "pass-through dim " << d;
@@ -384,24 +418,29 @@ TEST_P(KernelsTest, Rotary) {
 
 TEST_P(KernelsTest, RotaryRejectsPositionsOutsideTheTables) {
   const int64_t seq = 2, heads = 2, headDim = 8, positions = 10;
-  std::vector<float> cosTable(positions * 4, 1.0f), sinTable(positions * 4, 0.0f);
+  std::vector<float> cosTable(positions * 4, 1.0f),
+      sinTable(positions * 4, 0.0f);
   std::vector<float> x = randomFloats(seq * heads * headDim), out = x;
   for (int64_t start : {9, 10, 100, -1}) {
     EXPECT_FALSE(rotary(out.data(), seq, heads, headDim, headDim, start,
-                        RotaryConvention::RotateHalf, 10000.0f, cosTable.data(), sinTable.data(),
-                        positions))
+                        RotaryConvention::RotateHalf, 10000.0f, cosTable.data(),
+                        sinTable.data(), positions))
         << "start " << start;
     EXPECT_EQ(out, x);
   }
-  EXPECT_TRUE(rotary(out.data(), seq, heads, headDim, headDim, 8, RotaryConvention::RotateHalf,
-                     10000.0f, cosTable.data(), sinTable.data(), positions));
+  EXPECT_TRUE(rotary(out.data(), seq, heads, headDim, headDim, 8,
+                     RotaryConvention::RotateHalf, 10000.0f, cosTable.data(),
+                     sinTable.data(), positions));
   // Odd or too large rotary dims, and negative positions from `base`.
-  EXPECT_FALSE(rotary(out.data(), seq, heads, headDim, 7, 0, RotaryConvention::Interleaved,
-                      10000.0f, nullptr, nullptr, 0));
-  EXPECT_FALSE(rotary(out.data(), seq, heads, headDim, 10, 0, RotaryConvention::Interleaved,
-                      10000.0f, nullptr, nullptr, 0));
-  EXPECT_FALSE(rotary(out.data(), seq, heads, headDim, 8, -3, RotaryConvention::Interleaved,
-                      10000.0f, nullptr, nullptr, 0));
+  EXPECT_FALSE(rotary(out.data(), seq, heads, headDim, 7, 0,
+                      RotaryConvention::Interleaved, 10000.0f, nullptr, nullptr,
+                      0));
+  EXPECT_FALSE(rotary(out.data(), seq, heads, headDim, 10, 0,
+                      RotaryConvention::Interleaved, 10000.0f, nullptr, nullptr,
+                      0));
+  EXPECT_FALSE(rotary(out.data(), seq, heads, headDim, 8, -3,
+                      RotaryConvention::Interleaved, 10000.0f, nullptr, nullptr,
+                      0));
   EXPECT_EQ(out, x); // cos 1, sin 0 above: the identity rotation
 }
 
@@ -416,7 +455,8 @@ TEST_P(KernelsTest, AppendKvWritesOnlyTheNewPositions) {
     for (int64_t seq : {1, 5}) {
       std::vector<float> cache(kvHeads * capacity * headDim, sentinel);
       std::vector<float> fresh = randomFloats(seq * kvHeads * headDim);
-      appendKv(fresh.data(), seq, kvHeads, headDim, past, capacity, cache.data());
+      appendKv(fresh.data(), seq, kvHeads, headDim, past, capacity,
+               cache.data());
       for (int64_t h = 0; h < kvHeads; ++h)
         for (int64_t p = 0; p < capacity; ++p)
           for (int64_t d = 0; d < headDim; ++d) {
@@ -446,21 +486,25 @@ TEST_P(KernelsTest, Attention) {
   ThreadPool pools[] = {ThreadPool(1), ThreadPool(3)};
   const int64_t capacity = 64;
   for (AttentionShape shape :
-       {AttentionShape{8, 2, 8}, AttentionShape{8, 1, 12}, AttentionShape{8, 2, 64},
-        AttentionShape{8, 1, 80}, AttentionShape{4, 4, 128}, AttentionShape{8, 2, 128}}) {
+       {AttentionShape{8, 2, 8}, AttentionShape{8, 1, 12},
+        AttentionShape{8, 2, 64}, AttentionShape{8, 1, 80},
+        AttentionShape{4, 4, 128}, AttentionShape{8, 2, 128}}) {
     auto [heads, kvHeads, headDim] = shape;
     float scale = 1.0f / std::sqrt(static_cast<float>(headDim));
     for (int64_t past : {0, 5, 40}) {
       for (int64_t seq : {1, 4}) {
         int64_t total = past + seq;
         std::vector<float> q = randomFloats(seq * heads * headDim, -2, 2);
-        std::vector<float> keys = randomFloats(kvHeads * capacity * headDim, -2, 2);
+        std::vector<float> keys =
+            randomFloats(kvHeads * capacity * headDim, -2, 2);
         std::vector<float> values = randomFloats(kvHeads * capacity * headDim);
         for (int64_t h = 0; h < kvHeads; ++h)
           for (int64_t p = total; p < capacity; ++p)
             for (int64_t d = 0; d < headDim; ++d) {
-              keys[(h * capacity + p) * headDim + d] = std::numeric_limits<float>::quiet_NaN();
-              values[(h * capacity + p) * headDim + d] = std::numeric_limits<float>::quiet_NaN();
+              keys[(h * capacity + p) * headDim + d] =
+                  std::numeric_limits<float>::quiet_NaN();
+              values[(h * capacity + p) * headDim + d] =
+                  std::numeric_limits<float>::quiet_NaN();
             }
         for (bool causal : {true, false}) {
           std::vector<double> ref(seq * heads * headDim), bound(seq * heads);
@@ -472,7 +516,8 @@ TEST_P(KernelsTest, Attention) {
               std::vector<double> scores(positions);
               double maximum = -INFINITY, maxAbsDot = 0, maxAbsValue = 0;
               for (int64_t t = 0; t < positions; ++t) {
-                const float *kRow = keys.data() + (kvHead * capacity + t) * headDim;
+                const float *kRow =
+                    keys.data() + (kvHead * capacity + t) * headDim;
                 double dot = 0, absDot = 0;
                 for (int64_t d = 0; d < headDim; ++d) {
                   dot += double(qRow[d]) * kRow[d];
@@ -494,21 +539,26 @@ TEST_P(KernelsTest, Attention) {
                 }
                 ref[(s * heads + h) * headDim + d] = acc / sum;
               }
-              double scoreError = (headDim / 8.0 + 32) * 2 * kUnitRoundoff * scale * maxAbsDot;
+              double scoreError =
+                  (headDim / 8.0 + 32) * 2 * kUnitRoundoff * scale * maxAbsDot;
               bound[s * heads + h] =
-                  (2 * scoreError + (16 + 2.0 * positions) * kUnitRoundoff) * maxAbsValue;
+                  (2 * scoreError + (16 + 2.0 * positions) * kUnitRoundoff) *
+                  maxAbsValue;
             }
           for (ThreadPool &pool : pools) {
-            std::vector<float> out(seq * heads * headDim, std::numeric_limits<float>::quiet_NaN());
-            attention(pool, q.data(), keys.data(), values.data(), capacity, seq, past, heads,
-                      kvHeads, headDim, scale, causal, out.data());
+            std::vector<float> out(seq * heads * headDim,
+                                   std::numeric_limits<float>::quiet_NaN());
+            attention(pool, q.data(), keys.data(), values.data(), capacity, seq,
+                      past, heads, kvHeads, headDim, scale, causal, out.data());
             SCOPED_TRACE(testing::Message()
-                         << "heads " << heads << "/" << kvHeads << " headDim " << headDim
-                         << " past " << past << " seq " << seq << (causal ? " causal" : "")
-                         << " threads " << pool.size());
+                         << "heads " << heads << "/" << kvHeads << " headDim "
+                         << headDim << " past " << past << " seq " << seq
+                         << (causal ? " causal" : "") << " threads "
+                         << pool.size());
             for (int64_t e = 0; e < seq * heads * headDim; ++e)
               ASSERT_NEAR(out[e], ref[e], bound[e / headDim])
-                  << "query " << e / headDim / heads << " head " << e / headDim % heads;
+                  << "query " << e / headDim / heads << " head "
+                  << e / headDim % heads;
           }
         }
       }

@@ -1,4 +1,4 @@
-//===- ThreadPoolTest.cpp - qrt::cpu::ThreadPool ---------------------------===//
+//===- ThreadPoolTest.cpp - qrt::cpu::ThreadPool --------------------------===//
 
 #include "qrt/cpu/Kernels.h"
 
@@ -41,8 +41,8 @@ TEST(ThreadPool, ChunksCoverTheRangeExactlyOnce) {
           std::lock_guard<std::mutex> lock(mutex);
           chunks.emplace_back(begin, end);
         });
-        SCOPED_TRACE(testing::Message()
-                     << "threads " << threads << " n " << n << " grain " << grain);
+        SCOPED_TRACE(testing::Message() << "threads " << threads << " n " << n
+                                        << " grain " << grain);
         for (int64_t i = 0; i < n; ++i)
           ASSERT_EQ(visits[i].load(), 1) << "index " << i;
         if (n == 0) {
@@ -56,7 +56,8 @@ TEST(ThreadPool, ChunksCoverTheRangeExactlyOnce) {
           EXPECT_LT(chunks[c].first, chunks[c].second);
           if (c + 1 < chunks.size()) {
             EXPECT_EQ(chunks[c].second, chunks[c + 1].first);
-            EXPECT_GE(chunks[c].second - chunks[c].first, std::max<int64_t>(grain, 1));
+            EXPECT_GE(chunks[c].second - chunks[c].first,
+                      std::max<int64_t>(grain, 1));
           }
         }
         if (n <= grain) {
@@ -100,7 +101,9 @@ TEST(ThreadPool, ManyShortCallsInARow) {
   ThreadPool pool(3);
   std::atomic<int64_t> total{0};
   for (int call = 0; call < 20000; ++call)
-    pool.parallelFor(12, 1, [&](int64_t begin, int64_t end) { total.fetch_add(end - begin); });
+    pool.parallelFor(12, 1, [&](int64_t begin, int64_t end) {
+      total.fetch_add(end - begin);
+    });
   EXPECT_EQ(total.load(), 12 * 20000);
 }
 
@@ -109,7 +112,8 @@ TEST(ThreadPool, NestedCallsRunInline) {
   std::atomic<int64_t> total{0};
   pool.parallelFor(6, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i)
-      pool.parallelFor(100, 1, [&](int64_t b, int64_t e) { total.fetch_add(e - b); });
+      pool.parallelFor(100, 1,
+                       [&](int64_t b, int64_t e) { total.fetch_add(e - b); });
   });
   EXPECT_EQ(total.load(), 600);
 }
@@ -121,7 +125,9 @@ TEST(ThreadPool, CallsFromSeveralThreadsAreSerialized) {
   for (int c = 0; c < 4; ++c)
     callers.emplace_back([&] {
       for (int call = 0; call < 500; ++call)
-        pool.parallelFor(64, 4, [&](int64_t begin, int64_t end) { total.fetch_add(end - begin); });
+        pool.parallelFor(64, 4, [&](int64_t begin, int64_t end) {
+          total.fetch_add(end - begin);
+        });
     });
   for (std::thread &caller : callers)
     caller.join();
@@ -138,7 +144,9 @@ TEST(ThreadPool, RethrowsTheFirstException) {
                std::runtime_error);
   // The pool still works afterwards.
   std::atomic<int64_t> total{0};
-  pool.parallelFor(1000, 1, [&](int64_t begin, int64_t end) { total.fetch_add(end - begin); });
+  pool.parallelFor(1000, 1, [&](int64_t begin, int64_t end) {
+    total.fetch_add(end - begin);
+  });
   EXPECT_EQ(total.load(), 1000);
 }
 

@@ -1,4 +1,4 @@
-//===- Kernels.h - CPU kernels of a Llama 2 decoder --------------*- C++ -*-===//
+//===- Kernels.h - CPU kernels of a Llama 2 decoder -------------*- C++ -*-===//
 //
 // The CPU backend's kernels: fp32 activations, fp32 accumulation, weights in
 // f32 or f16. Each kernel exists in three builds chosen at run time: AVX-512
@@ -22,75 +22,93 @@
 
 namespace qrt::cpu {
 
-/// A fixed pool of worker threads for data-parallel loops; the calling thread works too.
+/// A fixed pool of worker threads for data-parallel loops; the calling thread
+/// works too.
 class ThreadPool {
 public:
-  explicit ThreadPool(int threads = 0); // 0: std::thread::hardware_concurrency()
+  /// threads: in all, the caller included; 0 for
+  /// std::thread::hardware_concurrency().
+  explicit ThreadPool(int threads = 0);
   ~ThreadPool();
   ThreadPool(const ThreadPool &) = delete;
   ThreadPool &operator=(const ThreadPool &) = delete;
 
-  int size() const; // threads including the caller
-  /// Calls fn(begin, end) on disjoint chunks covering [0, n), in parallel, each at least
-  /// `grain` items (except the last), and returns when all are done. n <= grain runs inline.
+  /// Threads including the caller.
+  int size() const;
+  /// Calls fn(begin, end) on disjoint chunks covering [0, n), in parallel,
+  /// each at least `grain` items (except the last), and returns when all are
+  /// done. n <= grain runs inline.
   ///
   /// Chunks are handed out dynamically (about four per thread), so a thread
   /// that the OS delays does not hold the others up. A call made from inside
   /// `fn` runs inline; calls from several outside threads are serialized. If
   /// `fn` throws, the remaining chunks are skipped and the first exception is
   /// rethrown here once all threads have stopped.
-  void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)> &fn);
+  void parallelFor(int64_t n, int64_t grain,
+                   const std::function<void(int64_t, int64_t)> &fn);
 
 private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
-enum class WeightType { F32, F16 }; // F16: IEEE binary16 stored as uint16_t
+/// F16: IEEE binary16 stored as uint16_t.
+enum class WeightType { F32, F16 };
 enum class RotaryConvention { Interleaved, RotateHalf };
 
-/// y[i][j] = sum_k x[i][k] * w[j][k] for i < m, j < n. x: [m, k] f32 row-major; w: [n, k] row-major
-/// ("Linear" layout, one output channel per row) in f32 or f16; y: [m, n] f32. m == 1 is the decode
-/// GEMV (memory-bound: stream w once, split the n rows across threads); m > 1 the prefill GEMM
-/// (block over m so each weight row is reused across activation rows from cache).
+/// y[i][j] = sum_k x[i][k] * w[j][k] for i < m, j < n. x: [m, k] f32
+/// row-major; w: [n, k] row-major ("Linear" layout, one output channel per
+/// row) in f32 or f16; y: [m, n] f32. m == 1 is the decode GEMV (memory-bound:
+/// stream w once, split the n rows across threads); m > 1 the prefill GEMM
+/// (block over m so each weight row is reused across activation rows from
+/// cache).
 ///
 /// Every path sums each output as at least 8 interleaved partial sums, so its
 /// rounding error is at most about (k/8 + 32) * 2^-23 * sum_k |x w|. y must
 /// not overlap x or w.
-void matmul(ThreadPool &pool, const float *x, int64_t m, int64_t k, const void *w, WeightType wtype,
-            int64_t n, float *y);
-/// RMSNorm per row: y = x / sqrt(mean(x^2) + epsilon) * weight; x, y: [rows, dim]; y may equal x.
-void rmsNorm(const float *x, int64_t rows, int64_t dim, const float *weight, float epsilon,
-             float *y);
-void add(const float *a, const float *b, int64_t count, float *y);        // y may alias a or b
-void swiglu(const float *gate, const float *up, int64_t count, float *y); // silu(gate) * up
-/// out[i] = table[ids[i]] (rows of dim, table [vocab, dim] f32 or f16). False (and out untouched
-/// from the bad id on) if an id is outside [0, vocab).
-bool embedding(const void *table, WeightType type, int64_t vocab, int64_t dim, const int32_t *ids,
-               int64_t count, float *out);
-/// In place on x [seq, heads, headDim]: token s is at position start + s; pairs (2i, 2i+1)
-/// (Interleaved) or (i, i + rotaryDim/2) (RotateHalf) for i < rotaryDim/2 are rotated by angle
-/// pos * base^(-2i/rotaryDim) (cosTable == nullptr) or by the tables cosTable/sinTable
-/// [tablePositions, rotaryDim/2] f32 at row pos; dims >= rotaryDim pass through. Returns false if a
-/// position is outside the tables.
+void matmul(ThreadPool &pool, const float *x, int64_t m, int64_t k,
+            const void *w, WeightType wtype, int64_t n, float *y);
+/// RMSNorm per row: y = x / sqrt(mean(x^2) + epsilon) * weight;
+/// x, y: [rows, dim]; y may equal x.
+void rmsNorm(const float *x, int64_t rows, int64_t dim, const float *weight,
+             float epsilon, float *y);
+/// y = a + b; y may alias a or b.
+void add(const float *a, const float *b, int64_t count, float *y);
+/// y = silu(gate) * up = gate * up / (1 + exp(-gate)); y may alias either.
+void swiglu(const float *gate, const float *up, int64_t count, float *y);
+/// out[i] = table[ids[i]] (rows of dim, table [vocab, dim] f32 or f16). False
+/// (and out untouched from the bad id on) if an id is outside [0, vocab).
+bool embedding(const void *table, WeightType type, int64_t vocab, int64_t dim,
+               const int32_t *ids, int64_t count, float *out);
+/// In place on x [seq, heads, headDim]: token s is at position start + s;
+/// pairs (2i, 2i+1) (Interleaved) or (i, i + rotaryDim/2) (RotateHalf) for
+/// i < rotaryDim/2 are rotated by angle pos * base^(-2i/rotaryDim) (cosTable ==
+/// nullptr) or by the tables cosTable/sinTable [tablePositions, rotaryDim/2]
+/// f32 at row pos; dims >= rotaryDim pass through. Returns false if a position
+/// is outside the tables.
 ///
 /// Also false, with x untouched, for a negative start or a rotaryDim that is
 /// odd or outside [0, headDim]. Angles from `base` are computed in double.
-bool rotary(float *x, int64_t seq, int64_t heads, int64_t headDim, int64_t rotaryDim, int64_t start,
-            RotaryConvention convention, float base, const float *cosTable, const float *sinTable,
+bool rotary(float *x, int64_t seq, int64_t heads, int64_t headDim,
+            int64_t rotaryDim, int64_t start, RotaryConvention convention,
+            float base, const float *cosTable, const float *sinTable,
             int64_t tablePositions);
-/// Appends fresh keys or values [seq, kvHeads, headDim] to a cache [kvHeads, capacity, headDim] at
-/// positions [past, past + seq). Requires past + seq <= capacity.
-void appendKv(const float *fresh, int64_t seq, int64_t kvHeads, int64_t headDim, int64_t past,
-              int64_t capacity, float *cache);
-/// Grouped-query attention over caches that already hold past + seq positions (the new ones
-/// appended): q [seq, heads, headDim]; query s (absolute position past + s) attends positions
-/// 0..past+s when causal, else 0..past+seq-1; query head h reads KV head h / (heads / kvHeads);
-/// scores = scale * q.k, softmax in f32; out [seq, heads, headDim] = sum p * v. Parallel over
-/// (query, head) pairs; no allocation per call beyond a per-thread scratch of `past + seq` floats.
-void attention(ThreadPool &pool, const float *q, const float *kCache, const float *vCache,
-               int64_t capacity, int64_t seq, int64_t past, int64_t heads, int64_t kvHeads,
-               int64_t headDim, float scale, bool causal, float *out);
+/// Appends fresh keys or values [seq, kvHeads, headDim] to a cache
+/// [kvHeads, capacity, headDim] at positions [past, past + seq). Requires
+/// past + seq <= capacity.
+void appendKv(const float *fresh, int64_t seq, int64_t kvHeads, int64_t headDim,
+              int64_t past, int64_t capacity, float *cache);
+/// Grouped-query attention over caches that already hold past + seq positions
+/// (the new ones appended): q [seq, heads, headDim]; query s (absolute position
+/// past + s) attends positions 0..past+s when causal, else 0..past+seq-1; query
+/// head h reads KV head h / (heads / kvHeads); scores = scale * q.k, softmax in
+/// f32; out [seq, heads, headDim] = sum p * v. Parallel over (query, head)
+/// pairs; no allocation per call beyond a per-thread scratch of `past + seq`
+/// floats.
+void attention(ThreadPool &pool, const float *q, const float *kCache,
+               const float *vCache, int64_t capacity, int64_t seq, int64_t past,
+               int64_t heads, int64_t kvHeads, int64_t headDim, float scale,
+               bool causal, float *out);
 /// What the dispatcher chose, e.g. "avx512f", "avx2+fma", "scalar".
 const char *isaName();
 
