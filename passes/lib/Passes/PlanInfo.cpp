@@ -68,6 +68,14 @@ std::optional<int64_t> PlanShapes::resolve(Value value, int64_t dim,
   return size;
 }
 
+std::optional<int64_t> PlanShapes::dimension(Value value, int64_t dim) {
+  int64_t size = cast<RankedTensorType>(value.getType()).getDimSize(dim);
+  if (!ShapedType::isDynamic(size))
+    return size;
+  std::string why;
+  return resolve(value, dim, why);
+}
+
 FailureOr<SmallVector<int64_t>> PlanShapes::shape(Value value) {
   auto type = cast<RankedTensorType>(value.getType());
   SmallVector<int64_t> shape;

@@ -3,9 +3,11 @@
 #include "quant/Passes/Passes.h"
 
 #include "qllm/IR/QLLMOps.h"
+#include "quant/Plan/PlanInfo.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
 #include "llvm/ADT/StringExtras.h"
 
 namespace mlir::qllm {
@@ -75,7 +77,7 @@ struct QLLMSpecializeEntriesPass
                        << " is not supported yet: the runtime runs batch 1";
       return signalPassFailure();
     }
-    if (failed(checkInterface(main)))
+    if (failed(checkInterface(main)) || failed(specializeBatch(main)))
       return signalPassFailure();
 
     int64_t context = maxContext;
@@ -108,6 +110,50 @@ struct QLLMSpecializeEntriesPass
                          "max_tokens", builder.getI64IntegerAttr(tokens))}));
     }
     main.erase();
+  }
+
+  /// Every dimension that is the batch becomes static: arguments, results
+  /// and the values between (the token and cache-length dimensions stay
+  /// dynamic).
+  LogicalResult specializeBatch(func::FuncOp main) {
+    PlanShapes shapes(batch);
+    SmallVector<std::pair<Value, Type>> refined;
+    auto refine = [&](Value value) {
+      auto type = dyn_cast<RankedTensorType>(value.getType());
+      if (!type)
+        return;
+      SmallVector<int64_t> dims(type.getShape());
+      bool changed = false;
+      for (int64_t d = 0; d < type.getRank(); ++d) {
+        if (!ShapedType::isDynamic(dims[d]))
+          continue;
+        std::optional<int64_t> size = shapes.dimension(value, d);
+        if (size && *size == batch) {
+          dims[d] = batch;
+          changed = true;
+        }
+      }
+      if (changed)
+        refined.push_back({value, RankedTensorType::get(dims,
+                                                        type.getElementType(),
+                                                        type.getEncoding())});
+    };
+    for (BlockArgument arg : main.getArguments())
+      refine(arg);
+    main.walk([&](Operation *op) {
+      for (Value result : op->getResults())
+        refine(result);
+    });
+    // All answers first: they trace through the types being changed.
+    for (auto [value, type] : refined)
+      value.setType(type);
+    auto ret = cast<func::ReturnOp>(main.getBody().front().getTerminator());
+    main.setFunctionType(FunctionType::get(
+        main.getContext(), main.getBody().front().getArgumentTypes(),
+        ret.getOperandTypes()));
+    if (failed(verify(main)))
+      return main.emitError() << "is invalid with batch " << batch.getValue();
+    return success();
   }
 
   int64_t defaultContext(ModuleOp module, func::FuncOp main) {

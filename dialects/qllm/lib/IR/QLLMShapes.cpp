@@ -88,6 +88,12 @@ std::optional<DimRef> stepBack(OpResult result, int64_t dim) {
   if (auto attention = dyn_cast<AttentionOp>(op)) {
     if (result == attention.getOutput() && dim < 2)
       return DimRef{attention.getQuery(), dim};
+    // Presents [batch, kv_heads, past + seq, head_dim] from keys/values
+    // [batch, seq, kv_heads, head_dim]; the length is a sum.
+    Value source = result == attention.getPresentKey() ? attention.getKey()
+                                                       : attention.getValue();
+    if (result != attention.getOutput() && dim != 2)
+      return DimRef{source, dim == 0 ? 0 : dim == 1 ? 2 : 3};
     return std::nullopt;
   }
   return std::nullopt;

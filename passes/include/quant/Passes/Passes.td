@@ -167,8 +167,9 @@ def QLLMSpecializeEntriesPass
     attention), marks each argument and result with its `qllm.role`, and
     replaces `@main` by `@prefill` (up to `prefill-tokens` tokens per step) and
     `@decode` (one token), which share the weights and the KV cache. The batch
-    is specialized to `batch` (1 for now) and the KV cache to `max-context`
-    positions (module attribute `qllm.plan`).
+    dimension becomes static, `batch` (1 for now), in every type; token and cache
+    lengths stay dynamic. The KV cache holds `max-context` positions; the
+    plan's parameters are the module attribute `qllm.plan`.
   }];
   let options = [
     Option<"batch", "batch", "int64_t", "1", "Batch size (1)">,

@@ -32,6 +32,10 @@ public:
   /// dimension).
   FailureOr<SmallVector<int64_t>> shape(Value value);
 
+  /// The plan size of dimension `dim` of `value`: its static size, the batch,
+  /// kTokenDim, or nullopt if it is neither (no error emitted).
+  std::optional<int64_t> dimension(Value value, int64_t dim);
+
 private:
   /// The plan size of a dynamic dimension, or nullopt with `why`.
   std::optional<int64_t> resolve(Value value, int64_t dim, std::string &why);
