@@ -22,52 +22,56 @@ using namespace mlir::qllm;
 
 namespace {
 
-/// The element values of a floating-point weight as floats.
-FailureOr<std::vector<float>> readFloats(WeightOp weight) {
+/// A blob holding `weight`'s values stored as `element` (f32 or f16), its two
+/// dimensions swapped when `transpose`. Written straight into the new blob,
+/// element by element, so laying out a weight costs only the new copy.
+FailureOr<AsmResourceBlob> convertBlob(WeightOp weight, Type element,
+                                       bool transpose) {
   auto resource = cast<DenseResourceElementsAttr>(weight.getValue());
   AsmResourceBlob *blob = resource.getRawHandle().getBlob();
   auto type = cast<RankedTensorType>(weight.getType());
   if (!blob)
     return weight.emitError()
            << "weight '" << weight.getName() << "' has no data to lay out";
-  ArrayRef<char> bytes = blob->getData();
-  int64_t count = type.getNumElements();
-  std::vector<float> values(static_cast<size_t>(count));
-  Type element = type.getElementType();
-  if (element.isF32()) {
-    std::memcpy(values.data(), bytes.data(), count * 4);
-  } else if (element.isF16() || element.isBF16()) {
-    for (int64_t i = 0; i < count; ++i) {
-      uint16_t h;
-      std::memcpy(&h, bytes.data() + 2 * i, 2);
-      values[i] =
-          element.isF16() ? ::qrt::halfToFloat(h) : ::qrt::bfloat16ToFloat(h);
-    }
-  } else {
+  Type source = type.getElementType();
+  if (!source.isF32() && !source.isF16() && !source.isBF16())
     return weight.emitError() << "weight '" << weight.getName()
-                              << "' is not floating point (" << element << ")";
+                              << "' is not floating point (" << source << ")";
+  const char *in = blob->getData().data();
+  auto load = [&](int64_t i) -> float {
+    if (source.isF32()) {
+      float v;
+      std::memcpy(&v, in + 4 * i, 4);
+      return v;
+    }
+    uint16_t h;
+    std::memcpy(&h, in + 2 * i, 2);
+    return source.isF16() ? ::qrt::halfToFloat(h) : ::qrt::bfloat16ToFloat(h);
+  };
+  int64_t count = type.getNumElements();
+  int64_t rows = transpose ? type.getDimSize(0) : 1;
+  int64_t cols = transpose ? type.getDimSize(1) : count;
+  size_t width = element.isF32() ? 4 : 2;
+  AsmResourceBlob out = HeapAsmResourceBlob::allocate(count * width, width,
+                                                      /*dataIsMutable=*/true);
+  char *dst = out.getMutableData().data();
+  // Row r, column c of the source lands at (c, r) of the result.
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      float v = load(r * cols + c);
+      if (!std::isfinite(v))
+        return weight.emitError()
+               << "weight '" << weight.getName() << "' holds a NaN or infinity";
+      int64_t j = c * rows + r;
+      if (width == 4) {
+        std::memcpy(dst + 4 * j, &v, 4);
+      } else {
+        uint16_t h = ::qrt::floatToHalf(v);
+        std::memcpy(dst + 2 * j, &h, 2);
+      }
+    }
   }
-  for (float v : values)
-    if (!std::isfinite(v))
-      return weight.emitError()
-             << "weight '" << weight.getName() << "' holds a NaN or infinity";
-  return values;
-}
-
-/// A blob of `values` stored as `element` (f32 or f16).
-AsmResourceBlob createBlob(Type element, ArrayRef<float> values) {
-  if (element.isF32())
-    return HeapAsmResourceBlob::allocateAndCopyWithAlign(
-        ArrayRef<char>(reinterpret_cast<const char *>(values.data()),
-                       values.size() * 4),
-        alignof(float));
-  std::vector<uint16_t> halves(values.size());
-  for (size_t i = 0; i < values.size(); ++i)
-    halves[i] = ::qrt::floatToHalf(values[i]);
-  return HeapAsmResourceBlob::allocateAndCopyWithAlign(
-      ArrayRef<char>(reinterpret_cast<const char *>(halves.data()),
-                     halves.size() * 2),
-      alignof(uint16_t));
+  return out;
 }
 
 struct QLLMLayoutWeightsPass
@@ -93,23 +97,16 @@ struct QLLMLayoutWeightsPass
         element.getAsOpaquePointer(), transpose);
     DenseResourceElementsAttr &stored = blobs[key];
     if (!stored) {
-      FailureOr<std::vector<float>> values = readFloats(weight);
-      if (failed(values))
+      FailureOr<AsmResourceBlob> blob = convertBlob(weight, element, transpose);
+      if (failed(blob))
         return failure();
       SmallVector<int64_t> shape(
           cast<RankedTensorType>(weight.getType()).getShape());
-      if (transpose) {
-        int64_t rows = shape[0], cols = shape[1];
-        std::vector<float> swapped(values->size());
-        for (int64_t r = 0; r < rows; ++r)
-          for (int64_t c = 0; c < cols; ++c)
-            swapped[c * rows + r] = (*values)[r * cols + c];
-        *values = std::move(swapped);
+      if (transpose)
         std::swap(shape[0], shape[1]);
-      }
-      stored = DenseResourceElementsAttr::get(
-          RankedTensorType::get(shape, element), weight.getName(),
-          createBlob(element, *values));
+      stored =
+          DenseResourceElementsAttr::get(RankedTensorType::get(shape, element),
+                                         weight.getName(), std::move(*blob));
     }
     builder.setInsertionPointAfter(weight);
     Value read =
@@ -120,6 +117,20 @@ struct QLLMLayoutWeightsPass
                                                   builder.getF32Type()),
                             read);
     return read;
+  }
+
+  /// An operand to re-point at a laid-out weight.
+  struct Request {
+    OpOperand *operand;
+    WeightOp weight;
+    Type element;
+    bool transpose;
+  };
+
+  static const void *resourceOf(WeightOp weight) {
+    return cast<DenseResourceElementsAttr>(weight.getValue())
+        .getRawHandle()
+        .getResource();
   }
 
   void runOnOperation() override {
@@ -135,60 +146,83 @@ struct QLLMLayoutWeightsPass
           << "weight-type must be f32 or f16, got '" << weightType << "'";
       return signalPassFailure();
     }
-    OpBuilder builder(ctx);
+
+    // What to change, grouped by the blob it reads, in program order.
+    std::map<const void *, SmallVector<Request>> requests;
+    SmallVector<const void *> order;
+    std::map<const void *, SmallVector<WeightOp>> readers;
+    SmallVector<MatmulOp> transposed;
+    auto request = [&](OpOperand &operand, Type element, bool transpose) {
+      WeightOp weight = weightUnder(operand.get());
+      if (!weight)
+        return false; // computed, not stored: nothing to lay out
+      if (!transpose &&
+          cast<RankedTensorType>(weight.getType()).getElementType() == element)
+        return false; // already stored as the kernels read it
+      const void *key = resourceOf(weight);
+      if (!requests.count(key))
+        order.push_back(key);
+      requests[key].push_back({&operand, weight, element, transpose});
+      return true;
+    };
     WalkResult walk = getOperation().walk([&](Operation *op) -> WalkResult {
-      auto replace = [&](OpOperand &operand, Type element,
-                         bool transpose) -> LogicalResult {
-        WeightOp weight = weightUnder(operand.get());
-        if (!weight)
-          return success(); // computed, not stored: nothing to lay out
-        if (!transpose &&
-            cast<RankedTensorType>(weight.getType()).getElementType() ==
-                element)
-          return success(); // already stored as the kernels read it
-        FailureOr<Value> read = relayout(builder, weight, element, transpose);
-        if (failed(read))
-          return failure();
-        operand.set(*read);
-        return success();
-      };
-      LogicalResult result = success();
-      if (auto matmul = dyn_cast<MatmulOp>(op)) {
+      if (auto weight = dyn_cast<WeightOp>(op)) {
+        if (isa<DenseResourceElementsAttr>(weight.getValue()))
+          readers[resourceOf(weight)].push_back(weight);
+      } else if (auto matmul = dyn_cast<MatmulOp>(op)) {
         if (!weightUnder(matmul.getRhs()))
           return WalkResult::advance();
         if (cast<RankedTensorType>(matmul.getRhs().getType()).getRank() != 2)
           return op->emitError() << "has a weight of rank other than 2";
         bool transpose = !matmul.getTransposeRhs();
-        result = replace(matmul.getRhsMutable(), storage, transpose);
-        if (succeeded(result))
-          matmul.setTransposeRhs(true);
+        if (request(matmul.getRhsMutable(), storage, transpose) && transpose)
+          transposed.push_back(matmul);
       } else if (auto embedding = dyn_cast<EmbeddingOp>(op)) {
         if (isa<RankedTensorType>(embedding.getTable().getType()))
-          result = replace(embedding.getTableMutable(), storage, false);
+          request(embedding.getTableMutable(), storage, false);
       } else if (auto norm = dyn_cast<RmsNormOp>(op)) {
-        result = replace(norm.getWeightMutable(), f32, false);
+        request(norm.getWeightMutable(), f32, false);
       } else if (auto rotary = dyn_cast<RotaryOp>(op)) {
         if (rotary.getCosCache()) {
-          result = replace(rotary.getCosCacheMutable()[0], f32, false);
-          if (succeeded(result))
-            result = replace(rotary.getSinCacheMutable()[0], f32, false);
+          request(rotary.getCosCacheMutable()[0], f32, false);
+          request(rotary.getSinCacheMutable()[0], f32, false);
         }
       }
-      return failed(result) ? WalkResult::interrupt() : WalkResult::advance();
+      return WalkResult::advance();
     });
     if (walk.wasInterrupted())
       return signalPassFailure();
 
-    // The original weights and the casts that read them are now unused.
-    for (bool weights : {false, true}) {
-      SmallVector<Operation *> dead;
-      getOperation().walk([&](Operation *op) {
-        if ((weights ? isa<WeightOp>(op) : isa<CastOp>(op)) && op->use_empty())
-          dead.push_back(op);
-      });
-      for (Operation *op : dead)
-        op->erase();
+    // One blob at a time: lay it out for every reader, then, once no weight
+    // reads the original any more, free it, so a model's weights are not
+    // held twice (peak: the model plus one laid-out weight).
+    OpBuilder builder(ctx);
+    for (const void *key : order) {
+      for (Request &r : requests[key]) {
+        FailureOr<Value> read =
+            relayout(builder, r.weight, r.element, r.transpose);
+        if (failed(read))
+          return signalPassFailure();
+        r.operand->set(*read);
+      }
+      bool unused = true;
+      for (WeightOp weight : readers[key]) {
+        for (Operation *user : llvm::make_early_inc_range(weight->getUsers()))
+          if (isa<CastOp>(user) && user->use_empty())
+            user->erase();
+        unused &= weight->use_empty();
+      }
+      if (!unused)
+        continue;
+      DenseResourceElementsAttr resource;
+      for (WeightOp weight : readers[key]) {
+        resource = cast<DenseResourceElementsAttr>(weight.getValue());
+        weight->erase();
+      }
+      resource.getRawHandle().getResource()->setBlob(AsmResourceBlob());
     }
+    for (MatmulOp matmul : transposed)
+      matmul.setTransposeRhs(true);
   }
 
   std::map<std::tuple<const void *, const void *, bool>,
