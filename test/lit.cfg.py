@@ -44,6 +44,8 @@ config.substitutions.append(
 # Python with Debian's python3-onnx and python3-numpy.
 config.substitutions.append(("%python", "/usr/bin/python3"))
 config.substitutions.append(("%quant_src", config.quant_src_root))
+config.substitutions.append(("%quant_build", config.quant_obj_root))
+config.substitutions.append(("%quant_bin", config.quant_tools_dir))
 
 # Shared test data (../shared/data beside the checkout, or $QUANT_DATA_DIR).
 # Tests that need it say `REQUIRES: shared-data`; outside CI they are skipped

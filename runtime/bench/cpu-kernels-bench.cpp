@@ -14,6 +14,9 @@
 // matrices (>= 512 MiB, cycled) that none is in cache; GB/s counts weight
 // bytes read. GEMM is prefill at m = 64 over the same weights (GFLOP/s);
 // attention is one decode step of 32 heads of 128 over 8 layers' KV caches.
+// QuantGEMV / QuantGEMM run dequantMatmul on the same shapes with packed
+// quantized weights (16 layers' worth of distinct random weights, cycled);
+// GB/s counts the packed bytes read (codes, scales and zero points).
 //
 // Reading the figures: "CPU" is the calling thread's CPU time; well below
 // "Time" means another process took a core during the run. On a VM the
@@ -22,6 +25,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qrt/core/Quantize.h"
 #include "qrt/cpu/Kernels.h"
 
 #include <benchmark/benchmark.h>
@@ -214,6 +218,135 @@ void Matmul(benchmark::State &state, int64_t m, int64_t k, int64_t n,
                  std::to_string(set.matrices.size()) + " matrices");
 }
 
+/// A quantized weight format of the QuantGEMV and QuantGEMM rows.
+struct QuantFormat {
+  const char *name;
+  bool nf4;
+  qrt::IntNScheme intN;
+  qrt::NF4Scheme nf4Scheme;
+};
+
+QuantFormat intNFormat(const char *name, int bits, int64_t groupSize,
+                       bool symmetric, bool actOrder = false) {
+  QuantFormat format{name, false, {}, {}};
+  format.intN.bits = bits;
+  format.intN.groupSize = groupSize;
+  format.intN.symmetric = symmetric;
+  format.intN.actOrder = actOrder;
+  format.intN.scaleType = qrt::ScaleType::F16;
+  return format;
+}
+
+QuantFormat nf4Format(const char *name, bool doubleQuant) {
+  QuantFormat format{name, true, {}, {}};
+  format.nf4Scheme.blockSize = 64;
+  format.nf4Scheme.doubleQuant = doubleQuant;
+  format.nf4Scheme.doubleQuantBlockSize = 256;
+  format.nf4Scheme.scaleType = qrt::ScaleType::F32;
+  return format;
+}
+
+/// Distinct quantized weights cycled by QuantMatmul: 16 layers' worth (at 4
+/// bits, 16 x 22.5 MB for one Llama-2-7B MLP matrix, far past the caches).
+constexpr int kQuantLayers = 16;
+
+struct QuantWeightSet {
+  std::vector<qrt::QuantizedWeight> weights;
+  std::vector<qrt::QuantizedView> views;
+  uint64_t bytesEach = 0;
+};
+
+/// kQuantLayers random [n, k] weights of `format`: random codes and zero
+/// points, scales of ordinary magnitude, a random act-order group index.
+const QuantWeightSet &quantWeights(const QuantFormat &format, int64_t k,
+                                   int64_t n) {
+  static std::string cachedKey;
+  static std::unique_ptr<QuantWeightSet> cached;
+  std::string key = std::string(format.name) + "/" + std::to_string(k) + "x" +
+                    std::to_string(n);
+  if (cached && cachedKey == key)
+    return *cached;
+  // Only one set at a time: free the previous one first.
+  cached.reset();
+  auto set = std::make_unique<QuantWeightSet>();
+  uint32_t seed = 1;
+  for (int layer = 0; layer < kQuantLayers; ++layer) {
+    qrt::QuantizedWeight weight;
+    weight.layout = format.nf4 ? qrt::layoutFor(format.nf4Scheme, n, k)
+                               : qrt::layoutFor(format.intN, n, k);
+    for (const qrt::Component &c : weight.layout.components) {
+      std::vector<uint8_t> bytes(static_cast<size_t>(c.bytes()));
+      switch (c.role) {
+      case qrt::ComponentRole::GroupIndex: {
+        auto *groups = reinterpret_cast<int32_t *>(bytes.data());
+        for (int64_t i = 0; i < k; ++i)
+          groups[i] =
+              static_cast<int32_t>((i * 7919) % k / format.intN.groupSize);
+        break;
+      }
+      case qrt::ComponentRole::Scales:
+      case qrt::ComponentRole::DoubleQuantScales:
+      case qrt::ComponentRole::DoubleQuantOffset:
+        if (c.element == qrt::ElementKind::F16) {
+          fill(reinterpret_cast<uint16_t *>(bytes.data()), bytes.size() / 2,
+               ++seed);
+          break;
+        }
+        if (c.element == qrt::ElementKind::F32) {
+          fill(reinterpret_cast<float *>(bytes.data()), bytes.size() / 4,
+               ++seed);
+          break;
+        }
+        [[fallthrough]];
+      default: { // codes, zero points, double-quant codes: random bytes
+        uint32_t state = ++seed * 2654435761u;
+        for (uint8_t &b : bytes) {
+          state = state * 1664525u + 1013904223u;
+          b = static_cast<uint8_t>(state >> 24);
+        }
+        break;
+      }
+      }
+      weight.components.push_back(std::move(bytes));
+    }
+    set->bytesEach = weight.layout.totalBytes();
+    set->weights.push_back(std::move(weight));
+  }
+  for (const qrt::QuantizedWeight &weight : set->weights)
+    set->views.push_back(format.nf4 ? weight.view(format.nf4Scheme)
+                                    : weight.view(format.intN));
+  cached = std::move(set);
+  cachedKey = key;
+  return *cached;
+}
+
+/// dequantMatmul at [m, k] x [n, k]^T, cycling through the weight set.
+void QuantMatmul(benchmark::State &state, QuantFormat format, int64_t m,
+                 int64_t k, int64_t n) {
+  const QuantWeightSet &set = quantWeights(format, k, n);
+  std::vector<float> x(static_cast<size_t>(m * k)),
+      y(static_cast<size_t>(m * n));
+  fill(x.data(), x.size(), 99);
+  for (const qrt::QuantizedView &view : set.views) // warm-up
+    dequantMatmul(pool(), x.data(), m, view, y.data());
+  size_t next = 0;
+  double start = now();
+  for (auto _ : state) {
+    dequantMatmul(pool(), x.data(), m, set.views[next], y.data());
+    benchmark::DoNotOptimize(y.data());
+    next = (next + 1) % set.views.size();
+  }
+  double seconds = (now() - start) / static_cast<double>(state.iterations());
+  double gbps = static_cast<double>(set.bytesEach) / seconds * 1e-9;
+  state.counters["GB/s"] = gbps;
+  state.counters["of_bw"] = gbps / readBandwidth();
+  state.counters["GFLOP/s"] = 2.0 * m * n * k / seconds * 1e-9;
+  state.counters["us/token"] = seconds / m * 1e6;
+  state.counters["bits/weight"] = set.weights[0].layout.bitsPerWeight();
+  state.SetLabel(std::string(isaName()) + ", " +
+                 std::to_string(set.views.size()) + " matrices");
+}
+
 /// One decode step (seq 1) of 32 heads of 128 after `past` positions, over 8
 /// layers' KV caches in turn. GB/s counts the keys and values read.
 void AttentionDecode(benchmark::State &state, int64_t past) {
@@ -274,6 +407,37 @@ void registerAll() {
       }
     }
   }
+  const QuantFormat quantFormats[] = {
+      intNFormat("int4-g128-asym-f16", 4, 128, false),
+      intNFormat("int4-g128-sym-f16", 4, 128, true),
+      intNFormat("int4-g32-asym-f16", 4, 32, false),
+      intNFormat("int4-perchannel-sym-f16", 4, qrt::kPerChannel, true),
+      intNFormat("int8-perchannel-sym-f16", 8, qrt::kPerChannel, true),
+      intNFormat("int8-perchannel-asym-f16", 8, qrt::kPerChannel, false),
+      nf4Format("nf4-b64-f32", false),
+      nf4Format("nf4-b64-dq256", true),
+      // Generic-path formats, for comparison.
+      intNFormat("int3-g128-asym-f16", 3, 128, false),
+      intNFormat("int4-g128-actorder-asym-f16", 4, 128, false, true),
+  };
+  for (const QuantFormat &format : quantFormats)
+    for (const Shape &shape : shapes) {
+      std::string name =
+          std::string("QuantGEMV/") + format.name + "/" + shape.name;
+      benchmark::RegisterBenchmark(name.c_str(), QuantMatmul, format, 1,
+                                   shape.k, shape.n)
+          ->Unit(benchmark::kMillisecond)
+          ->MinTime(1.0);
+    }
+  for (const QuantFormat &format : {quantFormats[0], quantFormats[4]})
+    for (const Shape &shape : shapes) {
+      std::string name =
+          std::string("QuantGEMM/m64/") + format.name + "/" + shape.name;
+      benchmark::RegisterBenchmark(name.c_str(), QuantMatmul, format, 64,
+                                   shape.k, shape.n)
+          ->Unit(benchmark::kMillisecond)
+          ->MinTime(1.0);
+    }
   for (int64_t past : {512, 2048})
     benchmark::RegisterBenchmark(
         ("AttentionDecode/past" + std::to_string(past)).c_str(),

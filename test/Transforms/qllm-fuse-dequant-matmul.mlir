@@ -63,3 +63,20 @@ func.func @not_a_linear_layout(%x: tensor<2x8xf32>, %q: !qllm.qtensor<8x16, #qll
   %y = qllm.matmul %x, %w : (tensor<2x8xf32>, tensor<8x16xf32>) -> tensor<2x16xf32>
   return %y : tensor<2x16xf32>
 }
+
+// -----
+
+// The remaining schemes of qllm-quantize-weights: NF4 without double
+// quantization, asymmetric 3-bit groups (zero points), and a partial last
+// group (K = 172 in groups of 64).
+// CHECK-LABEL: func.func @nf4_int3_partial
+// CHECK-NOT: qllm.dequantize
+// CHECK: qllm.dequant_matmul %{{.*}}, %{{.*}} : (tensor<1x1x64xf32>, !qllm.qtensor<172x64, #qllm.nf4<>>) -> tensor<1x1x172xf32>
+// CHECK: qllm.dequant_matmul %{{.*}}, %{{.*}} : (tensor<1x1x172xf32>, !qllm.qtensor<64x172, #qllm.intq<bits = 3, group_size = 64>>) -> tensor<1x1x64xf32>
+func.func @nf4_int3_partial(%x: tensor<1x1x64xf32>, %a: !qllm.qtensor<172x64, #qllm.nf4<>>, %b: !qllm.qtensor<64x172, #qllm.intq<bits = 3, group_size = 64>>) -> tensor<1x1x64xf32> {
+  %wa = qllm.dequantize %a : !qllm.qtensor<172x64, #qllm.nf4<>> -> tensor<172x64xf32>
+  %h = qllm.matmul %x, %wa transpose_rhs : (tensor<1x1x64xf32>, tensor<172x64xf32>) -> tensor<1x1x172xf32>
+  %wb = qllm.dequantize %b : !qllm.qtensor<64x172, #qllm.intq<bits = 3, group_size = 64>> -> tensor<64x172xf32>
+  %y = qllm.matmul %h, %wb transpose_rhs : (tensor<1x1x172xf32>, tensor<64x172xf32>) -> tensor<1x1x64xf32>
+  return %y : tensor<1x1x64xf32>
+}

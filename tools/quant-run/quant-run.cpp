@@ -196,6 +196,46 @@ long peakRssKb() {
   return usage.ru_maxrss;
 }
 
+/// The quantized matrices of a plan (each counted once, however many steps
+/// read it): how many, their elements and stored bytes (all components).
+struct QuantizedFigures {
+  int64_t matrices = 0, elements = 0, bytes = 0;
+  std::string schemes; // distinct scheme descriptions, comma-separated
+};
+
+QuantizedFigures quantizedFigures(const qrt::fb::Plan &plan) {
+  QuantizedFigures f;
+  std::vector<bool> seen(plan.weights() ? plan.weights()->size() : 0);
+  for (const qrt::fb::Entry *e : *plan.entries())
+    for (const qrt::fb::Step *step : *e->steps()) {
+      if (step->kernel() != qrt::fb::Kernel::DequantMatMul)
+        continue;
+      uint64_t data = step->inputs()->Get(1)->offset();
+      if (seen[data])
+        continue;
+      seen[data] = true;
+      const qrt::fb::QuantScheme *q = step->quant();
+      ++f.matrices;
+      f.elements += q->rows() * q->cols();
+      for (uint32_t c = 1; c < step->inputs()->size(); ++c)
+        f.bytes += static_cast<int64_t>(
+            plan.weights()->Get(step->inputs()->Get(c)->offset())->size());
+      std::string name =
+          q->kind() == qrt::fb::QuantKind::NF4
+              ? std::string("nf4 block ") + std::to_string(q->group_size()) +
+                    (q->double_quant() ? " double-quant" : "")
+              : "int" + std::to_string(q->bits()) + " " +
+                    (q->group_size() < 0
+                         ? std::string("per-channel")
+                         : "g" + std::to_string(q->group_size())) +
+                    (q->symmetric() ? " sym" : " asym") + " " +
+                    qrt::fb::EnumNameDType(q->scale_type()) + " scales";
+      if (f.schemes.find(name) == std::string::npos)
+        f.schemes += (f.schemes.empty() ? "" : ", ") + name;
+    }
+  return f;
+}
+
 std::string mib(uint64_t bytes) {
   char buf[32];
   if (bytes < (1u << 20))
@@ -307,6 +347,12 @@ int main(int argc, char **argv) {
     std::printf("weights: %u tensors, %s\n",
                 plan.weights() ? plan.weights()->size() : 0u,
                 mib(plan.weights_size()).c_str());
+    QuantizedFigures q = quantizedFigures(plan);
+    if (q.matrices)
+      std::printf("quantized: %" PRId64 " matrices (%s), %" PRId64
+                  " weights in %" PRId64 " bytes, %.3f bits/weight\n",
+                  q.matrices, q.schemes.c_str(), q.elements, q.bytes,
+                  8.0 * double(q.bytes) / double(q.elements));
     for (const qrt::fb::Entry *e : *plan.entries())
       std::printf("entry %s: up to %d tokens, %zu steps, arena %s\n",
                   e->name()->c_str(), e->max_tokens(),
@@ -349,6 +395,12 @@ int main(int argc, char **argv) {
   figures.add("threads", static_cast<int64_t>(session->pool().size()));
   figures.add("load_seconds", loadSeconds);
   figures.add("weights_bytes", static_cast<int64_t>(plan.weights_size()));
+  if (QuantizedFigures q = quantizedFigures(plan); q.matrices) {
+    figures.add("quantized_matrices", q.matrices);
+    figures.add("quantized_bytes", q.bytes);
+    figures.add("quantized_bits_per_weight",
+                8.0 * double(q.bytes) / double(q.elements));
+  }
   figures.add("kv_cache_bytes",
               static_cast<int64_t>(session->memory().kvCache));
   figures.add("arena_bytes", static_cast<int64_t>(session->memory().arenas));

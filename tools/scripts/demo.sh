@@ -51,3 +51,15 @@ echo "== logits of quant-run vs the numpy reference (tokens 1,403,407,261,378) =
 /usr/bin/python3 "$root/test/e2e/reference/compare_logits.py" "$work/run.f32" \
   "$work/numpy.npy" --vocab "$(/usr/bin/python3 -c "import struct,sys; print(abs(struct.unpack('7i', open(sys.argv[1], 'rb').read(28))[5]))" "$checkpoint")" \
   --last --atol 1e-4
+echo
+echo "== quantized weights: int8, int4 g128 and NF4 + double quantization =="
+for options in "method=int8" "method=int4 group-size=128" "method=nf4 double-quant=true"; do
+  echo "-- quant-compile{$options}"
+  "$bin/quant-translate" --onnx-to-plan "$work/model.onnx" \
+    --compile-options="$options tokenizer=$tokenizer" -o "$work/quantized.qplan"
+  "$bin/quant-run" "$work/quantized.qplan" --info | grep "^quantized"
+  "$bin/quant-run" "$work/quantized.qplan" --prompt "Once upon a time" -n 40 -q
+  echo
+  "$bin/quant-run" "$work/quantized.qplan" --perplexity "$data/text/tinystories_val_first1000.txt" \
+    --max-docs 200 -q | tail -1
+done

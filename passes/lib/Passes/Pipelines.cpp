@@ -32,6 +32,20 @@ void mlir::qllm::buildCompilePipeline(OpPassManager &pm,
                                       const CompileOptions &options) {
   buildImportCleanupPipeline(pm);
   pm.addNestedPass<func::FuncOp>(createQLLMPromoteToF32Pass());
+  bool quantized = options.method != "fp32" && options.method != "fp16";
+  if (quantized) {
+    QLLMQuantizeWeightsPassOptions quantize;
+    quantize.method = options.method;
+    quantize.bits = options.bits;
+    quantize.groupSize = options.groupSize;
+    quantize.symmetric = options.symmetric;
+    quantize.scaleType = options.scaleType;
+    quantize.doubleQuant = options.doubleQuant;
+    quantize.exclude.assign(options.exclude.begin(), options.exclude.end());
+    quantize.quantizeOutput = options.quantizeOutput;
+    pm.addPass(createQLLMQuantizeWeightsPass(quantize));
+    pm.addPass(createQLLMFuseDequantMatmulPass());
+  }
   QLLMSpecializeEntriesPassOptions entries;
   entries.maxContext = options.maxContext;
   entries.prefillTokens = options.prefillTokens;
@@ -40,10 +54,9 @@ void mlir::qllm::buildCompilePipeline(OpPassManager &pm,
   entries.tokenizer = options.tokenizer;
   pm.addPass(createQLLMSpecializeEntriesPass(entries));
   QLLMLayoutWeightsPassOptions layout;
-  layout.weightType = options.method == "fp16" ? "f16"
-                      : options.method == "fp32"
-                          ? "f32"
-                          : options.method.getValue(); // the pass rejects it
+  layout.weightType = quantized                  ? options.floatWeights.getValue()
+                      : options.method == "fp16" ? "f16"
+                                                 : "f32";
   pm.addPass(createQLLMLayoutWeightsPass(layout));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -57,8 +70,9 @@ void mlir::qllm::registerQuantPipelines() {
   PassPipelineRegistration<CompileOptions>(
       "quant-compile",
       "Compile an imported model into plan-ready IR: import cleanup, f32 "
-      "compute, prefill/decode entries, weight layout (method=fp32|fp16), "
-      "kernels and arena offsets",
+      "compute, weight quantization and dequant-matmul fusion "
+      "(method=int8|int4|int|nf4) or float storage (method=fp32|fp16), "
+      "prefill/decode entries, weight layout, kernels and arena offsets",
       [](OpPassManager &pm, const CompileOptions &options) {
         buildCompilePipeline(pm, options);
       });

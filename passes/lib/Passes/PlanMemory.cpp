@@ -43,6 +43,7 @@ struct Group {
 /// Kernels whose results are new activations in the arena.
 bool writesArena(StringRef kernel) {
   return kernel == "embedding" || kernel == "rms_norm" || kernel == "matmul" ||
+         kernel == "dequant_matmul" ||
          kernel == "rotary" || kernel == "attention" || kernel == "add" ||
          kernel == "swiglu";
 }

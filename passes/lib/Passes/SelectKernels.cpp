@@ -25,6 +25,28 @@ StringRef cpuKernel(Operation *op, std::string &why) {
   };
   if (isa<WeightOp>(op))
     return "weight";
+  if (auto q = dyn_cast<QuantizedWeightOp>(op)) {
+    if (llvm::all_of(q->getOperands(),
+                     [](Value v) { return v.getDefiningOp<WeightOp>(); }))
+      return "weight"; // assembles stored components
+    why = "the components are not stored weights";
+    return {};
+  }
+  if (auto dq = dyn_cast<DequantMatmulOp>(op)) {
+    if (dq.getOutlierThreshold()) {
+      why = "LLM.int8() outlier decomposition has no cpu kernel yet";
+      return {};
+    }
+    if (dq.getWeight().getDefiningOp<QuantizedWeightOp>())
+      return "dequant_matmul";
+    why = "the weight is not a quantized_weight of stored components";
+    return {};
+  }
+  if (isa<DequantizeOp>(op)) {
+    why = "a dequantized weight is only read fused into a matmul (run "
+          "qllm-fuse-dequant-matmul)";
+    return {};
+  }
   if (auto cast = dyn_cast<CastOp>(op)) {
     if (cast.getInput().getDefiningOp<WeightOp>())
       return "weight"; // the weight's storage type

@@ -45,6 +45,18 @@ struct BufferDesc {
   SmallVector<int64_t> dims;
 };
 
+/// Fields of fb::QuantScheme.
+struct QuantDesc {
+  fb::QuantKind kind = fb::QuantKind::IntN;
+  int64_t rows = 0, cols = 0;
+  int32_t bits = 0;
+  int64_t group_size = 0;
+  bool symmetric = false, act_order = false;
+  fb::DType scale_type = fb::DType::F32;
+  bool double_quant = false;
+  int64_t double_quant_block_size = 0;
+};
+
 struct StepDesc {
   fb::Kernel kernel;
   SmallVector<BufferDesc> inputs, outputs;
@@ -53,6 +65,8 @@ struct StepDesc {
   bool causal = false;
   int32_t layer = 0, heads = 0, kvHeads = 0, headDim = 0, rotaryDim = 0;
   fb::RotaryConvention convention = fb::RotaryConvention::Interleaved;
+  /// DequantMatMul: the weight's scheme.
+  std::optional<QuantDesc> quant;
 };
 
 struct EntryDesc {
@@ -126,6 +140,18 @@ fb::DType dtypeOf(Type element) {
   return fb::DType::F32;
 }
 
+fb::DType scaleDType(::qrt::ScaleType type) {
+  switch (type) {
+  case ::qrt::ScaleType::F32:
+    return fb::DType::F32;
+  case ::qrt::ScaleType::F16:
+    return fb::DType::F16;
+  case ::qrt::ScaleType::BF16:
+    return fb::DType::BF16;
+  }
+  return fb::DType::F32;
+}
+
 FailureOr<BufferDesc> PlanExporter::describe(Value value, Operation *user) {
   if (Operation *weightOp = weightOf(value)) {
     auto weight = cast<WeightOp>(weightOp);
@@ -136,7 +162,9 @@ FailureOr<BufferDesc> PlanExporter::describe(Value value, Operation *user) {
     if (!blob)
       return user->emitError()
              << "reads weight '" << weight.getName() << "' that has no data";
-    if (!type.getElementType().isF32() && !type.getElementType().isF16())
+    bool component = isa<QuantizedWeightOp>(user);
+    if (!component && !type.getElementType().isF32() &&
+        !type.getElementType().isF16())
       return user->emitError()
              << "reads weight '" << weight.getName() << "' stored as "
              << type.getElementType() << "; plans store f32 or f16";
@@ -149,7 +177,7 @@ FailureOr<BufferDesc> PlanExporter::describe(Value value, Operation *user) {
       w.dims.assign(type.getShape().begin(), type.getShape().end());
       w.bytes = blob->getData();
       uint64_t expected = static_cast<uint64_t>(type.getNumElements()) *
-                          (type.getElementType().isF32() ? 4 : 2);
+                          (type.getElementTypeBitWidth() / 8);
       if (w.bytes.size() != expected)
         return user->emitError()
                << "weight '" << weight.getName() << "' holds " << w.bytes.size()
@@ -209,6 +237,46 @@ FailureOr<StepDesc> PlanExporter::describeStep(Operation *op,
     auto matmul = cast<MatmulOp>(op);
     step.kernel = fb::Kernel::MatMul;
     inputs = {matmul.getLhs(), matmul.getRhs()};
+  } else if (kernel == "dequant_matmul") {
+    auto matmul = cast<DequantMatmulOp>(op);
+    auto q = matmul.getWeight().getDefiningOp<QuantizedWeightOp>();
+    QTensorType type = matmul.getWeight().getType();
+    step.kernel = fb::Kernel::DequantMatMul;
+    QuantDesc scheme;
+    scheme.rows = type.getRows();
+    scheme.cols = type.getCols();
+    if (auto intN = dyn_cast<IntQuantAttr>(type.getScheme())) {
+      ::qrt::IntNScheme s = intN.getScheme();
+      scheme.kind = fb::QuantKind::IntN;
+      scheme.bits = s.bits;
+      scheme.group_size = s.groupSize;
+      scheme.symmetric = s.symmetric;
+      scheme.act_order = s.actOrder;
+      scheme.scale_type = scaleDType(s.scaleType);
+    } else {
+      ::qrt::NF4Scheme s = cast<NF4Attr>(type.getScheme()).getScheme();
+      scheme.kind = fb::QuantKind::NF4;
+      scheme.bits = 4;
+      scheme.group_size = s.blockSize;
+      scheme.scale_type = scaleDType(s.scaleType);
+      scheme.double_quant = s.doubleQuant;
+      scheme.double_quant_block_size = s.doubleQuantBlockSize;
+    }
+    step.quant = scheme;
+    inputs = {matmul.getInput()};
+    // Components in layout order: the op's operand order is that order.
+    for (Value component : q->getOperands()) {
+      FailureOr<BufferDesc> buffer = describe(component, q);
+      if (failed(buffer))
+        return failure();
+      step.inputs.push_back(*buffer);
+    }
+    // x first: describe it now and put it in front.
+    FailureOr<BufferDesc> x = describe(matmul.getInput(), op);
+    if (failed(x))
+      return failure();
+    step.inputs.insert(step.inputs.begin(), *x);
+    inputs.clear();
   } else if (kernel == "rotary") {
     auto rotary = cast<RotaryOp>(op);
     step.kernel = fb::Kernel::Rotary;
@@ -408,10 +476,16 @@ PlanExporter::build(flatbuffers::FlatBufferBuilder &fbb, uint64_t weightsOffset,
       auto inputs = buffers(s.inputs);
       auto outputs = buffers(s.outputs);
       auto name = fbb.CreateString(s.name);
-      steps.push_back(fb::CreateStep(fbb, s.kernel, inputs, outputs, name,
-                                     s.epsilon, s.scale, s.causal, s.layer,
-                                     s.heads, s.kvHeads, s.headDim,
-                                     s.convention, s.rotaryDim, s.rotaryBase));
+      flatbuffers::Offset<fb::QuantScheme> quant;
+      if (const std::optional<QuantDesc> &q = s.quant)
+        quant = fb::CreateQuantScheme(
+            fbb, q->kind, q->rows, q->cols, q->bits, q->group_size,
+            q->symmetric, q->act_order, q->scale_type, q->double_quant,
+            q->double_quant_block_size);
+      steps.push_back(fb::CreateStep(
+          fbb, s.kernel, inputs, outputs, name, s.epsilon, s.scale, s.causal,
+          s.layer, s.heads, s.kvHeads, s.headDim, s.convention, s.rotaryDim,
+          s.rotaryBase, quant));
     }
     auto stepVector = fbb.CreateVector(steps);
     auto name = fbb.CreateString(entry.name);

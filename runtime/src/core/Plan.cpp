@@ -3,10 +3,12 @@
 #include "qrt/core/Plan.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <initializer_list>
+#include <optional>
 #include <sstream>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -153,6 +155,14 @@ bool Verifier::checkTensor(const fb::TensorInfo *tensor, bool allowTokens,
                 static_cast<int>(tensor->dtype()));
   if (tensor->dims()->size() > 8)
     return fail(what, " has rank ", tensor->dims()->size(), " (at most 8)");
+  // Fix (found by test/unit/runtime/PlanCorruptionTest under UBSan): the
+  // FlatBuffers verifier (2.0) checks a vector's 4-byte length alignment,
+  // not its elements'; a flipped offset could place the int64 dims 4 bytes
+  // off, and reading them was a misaligned load. (The empty dims of a scalar
+  // need no alignment: the builder does not align them, nothing is read.)
+  if (tensor->dims()->size() > 0 &&
+      reinterpret_cast<uintptr_t>(tensor->dims()->data()) % alignof(int64_t))
+    return fail(what, " has misaligned dimensions");
   int tokenDims = 0;
   uint64_t elements = 1;
   for (int64_t d : *tensor->dims()) {
@@ -359,6 +369,70 @@ bool Verifier::checkStep(const fb::Step &step, const fb::Entry &entry,
                   "attention shapes must be [1, tokens, heads, head_dim]") &&
            expect(step.causal(), "only causal attention runs");
   }
+  case fb::Kernel::DequantMatMul: {
+    QuantizedView view;
+    std::string problem;
+    if (!quantizedViewOf(step.quant(), view, problem))
+      return fail(where, ": ", problem);
+    WeightLayout layout = view.layout();
+    if (inputs != 1 + layout.components.size() || outputs != 1)
+      return fail(where, ": dequant_matmul takes x and the ",
+                  layout.components.size(), " components of its weight");
+    if (!activations({0}))
+      return false;
+    // Fix (found by test/unit/runtime/PlanCorruptionTest): the message gave
+    // only the first dimension ("[16, ...]", and "[0]" for the scalar
+    // double-quant offset); it now gives the expected shape and what the
+    // step has.
+    auto shapeText = [](const std::vector<int64_t> &shape) {
+      std::string text = "[";
+      for (size_t i = 0; i < shape.size(); ++i)
+        text += (i ? ", " : "") + std::to_string(shape[i]);
+      return text + "]";
+    };
+    auto typeText = [](fb::DType type) {
+      std::string text = fb::EnumNameDType(type);
+      std::transform(text.begin(), text.end(), text.begin(),
+                     [](unsigned char ch) { return std::tolower(ch); });
+      return text;
+    };
+    for (size_t c = 0; c < layout.components.size(); ++c) {
+      const Component &component = layout.components[c];
+      const fb::Buffer *buffer = step.inputs()->Get(c + 1);
+      if (kindOf(c + 1) != fb::BufferKind::Weight ||
+          buffer->tensor()->dtype() != dtypeOf(component.element) ||
+          in(c + 1) != component.shape)
+        return fail(where, ": input ", c + 1, " must be the ",
+                    componentRoleName(component.role), " weight, ",
+                    typeText(dtypeOf(component.element)), " ",
+                    shapeText(component.shape), ", not ",
+                    kindOf(c + 1) == fb::BufferKind::Weight ? "a weight"
+                    : kindOf(c + 1) == fb::BufferKind::Arena
+                        ? "an arena buffer"
+                        : "the tokens",
+                    " ", typeText(buffer->tensor()->dtype()), " ",
+                    shapeText(in(c + 1)));
+      if (component.role == ComponentRole::GroupIndex) {
+        // The kernels index scales with it: every group must exist.
+        const fb::WeightInfo *w =
+            plan->weights()->Get(step.inputs()->Get(c + 1)->offset());
+        const uint8_t *bytes = data + w->offset();
+        for (int64_t col = 0; col < view.cols; ++col) {
+          int32_t g;
+          std::memcpy(&g, bytes + 4 * col, 4);
+          if (g < 0 || g >= view.groups())
+            return fail(where, ": g_idx[", col, "] = ", g,
+                        " is not a group of the weight (", view.groups(),
+                        " groups)");
+        }
+      }
+    }
+    return expect(last(in(0)) == view.cols,
+                  "dequant_matmul contraction sizes differ") &&
+           expect(last(out(0)) == view.rows &&
+                      leading(out(0)) == leading(in(0)),
+                  "the dequant_matmul output must be [..., rows]");
+  }
   case fb::Kernel::Add:
   case fb::Kernel::SwiGlu:
     if (inputs != 2 || outputs != 1)
@@ -369,6 +443,99 @@ bool Verifier::checkStep(const fb::Step &step, const fb::Entry &entry,
   }
   return fail(where, ": unknown kernel ", static_cast<int>(step.kernel()));
 }
+
+} // namespace
+
+fb::DType dtypeOf(ElementKind kind) {
+  switch (kind) {
+  case ElementKind::U8:
+    return fb::DType::U8;
+  case ElementKind::I32:
+    return fb::DType::I32;
+  case ElementKind::F32:
+    return fb::DType::F32;
+  case ElementKind::F16:
+    return fb::DType::F16;
+  case ElementKind::BF16:
+    return fb::DType::BF16;
+  }
+  return fb::DType::F32;
+}
+
+bool quantizedViewOf(const fb::QuantScheme *scheme, QuantizedView &view,
+                     std::string &error) {
+  if (!scheme) {
+    error = "dequant_matmul has no quantization scheme";
+    return false;
+  }
+  // Bounds that keep every size computation far from overflow.
+  constexpr int64_t kMaxDim = int64_t(1) << 31;
+  if (scheme->rows() <= 0 || scheme->cols() <= 0 ||
+      scheme->rows() > kMaxDim || scheme->cols() > kMaxDim) {
+    error = "the quantized weight's shape [" + std::to_string(scheme->rows()) +
+            ", " + std::to_string(scheme->cols()) + "] is invalid";
+    return false;
+  }
+  std::optional<ScaleType> scaleType;
+  switch (scheme->scale_type()) {
+  case fb::DType::F32:
+    scaleType = ScaleType::F32;
+    break;
+  case fb::DType::F16:
+    scaleType = ScaleType::F16;
+    break;
+  case fb::DType::BF16:
+    scaleType = ScaleType::BF16;
+    break;
+  default:
+    break;
+  }
+  if (!scaleType) {
+    error = "the quantized weight's scale type is not f32, f16 or bf16";
+    return false;
+  }
+  view = QuantizedView();
+  view.rows = scheme->rows();
+  view.cols = scheme->cols();
+  std::string problem;
+  if (scheme->kind() == fb::QuantKind::IntN) {
+    view.kind = QuantizedView::Kind::IntN;
+    view.intN.bits = scheme->bits();
+    view.intN.groupSize = scheme->group_size();
+    view.intN.symmetric = scheme->symmetric();
+    view.intN.actOrder = scheme->act_order();
+    view.intN.scaleType = *scaleType;
+    problem = validate(view.intN);
+    // Fix (found by test/unit/runtime/PlanCorruptionTest): as for NF4 below,
+    // a field intN does not have was ignored.
+    if (problem.empty() && scheme->double_quant())
+      problem = "intN weights have no double quantization";
+  } else if (scheme->kind() == fb::QuantKind::NF4) {
+    view.kind = QuantizedView::Kind::NF4;
+    view.nf4.blockSize = scheme->group_size();
+    view.nf4.doubleQuant = scheme->double_quant();
+    view.nf4.doubleQuantBlockSize = scheme->double_quant_block_size();
+    view.nf4.scaleType = *scaleType;
+    problem = validate(view.nf4);
+    // Fix (found by test/unit/runtime/PlanCorruptionTest): fields that NF4
+    // does not have were ignored, so a scheme that contradicted itself (NF4
+    // with 8 bits, or with a group index) was read as plain NF4.
+    if (problem.empty() && scheme->bits() != 4)
+      problem = "NF4 codes have 4 bits, got " + std::to_string(scheme->bits());
+    if (problem.empty() && scheme->act_order())
+      problem = "NF4 has no act order (no group index)";
+  } else {
+    problem = "unknown quantization kind " +
+              std::to_string(static_cast<int>(scheme->kind()));
+  }
+  if (!problem.empty()) {
+    error = "invalid quantization scheme: " + problem;
+    return false;
+  }
+  return true;
+}
+
+namespace {
 
 bool Verifier::run(std::string &error) {
   auto done = [&](bool ok) {

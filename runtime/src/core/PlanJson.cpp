@@ -102,6 +102,22 @@ void step(std::ostream &os, const fb::Step &s) {
        << ", \"head_dim\": " << s.head_dim() << ", \"scale\": " << s.scale()
        << ", \"causal\": " << (s.causal() ? "true" : "false");
     break;
+  case fb::Kernel::DequantMatMul:
+    if (const fb::QuantScheme *q = s.quant()) {
+      os << ", \"quant\": {\"kind\": \"" << fb::EnumNameQuantKind(q->kind())
+         << "\", \"rows\": " << q->rows() << ", \"cols\": " << q->cols()
+         << ", \"bits\": " << q->bits() << ", \"group_size\": "
+         << q->group_size() << ", \"symmetric\": "
+         << (q->symmetric() ? "true" : "false") << ", \"act_order\": "
+         << (q->act_order() ? "true" : "false") << ", \"scale_type\": \""
+         << fb::EnumNameDType(q->scale_type()) << "\", \"double_quant\": "
+         << (q->double_quant() ? "true" : "false");
+      if (q->double_quant())
+        os << ", \"double_quant_block_size\": "
+           << q->double_quant_block_size();
+      os << "}";
+    }
+    break;
   default:
     break;
   }

@@ -10,12 +10,42 @@
 #ifndef QRT_SRC_CPU_KERNELTABLE_H
 #define QRT_SRC_CPU_KERNELTABLE_H
 
+#include "qrt/core/Quantize.h"
 #include "qrt/cpu/Kernels.h"
 
 #include <cstdint>
 #include <cstring>
 
 namespace qrt::cpu::detail {
+
+/// How dequantMatmul reads a quantized weight.
+enum class QuantPath : uint8_t {
+  /// Any format: rows are dequantized to f32 by the portable decoder
+  /// (dequantizeSegment), then multiplied as f32 rows.
+  Generic,
+  /// 4-bit codes (intN or NF4), columns in order, groups of whole
+  /// nibbleBlocks (or per channel), or of 32 or 64 columns dividing a
+  /// nibbleBlock.
+  Nibble,
+  /// 8-bit intN, columns in order, group size a multiple of the build's
+  /// byteChunk (or per channel).
+  Byte,
+};
+
+/// The arguments of one dequantMatmul call, shared by all threads.
+struct QuantMatmulArgs {
+  const QuantizedView *w = nullptr;
+  QuantPath path = QuantPath::Generic;
+  /// Columns per group; w->cols for one group per row.
+  int64_t groupSize = 0;
+  const float *x = nullptr; ///< [m, w->cols]
+  int64_t m = 0;
+  /// GEMV on the Nibble path: x transposed in blocks of nibbleBlock = 8 *
+  /// lanes columns, column 8i + j of a block at j * lanes + i (the order in
+  /// which the kernel takes the nibbles of 32-bit lanes), zero-padded to a
+  /// whole block.
+  const float *xBlocks = nullptr;
+};
 
 struct KernelTable {
   const char *name;
@@ -42,11 +72,47 @@ struct KernelTable {
   void (*attendOne)(const float *q, const float *keys, const float *values,
                     int64_t positions, int64_t headDim, float scale,
                     float *scores, float *out);
+
+  /// Columns of one Nibble-path GEMV step (8 per 32-bit lane) and of one
+  /// Byte-path step; 0 where the build has no such path (every format then
+  /// takes the Generic one).
+  int nibbleBlock;
+  int byteChunk;
+  /// Weight rows per dequantMatmul GEMV block.
+  int quantGemvRows;
+  /// Fused dequantize-GEMV (args.m == 1) of weight rows [rowBegin, rowEnd):
+  /// y[j] = x . dequantize(w)[j].
+  void (*quantGemv)(const QuantMatmulArgs &args, int64_t rowBegin,
+                    int64_t rowEnd, float *y);
+  /// The batched form: y[i][j] for i < args.m, j in [rowBegin, rowEnd);
+  /// y [m, w->rows].
+  void (*quantGemm)(const QuantMatmulArgs &args, int64_t rowBegin,
+                    int64_t rowEnd, float *y);
 };
 
 const KernelTable &scalarKernels();
 const KernelTable &avx2Kernels();
 const KernelTable &avx512Kernels();
+
+/// The portable decoder of quantized weights (KernelsScalar.cpp), used by
+/// every build for the Generic path and for the parts of group parameters
+/// that are not worth vectorizing.
+///
+/// Scales (NF4: absmax, decoded from its 8-bit code with double quant) of
+/// groups [g0, g1) of `row`, as f32 into out[g - g0].
+void decodeScales(const QuantizedView &w, int64_t row, int64_t g0, int64_t g1,
+                  float *out);
+/// Zero points of groups [g0, g1) of `row` as f32 into out[g - g0]
+/// (2^(bits-1) when symmetric, 0 for NF4).
+void decodeZeros(const QuantizedView &w, int64_t row, int64_t g0, int64_t g1,
+                 float *out);
+/// Columns [c0, c1) of `row` dequantized into out[c - c0], with the same
+/// float operations as qrt::dequantizeRows, given the row's scales and zero
+/// points of groups [g0, ...) as decodeScales and decodeZeros write them
+/// (every group that a column in [c0, c1) belongs to).
+void dequantizeSegment(const QuantizedView &w, int64_t row, int64_t c0,
+                       int64_t c1, const float *scales, const float *zeros,
+                       int64_t g0, float *out);
 
 /// IEEE binary16 to binary32, exact for every code (subnormals, infinities;
 /// NaNs stay NaN with the quiet bit set, as F16C does).

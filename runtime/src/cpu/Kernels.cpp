@@ -291,4 +291,81 @@ void attention(ThreadPool &pool, const float *q, const float *kCache,
       });
 }
 
+namespace {
+
+/// The fast path `table` has for w, if any (QuantPath says which formats).
+detail::QuantPath quantPathFor(const QuantizedView &w,
+                               const KernelTable &table) {
+  if (w.groupIndex) // act order
+    return detail::QuantPath::Generic;
+  const int64_t groupSize = w.groupSize();
+  auto fits = [&](int chunk) {
+    return chunk > 0 && (groupSize == kPerChannel || groupSize % chunk == 0);
+  };
+  // Groups of whole blocks, or several groups of 32 or 64 columns a block.
+  const int block = table.nibbleBlock;
+  if (w.bits() == 4 && block > 0 &&
+      (fits(block) || (groupSize % 32 == 0 && block % groupSize == 0)))
+    return detail::QuantPath::Nibble;
+  if (w.kind == QuantizedView::Kind::IntN && w.intN.bits == 8 &&
+      fits(table.byteChunk))
+    return detail::QuantPath::Byte;
+  return detail::QuantPath::Generic;
+}
+
+/// x [k] transposed in blocks of `block` = 8 * lanes columns (column 8i + j
+/// of a block at j * lanes + i), zero-padded to whole blocks, in the calling
+/// thread's scratch.
+const float *transposeBlocks(const float *x, int64_t k, int64_t block) {
+  thread_local std::vector<float> transposed;
+  const int64_t padded = (k + block - 1) / block * block, lanes = block / 8;
+  if (transposed.size() < static_cast<size_t>(padded))
+    transposed.resize(static_cast<size_t>(padded));
+  for (int64_t c0 = 0; c0 < padded; c0 += block)
+    for (int64_t j = 0; j < 8; ++j)
+      for (int64_t i = 0; i < lanes; ++i) {
+        int64_t column = c0 + 8 * i + j;
+        transposed[c0 + j * lanes + i] = column < k ? x[column] : 0.0f;
+      }
+  return transposed.data();
+}
+
+} // namespace
+
+void dequantMatmul(ThreadPool &pool, const float *x, int64_t m,
+                   const QuantizedView &w, float *y) {
+  assert(m >= 0 && w.rows >= 0 && w.cols >= 0);
+  const int64_t n = w.rows, k = w.cols;
+  if (m <= 0 || n <= 0)
+    return;
+  if (k <= 0) {
+    std::fill(y, y + m * n, 0.0f);
+    return;
+  }
+  const KernelTable &table = kernels();
+  detail::QuantMatmulArgs args;
+  args.w = &w;
+  args.path = quantPathFor(w, table);
+  args.groupSize = w.groupSize() == kPerChannel ? k : w.groupSize();
+  args.x = x;
+  args.m = m;
+  if (m == 1) {
+    if (args.path == detail::QuantPath::Nibble)
+      args.xBlocks = transposeBlocks(x, k, table.nibbleBlock);
+    int64_t rows = table.quantGemvRows;
+    int64_t blocks = (n + rows - 1) / rows;
+    pool.parallelFor(
+        blocks, grainFor(rows * k), [&](int64_t begin, int64_t end) {
+          table.quantGemv(args, begin * rows, std::min(n, end * rows), y);
+        });
+    return;
+  }
+  int64_t rows = table.gemmRows;
+  int64_t blocks = (n + rows - 1) / rows;
+  pool.parallelFor(
+      blocks, grainFor(rows * k * m), [&](int64_t begin, int64_t end) {
+        table.quantGemm(args, begin * rows, std::min(n, end * rows), y);
+      });
+}
+
 } // namespace qrt::cpu

@@ -10,10 +10,13 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 namespace qrt::cpu::detail {
 namespace {
@@ -25,6 +28,9 @@ constexpr int kLanes = 8;
 constexpr int kGemmRows = 3;
 constexpr int kGemmCols = 4;
 constexpr int kGemvRows = 4;
+// 2, not 4: a row's Nibble step holds two accumulators and a two-register
+// table, and 16 registers do not fit four of them.
+constexpr int kQuantGemvRows = 2;
 
 // Eight -1 then eight 0: loading 8 lanes at kMaskTable + 8 - count enables
 // the first `count` lanes.
@@ -82,6 +88,77 @@ QRT_TARGET float vhmax(V v) {
   return _mm_cvtss_f32(quarter);
 }
 
+using VI = __m256i;
+/// 8 bytes, each zero-extended into a 32-bit lane.
+QRT_TARGET VI vloadBytes(const uint8_t *p) {
+  return _mm256_cvtepu8_epi32(
+      _mm_loadl_epi64(reinterpret_cast<const __m128i *>(p)));
+}
+QRT_TARGET VI vloadBytesPartial(const uint8_t *p, int count) {
+  alignas(16) uint8_t buffer[16] = {};
+  std::memcpy(buffer, p, static_cast<size_t>(count));
+  return _mm256_cvtepu8_epi32(
+      _mm_load_si128(reinterpret_cast<const __m128i *>(buffer)));
+}
+QRT_TARGET VI vshiftRight4(VI v) { return _mm256_srli_epi32(v, 4); }
+QRT_TARGET V vtoFloat(VI v) { return _mm256_cvtepi32_ps(v); }
+/// 32 bytes as 8 32-bit lanes (lane i: bytes 4i to 4i + 3); the partial
+/// form zero-fills from byte `count` (0..32) on.
+QRT_TARGET VI vloadBlock(const uint8_t *p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
+}
+QRT_TARGET VI vloadBlockPartial(const uint8_t *p, int count) {
+  alignas(32) uint8_t buffer[32] = {};
+  std::memcpy(buffer, p, static_cast<size_t>(count));
+  return _mm256_load_si256(reinterpret_cast<const __m256i *>(buffer));
+}
+QRT_TARGET VI vshiftRight(VI v, int bits) { return _mm256_srli_epi32(v, bits); }
+/// 2^23 + (v & 15) as float, lane-wise.
+QRT_TARGET V vnibbleBiased(VI v) {
+  return _mm256_castsi256_ps(
+      _mm256_or_si256(_mm256_and_si256(v, _mm256_set1_epi32(15)),
+                      _mm256_set1_epi32(0x4B000000)));
+}
+QRT_TARGET VI vloadIndices(const int32_t *p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
+}
+/// Lane i: table[index[i]].
+QRT_TARGET V vgather(const float *table, VI index) {
+  return _mm256_i32gather_ps(table, index, 4);
+}
+/// Lane i: values[pattern[i]], pattern[i] < 4.
+QRT_TARGET V vspread(const float *values, VI pattern) {
+  return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(values)),
+                                  pattern);
+}
+
+/// A 16-entry table of floats in two registers.
+struct Lut16 {
+  V low, high;
+};
+/// Entries (base[i] - subtract) * scale.
+QRT_TARGET Lut16 lutMake(const float *base, float subtract, float scale) {
+  V sub = _mm256_set1_ps(subtract), mul = _mm256_set1_ps(scale);
+  return {_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(base), sub), mul),
+          _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(base + 8), sub), mul)};
+}
+/// Lane i: the entry indexed by bits 0-3 of index lane i (higher bits are
+/// ignored): both halves permuted by bits 0-2, bit 3 (moved to the sign)
+/// picks one.
+QRT_TARGET V lutLookup(const Lut16 &lut, VI index) {
+  V low = _mm256_permutevar8x32_ps(lut.low, index);
+  V high = _mm256_permutevar8x32_ps(lut.high, index);
+  return _mm256_blendv_ps(low, high,
+                          _mm256_castsi256_ps(_mm256_slli_epi32(index, 28)));
+}
+/// first, second = even[0], odd[0], even[1], odd[1], ... (2 * kLanes floats).
+QRT_TARGET void vinterleave(V even, V odd, V &first, V &second) {
+  V low = _mm256_unpacklo_ps(even, odd);  // e0 o0 e1 o1 | e4 o4 e5 o5
+  V high = _mm256_unpackhi_ps(even, odd); // e2 o2 e3 o3 | e6 o6 e7 o7
+  first = _mm256_permute2f128_ps(low, high, 0x20);
+  second = _mm256_permute2f128_ps(low, high, 0x31);
+}
+
 /// exp(x) = 2^n * exp(r), n = round(x / ln 2), |r| <= ln2 / 2, exp(r) by its
 /// Taylor series to r^7 (truncation < 1e-8 relative). Inputs are clamped to
 /// [-87.3, 88.3], where 2^n stays a normal float.
@@ -127,6 +204,11 @@ const KernelTable &avx2Kernels() {
     kernels.swiglu = swiglu;
     kernels.halfToFloat = halfToFloat;
     kernels.attendOne = attendOne;
+    kernels.nibbleBlock = kNibbleBlock;
+    kernels.byteChunk = kByteChunk;
+    kernels.quantGemvRows = kQuantGemvRows;
+    kernels.quantGemv = quantGemv;
+    kernels.quantGemm = quantGemm;
     return kernels;
   }();
   return table;

@@ -19,10 +19,13 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 namespace qrt::cpu::detail {
 namespace {
@@ -35,6 +38,7 @@ constexpr int kLanes = 16;
 constexpr int kGemmRows = 4;
 constexpr int kGemmCols = 6;
 constexpr int kGemvRows = 4;
+constexpr int kQuantGemvRows = 1;
 
 QRT_TARGET __mmask16 laneMask(int count) {
   return static_cast<__mmask16>((1u << count) - 1u);
@@ -78,6 +82,66 @@ QRT_TARGET float vhsum(V v) {
   return _mm_cvtss_f32(quarter);
 }
 QRT_TARGET float vhmax(V v) { return _mm512_reduce_max_ps(v); }
+
+using VI = __m512i;
+/// 16 bytes, each zero-extended into a 32-bit lane.
+QRT_TARGET VI vloadBytes(const uint8_t *p) {
+  return _mm512_cvtepu8_epi32(
+      _mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
+}
+QRT_TARGET VI vloadBytesPartial(const uint8_t *p, int count) {
+  return _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(laneMask(count), p));
+}
+QRT_TARGET VI vshiftRight4(VI v) { return _mm512_srli_epi32(v, 4); }
+QRT_TARGET V vtoFloat(VI v) { return _mm512_cvtepi32_ps(v); }
+/// 64 bytes as 16 32-bit lanes (lane i: bytes 4i to 4i + 3); the partial
+/// form zero-fills from byte `count` (0..64) on.
+QRT_TARGET VI vloadBlock(const uint8_t *p) { return _mm512_loadu_si512(p); }
+QRT_TARGET VI vloadBlockPartial(const uint8_t *p, int count) {
+  __mmask64 mask = count >= 64 ? ~__mmask64(0) : (__mmask64(1) << count) - 1;
+  return _mm512_maskz_loadu_epi8(mask, p);
+}
+QRT_TARGET VI vshiftRight(VI v, int bits) { return _mm512_srli_epi32(v, bits); }
+/// 2^23 + (v & 15) as float, lane-wise: one ternary-logic op.
+QRT_TARGET V vnibbleBiased(VI v) {
+  return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
+      v, _mm512_set1_epi32(15), _mm512_set1_epi32(0x4B000000), 0xEA));
+}
+QRT_TARGET VI vloadIndices(const int32_t *p) { return _mm512_loadu_si512(p); }
+/// Lane i: table[index[i]].
+QRT_TARGET V vgather(const float *table, VI index) {
+  return _mm512_i32gather_ps(index, table, 4);
+}
+/// Lane i: values[pattern[i]], pattern[i] < 4.
+QRT_TARGET V vspread(const float *values, VI pattern) {
+  return _mm512_permutexvar_ps(pattern,
+                               _mm512_castps128_ps512(_mm_loadu_ps(values)));
+}
+
+/// A 16-entry table of floats in one register.
+struct Lut16 {
+  V table;
+};
+/// Entries (base[i] - subtract) * scale.
+QRT_TARGET Lut16 lutMake(const float *base, float subtract, float scale) {
+  return {_mm512_mul_ps(
+      _mm512_sub_ps(_mm512_loadu_ps(base), _mm512_set1_ps(subtract)),
+      _mm512_set1_ps(scale))};
+}
+/// Lane i: the entry indexed by bits 0-3 of index lane i (higher bits are
+/// ignored).
+QRT_TARGET V lutLookup(const Lut16 &lut, VI index) {
+  return _mm512_permutexvar_ps(index, lut.table);
+}
+/// first, second = even[0], odd[0], even[1], odd[1], ... (2 * kLanes floats).
+QRT_TARGET void vinterleave(V even, V odd, V &first, V &second) {
+  const VI low =
+      _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const VI high = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13,
+                                    29, 14, 30, 15, 31);
+  first = _mm512_permutex2var_ps(even, low, odd);
+  second = _mm512_permutex2var_ps(even, high, odd);
+}
 
 /// exp(x) = 2^n * exp(r), n = round(x / ln 2), |r| <= ln2 / 2, exp(r) by its
 /// Taylor series to r^7 (truncation < 1e-8 relative). Inputs are clamped to
@@ -125,6 +189,11 @@ const KernelTable &avx512Kernels() {
     kernels.swiglu = swiglu;
     kernels.halfToFloat = halfToFloat;
     kernels.attendOne = attendOne;
+    kernels.nibbleBlock = kNibbleBlock;
+    kernels.byteChunk = kByteChunk;
+    kernels.quantGemvRows = kQuantGemvRows;
+    kernels.quantGemv = quantGemv;
+    kernels.quantGemm = quantGemm;
     return kernels;
   }();
   return table;

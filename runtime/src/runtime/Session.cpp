@@ -35,6 +35,8 @@ struct Session::Entry {
   int64_t maxTokens = 0;
   float *arena = nullptr;
   uint64_t arenaBytes = 0;
+  /// Per step: the quantized weight of a DequantMatMul step, bound once.
+  std::vector<QuantizedView> quantized;
   ~Entry() { std::free(arena); }
 };
 
@@ -71,6 +73,23 @@ std::unique_ptr<Session> Session::create(const MappedPlan &plan,
               // Fix: the name is optional in the schema (was a null deref).
               (e->name() ? e->name()->str() : std::string("?")) + "'";
       return nullptr;
+    }
+    entry->quantized.resize(e->steps()->size());
+    for (uint32_t i = 0; i < e->steps()->size(); ++i) {
+      const fb::Step *step = e->steps()->Get(i);
+      if (step->kernel() != fb::Kernel::DequantMatMul)
+        continue;
+      QuantizedView &view = entry->quantized[i];
+      if (!quantizedViewOf(step->quant(), view, error))
+        return nullptr; // not reached for a verified plan
+      std::vector<const void *> components;
+      for (uint32_t c = 1; c < step->inputs()->size(); ++c)
+        components.push_back(
+            plan.weight(static_cast<uint32_t>(step->inputs()->Get(c)->offset())));
+      if (!bindComponents(view, components)) {
+        error = "a dequant_matmul step has the wrong number of components";
+        return nullptr;
+      }
     }
     if (e->max_tokens() == 1 && !session->decode_)
       session->decode_ = entry.get();
@@ -151,7 +170,8 @@ bool Session::runChunk(const Entry &e, const int32_t *tokens, int64_t count,
   cpu::ThreadPool &pool = *pool_;
   const uint64_t layerStride = 2ull * kvHeads_ * context_ * headDim_;
 
-  for (const fb::Step *step : *entry.steps()) {
+  for (uint32_t index = 0; index < entry.steps()->size(); ++index) {
+    const fb::Step *step = entry.steps()->Get(index);
     const auto &in = *step->inputs();
     const fb::Buffer *out = step->outputs()->Get(0);
     auto fail = [&](const std::string &what) {
@@ -181,6 +201,12 @@ bool Session::runChunk(const Entry &e, const int32_t *tokens, int64_t count,
       cpu::matmul(pool, arenaPtr(in[0]), elements(in[0]) / w[1], w[1],
                   weightPtr(in[1]), weightType(in[1]->tensor()->dtype()), w[0],
                   arenaPtr(out));
+      break;
+    }
+    case fb::Kernel::DequantMatMul: {
+      const QuantizedView &w = e.quantized[index];
+      cpu::dequantMatmul(pool, arenaPtr(in[0]), elements(in[0]) / w.cols, w,
+                         arenaPtr(out));
       break;
     }
     case fb::Kernel::Rotary: {

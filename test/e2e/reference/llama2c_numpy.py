@@ -23,6 +23,11 @@ classifier (the token embedding when the header's vocab_size is positive).
       truncated to seq_len; NLL (float64 log-softmax) summed over positions 1..T-1 of all
       documents. Prints `perplexity: P (T tokens, D documents)`. The whole-sequence forward
       (causal mask, no KV cache) is a second formulation next to the token-by-token one.
+  ... --quant SCHEME
+      any mode above with every projection weight (wq, wk, wv, wo, w1, w2, w3 of every layer,
+      each [out, in] as stored, so groups run along `in`) replaced by its quantized-dequantized
+      value under SCHEME (quant_numpy.py: fp32, int8, int4-g32/-g64/-g128[-sym], nf4, nf4-dq);
+      the token embedding, the classifier and the norms stay float32.
 """
 
 import argparse
@@ -120,6 +125,25 @@ def decode(pieces, ids, previous):
         out += piece
         previous = token
     return out.decode("utf-8", errors="replace")
+
+
+PROJECTIONS = ("wq", "wk", "wv", "wo", "w1", "w2", "w3")
+
+
+def quantize_projections(ckpt, scheme):
+    """Replaces every projection of `ckpt` by its quantized-dequantized value (quant_numpy)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import quant_numpy
+    try:
+        scheme = quant_numpy.parse_scheme(scheme)
+    except quant_numpy.SchemeError as e:
+        raise InputError(str(e))
+    if scheme.kind == "fp32":
+        return
+    for name in PROJECTIONS:
+        weights = getattr(ckpt, name)
+        setattr(ckpt, name, np.stack([quant_numpy.quantize_dequantize(w, scheme)
+                                      for w in weights]).astype(F32))
 
 
 class Model:
@@ -280,6 +304,9 @@ def main(argv):
     parser.add_argument("--prompt-ids", default="1",
                         help="comma-separated prompt ids for --generate (default 1, BOS)")
     parser.add_argument("--out", help="the .npy file that --logits writes")
+    parser.add_argument("--quant", metavar="SCHEME", default="fp32",
+                        help="quantize-dequantize the projection weights first (default fp32: "
+                             "none; int8, int4-g32/-g64/-g128[-sym], nf4, nf4-dq)")
     args = parser.parse_args(argv)
     if args.no_tokenizer == (args.tokenizer is not None):
         parser.error("give a TOKENIZER or --no-tokenizer (exactly one)")
@@ -292,6 +319,7 @@ def main(argv):
 
     try:
         ckpt = Checkpoint(args.checkpoint)
+        quantize_projections(ckpt, args.quant)
         pieces = None if args.no_tokenizer else read_tokenizer(args.tokenizer, ckpt.vocab_size)
         model = Model(ckpt)
         if args.perplexity is not None:

@@ -4,14 +4,20 @@
 // straightforward double-precision forward written here (full sequence from
 // position 0, causal grouped-query attention, RMSNorm, rotary per convention
 // or from the tables, SwiGLU, residuals). The reference reads the same weight
-// values the plan stores (f16 weights already rounded), so the only
-// differences are the kernels' float roundings.
+// values the plan stores (f16 weights already rounded; quantized projections,
+// stored as DequantMatMul components, as qrt::dequantizeRows dequantizes
+// them), so the only differences are the kernels' float roundings.
 //
 // Tolerances:
 //   - Session vs reference: |session - reference| <= 2e-5 * max(1, |reference|)
 //     per logit. The logits are O(1); float accumulation over k <= 320 terms
 //     through a few layers gives about 2e-6, and an RMSNorm that ignored its
-//     epsilon (1e-5) would already be off by about 1e-4.
+//     epsilon (1e-5) would already be off by about 1e-4. Quantized plans too:
+//     dequant_matmul computes the same weight floats as dequantizeRows and
+//     accumulates in f32 like matmul (measured: at most 1.2e-6 over all
+//     schemes and kernel builds), while the quantization itself moves the
+//     logits by 0.04 (int8) to 2.4 (int2), so a kernel that misread a code,
+//     scale, zero point or g_idx entry would be far outside it.
 //   - Decoding token by token vs one prefill vs chunked prefill: 1e-5
 //     absolute. These paths use different matmul kernels (GEMV, GEMM) and
 //     so round differently, but from identical inputs.
@@ -408,6 +414,239 @@ TEST(SessionTest, EveryKernelBuildMatchesReference) {
   }
   cpu::setIsa(cpu::defaultIsa());
   EXPECT_GE(tested, 1);
+}
+
+//===----------------------------------------------------------------------===//
+// Quantized projections (DequantMatMul) against the reference
+//===----------------------------------------------------------------------===//
+
+IntNScheme intN(int bits, int64_t groupSize, bool symmetric, ScaleType scales,
+                bool actOrder = false) {
+  IntNScheme s;
+  s.bits = bits;
+  s.groupSize = groupSize;
+  s.symmetric = symmetric;
+  s.actOrder = actOrder;
+  s.scaleType = scales;
+  return s;
+}
+
+NF4Scheme nf4(int64_t blockSize, ScaleType scales, int64_t doubleQuantBlock = 0) {
+  NF4Scheme s;
+  s.blockSize = blockSize;
+  s.scaleType = scales;
+  s.doubleQuant = doubleQuantBlock > 0;
+  s.doubleQuantBlockSize = doubleQuantBlock > 0 ? doubleQuantBlock : 256;
+  return s;
+}
+
+/// The tiny decoder with K = 64 (dim, and heads * head_dim) and K = 172
+/// (hidden: not a multiple of any group size below, so every grouped scheme
+/// has a partial last group in w2), quantized in `schemes`.
+TinyConfig quantizedConfig(std::vector<WeightScheme> schemes, uint32_t seed) {
+  TinyConfig c;
+  c.dim = 64;
+  c.hiddenDim = 172;
+  c.heads = 4;
+  c.kvHeads = 2;
+  c.headDim = 16;
+  c.layers = 2;
+  c.convention = fb::RotaryConvention::RotateHalf;
+  c.projectionSchemes = std::move(schemes);
+  c.seed = seed;
+  return c;
+}
+
+std::vector<Variant> quantizedVariants() {
+  const ScaleType F32 = ScaleType::F32, F16 = ScaleType::F16,
+                  BF16 = ScaleType::BF16;
+  auto one = [](auto scheme) {
+    return std::vector<WeightScheme>{WeightScheme::of(scheme)};
+  };
+  return {
+      {"Int8ChannelSymF32", quantizedConfig(one(intN(8, kPerChannel, true, F32)), 21)},
+      {"Int4G32AsymF16", quantizedConfig(one(intN(4, 32, false, F16)), 22)},
+      // 172 = 2 * 64 + 44.
+      {"Int4G64SymF16", quantizedConfig(one(intN(4, 64, true, F16)), 23)},
+      {"Int3G16AsymBF16", quantizedConfig(one(intN(3, 16, false, BF16)), 24)},
+      {"Int2ChannelAsymF32", quantizedConfig(one(intN(2, kPerChannel, false, F32)), 25)},
+      {"Int4ActOrderG32AsymF16",
+       quantizedConfig(one(intN(4, 32, false, F16, true)), 26)},
+      {"NF4B64F32", quantizedConfig(one(nf4(64, F32)), 27)},
+      // wq: 64 rows * 2 blocks = 128 absmax values, 3 second-level blocks of
+      // 48 (the last partial); w2: 64 * 6 = 384, 8 blocks.
+      {"NF4B32DoubleQuant48", quantizedConfig(one(nf4(32, F32, 48)), 28)},
+      // Several schemes in one plan (each step binds its own weight), and
+      // the combinations the list above leaves out: 8-bit groups, symmetric
+      // act order, NF4 with f16/bf16 absmax, 2-bit groups.
+      {"Mixed",
+       quantizedConfig({WeightScheme::of(intN(8, 16, false, BF16)),
+                        WeightScheme::of(intN(3, 32, true, F16, true)),
+                        WeightScheme::of(nf4(16, F16)),
+                        WeightScheme::of(intN(2, 8, true, F16)),
+                        WeightScheme::of(nf4(64, BF16)),
+                        WeightScheme::of(nf4(64, F32, 5)),
+                        WeightScheme::of(intN(4, kPerChannel, false, BF16))},
+                       29)},
+  };
+}
+
+class QuantizedSessionTest : public testing::TestWithParam<Variant> {};
+
+TEST_P(QuantizedSessionTest, PrefillAndDecodeMatchReference) {
+  // A prefill of 8 tokens (one chunk of the prefill entry: the batched
+  // dequant_matmul), then 5 decode steps (its GEMV), under every kernel build
+  // this machine has. The reference multiplies by the dequantized weights
+  // (qrt::dequantizeRows) in double; the kernels compute the same weight
+  // floats and differ only in float accumulation, as in the f32 variants
+  // (K <= 172 here), so the same tolerance applies.
+  const TinyConfig &config = GetParam().config;
+  auto loaded = load(config);
+  ASSERT_TRUE(loaded->plan);
+  std::vector<int32_t> tokens = randomTokens(13, config.vocab, config.seed);
+  std::vector<Vec> reference = referenceForward(loaded->model, tokens);
+  expectInformative(reference);
+  int tested = 0;
+  double worst = 0;
+  for (cpu::Isa isa : {cpu::Isa::Scalar, cpu::Isa::Avx2, cpu::Isa::Avx512}) {
+    if (!cpu::setIsa(isa))
+      continue;
+    ++tested;
+    auto session = makeSession(*loaded->plan);
+    ASSERT_TRUE(session);
+    std::vector<float> logits = runInPieces(*session, tokens, {8, 1});
+    double error = relativeError(logits, reference);
+    EXPECT_LE(error, kReferenceTolerance) << cpu::isaName();
+    worst = std::max(worst, error);
+  }
+  cpu::setIsa(cpu::defaultIsa());
+  EXPECT_GE(tested, 1);
+  char figure[32];
+  std::snprintf(figure, sizeof(figure), "%.3g", worst);
+  RecordProperty("max_relative_error", figure);
+}
+
+TEST_P(QuantizedSessionTest, DecodeWithTheCacheEqualsRecompute) {
+  // After a prefill of 6 tokens, each of 6 decode steps (one token against
+  // the KV cache) gives what a fresh session computes for the whole sequence
+  // so far in one forward (prefill chunks of 8 and up to 4).
+  const TinyConfig &config = GetParam().config;
+  auto loaded = load(config);
+  ASSERT_TRUE(loaded->plan);
+  std::vector<int32_t> tokens = randomTokens(12, config.vocab, config.seed + 300);
+  auto cached = makeSession(*loaded->plan);
+  ASSERT_TRUE(cached);
+  std::string error;
+  ASSERT_TRUE(cached->forward(tokens.data(), 6, nullptr, false, error)) << error;
+  std::vector<float> decoded(config.vocab), recomputed(config.vocab);
+  for (size_t n = 7; n <= tokens.size(); ++n) {
+    ASSERT_TRUE(cached->forward(tokens.data() + n - 1, 1, decoded.data(), false,
+                                error))
+        << error;
+    auto fresh = makeSession(*loaded->plan);
+    ASSERT_TRUE(fresh->forward(tokens.data(), int64_t(n), recomputed.data(),
+                               false, error))
+        << error;
+    EXPECT_LE(maxAbsDifference(decoded, recomputed), kPathTolerance)
+        << "after " << n << " tokens";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Schemes, QuantizedSessionTest,
+                         testing::ValuesIn(quantizedVariants()),
+                         [](const testing::TestParamInfo<Variant> &info) {
+                           return std::string(info.param.name);
+                         });
+
+TEST(QuantizedSessionTest, QuantizedModelIsCloseToTheFloatOne) {
+  // The plan builder's quantization (act order included, whose components
+  // TestPlans writes itself) really approximates the float weights: every
+  // dequantized value lies within about one quantization step of its
+  // original (intN: the group's scale, 1.25x for the scale's rounding to
+  // f16/bf16 at the ends of an asymmetric range; NF4: 0.16 of the block's
+  // absmax, the largest gap between NF4 codes being 0.304 (from -1 to
+  // -0.696), plus the error of the stored or double-quantized absmax). A g_idx that pointed columns at the
+  // wrong groups' scales would break this.
+  for (const Variant &variant : quantizedVariants()) {
+    SCOPED_TRACE(variant.name);
+    TinyModel model = makeTinyModel(variant.config);
+    for (const TinyModel::Layer &layer : model.layers) {
+      const std::vector<float> *dequantized[7] = {
+          &layer.wq, &layer.wk, &layer.wv, &layer.wo,
+          &layer.w1, &layer.w3, &layer.w2};
+      ASSERT_EQ(layer.quantized.size(), 7u);
+      for (int p = 0; p < 7; ++p) {
+        const TinyModel::QuantizedProjection &q = layer.quantized[p];
+        QuantizedView view = viewOf(q.scheme, q.weight);
+        // The exact absmax of each (row, group).
+        std::vector<double> absmax(size_t(view.rows * view.groups()), 0.0);
+        for (int64_t r = 0; r < view.rows; ++r)
+          for (int64_t c = 0; c < view.cols; ++c) {
+            double &m = absmax[size_t(r * view.groups() + view.groupOf(c))];
+            m = std::max(m, std::abs(double(q.original[r * view.cols + c])));
+          }
+        double worst = 0;
+        bool changed = false;
+        for (int64_t r = 0; r < view.rows; ++r)
+          for (int64_t c = 0; c < view.cols; ++c) {
+            int64_t g = view.groupOf(c);
+            double original = q.original[r * view.cols + c];
+            double value = (*dequantized[p])[r * view.cols + c];
+            double stored = view.scale(r, g);
+            double exact = absmax[size_t(r * view.groups() + g)];
+            // NF4: |code| <= 1, so a wrong absmax adds at most its error.
+            double step = view.kind == QuantizedView::Kind::NF4
+                              ? 0.16 * exact + std::abs(stored - exact)
+                              : 1.25 * std::abs(stored);
+            worst = std::max(worst, std::abs(value - original) /
+                                        std::max(step, 1e-30));
+            changed = changed || value != original;
+          }
+        EXPECT_LE(worst, 1.0) << q.scheme.name() << " projection " << p;
+        EXPECT_TRUE(changed) << q.scheme.name();
+        if (view.groupIndex) {
+          // A real permutation: not the natural order, every group full.
+          std::vector<int64_t> members(size_t(view.groups()), 0);
+          bool natural = true;
+          for (int64_t c = 0; c < view.cols; ++c) {
+            ++members[size_t(view.groupIndex[c])];
+            natural = natural && view.groupIndex[c] == c / view.groupSize();
+          }
+          EXPECT_FALSE(natural);
+          for (int64_t g = 0; g + 1 < view.groups(); ++g)
+            EXPECT_EQ(members[size_t(g)], view.groupSize());
+        }
+      }
+    }
+  }
+}
+
+TEST(QuantizedSessionTest, ThreadsDoNotChangeTheLogits) {
+  // Large enough that the dequant_matmul kernels split their rows across
+  // threads; each output is still computed by one thread in a fixed order.
+  TinyConfig config = quantizedConfig(
+      {WeightScheme::of(intN(4, 32, false, ScaleType::F16)),
+       WeightScheme::of(nf4(64, ScaleType::F32, 64)),
+       WeightScheme::of(intN(3, 16, false, ScaleType::BF16, true)),
+       WeightScheme::of(intN(8, kPerChannel, true, ScaleType::F32))},
+      31);
+  config.dim = 128;
+  config.hiddenDim = 320;
+  config.layers = 1;
+  config.heads = 8;
+  config.headDim = 16;
+  config.vocab = 256;
+  config.prefillTokens = 16;
+  auto loaded = load(config);
+  ASSERT_TRUE(loaded->plan);
+  std::vector<int32_t> tokens = randomTokens(20, config.vocab, 32);
+  auto one = makeSession(*loaded->plan, 1);
+  auto four = makeSession(*loaded->plan, 4);
+  std::vector<float> single = runInPieces(*one, tokens, {17, 1, 2});
+  std::vector<float> multi = runInPieces(*four, tokens, {17, 1, 2});
+  EXPECT_EQ(single, multi);
+  EXPECT_LE(relativeError(multi, referenceForward(loaded->model, tokens)),
+            kReferenceTolerance);
 }
 
 //===----------------------------------------------------------------------===//

@@ -4,6 +4,7 @@
 
 #include "qrt/core/Half.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -66,10 +67,17 @@ flatbuffers::Offset<fb::Plan> buildPlan(flatbuffers::FlatBufferBuilder &fbb,
       auto inputs = buffers(s.inputs);
       auto outputs = buffers(s.outputs);
       auto name = fbb.CreateString(s.name);
+      flatbuffers::Offset<fb::QuantScheme> quant = 0;
+      if (const std::optional<QuantSpec> &q = s.quant)
+        quant = fb::CreateQuantScheme(fbb, q->kind, q->rows, q->cols, q->bits,
+                                      q->groupSize, q->symmetric, q->actOrder,
+                                      q->scaleType, q->doubleQuant,
+                                      q->doubleQuantBlockSize);
       steps.push_back(fb::CreateStep(fbb, s.kernel, inputs, outputs, name,
                                      s.epsilon, s.scale, s.causal, s.layer,
                                      s.heads, s.kvHeads, s.headDim,
-                                     s.convention, s.rotaryDim, s.rotaryBase));
+                                     s.convention, s.rotaryDim, s.rotaryBase,
+                                     quant));
     }
     auto stepVector = fbb.CreateVector(steps);
     auto name = fbb.CreateString(entry.name);
@@ -143,6 +151,152 @@ size_t flatBufferBytes(const std::vector<uint8_t> &plan) {
 }
 
 //===----------------------------------------------------------------------===//
+// Quantized weights
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+fb::DType planScaleType(ScaleType type) {
+  switch (type) {
+  case ScaleType::F32:
+    return fb::DType::F32;
+  case ScaleType::F16:
+    return fb::DType::F16;
+  case ScaleType::BF16:
+    return fb::DType::BF16;
+  }
+  return fb::DType::F32;
+}
+
+} // namespace
+
+WeightScheme WeightScheme::of(const IntNScheme &scheme) {
+  WeightScheme s;
+  s.kind = QuantizedView::Kind::IntN;
+  s.intN = scheme;
+  return s;
+}
+
+WeightScheme WeightScheme::of(const NF4Scheme &scheme) {
+  WeightScheme s;
+  s.kind = QuantizedView::Kind::NF4;
+  s.nf4 = scheme;
+  return s;
+}
+
+QuantSpec WeightScheme::spec(int64_t rows, int64_t cols) const {
+  QuantSpec q;
+  q.rows = rows;
+  q.cols = cols;
+  if (kind == QuantizedView::Kind::NF4) {
+    q.kind = fb::QuantKind::NF4;
+    q.bits = 4;
+    q.groupSize = nf4.blockSize;
+    q.scaleType = planScaleType(nf4.scaleType);
+    q.doubleQuant = nf4.doubleQuant;
+    q.doubleQuantBlockSize = nf4.doubleQuantBlockSize;
+  } else {
+    q.kind = fb::QuantKind::IntN;
+    q.bits = intN.bits;
+    q.groupSize = intN.groupSize;
+    q.symmetric = intN.symmetric;
+    q.actOrder = intN.actOrder;
+    q.scaleType = planScaleType(intN.scaleType);
+  }
+  return q;
+}
+
+std::string WeightScheme::name() const {
+  if (kind == QuantizedView::Kind::NF4)
+    return "nf4_b" + std::to_string(nf4.blockSize) +
+           (nf4.doubleQuant ? "_dq" + std::to_string(nf4.doubleQuantBlockSize)
+                            : std::string("_") + scaleTypeName(nf4.scaleType));
+  return "int" + std::to_string(intN.bits) +
+         (intN.groupSize == kPerChannel ? std::string("_channel")
+                                        : "_g" + std::to_string(intN.groupSize)) +
+         (intN.symmetric ? "_sym" : "_asym") + (intN.actOrder ? "_act" : "") +
+         "_" + scaleTypeName(intN.scaleType);
+}
+
+QuantizedWeight quantizeWeight(const WeightScheme &scheme, const float *w,
+                               int64_t rows, int64_t cols, uint32_t seed) {
+  QuantizedWeight out;
+  std::string error;
+  if (scheme.kind == QuantizedView::Kind::NF4) {
+    error = quantizeNF4(scheme.nf4, w, rows, cols, out);
+  } else if (!scheme.intN.actOrder) {
+    error = quantizeIntN(scheme.intN, w, rows, cols, out);
+  } else {
+    // GPTQ's group index: column perm[i] belongs to group i / group_size.
+    // Quantizing the permuted matrix (column i of it is column perm[i] of w)
+    // in natural order gives the scales and zero points of those groups and
+    // the codes in permuted order; the codes are then put back in column
+    // order.
+    std::vector<int64_t> perm(static_cast<size_t>(cols));
+    for (int64_t i = 0; i < cols; ++i)
+      perm[i] = i;
+    std::mt19937 rng(seed);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    std::vector<float> permuted(static_cast<size_t>(rows * cols));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t i = 0; i < cols; ++i)
+        permuted[r * cols + i] = w[r * cols + perm[i]];
+    IntNScheme natural = scheme.intN;
+    natural.actOrder = false;
+    QuantizedWeight inOrder;
+    error = quantizeIntN(natural, permuted.data(), rows, cols, inOrder);
+    if (error.empty()) {
+      WeightLayout layout = layoutFor(scheme.intN, rows, cols);
+      for (const Component &c : layout.components) {
+        if (c.role == ComponentRole::Data) {
+          const int bits = scheme.intN.bits;
+          const int64_t rowBytes = packedBytes(cols, bits);
+          std::vector<uint8_t> data(static_cast<size_t>(c.bytes()));
+          std::vector<uint8_t> codes(static_cast<size_t>(cols));
+          for (int64_t r = 0; r < rows; ++r) {
+            for (int64_t i = 0; i < cols; ++i)
+              codes[perm[i]] =
+                  unpackCode(inOrder.components[0].data() + r * rowBytes, i, bits);
+            packCodes(codes.data(), cols, bits, data.data() + r * rowBytes);
+          }
+          out.components.push_back(std::move(data));
+        } else if (c.role == ComponentRole::GroupIndex) {
+          std::vector<uint8_t> groupIndex(static_cast<size_t>(c.bytes()));
+          for (int64_t i = 0; i < cols; ++i) {
+            int32_t g = static_cast<int32_t>(i / scheme.intN.groupSize);
+            std::memcpy(groupIndex.data() + 4 * perm[i], &g, 4);
+          }
+          out.components.push_back(std::move(groupIndex));
+        } else {
+          // Scales, zero points: per (row, group), as computed.
+          out.components.push_back(
+              inOrder.components[c.role == ComponentRole::Scales ? 1 : 2]);
+        }
+      }
+      out.layout = std::move(layout);
+    }
+  }
+  if (!error.empty())
+    throw std::logic_error("cannot quantize a test weight as " + scheme.name() +
+                           ": " + error);
+  return out;
+}
+
+QuantizedView viewOf(const WeightScheme &scheme, const QuantizedWeight &weight) {
+  return scheme.kind == QuantizedView::Kind::NF4 ? weight.view(scheme.nf4)
+                                                 : weight.view(scheme.intN);
+}
+
+std::vector<float> dequantizeAll(const WeightScheme &scheme,
+                                 const QuantizedWeight &weight) {
+  QuantizedView view = viewOf(scheme, weight);
+  std::vector<float> out(static_cast<size_t>(view.rows * view.cols));
+  dequantizeRows(view, 0, view.rows, out.data());
+  return out;
+}
+
+
+//===----------------------------------------------------------------------===//
 // The tiny decoder
 //===----------------------------------------------------------------------===//
 
@@ -210,6 +364,31 @@ TinyModel makeTinyModel(const TinyConfig &c) {
         m.sinTable.push_back(static_cast<float>(std::sin(angle)));
       }
   }
+  if (!c.projectionSchemes.empty()) {
+    // After every draw, so the float values are those of the same config
+    // without quantization.
+    const int64_t shapes[7][2] = {{int64_t(q), int64_t(d)},  {int64_t(kv), int64_t(d)},
+                                  {int64_t(kv), int64_t(d)}, {int64_t(d), int64_t(q)},
+                                  {int64_t(h), int64_t(d)},  {int64_t(h), int64_t(d)},
+                                  {int64_t(d), int64_t(h)}};
+    size_t projection = 0;
+    for (TinyModel::Layer &layer : m.layers) {
+      std::vector<float> *matrices[7] = {&layer.wq, &layer.wk, &layer.wv,
+                                         &layer.wo, &layer.w1, &layer.w3,
+                                         &layer.w2};
+      for (int i = 0; i < 7; ++i, ++projection) {
+        TinyModel::QuantizedProjection p;
+        p.scheme =
+            c.projectionSchemes[projection % c.projectionSchemes.size()];
+        p.original = std::move(*matrices[i]);
+        p.weight = quantizeWeight(p.scheme, p.original.data(), shapes[i][0],
+                                  shapes[i][1],
+                                  c.seed * 7919u + uint32_t(projection));
+        *matrices[i] = dequantizeAll(p.scheme, p.weight);
+        layer.quantized.push_back(std::move(p));
+      }
+    }
+  }
   return m;
 }
 
@@ -218,8 +397,8 @@ namespace {
 /// Builds one entry of the tiny plan; arena regions are handed out in order.
 class EntryBuilder {
 public:
-  EntryBuilder(const TinyConfig &config, std::string name, int32_t maxTokens)
-      : c(config) {
+  EntryBuilder(const TinyModel &model, std::string name, int32_t maxTokens)
+      : m(model), c(model.config) {
     entry.name = std::move(name);
     entry.maxTokens = maxTokens;
   }
@@ -261,6 +440,7 @@ private:
     entry.steps.push_back(std::move(extra));
   }
 
+  const TinyModel &m;
   const TinyConfig &c;
   EntrySpec entry;
 };
@@ -299,6 +479,27 @@ EntrySpec EntryBuilder::build(const std::vector<uint64_t> &index) {
     return out;
   };
 
+  // Projection `which` (0..6: q, k, v, o, gate, up, down) of layer l,
+  // out = x @ w^T with w [n, k]: a matmul of the next weight, or a
+  // dequant_matmul of the next components.
+  auto projection = [&](int32_t l, int which, const BufferSpec &x,
+                        const BufferSpec &out, int64_t n, int64_t k,
+                        const std::string &name) {
+    const TinyModel::Layer &layer = m.layers[l];
+    if (layer.quantized.empty()) {
+      step(fb::Kernel::MatMul, {x, weight(next(), wt, {n, k})}, out, name);
+      return;
+    }
+    const TinyModel::QuantizedProjection &p = layer.quantized[which];
+    std::vector<BufferSpec> inputs = {x};
+    for (const Component &component : p.weight.layout.components)
+      inputs.push_back(
+          weight(next(), dtypeOf(component.element), component.shape));
+    StepSpec s;
+    s.quant = p.scheme.spec(n, k);
+    step(fb::Kernel::DequantMatMul, inputs, out, name, s);
+  };
+
   for (int32_t l = 0; l < c.layers; ++l) {
     std::string p = "layers." + std::to_string(l) + ".";
     BufferSpec normed = activation({d});
@@ -308,12 +509,9 @@ EntrySpec EntryBuilder::build(const std::vector<uint64_t> &index) {
          p + "attention_norm", norm);
     BufferSpec qOut = activation({q}), kOut = activation({kv}),
                vOut = activation({kv});
-    step(fb::Kernel::MatMul, {normed, weight(next(), wt, {q, d})}, qOut,
-         p + "attention.wq");
-    step(fb::Kernel::MatMul, {normed, weight(next(), wt, {kv, d})}, kOut,
-         p + "attention.wk");
-    step(fb::Kernel::MatMul, {normed, weight(next(), wt, {kv, d})}, vOut,
-         p + "attention.wv");
+    projection(l, 0, normed, qOut, q, d, p + "attention.wq");
+    projection(l, 1, normed, kOut, kv, d, p + "attention.wk");
+    projection(l, 2, normed, vOut, kv, d, p + "attention.wv");
     BufferSpec qHeads = rotary(view(qOut, {c.heads, c.headDim}),
                                p + "attention.rotary_q");
     BufferSpec kHeads = rotary(view(kOut, {c.kvHeads, c.headDim}),
@@ -330,9 +528,7 @@ EntrySpec EntryBuilder::build(const std::vector<uint64_t> &index) {
     step(fb::Kernel::Attention, {qHeads, kHeads, vHeads}, attended,
          p + "attention", attention);
     BufferSpec projected = activation({d});
-    step(fb::Kernel::MatMul,
-         {view(attended, {q}), weight(next(), wt, {d, q})}, projected,
-         p + "attention.wo");
+    projection(l, 3, view(attended, {q}), projected, d, q, p + "attention.wo");
     BufferSpec residual = activation({d});
     step(fb::Kernel::Add, {x, projected}, residual, p + "attention.residual");
 
@@ -341,13 +537,10 @@ EntrySpec EntryBuilder::build(const std::vector<uint64_t> &index) {
          p + "ffn_norm", norm);
     BufferSpec gate = activation({h}), up = activation({h}),
                hidden = activation({h}), down = activation({d});
-    step(fb::Kernel::MatMul, {ffnNormed, weight(next(), wt, {h, d})}, gate,
-         p + "feed_forward.w1");
-    step(fb::Kernel::MatMul, {ffnNormed, weight(next(), wt, {h, d})}, up,
-         p + "feed_forward.w3");
+    projection(l, 4, ffnNormed, gate, h, d, p + "feed_forward.w1");
+    projection(l, 5, ffnNormed, up, h, d, p + "feed_forward.w3");
     step(fb::Kernel::SwiGlu, {gate, up}, hidden, p + "feed_forward.swiglu");
-    step(fb::Kernel::MatMul, {hidden, weight(next(), wt, {d, h})}, down,
-         p + "feed_forward.w2");
+    projection(l, 6, hidden, down, d, h, p + "feed_forward.w2");
     BufferSpec out = activation({d});
     step(fb::Kernel::Add, {residual, down}, out, p + "feed_forward.residual");
     x = out;
@@ -408,15 +601,35 @@ PlanSpec tinyPlanSpec(const TinyModel &m) {
   for (int32_t l = 0; l < c.layers; ++l) {
     const TinyModel::Layer &layer = m.layers[l];
     std::string p = "layers." + std::to_string(l) + ".";
+    // Projection `which` (as in Layer::quantized): its matrix, or its
+    // components.
+    auto projection = [&](int which, const std::string &name,
+                          const std::vector<float> &values,
+                          std::vector<int64_t> dims) {
+      if (layer.quantized.empty()) {
+        spec.weights.push_back(weightOf(name, values, wt, std::move(dims)));
+        return;
+      }
+      const QuantizedWeight &qw = layer.quantized[which].weight;
+      for (size_t i = 0; i < qw.components.size(); ++i) {
+        const Component &component = qw.layout.components[i];
+        WeightSpec w;
+        w.name = name + "." + componentRoleName(component.role);
+        w.dtype = dtypeOf(component.element);
+        w.dims = component.shape;
+        w.bytes = qw.components[i];
+        spec.weights.push_back(std::move(w));
+      }
+    };
     spec.weights.push_back(weightOf(p + "attention_norm", layer.attentionNorm, f32, {d}));
-    spec.weights.push_back(weightOf(p + "attention.wq", layer.wq, wt, {q, d}));
-    spec.weights.push_back(weightOf(p + "attention.wk", layer.wk, wt, {kv, d}));
-    spec.weights.push_back(weightOf(p + "attention.wv", layer.wv, wt, {kv, d}));
-    spec.weights.push_back(weightOf(p + "attention.wo", layer.wo, wt, {d, q}));
+    projection(0, p + "attention.wq", layer.wq, {q, d});
+    projection(1, p + "attention.wk", layer.wk, {kv, d});
+    projection(2, p + "attention.wv", layer.wv, {kv, d});
+    projection(3, p + "attention.wo", layer.wo, {d, q});
     spec.weights.push_back(weightOf(p + "ffn_norm", layer.ffnNorm, f32, {d}));
-    spec.weights.push_back(weightOf(p + "feed_forward.w1", layer.w1, wt, {h, d}));
-    spec.weights.push_back(weightOf(p + "feed_forward.w3", layer.w3, wt, {h, d}));
-    spec.weights.push_back(weightOf(p + "feed_forward.w2", layer.w2, wt, {d, h}));
+    projection(4, p + "feed_forward.w1", layer.w1, {h, d});
+    projection(5, p + "feed_forward.w3", layer.w3, {h, d});
+    projection(6, p + "feed_forward.w2", layer.w2, {d, h});
   }
   spec.weights.push_back(weightOf("norm", m.finalNorm, f32, {d}));
   spec.weights.push_back(weightOf("output", m.output, wt, {c.vocab, d}));
@@ -431,8 +644,8 @@ PlanSpec tinyPlanSpec(const TinyModel &m) {
   for (size_t i = 0; i < index.size(); ++i)
     index[i] = i;
   spec.entries.push_back(
-      EntryBuilder(c, "prefill", c.prefillTokens).build(index));
-  spec.entries.push_back(EntryBuilder(c, "decode", 1).build(index));
+      EntryBuilder(m, "prefill", c.prefillTokens).build(index));
+  spec.entries.push_back(EntryBuilder(m, "decode", 1).build(index));
   return spec;
 }
 

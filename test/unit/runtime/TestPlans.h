@@ -12,7 +12,11 @@
 // uses every kernel of the schema, structured like the compiler's plans:
 // rotary in place, q/k/v as [1, tokens, heads, head_dim] views of the matmul
 // outputs [1, tokens, heads * head_dim] at the same arena offset, and every
-// activation in its own 64-byte aligned region of the arena.
+// activation in its own 64-byte aligned region of the arena. With
+// TinyConfig::projectionSchemes, the projection matmuls (q, k, v, o, gate, up,
+// down) are DequantMatMul steps over weights quantized by the runtime's own
+// quantizers (qrt/core/Quantize.h), and the model's float matrices are their
+// dequantized values, so a float reference still reads what the plan stores.
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,6 +24,7 @@
 #define QRT_TEST_UNIT_RUNTIME_TESTPLANS_H
 
 #include "qrt/core/Plan.h"
+#include "qrt/core/Quantize.h"
 
 #include <cstdint>
 #include <optional>
@@ -40,6 +45,19 @@ struct BufferSpec {
   std::vector<int64_t> dims;
 };
 
+/// Step.quant: the scheme of a DequantMatMul step's weight.
+struct QuantSpec {
+  fb::QuantKind kind = fb::QuantKind::IntN;
+  int64_t rows = 0, cols = 0;
+  int32_t bits = 4;
+  /// IntN: columns per group (-1 per channel); NF4: columns per block.
+  int64_t groupSize = 0;
+  bool symmetric = false, actOrder = false;
+  fb::DType scaleType = fb::DType::F16;
+  bool doubleQuant = false;
+  int64_t doubleQuantBlockSize = 0;
+};
+
 struct StepSpec {
   fb::Kernel kernel = fb::Kernel::Add;
   std::vector<BufferSpec> inputs, outputs;
@@ -48,6 +66,8 @@ struct StepSpec {
   bool causal = false;
   int32_t layer = 0, heads = 0, kvHeads = 0, headDim = 0, rotaryDim = 0;
   fb::RotaryConvention convention = fb::RotaryConvention::Interleaved;
+  /// Serialized as Step.quant when set (absent otherwise).
+  std::optional<QuantSpec> quant;
 };
 
 struct EntrySpec {
@@ -92,6 +112,42 @@ std::vector<uint8_t> serializePlan(const PlanSpec &spec);
 size_t flatBufferBytes(const std::vector<uint8_t> &plan);
 
 //===----------------------------------------------------------------------===//
+// Quantized weights
+//===----------------------------------------------------------------------===//
+
+/// The storage scheme of a quantized weight: intN or NF4.
+struct WeightScheme {
+  QuantizedView::Kind kind = QuantizedView::Kind::IntN;
+  IntNScheme intN;
+  NF4Scheme nf4;
+
+  static WeightScheme of(const IntNScheme &scheme);
+  static WeightScheme of(const NF4Scheme &scheme);
+  /// Step.quant of a [rows, cols] weight in this scheme, as the compiler
+  /// writes it.
+  QuantSpec spec(int64_t rows, int64_t cols) const;
+  /// E.g. "int4_g32_asym_f16", "nf4_b64_dq48".
+  std::string name() const;
+};
+
+/// w [rows, cols] (row-major) quantized in `scheme` by round to nearest, with
+/// qrt::quantizeIntN or quantizeNF4. Act order, which those refuse (it needs
+/// a calibrated method), gets a group index as GPTQ builds one: a permutation
+/// `perm` of the columns drawn from `seed`, column perm[i] in group
+/// i / group_size; each group is then quantized exactly as quantizeIntN
+/// quantizes a contiguous group of the same values. Throws std::logic_error
+/// if quantization fails.
+QuantizedWeight quantizeWeight(const WeightScheme &scheme, const float *w,
+                               int64_t rows, int64_t cols, uint32_t seed);
+
+/// A view of `weight` (valid while it lives).
+QuantizedView viewOf(const WeightScheme &scheme, const QuantizedWeight &weight);
+
+/// All rows of `weight`, dequantized by qrt::dequantizeRows.
+std::vector<float> dequantizeAll(const WeightScheme &scheme,
+                                 const QuantizedWeight &weight);
+
+//===----------------------------------------------------------------------===//
 // The tiny decoder
 //===----------------------------------------------------------------------===//
 
@@ -118,6 +174,11 @@ struct TinyConfig {
   float attentionScale = 0;
   /// Rotary writes a separate arena region instead of rotating in place.
   bool rotaryOutOfPlace = false;
+  /// Empty: the projections are MatMul steps over weightType weights. Else
+  /// they are DequantMatMul steps; projection i of the model (counting q, k,
+  /// v, o, gate, up, down, layer after layer) is stored in scheme
+  /// projectionSchemes[i % size()]. The embedding and output stay weightType.
+  std::vector<WeightScheme> projectionSchemes;
   uint32_t seed = 1;
 
   int32_t effectiveRotaryDim() const { return rotaryDim ? rotaryDim : headDim; }
@@ -128,11 +189,21 @@ struct TinyConfig {
 };
 
 /// The weights of a tiny decoder, as float values exactly equal to what the
-/// plan stores (f16 weights are the f16-rounded values). Matrices are [n, k]
-/// row-major (output channel per row).
+/// plan stores (f16 weights are the f16-rounded values, quantized ones their
+/// dequantized values). Matrices are [n, k] row-major (output channel per
+/// row).
 struct TinyModel {
+  struct QuantizedProjection {
+    WeightScheme scheme;
+    QuantizedWeight weight;
+    /// The float values it was quantized from.
+    std::vector<float> original;
+  };
   struct Layer {
     std::vector<float> attentionNorm, wq, wk, wv, wo, ffnNorm, w1, w3, w2;
+    /// With config.projectionSchemes: how wq, wk, wv, wo, w1, w3, w2 (in
+    /// this order) are stored; those matrices hold the dequantized values.
+    std::vector<QuantizedProjection> quantized;
   };
   TinyConfig config;
   std::vector<float> embedding; // [vocab, dim]
@@ -147,7 +218,9 @@ TinyModel makeTinyModel(const TinyConfig &config);
 
 /// The plan of `model`. The weights are numbered in this order:
 /// tok_embeddings, then per layer attention_norm, wq, wk, wv, wo, ffn_norm,
-/// w1, w3, w2, then norm, output, and rope.cos, rope.sin with tables.
+/// w1, w3, w2, then norm, output, and rope.cos, rope.sin with tables. A
+/// quantized projection is its components instead, in layout order, named
+/// after it and qrt::componentRoleName (e.g. "layers.0.attention.wq.scales").
 PlanSpec tinyPlanSpec(const TinyModel &model);
 
 inline std::vector<uint8_t> tinyPlanBytes(const TinyConfig &config) {

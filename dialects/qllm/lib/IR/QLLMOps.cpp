@@ -79,22 +79,6 @@ LogicalResult verifyShape(Operation *op, StringRef what,
   return success();
 }
 
-/// The element type of a component of a quantized weight.
-Type componentElementType(MLIRContext *ctx, ::qrt::ElementKind kind) {
-  switch (kind) {
-  case ::qrt::ElementKind::U8:
-    return IntegerType::get(ctx, 8, IntegerType::Unsigned);
-  case ::qrt::ElementKind::I32:
-    return IntegerType::get(ctx, 32);
-  case ::qrt::ElementKind::F32:
-    return Float32Type::get(ctx);
-  case ::qrt::ElementKind::F16:
-    return Float16Type::get(ctx);
-  case ::qrt::ElementKind::BF16:
-    return BFloat16Type::get(ctx);
-  }
-  return {};
-}
 
 } // namespace
 
@@ -749,4 +733,20 @@ LogicalResult TriluOp::verify() {
   if (rankedType(getInput()).getRank() < 2)
     return emitOpError() << "input must have rank >= 2";
   return success();
+}
+
+Type mlir::qllm::componentElementType(MLIRContext *ctx, ::qrt::ElementKind kind) {
+  switch (kind) {
+  case ::qrt::ElementKind::U8:
+    return IntegerType::get(ctx, 8, IntegerType::Unsigned);
+  case ::qrt::ElementKind::I32:
+    return IntegerType::get(ctx, 32);
+  case ::qrt::ElementKind::F32:
+    return Float32Type::get(ctx);
+  case ::qrt::ElementKind::F16:
+    return Float16Type::get(ctx);
+  case ::qrt::ElementKind::BF16:
+    return BFloat16Type::get(ctx);
+  }
+  return {};
 }

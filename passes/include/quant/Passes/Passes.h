@@ -22,9 +22,43 @@ void buildImportCleanupPipeline(OpPassManager &pm);
 /// Options of quant-compile: how weights are stored and what the plan's
 /// entry points take.
 struct CompileOptions : public PassPipelineOptions<CompileOptions> {
-  Option<std::string> method{*this, "method",
-                             llvm::cl::desc("Weight storage: fp32 or fp16"),
-                             llvm::cl::init("fp32")};
+  Option<std::string> method{
+      *this, "method",
+      llvm::cl::desc("Weights: fp32, fp16 (storage), or quantized: int8, "
+                     "int4, int (with bits), nf4"),
+      llvm::cl::init("fp32")};
+  // Quantized methods (see qllm-quantize-weights).
+  Option<int> bits{*this, "bits",
+                   llvm::cl::desc("Code bits for method=int: 2, 3, 4, 8"),
+                   llvm::cl::init(0)};
+  Option<int64_t> groupSize{
+      *this, "group-size",
+      llvm::cl::desc("Columns per group / NF4 block; -1 per channel; 0: the "
+                     "method's default"),
+      llvm::cl::init(0)};
+  Option<std::string> symmetric{
+      *this, "symmetric", llvm::cl::desc("true, false or default"),
+      llvm::cl::init("default")};
+  Option<std::string> scaleType{
+      *this, "scale-type", llvm::cl::desc("f32, f16, bf16 or default"),
+      llvm::cl::init("default")};
+  Option<bool> doubleQuant{
+      *this, "double-quant",
+      llvm::cl::desc("NF4: absmax as 8-bit codes (QLoRA)"),
+      llvm::cl::init(false)};
+  ListOption<std::string> exclude{
+      *this, "exclude",
+      llvm::cl::desc("Regexes of weight names that keep their precision")};
+  Option<bool> quantizeOutput{
+      *this, "quantize-output",
+      llvm::cl::desc("Also quantize the output projection"),
+      llvm::cl::init(false)};
+  Option<std::string> floatWeights{
+      *this, "float-weights",
+      llvm::cl::desc("Storage of the weights a quantized method leaves in "
+                     "floating point (embedding, output projection): f32 or "
+                     "f16"),
+      llvm::cl::init("f32")};
   Option<std::string> target{*this, "target",
                              llvm::cl::desc("Kernel target: cpu"),
                              llvm::cl::init("cpu")};

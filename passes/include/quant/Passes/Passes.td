@@ -82,6 +82,62 @@ def QLLMRaiseSwiGluPass : Pass<"qllm-raise-swiglu"> {
 }
 
 //===----------------------------------------------------------------------===//
+// Weight rewriting
+//===----------------------------------------------------------------------===//
+
+def QLLMQuantizeWeightsPass : Pass<"qllm-quantize-weights", "::mlir::ModuleOp"> {
+  let summary = "Quantize matmul weights (round to nearest: int8, intN, NF4)";
+  let description = [{
+    Rewrites every matmul whose right-hand side is a stored weight (read
+    directly or through a cast to f32) into `matmul(x, dequantize(q))
+    transpose_rhs`, where `q` is a `qllm.quantized_weight` of the [N, K]
+    weight (output channels by the reduction dimension; a [K, N] weight is
+    transposed) whose components are new resource blobs named
+    `<weight>.data`, `.scales`, `.zero_points`, `.double_quant_scales` and
+    `.double_quant_offset`. Float originals that nothing else reads are
+    erased and their blobs freed. `qllm-fuse-dequant-matmul` then fuses
+    the dequantize into the matmul.
+
+    Methods (round to nearest, algorithms in `qrt/core/Quantize.h`):
+    `int8` (8 bits, per channel, symmetric, f32 scales by default), `int4`
+    (4 bits, groups of 128, asymmetric, f16 scales by default), `int` (any of
+    2, 3, 4, 8 `bits`), `nf4` (bitsandbytes NF4, blocks of 64, f32 absmax;
+    `double-quant` stores the absmax as 8-bit codes as QLoRA does).
+
+    Left alone: weights whose name matches an `exclude` regex, and the
+    output projection (the matmul that computes the `logits` result) unless
+    `quantize-output`; embedding tables are not matmul weights. A weight with
+    a NaN or an infinity is an error naming it. `report` prints, per weight
+    and in total, bytes before and after and bits per weight (scales and zero
+    points included) to stderr.
+  }];
+  let options = [
+    Option<"method", "method", "std::string", "\"int4\"",
+           "int8, int4, int (with bits) or nf4">,
+    Option<"bits", "bits", "int", "0",
+           "Code bits for method=int: 2, 3, 4 or 8 (0: the method's)">,
+    Option<"groupSize", "group-size", "int64_t", "0",
+           "Columns per group (NF4: per block); -1 per channel; 0: the "
+           "method's default (int8: -1, int4/int: 128, nf4: 64)">,
+    Option<"symmetric", "symmetric", "std::string", "\"default\"",
+           "true, false, or default (int8: true, others: false)">,
+    Option<"scaleType", "scale-type", "std::string", "\"default\"",
+           "f32, f16, bf16, or default (int8 and nf4: f32, others: f16)">,
+    Option<"doubleQuant", "double-quant", "bool", "false",
+           "NF4: store the absmax as 8-bit codes (QLoRA double quantization)">,
+    Option<"doubleQuantBlockSize", "double-quant-block-size", "int64_t", "256",
+           "NF4 double quantization: absmax values per second-level block">,
+    ListOption<"exclude", "exclude", "std::string",
+               "Regexes: weights whose name matches one keep their precision">,
+    Option<"quantizeOutput", "quantize-output", "bool", "false",
+           "Also quantize the output projection (logits)">,
+    Option<"report", "report", "bool", "false",
+           "Print bytes before/after and bits per weight to stderr">,
+  ];
+  let dependentDialects = ["::mlir::qllm::QLLMDialect"];
+}
+
+//===----------------------------------------------------------------------===//
 // Fusion
 //===----------------------------------------------------------------------===//
 
@@ -144,9 +200,10 @@ def QLLMSelectKernelsPass : Pass<"qllm-select-kernels", "::mlir::func::FuncOp"> 
   let summary = "Choose a runtime kernel for every op of an entry point";
   let description = [{
     Annotates each op with `qllm.kernel`: the kernel of the target that runs
-    it (`embedding`, `rms_norm`, `matmul`, `rotary`, `attention`, `add`,
-    `swiglu`), `view` for reshapes (no data movement), `weight` for weights
-    and their storage casts. An op without a kernel is an error naming it and
+    it (`embedding`, `rms_norm`, `matmul`, `dequant_matmul`, `rotary`,
+    `attention`, `add`, `swiglu`), `view` for reshapes (no data movement),
+    `weight` for weights, their storage casts and the `quantized_weight`s that
+    assemble them. An op without a kernel is an error naming it and
     its source location.
   }];
   let options = [

@@ -72,6 +72,16 @@ inline float bfloat16ToFloat(uint16_t b) {
   return f;
 }
 
+/// float to bfloat16 bits, rounding to nearest even (NaN stays NaN).
+inline uint16_t floatToBfloat16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if ((bits & 0x7FFFFFFFu) > 0x7F800000u)
+    return static_cast<uint16_t>((bits >> 16) | 0x40u);
+  bits += 0x7FFFu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
 } // namespace qrt
 
 #endif // QRT_CORE_HALF_H

@@ -11,6 +11,7 @@
 #ifndef QRT_CORE_PLAN_H
 #define QRT_CORE_PLAN_H
 
+#include "qrt/core/Quantize.h"
 #include "qrt/schema/plan_generated.h"
 
 #include <cstddef>
@@ -67,6 +68,15 @@ private:
 inline const fb::Plan *planOf(const uint8_t *data) {
   return fb::GetSizePrefixedPlan(data);
 }
+
+/// The kind, scheme, rows and cols of the quantized weight that `scheme`
+/// (a DequantMatMul step's) describes, component pointers unset. False, with
+/// what is wrong in `error`, for an invalid scheme.
+bool quantizedViewOf(const fb::QuantScheme *scheme, QuantizedView &view,
+                     std::string &error);
+
+/// The plan type of a component element.
+fb::DType dtypeOf(ElementKind kind);
 
 /// A JSON view of a plan without weight bytes (for tests and users).
 void writePlanJson(const fb::Plan &plan, std::ostream &os);

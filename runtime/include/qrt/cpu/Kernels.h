@@ -1,20 +1,24 @@
 //===- Kernels.h - CPU kernels of a Llama 2 decoder -------------*- C++ -*-===//
 //
 // The CPU backend's kernels: fp32 activations, fp32 accumulation, weights in
-// f32 or f16. Each kernel exists in three builds chosen at run time: AVX-512
-// (avx512f with bw/vl, fma, f16c), AVX2 (avx2, fma, f16c) and portable
-// scalar C++. The best one the machine supports is taken unless the
-// environment variable QRT_ISA (`scalar`, `avx2`, `avx512`) asks for a lower
-// one; setIsa() switches at run time (tests run every kernel under each).
+// f32 or f16, or packed quantized (dequantMatmul). Each kernel exists in three
+// builds chosen at run time: AVX-512 (avx512f with bw/vl, fma, f16c), AVX2
+// (avx2, fma, f16c) and portable scalar C++. The best one the machine supports
+// is taken unless the environment variable QRT_ISA (`scalar`, `avx2`, `avx512`)
+// asks for a lower one; setIsa() switches at run time (tests run every kernel
+// under each).
 //
 // Parallel kernels take a ThreadPool; the element-wise ones run on the
-// calling thread. No kernel allocates per call, except that attention and
-// rotary grow a per-thread scratch buffer when it is too small.
+// calling thread. No kernel allocates per call, except that attention,
+// rotary and dequantMatmul grow a per-thread scratch buffer when it is too
+// small.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef QRT_CPU_KERNELS_H
 #define QRT_CPU_KERNELS_H
+
+#include "qrt/core/Quantize.h"
 
 #include <cstdint>
 #include <functional>
@@ -124,6 +128,30 @@ bool setIsa(Isa isa);
 /// The build chosen at start-up: the best supported one, or the one QRT_ISA
 /// names if that is supported and lower.
 Isa defaultIsa();
+
+//===----------------------------------------------------------------------===//
+// Quantized weights
+//===----------------------------------------------------------------------===//
+
+/// Fused dequantize-matmul with a packed quantized weight (Quantize.h):
+/// y[i][j] = sum_k x[i][k] * dequantize(w)[j][k] for i < m, j < w.rows;
+/// x [m, w.cols] f32, y [m, w.rows] f32; f32 accumulation. m == 1: the
+/// decode GEMV; m > 1: prefill (batched).
+///
+/// Activations stay f32 (never quantized); the weights are the values
+/// qrt::dequantizeRows computes. Every format is supported. The SIMD builds
+/// have fused fast paths for 4-bit intN and NF4 (with or without double
+/// quantization) whose groups are whole rows, a multiple of 128 columns (64
+/// for AVX2), or 32 or 64 columns, and for 8-bit intN whose groups are whole
+/// rows or a multiple of 16 columns (8 for AVX2); anything else (2 and 3
+/// bits, act order, other group sizes) is dequantized row by row to f32
+/// first, correct but slower. Threads split the output rows; m > 1 decodes
+/// each weight block once per 64 rows of x. Sums keep at least 8 interleaved
+/// partial sums, as matmul. No allocation per call except per-thread scratch
+/// (group parameters, transposed x, a dequantized row) that grows when too
+/// small. y must not overlap x or the weight.
+void dequantMatmul(ThreadPool &pool, const float *x, int64_t m,
+                   const qrt::QuantizedView &w, float *y);
 
 } // namespace qrt::cpu
 

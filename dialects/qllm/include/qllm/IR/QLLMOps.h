@@ -17,4 +17,10 @@
 #define GET_OP_CLASSES
 #include "qllm/IR/QLLMOps.h.inc"
 
+namespace mlir::qllm {
+/// The element type of a quantized weight's component of kind `kind` (u8
+/// codes are unsigned `ui8`).
+Type componentElementType(MLIRContext *ctx, ::qrt::ElementKind kind);
+} // namespace mlir::qllm
+
 #endif // QLLM_IR_QLLMOPS_H

@@ -1,0 +1,72 @@
+#!/usr/bin/python3
+"""Greedy generation with quantized plans against the numpy reference of the same scheme.
+
+  check_quantized_generation.py MODEL.onnx CHECKPOINT.bin --bin BUILD/bin --work DIR
+                                [--schemes fp32,int8,...] [-n 64]
+
+For each scheme: compiles MODEL.onnx with `quant-translate --onnx-to-plan` and the scheme's
+quant-compile options, decodes N tokens greedily from BOS with `quant-run --print-ids`, and
+compares the ids with `llama2c_numpy.py --generate N --quant SCHEME` (the independent quantizer
+and forward pass). Also requires int8's ids to equal fp32's. Prints one line per scheme; exit 1 on
+any difference.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "tools", "scripts"))
+
+from importlib.machinery import SourceFileLoader  # noqa: E402
+
+table = SourceFileLoader(
+    "quant_table", os.path.join(HERE, "..", "..", "..", "tools", "scripts", "quant-table.py")
+).load_module()
+
+
+def ids_of(text):
+    return [int(t) for t in text.replace(",", " ").split()]
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("onnx")
+    parser.add_argument("checkpoint")
+    parser.add_argument("--bin", required=True)
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--schemes", default=",".join(table.COMPILE_OPTIONS))
+    parser.add_argument("-n", type=int, default=64)
+    args = parser.parse_args(argv)
+    os.makedirs(args.work, exist_ok=True)
+    ours, failures = {}, []
+    for scheme in args.schemes.split(","):
+        plan = os.path.join(args.work, scheme + ".qplan")
+        table.run([os.path.join(args.bin, "quant-translate"), "--onnx-to-plan", args.onnx,
+                   "--compile-options=" + table.COMPILE_OPTIONS[scheme], "-o", plan])
+        got = ids_of(table.run([os.path.join(args.bin, "quant-run"), plan, "--tokens", "1",
+                                "-n", str(args.n), "--print-ids", "-q"]))
+        reference = ids_of(table.run([sys.executable, os.path.join(HERE, "llama2c_numpy.py"),
+                                      args.checkpoint, "--no-tokenizer", "--generate",
+                                      str(args.n), "--quant", scheme]).splitlines()[0])
+        ours[scheme] = got
+        same = got == reference
+        print("%s: %d ids, %s the numpy reference" % (
+            scheme, len(got), "same as" if same else "DIFFERENT from"))
+        if not same:
+            failures.append("%s: ours %s, numpy %s" % (scheme, got, reference))
+        if len(got) == 0:
+            failures.append("%s: generated nothing" % scheme)
+    if "int8" in ours and "fp32" in ours:
+        same = ours["int8"] == ours["fp32"]
+        print("int8 vs fp32: %s" % ("same ids" if same else "DIFFERENT ids"))
+        if not same:
+            failures.append("int8 ids differ from fp32's")
+    for failure in failures:
+        print("FAILED: " + failure, file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

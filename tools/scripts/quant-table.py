@@ -1,0 +1,190 @@
+#!/usr/bin/python3
+"""Perplexity and size of a llama2.c model under every weight scheme: our plans against the
+independent numpy reference (a report; with --check, also the acceptance checks).
+
+  tools/scripts/quant-table.py [--checkpoint CKPT --tokenizer TOK --text TEXT] [--max-docs 200]
+                               [--schemes fp32,int8,...] [--jobs 2] [--json OUT] [--check]
+
+For each scheme: exports the checkpoint to ONNX (python/llama2c_to_onnx.py), compiles it with
+`quant-translate --onnx-to-plan --compile-options=...`, measures perplexity with
+`quant-run --perplexity` (the protocol of ../shared/data/README.md), and runs
+test/e2e/reference/llama2c_numpy.py --perplexity --quant SCHEME, whose quantizer
+(test/e2e/reference/quant_numpy.py) shares no code with the compiler. The quantized bytes that
+`quant-run --info` reports are compared with the scheme's theoretical size
+(quant_numpy.theoretical_bytes over the projections). Prints a markdown table.
+
+--check fails (exit 1) unless: int8 is within 0.2% of fp32 (ours), every scheme is within 0.5% of
+the numpy reference of the same scheme, and quantized bytes are within 1% of the theoretical size.
+Needs a build (QUANT_BUILD_DIR, default build/) with quant-translate and quant-run; the fixtures
+default to stories260K under QUANT_DATA_DIR (default ../shared/data).
+"""
+
+import argparse
+import concurrent.futures
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+REFERENCE = os.path.join(ROOT, "test", "e2e", "reference")
+sys.path.insert(0, REFERENCE)
+
+import quant_numpy  # noqa: E402
+from llama2c_numpy import PROJECTIONS, Checkpoint  # noqa: E402
+
+# quant-compile options of each scheme name of quant_numpy.
+COMPILE_OPTIONS = {
+    "fp32": "method=fp32",
+    "int8": "method=int8",
+    "int4-g32": "method=int4 group-size=32",
+    "int4-g64": "method=int4 group-size=64",
+    "int4-g128": "method=int4 group-size=128",
+    "int4-g32-sym": "method=int4 group-size=32 symmetric=true",
+    "int4-g64-sym": "method=int4 group-size=64 symmetric=true",
+    "int4-g128-sym": "method=int4 group-size=128 symmetric=true",
+    "nf4": "method=nf4",
+    "nf4-dq": "method=nf4 double-quant=true",
+}
+PERPLEXITY = re.compile(r"perplexity: ([0-9.]+) \(([0-9]+) tokens, ([0-9]+) documents\)")
+
+
+def run(command, **kwargs):
+    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        raise RuntimeError("%s failed (exit %d):\n%s%s" % (" ".join(command), result.returncode,
+                                                             result.stdout, result.stderr))
+    return result.stdout
+
+
+def perplexity_of(output, what):
+    m = PERPLEXITY.search(output)
+    if not m:
+        raise RuntimeError("%s printed no perplexity:\n%s" % (what, output))
+    return float(m.group(1)), int(m.group(2)), int(m.group(3))
+
+
+def theoretical(ckpt, scheme):
+    total = weights = 0
+    for name in PROJECTIONS:
+        layers, rows, cols = getattr(ckpt, name).shape
+        total += layers * quant_numpy.theoretical_bytes(rows, cols, scheme)
+        weights += layers * rows * cols
+    return total, weights
+
+
+def ours(args, work, scheme):
+    bin_dir = os.path.join(args.build, "bin")
+    plan = os.path.join(work, scheme + ".qplan")
+    run([os.path.join(bin_dir, "quant-translate"), "--onnx-to-plan", args.onnx,
+         "--compile-options=" + COMPILE_OPTIONS[scheme] + " tokenizer=" + args.tokenizer,
+         "-o", plan])
+    info = run([os.path.join(bin_dir, "quant-run"), plan, "--info"])
+    m = re.search(r"quantized: ([0-9]+) matrices \(([^)]*)\), ([0-9]+) weights in ([0-9]+) bytes",
+                  info)
+    quantized = int(m.group(4)) if m else 0
+    start = time.time()
+    out = run([os.path.join(bin_dir, "quant-run"), plan, "--perplexity", args.text,
+               "--max-docs", str(args.max_docs), "-q", "--threads", "1"])
+    ppl, tokens, docs = perplexity_of(out, "quant-run " + scheme)
+    return {"ppl": ppl, "tokens": tokens, "docs": docs, "plan_quantized_bytes": quantized,
+            "plan_bytes": os.path.getsize(plan), "seconds": time.time() - start}
+
+
+def reference(args, scheme):
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    start = time.time()
+    out = run([sys.executable, os.path.join(REFERENCE, "llama2c_numpy.py"), args.checkpoint,
+               args.tokenizer, "--perplexity", args.text, "--max-docs", str(args.max_docs),
+               "--quant", scheme], env=env)
+    ppl, tokens, docs = perplexity_of(out, "numpy " + scheme)
+    return {"ppl": ppl, "tokens": tokens, "docs": docs, "seconds": time.time() - start}
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    data = os.environ.get("QUANT_DATA_DIR") or os.path.join(os.path.dirname(ROOT), "shared",
+                                                             "data")
+    parser.add_argument("--checkpoint",
+                        default=os.path.join(data, "models/stories260K/stories260K.bin"))
+    parser.add_argument("--tokenizer", default=os.path.join(data, "models/stories260K/tok512.bin"))
+    parser.add_argument("--text", default=os.path.join(data, "text/tinystories_val_first1000.txt"))
+    parser.add_argument("--max-docs", type=int, default=200)
+    parser.add_argument("--schemes", default=",".join(COMPILE_OPTIONS))
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--build", default=os.environ.get("QUANT_BUILD_DIR",
+                                                          os.path.join(ROOT, "build")))
+    parser.add_argument("--json", help="also write the figures as JSON here")
+    parser.add_argument("--check", action="store_true", help="apply the acceptance checks")
+    args = parser.parse_args(argv)
+    schemes = args.schemes.split(",")
+    for s in schemes:
+        if s not in COMPILE_OPTIONS:
+            parser.error("unknown scheme %r (%s)" % (s, ", ".join(COMPILE_OPTIONS)))
+    if args.check and "fp32" not in schemes:
+        schemes.insert(0, "fp32")
+
+    ckpt = Checkpoint(args.checkpoint)
+    began = time.time()
+    with tempfile.TemporaryDirectory() as work:
+        args.onnx = os.path.join(work, "model.onnx")
+        run([sys.executable, os.path.join(ROOT, "python", "llama2c_to_onnx.py"), args.checkpoint,
+             "-o", args.onnx])
+        with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            mine = {s: pool.submit(ours, args, work, s) for s in schemes}
+            refs = {s: pool.submit(reference, args, s) for s in schemes}
+            rows = {s: {"scheme": s, "options": COMPILE_OPTIONS[s], "ours": mine[s].result(),
+                        "numpy": refs[s].result()} for s in schemes}
+
+    failures = []
+    fp32 = rows.get("fp32", {}).get("ours", {}).get("ppl")
+    print("| scheme | quant-compile options | bits/weight | quantized bytes (plan / theory) "
+          "| perplexity (quant-run) | numpy reference | ours vs numpy | vs fp32 |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for s in schemes:
+        row = rows[s]
+        bytes_theory, weights = theoretical(ckpt, s)
+        row["theoretical_bytes"] = bytes_theory
+        row["bits_per_weight"] = 8.0 * bytes_theory / weights
+        o, n = row["ours"], row["numpy"]
+        row["vs_numpy"] = (o["ppl"] - n["ppl"]) / n["ppl"]
+        row["vs_fp32"] = (o["ppl"] - fp32) / fp32 if fp32 else None
+        plan_bytes = o["plan_quantized_bytes"] if s != "fp32" else bytes_theory
+        row["bytes_ratio"] = plan_bytes / bytes_theory
+        print("| %s | `%s` | %.3f | %s / %d | %.6f | %.6f | %+.4f%% | %s |" % (
+            s, row["options"], row["bits_per_weight"],
+            "(float)" if s == "fp32" else str(plan_bytes), bytes_theory, o["ppl"],
+            n["ppl"], 100 * row["vs_numpy"],
+            "%+.3f%%" % (100 * row["vs_fp32"]) if fp32 else "-"))
+        if o["tokens"] != n["tokens"] or o["docs"] != n["docs"]:
+            failures.append("%s: %d tokens / %d documents, numpy %d / %d" % (
+                s, o["tokens"], o["docs"], n["tokens"], n["docs"]))
+        if abs(row["vs_numpy"]) > 0.005:
+            failures.append("%s: %.6f is %.3f%% from numpy's %.6f (limit 0.5%%)" % (
+                s, o["ppl"], 100 * row["vs_numpy"], n["ppl"]))
+        if abs(row["bytes_ratio"] - 1) > 0.01:
+            failures.append("%s: %d quantized bytes, theory %d" % (s, plan_bytes, bytes_theory))
+        if s == "int8" and fp32 and abs(row["vs_fp32"]) > 0.002:
+            failures.append("int8: %.6f is %.3f%% from fp32 %.6f (limit 0.2%%)" % (
+                o["ppl"], 100 * row["vs_fp32"], fp32))
+    tokens = rows[schemes[0]]["ours"]["tokens"]
+    docs = rows[schemes[0]]["ours"]["docs"]
+    print("\n%d predicted tokens, %d documents; %.0f s" % (tokens, docs, time.time() - began))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    if args.check:
+        for failure in failures:
+            print("FAILED: " + failure, file=sys.stderr)
+        if failures:
+            return 1
+        print("checks passed: int8 within 0.2% of fp32, every scheme within 0.5% of numpy, "
+              "quantized bytes within 1% of theory")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
