@@ -112,6 +112,9 @@ QRT_TARGET VI vloadBlockPartial(const uint8_t *p, int count) {
   std::memcpy(buffer, p, static_cast<size_t>(count));
   return _mm256_load_si256(reinterpret_cast<const __m256i *>(buffer));
 }
+/// Keeps v in a register: stops the compiler from folding v's load into
+/// every instruction that reads it (it would reload a block per shift).
+QRT_TARGET void vpin(VI &v) { asm("" : "+x"(v)); }
 QRT_TARGET VI vshiftRight(VI v, int bits) { return _mm256_srli_epi32(v, bits); }
 /// 2^23 + (v & 15) as float, lane-wise.
 QRT_TARGET V vnibbleBiased(VI v) {

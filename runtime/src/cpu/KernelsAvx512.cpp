@@ -38,7 +38,7 @@ constexpr int kLanes = 16;
 constexpr int kGemmRows = 4;
 constexpr int kGemmCols = 6;
 constexpr int kGemvRows = 4;
-constexpr int kQuantGemvRows = 1;
+constexpr int kQuantGemvRows = 4;
 
 QRT_TARGET __mmask16 laneMask(int count) {
   return static_cast<__mmask16>((1u << count) - 1u);
@@ -101,6 +101,9 @@ QRT_TARGET VI vloadBlockPartial(const uint8_t *p, int count) {
   __mmask64 mask = count >= 64 ? ~__mmask64(0) : (__mmask64(1) << count) - 1;
   return _mm512_maskz_loadu_epi8(mask, p);
 }
+/// Keeps v in a register: stops the compiler from folding v's load into
+/// every instruction that reads it (it would reload a block per shift).
+QRT_TARGET void vpin(VI &v) { asm("" : "+v"(v)); }
 QRT_TARGET VI vshiftRight(VI v, int bits) { return _mm512_srli_epi32(v, bits); }
 /// 2^23 + (v & 15) as float, lane-wise: one ternary-logic op.
 QRT_TARGET V vnibbleBiased(VI v) {
