@@ -194,26 +194,7 @@ QRT_TARGET V vexp(V x) {
 } // namespace
 
 const KernelTable &avx2Kernels() {
-  static const KernelTable table = [] {
-    KernelTable kernels{};
-    kernels.name = "avx2+fma";
-    kernels.isa = Isa::Avx2;
-    kernels.gemvRows = kGemvRows;
-    kernels.gemmRows = kGemmCols;
-    kernels.gemv = gemv;
-    kernels.gemm = gemm;
-    kernels.rmsNormRow = rmsNormRow;
-    kernels.add = add;
-    kernels.swiglu = swiglu;
-    kernels.halfToFloat = halfToFloat;
-    kernels.attendOne = attendOne;
-    kernels.nibbleBlock = kNibbleBlock;
-    kernels.byteChunk = kByteChunk;
-    kernels.quantGemvRows = kQuantGemvRows;
-    kernels.quantGemv = quantGemv;
-    kernels.quantGemm = quantGemm;
-    return kernels;
-  }();
+  static const KernelTable table = makeKernelTable("avx2+fma", Isa::Avx2);
   return table;
 }
 
