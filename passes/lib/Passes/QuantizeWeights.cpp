@@ -11,6 +11,7 @@
 #include "qllm/IR/QLLMAttrs.h"
 #include "qllm/IR/QLLMOps.h"
 #include "qllm/IR/QLLMTypes.h"
+#include "quant/Plan/PlanInfo.h"
 
 #include "qrt/core/Half.h"
 #include "qrt/core/Quantize.h"
@@ -37,11 +38,9 @@ using namespace mlir::qllm;
 
 namespace {
 
-/// The weight op under `value` (directly or through a cast), or null.
+/// The weight op under `value` (directly or through a storage cast), or null.
 WeightOp weightUnder(Value value) {
-  if (auto cast = value.getDefiningOp<CastOp>())
-    value = cast.getInput();
-  return value.getDefiningOp<WeightOp>();
+  return cast_or_null<WeightOp>(weightOf(value));
 }
 
 const void *resourceOf(WeightOp weight) {
@@ -49,8 +48,8 @@ const void *resourceOf(WeightOp weight) {
   return resource ? resource.getRawHandle().getResource() : nullptr;
 }
 
-/// The matmul that computes a function's logits (through reshapes and
-/// casts), or null.
+/// Adds to `out` the matmuls that compute `func`'s logits result (through
+/// reshapes and casts): the output projection.
 void collectOutputProjections(func::FuncOp func,
                               llvm::SmallPtrSetImpl<Operation *> &out) {
   auto ret = dyn_cast<func::ReturnOp>(func.getBody().front().getTerminator());
