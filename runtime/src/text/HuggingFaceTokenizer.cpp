@@ -29,9 +29,10 @@
 namespace qrt::text {
 namespace {
 
+using detail::kSpaceSymbol;
+
 using nlohmann::json;
 
-constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81"; // U+2581 "▁"
 
 /// A problem with the file; the loader turns it into the error message.
 struct LoadError {
@@ -76,16 +77,7 @@ public:
     int byte = detail::parseBytePiece(p);
     if (byte >= 0)
       return std::string(1, static_cast<char>(byte));
-    std::string text;
-    text.reserve(p.size());
-    for (size_t pos = 0; pos < p.size();) {
-      if (p.compare(pos, kSpaceSymbol.size(), kSpaceSymbol) == 0) {
-        text += ' ';
-        pos += kSpaceSymbol.size();
-      } else {
-        text += p[pos++];
-      }
-    }
+    std::string text = detail::pieceText(p);
     if (previous == bos_ && !text.empty() && text[0] == ' ')
       text.erase(0, 1);
     return text;

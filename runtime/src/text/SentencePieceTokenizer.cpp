@@ -17,7 +17,6 @@
 namespace qrt::text {
 namespace {
 
-constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";      // U+2581 "▁"
 constexpr std::string_view kUnknownSurface = " \xE2\x81\x87 "; // " ⁇ "
 
 class SentencePieceTokenizer final : public Tokenizer {
@@ -43,16 +42,7 @@ public:
       int byte = detail::parseBytePiece(p);
       return byte >= 0 ? std::string(1, static_cast<char>(byte)) : "";
     }
-    std::string text;
-    text.reserve(p.size());
-    for (size_t pos = 0; pos < p.size();) {
-      if (p.compare(pos, kSpaceSymbol.size(), kSpaceSymbol) == 0) {
-        text += ' ';
-        pos += kSpaceSymbol.size();
-      } else {
-        text += p[pos++];
-      }
-    }
+    std::string text = detail::pieceText(p);
     if (previous == bos() && !text.empty() && text[0] == ' ')
       text.erase(0, 1);
     return text;

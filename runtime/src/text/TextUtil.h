@@ -39,6 +39,12 @@ int parseBytePiece(std::string_view piece);
 /// The byte-fallback piece "<0xHH>" (upper-case hex) of `byte`.
 std::string bytePiece(unsigned char byte);
 
+/// SentencePiece's word-boundary symbol U+2581 "▁".
+inline constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";
+
+/// `piece` with every kSpaceSymbol replaced by a space (a piece's text).
+std::string pieceText(std::string_view piece);
+
 /// A merge of two adjacent symbols: the merged symbol's id, and its priority
 /// (lower merges first).
 struct MergeCandidate {

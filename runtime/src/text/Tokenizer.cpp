@@ -146,6 +146,20 @@ size_t utf8CharLength(std::string_view text, size_t pos) {
   return length;
 }
 
+std::string pieceText(std::string_view piece) {
+  std::string text;
+  text.reserve(piece.size());
+  for (size_t pos = 0; pos < piece.size();) {
+    if (piece.compare(pos, kSpaceSymbol.size(), kSpaceSymbol) == 0) {
+      text += ' ';
+      pos += kSpaceSymbol.size();
+    } else {
+      text += piece[pos++];
+    }
+  }
+  return text;
+}
+
 int parseBytePiece(std::string_view piece) {
   if (piece.size() != 6 || piece.substr(0, 3) != "<0x" || piece[5] != '>')
     return -1;
