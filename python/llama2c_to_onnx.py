@@ -115,6 +115,13 @@ Decoder layer i (/model/layers.{i}); sa = /model/layers.{i}/self_attn
 Head
     /model/norm RMSNorm(h) -> /lm_head/MatMul(., lm_head.MatMul.weight) -> logits
 
+Weightless mode (``--random --weightless``): the graph is the same and every initializer still
+refers to ``OUT.onnx.data`` (location, offset, length as above), but no weight is drawn and the
+data file is not written: the model is a few hundred KB whatever its dimensions. It is for
+``quant-translate --weightless``, which compiles it without reading weight data into a weightless
+plan (the runtime synthesizes the weights; speed measurements only). Anything else that reads the
+model needs the missing data file and fails.
+
 Random mode: every tensor has its own generator, numpy's default_rng([seed, crc32(key)]) with key
 e.g. "wq.3"; projections and embeddings are normal(0, --init-std) drawn in the ONNX layout
 ([in, out], before the rotary permutation) row chunk by row chunk; norm weights are
@@ -308,28 +315,34 @@ class RandomSource:
 # External data
 
 class ExternalData:
-    """Streams initializers into one data file and makes TensorProtos that point into it."""
+    """Streams initializers into one data file and makes TensorProtos that point into it.
 
-    def __init__(self, path):
+    With ``write=False`` (weightless) only the references are made: the offsets are those the
+    file would have, the chunks are never drawn and no file is created."""
+
+    def __init__(self, path, write=True):
         self.path = path
         self.location = os.path.basename(path)
-        self.file = open(path, "wb")
+        self.file = open(path, "wb") if write else None
         self.offset = 0
 
     def add(self, name, shape, np_dtype, onnx_dtype, chunks, column_permutation=None):
         pad = -self.offset % ALIGNMENT
         if pad:
-            self.file.write(b"\0" * pad)
+            if self.file:
+                self.file.write(b"\0" * pad)
             self.offset += pad
         start = self.offset
-        for chunk in chunks:
+        expected = int(np.prod(shape)) * np.dtype(np_dtype).itemsize
+        if not self.file:
+            self.offset += expected
+        for chunk in chunks if self.file else ():
             if column_permutation is not None:
                 chunk = chunk[:, column_permutation]
             data = np.ascontiguousarray(chunk, dtype=np.dtype(np_dtype).newbyteorder("<"))
             self.file.write(data.tobytes())
             self.offset += data.nbytes
         length = self.offset - start
-        expected = int(np.prod(shape)) * np.dtype(np_dtype).itemsize
         assert length == expected, "%s: wrote %d bytes, expected %d" % (name, length, expected)
         tensor = TensorProto()
         tensor.name = name
@@ -343,7 +356,8 @@ class ExternalData:
         return tensor
 
     def close(self):
-        self.file.close()
+        if self.file:
+            self.file.close()
 
 
 def write_initializers(source, cfg, args, data, np_dtype, onnx_dtype):
@@ -662,6 +676,9 @@ def parse_args(argv):
     random.add_argument("--write-checkpoint", metavar="OUT.bin",
                         help="also write the random weights as a llama2.c checkpoint "
                              "(unshared classifier)")
+    random.add_argument("--weightless", action="store_true",
+                        help="write only the graph: the initializers refer to OUTPUT.data, "
+                             "which is not written (for quant-translate --weightless)")
     args = parser.parse_args(argv)
 
     if args.random:
@@ -676,11 +693,15 @@ def parse_args(argv):
             args.kv_heads = args.heads
         if not args.init_std > 0:
             parser.error("--init-std must be positive")
+        if args.weightless and args.write_checkpoint:
+            parser.error("--weightless draws no weights: it cannot --write-checkpoint")
     else:
         if not args.checkpoint:
             parser.error("give a checkpoint, or --random with dimensions")
         given = [f for f in ("dim", "hidden_dim", "layers", "heads", "kv_heads", "vocab",
                              "write_checkpoint") if getattr(args, f) is not None]
+        if args.weightless:
+            given.append("weightless")
         if given:
             parser.error("--%s only goes with --random" % given[0].replace("_", "-"))
     if args.max_seq_len is not None and args.max_seq_len <= 0:
@@ -706,7 +727,7 @@ def export(args):
     np_dtype = np.float16 if fp16 else np.float32
     onnx_dtype = TensorProto.FLOAT16 if fp16 else TensorProto.FLOAT
 
-    data = ExternalData(args.output + ".data")
+    data = ExternalData(args.output + ".data", write=not args.weightless)
     try:
         initializers = write_initializers(source, cfg, args, data, np_dtype, onnx_dtype)
     finally:
@@ -715,7 +736,8 @@ def export(args):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               ir_version=IR_VERSION, producer_name="quant-opt llama2c_to_onnx")
     metadata = {
-        "source": "random(seed=%d, std=%g)" % (args.seed, args.init_std) if args.random
+        "source": "weightless" if args.weightless
+                  else "random(seed=%d, std=%g)" % (args.seed, args.init_std) if args.random
                   else os.path.basename(args.checkpoint),
         "dim": cfg.dim, "hidden_dim": cfg.hidden_dim, "n_layers": cfg.n_layers,
         "n_heads": cfg.n_heads, "n_kv_heads": cfg.n_kv_heads, "head_dim": cfg.head_dim,
@@ -725,6 +747,21 @@ def export(args):
     helper.set_model_props(model, {k: str(v) for k, v in metadata.items()})
     # onnx.save writes only the proto: the tensors carry no raw_data, just external references.
     onnx.save(model, args.output)
+    if args.weightless:
+        # The checker looks for the missing data file: check a copy whose initializers are
+        # empty tensors instead.
+        checked = onnx.ModelProto()
+        checked.CopyFrom(model)
+        for tensor in checked.graph.initializer:
+            del tensor.external_data[:]
+            del tensor.dims[:]
+            tensor.dims.append(0)
+            tensor.data_location = TensorProto.DEFAULT
+        onnx.checker.check_model(checked)
+        print("wrote %s (%d nodes, %d initializers; weightless: they refer to %s, %d bytes, "
+              "which is not written)" % (args.output, len(graph.node), len(initializers),
+                                         args.output + ".data", data.offset))
+        return
     onnx.checker.check_model(args.output)
 
     if args.write_checkpoint:

@@ -69,3 +69,26 @@ if os.path.isdir(os.path.join(node_modules, "onnxruntime-node")):
 elif in_ci:
     lit_config.fatal("onnxruntime-node not found in %s (run tools/scripts/install-deps.sh)"
                      % node_modules)
+
+# NVRTC (the CUDA toolkit's runtime compiler), which exporting a target=cuda
+# plan loads. Tests that need it say `REQUIRES: nvrtc`; the CI machine has
+# the toolkit, so under CI=true its absence is an error. No test here needs
+# a GPU.
+def find_nvrtc():
+    explicit = os.environ.get("QUANT_NVRTC")
+    if explicit:
+        return explicit if os.path.exists(explicit) else None
+    for home in (os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH"), "/usr/local/cuda"):
+        if home and os.path.exists(os.path.join(home, "lib64", "libnvrtc.so")):
+            return os.path.join(home, "lib64", "libnvrtc.so")
+    return None
+
+nvrtc = find_nvrtc()
+if nvrtc:
+    config.available_features.add("nvrtc")
+    config.environment["QUANT_NVRTC"] = nvrtc
+elif in_ci:
+    lit_config.fatal("NVRTC (libnvrtc.so of the CUDA toolkit) not found (set QUANT_NVRTC)")
+for variable in ("CUDA_HOME", "CUDA_PATH"):
+    if variable in os.environ:
+        config.environment[variable] = os.environ[variable]

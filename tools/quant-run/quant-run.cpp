@@ -6,10 +6,14 @@
 // perplexity (--perplexity). Results go to stdout (or the named file), the
 // figures (speed, memory) to stderr. Exit status: 0 success; 2 bad input:
 // arguments, missing or invalid files (plan, tokenizer, text), a prompt longer
-// than the context; 1 a failure while running (memory, writing results).
+// than the context; 1 a failure while running (memory, writing results, a
+// device that cannot run the plan: --device cuda without a GPU or without
+// CUDA code in the plan).
 //
 //===----------------------------------------------------------------------===//
 
+#include "qrt/cuda/CudaSession.h"
+#include "qrt/runtime/CpuSession.h"
 #include "qrt/runtime/Generate.h"
 #include "qrt/runtime/Session.h"
 #include "qrt/text/Tokenizer.h"
@@ -20,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <sys/resource.h>
@@ -43,6 +48,8 @@ Modes (default: generate text):
   --doc-sep SEP          document separator (default <|endoftext|>)
   --max-docs N           the first N documents (default 200, 0: all)
   --info                 print the plan's model description and exit
+  --cuda-bandwidth       no plan: measure the GPU's device-to-device copy
+                         bandwidth (1 GiB buffer) and exit
 
 Generation:
   -n, --max-new-tokens N tokens to generate (default 256); stops at EOS
@@ -52,9 +59,14 @@ Generation:
   --print-ids            print generated token ids instead of text
 
 Runtime:
+  --device D             cpu, cuda or auto (default): auto runs the plan's
+                         CUDA code when it has some and a GPU is present,
+                         else the CPU; cuda fails without either
   --tokenizer FILE       tokenizer (.bin, .model, tokenizer.json); default:
                          the one the plan names, relative to the plan's folder
-  --threads N            kernel threads (default: all cores)
+  --threads N            CPU kernel threads (default: all cores)
+  --cuda-profile         CUDA: time every kernel launch; prints the time per
+                         kernel function to stderr at the end
   --context N            KV-cache positions (default: the plan's)
   --stats-json FILE      also write the figures as JSON
   -q, --quiet            no figures on stderr
@@ -66,7 +78,8 @@ struct Options {
       statsJson, docSep = "<|endoftext|>";
   std::vector<int32_t> tokenIds;
   bool havePrompt = false, haveTokens = false, info = false, printIds = false,
-       quiet = false;
+       quiet = false, cudaProfile = false, cudaBandwidth = false;
+  qrt::DeviceKind device = qrt::DeviceKind::Auto;
   int64_t maxNew = 256, documents = 200, context = 0;
   int threads = 0;
   float temperature = 0, topP = 0.9f;
@@ -142,6 +155,14 @@ Options parseArgs(int argc, char **argv) {
         usageError("--doc-sep needs a non-empty separator");
     } else if (arg == "--info") {
       o.info = true;
+    } else if (arg == "--device") {
+      std::string name = value();
+      if (!qrt::parseDeviceKind(name, o.device))
+        usageError("--device expects cpu, cuda or auto, got '" + name + "'");
+    } else if (arg == "--cuda-profile") {
+      o.cudaProfile = true;
+    } else if (arg == "--cuda-bandwidth") {
+      o.cudaBandwidth = true;
     } else if (arg == "-n" || arg == "--max-new-tokens") {
       o.maxNew = parseInt(arg, value(), 0, 1 << 30);
     } else if (arg == "--temperature") {
@@ -169,6 +190,11 @@ Options parseArgs(int argc, char **argv) {
     } else {
       usageError("more than one plan given ('" + o.plan + "', '" + arg + "')");
     }
+  }
+  if (o.cudaBandwidth) {
+    if (!o.plan.empty())
+      usageError("--cuda-bandwidth takes no plan");
+    return o;
   }
   if (o.plan.empty())
     usageError("no plan given");
@@ -308,6 +334,60 @@ std::string tokenizerPath(const Options &o, const qrt::fb::Plan &plan) {
   return dir + "/" + named;
 }
 
+/// The plan's CUDA code in words: "cubin sm_80, sm_90; ptx compute_80; 42
+/// kernels", or "none".
+std::string cudaCodeText(const qrt::fb::Plan &plan) {
+  std::vector<qrt::cuda::ModuleCode> code = qrt::cuda::cudaCodeOf(plan);
+  if (code.empty() || !qrt::cuda::hasCudaCode(plan))
+    return "none";
+  std::map<std::string, std::string> byFormat;
+  size_t kernels = 0;
+  for (const qrt::cuda::ModuleCode &c : code) {
+    std::string &archs = byFormat[c.format];
+    if (!c.arch.empty())
+      archs += (archs.empty() ? " " : ", ") + c.arch;
+    kernels = std::max(kernels, c.kernels.size());
+  }
+  std::string text;
+  for (const auto &[format, archs] : byFormat)
+    text += (text.empty() ? "" : "; ") + format + archs;
+  return text + "; " + std::to_string(kernels) + " kernels";
+}
+
+/// What --device would run on, without creating a session.
+std::string deviceText(qrt::DeviceKind kind, const qrt::fb::Plan &plan) {
+  if (kind == qrt::DeviceKind::Cpu)
+    return "cpu";
+  bool code = qrt::cuda::hasCudaCode(plan);
+  if (kind == qrt::DeviceKind::Auto && !code)
+    return "cpu (auto: the plan has no CUDA code)";
+  qrt::cuda::CudaProbe probe = qrt::cuda::probeCuda();
+  if (!probe.usable)
+    return kind == qrt::DeviceKind::Auto ? "cpu (auto: " + probe.error + ")"
+                                         : "cuda unavailable: " + probe.error;
+  if (!code)
+    return "cuda unavailable: " + std::string(qrt::cuda::kNoCudaCode);
+  return "cuda, " + probe.description;
+}
+
+/// The time per kernel function, most first, to stderr.
+void printProfile(const std::vector<qrt::cuda::KernelProfile> &profile,
+                  uint64_t launches) {
+  double total = 0;
+  for (const qrt::cuda::KernelProfile &p : profile)
+    total += p.microseconds;
+  std::fprintf(
+      stderr,
+      "quant-run: cuda profile: %" PRIu64 " launches, %.1f us in kernels\n"
+      "%-48s %10s %14s %10s %7s\n",
+      launches, total, "function", "calls", "total us", "mean us", "share");
+  for (const qrt::cuda::KernelProfile &p : profile)
+    std::fprintf(stderr, "%-48s %10" PRIu64 " %14.1f %10.2f %6.2f%%\n",
+                 p.function.c_str(), p.calls, p.microseconds,
+                 p.calls ? p.microseconds / double(p.calls) : 0.0,
+                 total > 0 ? 100.0 * p.microseconds / total : 0.0);
+}
+
 /// Bad input (a file, the prompt): exit status 2.
 int inputError(const std::string &message) {
   std::fprintf(stderr, "quant-run: %s\n", message.c_str());
@@ -326,6 +406,21 @@ int main(int argc, char **argv) {
   Options o = parseArgs(argc, argv);
   auto start = std::chrono::steady_clock::now();
   std::string error;
+  if (o.cudaBandwidth) {
+    std::unique_ptr<qrt::cuda::Device> device =
+        qrt::cuda::openCudaDevice(error);
+    if (!device)
+      return fail("--cuda-bandwidth: " + error);
+    const uint64_t bytes = uint64_t(1) << 30;
+    double gbPerSecond = 0;
+    if (!qrt::cuda::measureCopyBandwidth(*device, bytes, 20, gbPerSecond,
+                                         error))
+      return fail("--cuda-bandwidth: " + error);
+    std::printf("cuda bandwidth: %s: device-to-device copy of 1 GiB, %.1f "
+                "GB/s (bytes read + written)\n",
+                device->description().c_str(), gbPerSecond);
+    return 0;
+  }
   std::unique_ptr<qrt::MappedPlan> mapped =
       qrt::MappedPlan::open(o.plan, error);
   if (!mapped)
@@ -344,9 +439,16 @@ int main(int argc, char **argv) {
                 model.dim(), model.hidden_dim(), model.layers(), model.heads(),
                 model.kv_heads(), model.head_dim(), model.vocab(),
                 model.max_context(), model.bos(), model.eos());
-    std::printf("weights: %u tensors, %s\n",
-                plan.weights() ? plan.weights()->size() : 0u,
-                mib(plan.weights_size()).c_str());
+    if (mapped->weightless())
+      std::printf("weights: %u tensors, weightless: synthesized from seed "
+                  "%" PRIu64 " at load (%s), for speed measurements only\n",
+                  plan.weights() ? plan.weights()->size() : 0u,
+                  static_cast<uint64_t>(plan.weight_seed()),
+                  mib(mapped->syntheticBytes()).c_str());
+    else
+      std::printf("weights: %u tensors, %s\n",
+                  plan.weights() ? plan.weights()->size() : 0u,
+                  mib(plan.weights_size()).c_str());
     QuantizedFigures q = quantizedFigures(plan);
     if (q.matrices)
       std::printf("quantized: %" PRId64 " matrices (%s), %" PRId64
@@ -359,16 +461,29 @@ int main(int argc, char **argv) {
                   static_cast<size_t>(e->steps()->size()),
                   mib(e->arena_bytes()).c_str());
     std::printf("tokenizer: %s\n", tokenizerPath(o, plan).c_str());
+    std::printf("cuda code: %s\n", cudaCodeText(plan).c_str());
+    std::printf("device: %s\n", deviceText(o.device, plan).c_str());
     return 0;
   }
 
   qrt::SessionOptions sessionOptions;
   sessionOptions.threads = o.threads;
   sessionOptions.context = o.context;
+  sessionOptions.device = o.device;
+  sessionOptions.profile = o.cudaProfile;
   std::unique_ptr<qrt::Session> session =
       qrt::Session::create(*mapped, sessionOptions, error);
   if (!session)
-    return fail(o.plan + ": " + error);
+    return fail((o.device == qrt::DeviceKind::Cuda ? "--device cuda: "
+                                                   : o.plan + ": ") +
+                error);
+  qrt::DeviceInfo device = session->deviceInfo();
+  auto *cudaSession = dynamic_cast<qrt::cuda::CudaSession *>(session.get());
+  if (o.cudaProfile && !cudaSession)
+    return fail(
+        "--cuda-profile needs the CUDA device; the session runs on "
+        "the CPU" +
+        (device.reason.empty() ? std::string() : " (" + device.reason + ")"));
 
   std::unique_ptr<qrt::text::Tokenizer> tokenizer;
   // Token ids in and out (--tokens with --print-ids or --dump-logits) need
@@ -392,9 +507,24 @@ int main(int argc, char **argv) {
 
   Figures figures;
   figures.addString("isa", qrt::cpu::isaName());
-  figures.add("threads", static_cast<int64_t>(session->pool().size()));
+  figures.addString("device", qrt::deviceKindName(device.kind));
+  if (device.kind == qrt::DeviceKind::Cpu)
+    figures.add("threads", static_cast<int64_t>(device.threads));
+  else
+    figures.addString("device_name", device.name);
   figures.add("load_seconds", loadSeconds);
   figures.add("weights_bytes", static_cast<int64_t>(plan.weights_size()));
+  if (mapped->weightless()) {
+    figures.add("weightless", int64_t(1));
+    figures.add("synthesized_weights_bytes",
+                static_cast<int64_t>(mapped->syntheticBytes()));
+    if (!o.quiet)
+      std::fprintf(stderr,
+                   "quant-run: %s is weightless: its weights are synthesized "
+                   "from seed %" PRIu64 "; outputs are meaningless, figures "
+                   "measure speed only\n",
+                   o.plan.c_str(), static_cast<uint64_t>(plan.weight_seed()));
+  }
   if (QuantizedFigures q = quantizedFigures(plan); q.matrices) {
     figures.add("quantized_matrices", q.matrices);
     figures.add("quantized_bytes", q.bytes);
@@ -404,6 +534,9 @@ int main(int argc, char **argv) {
   figures.add("kv_cache_bytes",
               static_cast<int64_t>(session->memory().kvCache));
   figures.add("arena_bytes", static_cast<int64_t>(session->memory().arenas));
+  if (cudaSession)
+    figures.add("device_weights_bytes",
+                static_cast<int64_t>(session->memory().weights));
   int64_t vocab = session->vocab();
 
   if (!o.perplexity.empty()) {
@@ -521,6 +654,8 @@ int main(int argc, char **argv) {
     }
   }
   figures.add("peak_rss_bytes", static_cast<int64_t>(peakRssKb()) * 1024);
+  if (cudaSession)
+    figures.add("cuda_launches", static_cast<int64_t>(cudaSession->launches()));
 
   std::fflush(stdout); // results before the figures when both go to a pipe
   if (!o.quiet) {
@@ -529,6 +664,8 @@ int main(int argc, char **argv) {
       line += (line.empty() ? "" : ", ") + key + " " + value;
     std::fprintf(stderr, "quant-run: %s\n", line.c_str());
   }
+  if (cudaSession && o.cudaProfile)
+    printProfile(cudaSession->profile(), cudaSession->launches());
   if (!o.statsJson.empty() && !figures.writeJson(o.statsJson))
     return fail(o.statsJson + ": cannot write");
   return 0;

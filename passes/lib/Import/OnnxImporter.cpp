@@ -9,6 +9,8 @@
 
 #include "ImportContext.h"
 
+#include "qllm/IR/Weightless.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Verifier.h"
@@ -245,8 +247,9 @@ RankedTensorType tensorTypeOf(MLIRContext *ctx, const onnx::TensorProto &tensor,
 
 class OnnxImporter {
 public:
-  OnnxImporter(MLIRContext *ctx, StringRef path)
-      : ctx(ctx), path(path), external(path), builder(ctx),
+  OnnxImporter(MLIRContext *ctx, StringRef path,
+               const OnnxImportOptions &options)
+      : ctx(ctx), path(path), options(options), external(path), builder(ctx),
         importContext(builder, values, path) {
     registerStandardConverters(converters);
     registerContribConverters(converters);
@@ -267,6 +270,7 @@ private:
 
   MLIRContext *ctx;
   std::string path;
+  OnnxImportOptions options;
   ExternalData external;
   OpBuilder builder;
   onnx::ModelProto model;
@@ -342,7 +346,10 @@ LogicalResult OnnxImporter::importInitializer(onnx::TensorProto &tensor) {
 
   AsmResourceBlob blob;
   size_t alignment = std::max<size_t>(storageBytes(element), 1);
-  if (tensor.data_location() == onnx::TensorProto::EXTERNAL) {
+  if (options.weightless &&
+      tensor.data_location() == onnx::TensorProto::EXTERNAL) {
+    blob = zeroBlob(expectedBytes, alignment); // the data file is not read
+  } else if (tensor.data_location() == onnx::TensorProto::EXTERNAL) {
     std::string location;
     int64_t offset = 0, length = -1;
     for (const onnx::StringStringEntryProto &entry : tensor.external_data()) {
@@ -555,6 +562,9 @@ OwningOpRef<ModuleOp> OnnxImporter::run(llvm::MemoryBufferRef buffer) {
     moduleAttrs.emplace_back(builder.getStringAttr("qllm.metadata"),
                              builder.getDictionaryAttr(metadata));
   }
+  if (options.weightless)
+    moduleAttrs.emplace_back(builder.getStringAttr(kWeightlessAttrName),
+                             builder.getUnitAttr());
   (*module)->setAttrs(moduleAttrs);
 
   onnx::GraphProto &graph = *model.mutable_graph();
@@ -835,10 +845,11 @@ void ImportContext::warnOnce(StringRef message) {
 // Entry point
 //===----------------------------------------------------------------------===//
 
-OwningOpRef<ModuleOp> mlir::qllm::importOnnxModel(llvm::MemoryBufferRef buffer,
-                                                  StringRef path,
-                                                  MLIRContext *context) {
+OwningOpRef<ModuleOp>
+mlir::qllm::importOnnxModel(llvm::MemoryBufferRef buffer, StringRef path,
+                            MLIRContext *context,
+                            const OnnxImportOptions &options) {
   context->loadDialect<QLLMDialect, func::FuncDialect>();
-  OnnxImporter importer(context, path);
+  OnnxImporter importer(context, path, options);
   return importer.run(buffer);
 }

@@ -3,6 +3,7 @@
 #include "quant/Passes/Passes.h"
 
 #include "qllm/IR/QLLMOps.h"
+#include "qllm/IR/Weightless.h"
 #include "qrt/core/Half.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -24,12 +25,17 @@ namespace {
 
 /// A blob holding `weight`'s values stored as `element` (f32 or f16), its two
 /// dimensions swapped when `transpose`. Written straight into the new blob,
-/// element by element, so laying out a weight costs only the new copy.
+/// element by element, so laying out a weight costs only the new copy. In a
+/// weightless module: zero bytes of the new size, nothing read or written.
 FailureOr<AsmResourceBlob> convertBlob(WeightOp weight, Type element,
                                        bool transpose) {
   auto resource = cast<DenseResourceElementsAttr>(weight.getValue());
   AsmResourceBlob *blob = resource.getRawHandle().getBlob();
   auto type = cast<RankedTensorType>(weight.getType());
+  if (isWeightless(weight)) {
+    size_t width = element.isF32() ? 4 : 2;
+    return zeroBlob(type.getNumElements() * width, width);
+  }
   if (!blob)
     return weight.emitError()
            << "weight '" << weight.getName() << "' has no data to lay out";

@@ -64,6 +64,8 @@ void mlir::qllm::buildCompilePipeline(OpPassManager &pm,
   kernels.target = options.target;
   pm.addNestedPass<func::FuncOp>(createQLLMSelectKernelsPass(kernels));
   pm.addNestedPass<func::FuncOp>(createQLLMPlanMemoryPass());
+  if (options.target == "cuda")
+    pm.addPass(createQLLMGenerateCudaPass());
 }
 
 void mlir::qllm::registerQuantPipelines() {
@@ -72,7 +74,8 @@ void mlir::qllm::registerQuantPipelines() {
       "Compile an imported model into plan-ready IR: import cleanup, f32 "
       "compute, weight quantization and dequant-matmul fusion "
       "(method=int8|int4|int|nf4) or float storage (method=fp32|fp16), "
-      "prefill/decode entries, weight layout, kernels and arena offsets",
+      "prefill/decode entries, weight layout, kernels and arena offsets; "
+      "target=cuda also generates CUDA kernels for the plan",
       [](OpPassManager &pm, const CompileOptions &options) {
         buildCompilePipeline(pm, options);
       });

@@ -11,6 +11,7 @@
 #include "qllm/IR/QLLMAttrs.h"
 #include "qllm/IR/QLLMOps.h"
 #include "qllm/IR/QLLMTypes.h"
+#include "qllm/IR/Weightless.h"
 #include "quant/Plan/PlanInfo.h"
 
 #include "qrt/core/Half.h"
@@ -98,6 +99,19 @@ std::vector<float> readMatrix(WeightOp weight, bool transpose) {
     for (int64_t c = 0; c < cols; ++c)
       out[transpose ? c * rows + r : r * cols + c] = load(r * cols + c);
   return out;
+}
+
+/// The blob of a quantized component: `bytes`, or in a weightless module
+/// zero bytes of its size that nothing computes or touches.
+AsmResourceBlob componentBlob(const ::qrt::Component &component,
+                              ArrayRef<uint8_t> bytes, bool weightless) {
+  size_t alignment = ::qrt::elementKindBytes(component.element);
+  if (weightless)
+    return zeroBlob(component.bytes(), alignment);
+  return HeapAsmResourceBlob::allocateAndCopyWithAlign(
+      ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()),
+                     bytes.size()),
+      alignment);
 }
 
 /// One distinct weight to quantize (a blob in one orientation).
@@ -278,8 +292,19 @@ struct QLLMQuantizeWeightsPass
 
     auto intN = dyn_cast<IntQuantAttr>(*scheme);
     auto nf4 = dyn_cast<NF4Attr>(*scheme);
+    // A weightless module: only the components' shapes, no values.
+    bool weightless = isWeightless(module);
     if (failed(failableParallelForEach(
             ctx, jobs.begin(), jobs.end(), [&](Job &job) -> LogicalResult {
+              if (weightless) {
+                job.result.layout =
+                    intN
+                        ? ::qrt::layoutFor(intN.getScheme(), job.rows, job.cols)
+                        : ::qrt::layoutFor(nf4.getScheme(), job.rows, job.cols);
+                job.result.components.resize(
+                    job.result.layout.components.size());
+                return success();
+              }
               std::vector<float> w = readMatrix(job.weight, job.transpose);
               job.error =
                   intN ? ::qrt::quantizeIntN(intN.getScheme(), w.data(),
@@ -305,11 +330,7 @@ struct QLLMQuantizeWeightsPass
         std::string key = job.weight.getName().str() + "." +
                           ::qrt::componentRoleName(component.role);
         job.components.push_back(DenseResourceElementsAttr::get(
-            type, key,
-            HeapAsmResourceBlob::allocateAndCopyWithAlign(
-                ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()),
-                               bytes.size()),
-                ::qrt::elementKindBytes(component.element))));
+            type, key, componentBlob(component, bytes, weightless)));
         std::vector<uint8_t>().swap(bytes);
       }
     }

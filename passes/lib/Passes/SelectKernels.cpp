@@ -18,8 +18,8 @@ using namespace mlir::qllm;
 
 namespace {
 
-/// The CPU kernel of `op`, or "" with `why` explaining what is missing.
-StringRef cpuKernel(Operation *op, std::string &why) {
+/// The kernel of `op`, or "" with `why` explaining what is missing.
+StringRef kernelFor(Operation *op, std::string &why) {
   auto rank = [](Value v) {
     return cast<RankedTensorType>(v.getType()).getRank();
   };
@@ -34,7 +34,7 @@ StringRef cpuKernel(Operation *op, std::string &why) {
   }
   if (auto dq = dyn_cast<DequantMatmulOp>(op)) {
     if (dq.getOutlierThreshold()) {
-      why = "LLM.int8() outlier decomposition has no cpu kernel yet";
+      why = "LLM.int8() outlier decomposition has no kernel yet";
       return {};
     }
     if (dq.getWeight().getDefiningOp<QuantizedWeightOp>())
@@ -116,7 +116,7 @@ StringRef cpuKernel(Operation *op, std::string &why) {
   }
   if (isa<SwiGluOp>(op))
     return "swiglu";
-  why = "the cpu target has no kernel for it";
+  why = "no target has a kernel for it";
   return {};
 }
 
@@ -127,8 +127,10 @@ struct QLLMSelectKernelsPass
     func::FuncOp func = getOperation();
     if (!func->hasAttr("qllm.entry"))
       return; // only entry points run
-    if (target != "cpu") {
-      func.emitError() << "unknown target '" << target << "' (cpu)";
+    // The CUDA target has a kernel for every op the CPU runs (its plans
+    // run on both), so both select the same kernels.
+    if (target != "cpu" && target != "cuda") {
+      func.emitError() << "unknown target '" << target << "' (cpu, cuda)";
       return signalPassFailure();
     }
     Builder builder(func.getContext());
@@ -136,7 +138,7 @@ struct QLLMSelectKernelsPass
       if (isa<func::FuncOp, func::ReturnOp>(op))
         return WalkResult::advance();
       std::string why;
-      StringRef kernel = cpuKernel(op, why);
+      StringRef kernel = kernelFor(op, why);
       if (kernel.empty())
         return op->emitError() << "has no " << target << " kernel: " << why;
       op->setAttr("qllm.kernel", builder.getStringAttr(kernel));

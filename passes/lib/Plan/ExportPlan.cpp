@@ -10,7 +10,10 @@
 #include "quant/Plan/ExportPlan.h"
 
 #include "qllm/IR/QLLMOps.h"
+#include "qllm/IR/Weightless.h"
 #include "qrt/core/Plan.h"
+#include "qrt/cuda/KernelAbi.h"
+#include "quant/CodeGen/Nvrtc.h"
 #include "quant/Plan/PlanInfo.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -20,6 +23,7 @@
 
 #include <cmath>
 #include <map>
+#include <thread>
 
 using namespace mlir;
 using namespace mlir::qllm;
@@ -27,12 +31,14 @@ namespace fb = qrt::fb;
 
 namespace {
 
-/// A weight of the plan: its bytes live in the module's resource blobs.
+/// A weight of the plan: its bytes live in the module's resource blobs (none
+/// in a weightless plan).
 struct PlanWeight {
   std::string name;
   fb::DType dtype;
   SmallVector<int64_t> dims;
   ArrayRef<char> bytes;
+  uint64_t size = 0;
   uint64_t checksum = 0;
   uint64_t offset = 0;
 };
@@ -57,6 +63,14 @@ struct QuantDesc {
   int64_t double_quant_block_size = 0;
 };
 
+/// Fields of fb::CudaLaunch.
+struct LaunchDesc {
+  std::string function;
+  uint32_t gridX = 1, tokensPerBlock = 0, blockX = 32, sharedBytes = 0;
+  /// The launch's own buffers (a fused epilogue), if any.
+  std::optional<SmallVector<BufferDesc>> buffers;
+};
+
 struct StepDesc {
   fb::Kernel kernel;
   SmallVector<BufferDesc> inputs, outputs;
@@ -67,6 +81,8 @@ struct StepDesc {
   fb::RotaryConvention convention = fb::RotaryConvention::Interleaved;
   /// DequantMatMul: the weight's scheme.
   std::optional<QuantDesc> quant;
+  /// The CUDA launches (when the module has generated CUDA).
+  std::optional<std::vector<LaunchDesc>> cuda;
 };
 
 struct EntryDesc {
@@ -104,24 +120,37 @@ std::string locationName(Location loc) {
 
 class PlanExporter {
 public:
-  explicit PlanExporter(ModuleOp module) : module(module) {}
+  PlanExporter(ModuleOp module, const ExportPlanOptions &options)
+      : module(module), options(options) {}
 
   LogicalResult collect();
+  /// Compiles generated code (NVRTC), if the module has any.
+  LogicalResult compile() {
+    return cudaSource.empty() ? success() : compileCuda();
+  }
   LogicalResult write(llvm::raw_ostream &os);
 
 private:
   FailureOr<BufferDesc> describe(Value value, Operation *user);
   FailureOr<StepDesc> describeStep(Operation *op, StringRef kernel);
+  LogicalResult describeLaunches(Operation *op, StepDesc &step);
+  LogicalResult compileCuda();
   LogicalResult collectEntry(func::FuncOp func);
   flatbuffers::Offset<fb::Plan> build(flatbuffers::FlatBufferBuilder &fbb,
                                       uint64_t weightsOffset,
                                       uint64_t weightsSize);
+  uint64_t layOutWeights(uint64_t begin);
 
   ModuleOp module;
+  ExportPlanOptions options;
   std::vector<PlanWeight> weights;
   std::map<const void *, uint32_t> weightIndex; // by resource blob
   std::vector<EntryDesc> entries;
   ModelDesc model;
+  /// Generated CUDA: the source and what NVRTC made of it.
+  std::string cudaSource;
+  std::vector<std::string> cudaKernels;
+  std::vector<cuda::CompiledCode> cudaCode;
   int64_t batch = 1;
   std::unique_ptr<PlanShapes> shapes;
 };
@@ -159,7 +188,7 @@ FailureOr<BufferDesc> PlanExporter::describe(Value value, Operation *user) {
     AsmResourceBlob *blob =
         resource ? resource.getRawHandle().getBlob() : nullptr;
     auto type = cast<RankedTensorType>(weight.getType());
-    if (!blob)
+    if (!blob && !options.weightless)
       return user->emitError()
              << "reads weight '" << weight.getName() << "' that has no data";
     bool component = isa<QuantizedWeightOp>(user);
@@ -175,9 +204,15 @@ FailureOr<BufferDesc> PlanExporter::describe(Value value, Operation *user) {
       w.name = weight.getName().str();
       w.dtype = dtypeOf(type.getElementType());
       w.dims.assign(type.getShape().begin(), type.getShape().end());
-      w.bytes = blob->getData();
       uint64_t expected = static_cast<uint64_t>(type.getNumElements()) *
                           (type.getElementTypeBitWidth() / 8);
+      w.size = expected;
+      if (options.weightless) { // no bytes: nothing to check or share
+        weights.push_back(std::move(w));
+        return BufferDesc{fb::BufferKind::Weight, it->second,
+                          weights.back().dtype, weights.back().dims};
+      }
+      w.bytes = blob->getData();
       if (w.bytes.size() != expected)
         return user->emitError()
                << "weight '" << weight.getName() << "' holds " << w.bytes.size()
@@ -331,7 +366,86 @@ FailureOr<StepDesc> PlanExporter::describeStep(Operation *op,
   if (failed(output))
     return failure();
   step.outputs.push_back(*output);
+  if (failed(describeLaunches(op, step)))
+    return failure();
   return step;
+}
+
+LogicalResult PlanExporter::describeLaunches(Operation *op, StepDesc &step) {
+  auto launches = op->getAttrOfType<ArrayAttr>("qllm.cuda");
+  if (cudaSource.empty())
+    return success();
+  if (!launches)
+    return op->emitError() << "has no CUDA launch (run qllm-generate-cuda)";
+  step.cuda.emplace();
+  for (Attribute attr : launches) {
+    auto dict = dyn_cast<DictionaryAttr>(attr);
+    auto function = dict ? dict.getAs<StringAttr>("function") : StringAttr();
+    if (!function)
+      return op->emitError() << "has a malformed qllm.cuda launch";
+    LaunchDesc launch;
+    launch.function = function.getValue().str();
+    auto field = [&](StringRef name) -> uint32_t {
+      auto value = dict.getAs<IntegerAttr>(name);
+      return value ? static_cast<uint32_t>(value.getInt()) : 0;
+    };
+    launch.gridX = field("grid_x");
+    launch.tokensPerBlock = field("tokens_per_block");
+    launch.blockX = field("block_x");
+    launch.sharedBytes = field("shared_bytes");
+    if (dict.get("fused_add")) {
+      // x @ w^T + residual into the add's buffer: the step's inputs, then
+      // the add's other operand and its result.
+      Value product = op->getResult(0);
+      if (!product.hasOneUse() || !isa<AddOp>(*product.getUsers().begin()))
+        return op->emitError() << "has a fused add but its product is not "
+                                  "read by one add";
+      auto add = cast<AddOp>(*product.getUsers().begin());
+      Value residual = add.getLhs() == product ? add.getRhs() : add.getLhs();
+      SmallVector<BufferDesc> buffers(step.inputs.begin(), step.inputs.end());
+      for (Value v : {residual, Value(add.getResult())}) {
+        FailureOr<BufferDesc> buffer = describe(v, add);
+        if (failed(buffer))
+          return failure();
+        buffers.push_back(*buffer);
+      }
+      launch.buffers = std::move(buffers);
+    }
+    size_t count = launch.buffers ? launch.buffers->size()
+                                  : step.inputs.size() + step.outputs.size();
+    if (count > static_cast<size_t>(qrt::cuda::kMaxKernelBuffers))
+      return op->emitError()
+             << "passes " << count << " buffers to a CUDA kernel (at most "
+             << qrt::cuda::kMaxKernelBuffers << ")";
+    step.cuda->push_back(std::move(launch));
+  }
+  return success();
+}
+
+LogicalResult PlanExporter::compileCuda() {
+  std::string error;
+  const cuda::Nvrtc *nvrtc = cuda::Nvrtc::get(error);
+  if (!nvrtc)
+    return mlir::emitError(module.getLoc())
+           << "cannot compile the generated CUDA kernels: " << error;
+  // PTX for compute_80 (the driver JITs it for any later GPU) and cubins
+  // for A100 and H100, compiled in parallel.
+  const std::vector<std::string> archs = {"compute_80", "sm_80", "sm_90"};
+  std::vector<cuda::CompiledCode> code(archs.size());
+  std::vector<std::string> errors(archs.size());
+  std::vector<char> ok(archs.size(), 0);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < archs.size(); ++i)
+    threads.emplace_back([&, i] {
+      ok[i] = nvrtc->compile(cudaSource, archs[i], code[i], errors[i]);
+    });
+  for (std::thread &t : threads)
+    t.join();
+  for (size_t i = 0; i < archs.size(); ++i)
+    if (!ok[i])
+      return mlir::emitError(module.getLoc()) << errors[i];
+  cudaCode = std::move(code);
+  return success();
 }
 
 LogicalResult PlanExporter::collectEntry(func::FuncOp func) {
@@ -381,6 +495,13 @@ LogicalResult PlanExporter::collectEntry(func::FuncOp func) {
 }
 
 LogicalResult PlanExporter::collect() {
+  if (auto source = module->getAttrOfType<StringAttr>("qllm.cuda_source")) {
+    cudaSource = source.getValue().str();
+    if (auto names = module->getAttrOfType<ArrayAttr>("qllm.cuda_kernels"))
+      for (Attribute name : names)
+        if (auto s = dyn_cast<StringAttr>(name))
+          cudaKernels.push_back(s.getValue().str());
+  }
   auto plan = module->getAttrOfType<DictionaryAttr>("qllm.plan");
   if (!plan)
     return mlir::emitError(module.getLoc())
@@ -464,8 +585,8 @@ PlanExporter::build(flatbuffers::FlatBufferBuilder &fbb, uint64_t weightsOffset,
   for (const PlanWeight &w : weights) {
     auto name = fbb.CreateString(w.name);
     auto t = tensor(w.dtype, w.dims);
-    weightInfos.push_back(fb::CreateWeightInfo(fbb, name, t, w.offset,
-                                               w.bytes.size(), w.checksum));
+    weightInfos.push_back(
+        fb::CreateWeightInfo(fbb, name, t, w.offset, w.size, w.checksum));
   }
   auto weightVector = fbb.CreateVector(weightInfos);
 
@@ -478,14 +599,32 @@ PlanExporter::build(flatbuffers::FlatBufferBuilder &fbb, uint64_t weightsOffset,
       auto name = fbb.CreateString(s.name);
       flatbuffers::Offset<fb::QuantScheme> quant;
       if (const std::optional<QuantDesc> &q = s.quant)
-        quant = fb::CreateQuantScheme(
-            fbb, q->kind, q->rows, q->cols, q->bits, q->group_size,
-            q->symmetric, q->act_order, q->scale_type, q->double_quant,
-            q->double_quant_block_size);
+        quant = fb::CreateQuantScheme(fbb, q->kind, q->rows, q->cols, q->bits,
+                                      q->group_size, q->symmetric, q->act_order,
+                                      q->scale_type, q->double_quant,
+                                      q->double_quant_block_size);
+      flatbuffers::Offset<
+          flatbuffers::Vector<flatbuffers::Offset<fb::CudaLaunch>>>
+          cudaLaunches;
+      if (s.cuda) {
+        std::vector<flatbuffers::Offset<fb::CudaLaunch>> launches;
+        for (const LaunchDesc &l : *s.cuda) {
+          auto function = fbb.CreateString(l.function);
+          flatbuffers::Offset<
+              flatbuffers::Vector<flatbuffers::Offset<fb::Buffer>>>
+              own;
+          if (l.buffers)
+            own = buffers(*l.buffers);
+          launches.push_back(fb::CreateCudaLaunch(fbb, function, l.gridX,
+                                                  l.tokensPerBlock, l.blockX,
+                                                  l.sharedBytes, own));
+        }
+        cudaLaunches = fbb.CreateVector(launches);
+      }
       steps.push_back(fb::CreateStep(
           fbb, s.kernel, inputs, outputs, name, s.epsilon, s.scale, s.causal,
           s.layer, s.heads, s.kvHeads, s.headDim, s.convention, s.rotaryDim,
-          s.rotaryBase, quant));
+          s.rotaryBase, quant, cudaLaunches));
     }
     auto stepVector = fbb.CreateVector(steps);
     auto name = fbb.CreateString(entry.name);
@@ -503,12 +642,51 @@ PlanExporter::build(flatbuffers::FlatBufferBuilder &fbb, uint64_t weightsOffset,
   auto cache =
       fb::CreateKvCache(fbb, model.layers, model.kvHeads, model.headDim,
                         model.maxContext, fb::DType::F32);
-  auto targets =
-      fbb.CreateVector(std::vector<flatbuffers::Offset<fb::TargetCode>>{});
+  std::vector<flatbuffers::Offset<fb::TargetCode>> targetCode;
+  if (!cudaSource.empty()) {
+    auto kernelNames = [&] {
+      std::vector<flatbuffers::Offset<flatbuffers::String>> names;
+      for (const std::string &n : cudaKernels)
+        names.push_back(fbb.CreateString(n));
+      return fbb.CreateVector(names);
+    };
+    auto bytes = [&](const char *data, size_t size) {
+      return fbb.CreateVector(reinterpret_cast<const uint8_t *>(data), size);
+    };
+    targetCode.push_back(fb::CreateTargetCode(
+        fbb, fbb.CreateString("cuda"), fbb.CreateString("cuda-source"),
+        bytes(cudaSource.data(), cudaSource.size()), fbb.CreateString(""),
+        kernelNames()));
+    for (const cuda::CompiledCode &c : cudaCode)
+      targetCode.push_back(fb::CreateTargetCode(
+          fbb, fbb.CreateString("cuda"), fbb.CreateString(c.format),
+          bytes(c.code.data(), c.code.size()), fbb.CreateString(c.arch),
+          kernelNames()));
+  }
+  auto targets = fbb.CreateVector(targetCode);
   auto producer = fbb.CreateString("quant-opt");
   return fb::CreatePlan(fbb, qrt::kPlanVersion, producer, modelInfo,
                         weightVector, entryVector, cache, targets,
-                        weightsOffset, weightsSize);
+                        weightsOffset, weightsSize, options.weightless,
+                        options.weightless ? options.weightSeed : 0);
+}
+
+/// Gives each weight its file offset from `begin` on, 64-byte aligned, and
+/// returns the end of the last one. A weightless plan stores no bytes: every
+/// offset is 0 and the region is empty.
+uint64_t PlanExporter::layOutWeights(uint64_t begin) {
+  uint64_t offset = begin, end = begin;
+  for (PlanWeight &w : weights) {
+    if (options.weightless) {
+      w.offset = 0;
+      continue;
+    }
+    w.offset = offset;
+    end = offset + w.size;
+    offset = (end + qrt::kWeightAlignment - 1) / qrt::kWeightAlignment *
+             qrt::kWeightAlignment;
+  }
+  return end;
 }
 
 LogicalResult PlanExporter::write(llvm::raw_ostream &os) {
@@ -524,14 +702,7 @@ LogicalResult PlanExporter::write(llvm::raw_ostream &os) {
   uint64_t weightsOffset = 0, weightsEnd = 0;
   for (int attempt = 0; attempt < 4; ++attempt) {
     weightsOffset = align(headerSize);
-    uint64_t offset = weightsOffset;
-    for (PlanWeight &w : weights) {
-      w.offset = offset;
-      offset = align(offset + w.bytes.size());
-    }
-    weightsEnd = weights.empty()
-                     ? weightsOffset
-                     : weights.back().offset + weights.back().bytes.size();
+    weightsEnd = layOutWeights(weightsOffset);
     fbb = std::make_unique<flatbuffers::FlatBufferBuilder>(1 << 16);
     fbb->ForceDefaults(true);
     fb::FinishSizePrefixedPlanBuffer(
@@ -566,9 +737,15 @@ LogicalResult PlanExporter::write(llvm::raw_ostream &os) {
 
 } // namespace
 
-LogicalResult mlir::qllm::exportPlan(ModuleOp module, llvm::raw_ostream &os) {
-  PlanExporter exporter(module);
-  if (failed(exporter.collect()))
+LogicalResult mlir::qllm::exportPlan(ModuleOp module, llvm::raw_ostream &os,
+                                     const ExportPlanOptions &options) {
+  if (isWeightless(module) && !options.weightless)
+    return mlir::emitError(module.getLoc())
+           << "the module is weightless (imported with --weightless): its "
+              "weights have no values; export it as a weightless plan "
+              "(--weightless)";
+  PlanExporter exporter(module, options);
+  if (failed(exporter.collect()) || failed(exporter.compile()))
     return failure();
   return exporter.write(os);
 }

@@ -26,11 +26,14 @@ static void registerInputDialects(DialectRegistry &registry) {
 
 /// The ONNX model of the translation's input file, imported.
 static OwningOpRef<ModuleOp> importMainFile(const llvm::SourceMgr &sourceMgr,
-                                            MLIRContext *context) {
+                                            MLIRContext *context,
+                                            bool weightless) {
   const llvm::MemoryBuffer *buffer =
       sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID());
+  qllm::OnnxImportOptions options;
+  options.weightless = weightless;
   return qllm::importOnnxModel(buffer->getMemBufferRef(),
-                               buffer->getBufferIdentifier(), context);
+                               buffer->getBufferIdentifier(), context, options);
 }
 
 func::FuncOp mlir::qllm::findModelFunction(Operation *root) {
@@ -50,17 +53,45 @@ void mlir::qllm::registerQuantTranslations() {
       llvm::cl::desc("Write imported modules as MLIR bytecode (weights are "
                      "stored as raw aligned bytes, not hex text)"),
       llvm::cl::init(false));
+  static llvm::cl::opt<bool> weightless(
+      "weightless",
+      llvm::cl::desc("Weightless: --import-onnx and --onnx-to-plan read no "
+                     "external weight data (the files need not exist); "
+                     "--export-plan and --onnx-to-plan write a plan without "
+                     "weight bytes, which the runtime synthesizes (speed "
+                     "measurements only)"),
+      llvm::cl::init(false));
+  static llvm::cl::opt<uint64_t> weightSeed(
+      "weight-seed",
+      llvm::cl::desc("Seed of a weightless plan's synthesized weights"),
+      llvm::cl::init(1));
+  static auto exportOptions = [] {
+    ExportPlanOptions options;
+    options.weightless = weightless;
+    options.weightSeed = weightSeed;
+    return options;
+  };
 
   static TranslateRegistration importOnnx(
       "import-onnx", "import an ONNX model (.onnx) into the qllm dialect",
       [](const std::shared_ptr<llvm::SourceMgr> &sourceMgr,
          llvm::raw_ostream &output, MLIRContext *context) -> LogicalResult {
-        OwningOpRef<ModuleOp> module = importMainFile(*sourceMgr, context);
+        OwningOpRef<ModuleOp> module =
+            importMainFile(*sourceMgr, context, weightless);
         if (!module)
           return failure();
-        if (emitBytecode)
-          return writeBytecodeToFile(*module, output);
-        module->print(output);
+        // A weightless module's weights have no values: write none (the
+        // module still parses and compiles without them, see
+        // qllm/IR/Weightless.h).
+        if (emitBytecode) {
+          BytecodeWriterConfig config;
+          config.setElideResourceDataFlag(weightless);
+          return writeBytecodeToFile(*module, output, config);
+        }
+        OpPrintingFlags flags;
+        if (weightless)
+          flags.elideLargeResourceString(0);
+        module->print(output, flags);
         return success();
       });
 
@@ -104,7 +135,7 @@ void mlir::qllm::registerQuantTranslations() {
         auto module = dyn_cast<ModuleOp>(op);
         if (!module)
           return op->emitError() << "expected a module";
-        return exportPlan(module, output);
+        return exportPlan(module, output, exportOptions());
       },
       registerInputDialects);
 
@@ -124,14 +155,15 @@ void mlir::qllm::registerQuantTranslations() {
         if (!options)
           return emitError(UnknownLoc::get(context))
                  << "invalid --compile-options '" << compileOptions << "'";
-        OwningOpRef<ModuleOp> module = importMainFile(*sourceMgr, context);
+        OwningOpRef<ModuleOp> module =
+            importMainFile(*sourceMgr, context, weightless);
         if (!module)
           return failure();
         PassManager pm = PassManager::on<ModuleOp>(context);
         buildCompilePipeline(pm, *options);
         if (failed(pm.run(*module)))
           return failure();
-        return exportPlan(*module, output);
+        return exportPlan(*module, output, exportOptions());
       });
 
   static TranslateRegistration planToJson(
@@ -152,6 +184,34 @@ void mlir::qllm::registerQuantTranslations() {
         qrt::writePlanJson(*qrt::planOf(data), json);
         output << json.str();
         return success();
+      });
+
+  static TranslateRegistration planCudaSource(
+      "plan-cuda-source",
+      "verify a runtime plan (.qplan) and print the CUDA C++ generated for it "
+      "(compiled with quant-compile{target=cuda})",
+      [](const std::shared_ptr<llvm::SourceMgr> &sourceMgr,
+         llvm::raw_ostream &output, MLIRContext *context) -> LogicalResult {
+        const llvm::MemoryBuffer *buffer =
+            sourceMgr->getMemoryBuffer(sourceMgr->getMainFileID());
+        auto location =
+            FileLineColLoc::get(context, buffer->getBufferIdentifier(), 0, 0);
+        std::string error;
+        auto *data =
+            reinterpret_cast<const uint8_t *>(buffer->getBufferStart());
+        if (!qrt::verifyPlan(data, buffer->getBufferSize(), false, error))
+          return emitError(location) << error;
+        if (const auto *targets = qrt::planOf(data)->targets())
+          for (const qrt::fb::TargetCode *code : *targets)
+            if (code->format() && code->format()->str() == "cuda-source" &&
+                code->code()) {
+              output.write(reinterpret_cast<const char *>(code->code()->data()),
+                           code->code()->size());
+              return success();
+            }
+        return emitError(location)
+               << "the plan has no CUDA code (compile it with "
+                  "quant-compile{... target=cuda})";
       });
 
   static TranslateFromMLIRRegistration weightReport(

@@ -2,6 +2,8 @@
 
 #include "qrt/core/Plan.h"
 
+#include "qrt/core/SyntheticWeights.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -412,8 +414,9 @@ bool Verifier::checkStep(const fb::Step &step, const fb::Entry &entry,
                         : "the tokens",
                     " ", typeText(buffer->tensor()->dtype()), " ",
                     shapeText(in(c + 1)));
-      if (component.role == ComponentRole::GroupIndex) {
-        // The kernels index scales with it: every group must exist.
+      if (component.role == ComponentRole::GroupIndex && !plan->weightless()) {
+        // The kernels index scales with it: every group must exist. (A
+        // weightless plan's is synthesized valid.)
         const fb::WeightInfo *w =
             plan->weights()->Get(step.inputs()->Get(c + 1)->offset());
         const uint8_t *bytes = data + w->offset();
@@ -568,6 +571,10 @@ bool Verifier::run(std::string &error) {
       regionEnd < regionBegin || regionEnd > size)
     return done(fail("the weight region [", regionBegin, ", ", regionEnd,
                      ") lies outside the file of ", size, " bytes"));
+  if (plan->weightless() && plan->weights_size() != 0)
+    return done(fail("a weightless plan has a weight region of ",
+                     plan->weights_size(), " bytes (it stores none)"));
+  uint64_t synthesized = 0;
   if (plan->weights()) {
     for (uint32_t i = 0; i < plan->weights()->size(); ++i) {
       const fb::WeightInfo *w = plan->weights()->Get(i);
@@ -581,6 +588,18 @@ bool Verifier::run(std::string &error) {
       if (w->size() != bytes)
         return done(
             fail(what, " holds ", w->size(), " bytes, its shape ", bytes));
+      if (plan->weightless()) {
+        // No bytes in the file: the runtime synthesizes them (at most 1 TiB
+        // in all, far from overflowing the layout's sums).
+        if (w->offset() != 0 || w->checksum() != 0)
+          return done(fail(what, " of a weightless plan has offset ",
+                           w->offset(), " and checksum ", w->checksum(),
+                           " (both must be 0)"));
+        synthesized += bytes + kWeightAlignment;
+        if (synthesized > (uint64_t(1) << 40))
+          return done(fail("the weightless plan's weights are too large"));
+        continue;
+      }
       if (w->offset() % kWeightAlignment != 0 || w->offset() < regionBegin ||
           w->offset() > regionEnd || w->size() > regionEnd - w->offset())
         return done(fail(what, " [", w->offset(), ", +", w->size(),
@@ -683,15 +702,42 @@ MappedPlan::open(const std::string &path, std::string &error, bool checksums) {
     return nullptr;
   }
   plan->plan_ = planOf(plan->data_);
+  if (plan->plan_->weightless() && !plan->synthesize(problem)) {
+    error = path + ": " + problem;
+    return nullptr;
+  }
   return plan;
+}
+
+bool MappedPlan::synthesize(std::string &error) {
+  SyntheticLayout layout = syntheticLayout(*plan_);
+  size_t bytes = std::max<size_t>(layout.bytes, kWeightAlignment);
+  void *memory = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) {
+    error = "cannot allocate " + std::to_string(bytes) +
+            " bytes for the weights of the weightless plan: " +
+            std::strerror(errno);
+    return false;
+  }
+  synthetic_ = static_cast<uint8_t *>(memory);
+  syntheticSize_ = bytes;
+  synthesizeWeights(*plan_, plan_->weight_seed(), layout, synthetic_);
+  ::mprotect(memory, bytes, PROT_READ); // read-only, as a mapped file
+  syntheticOffsets_ = std::move(layout.offsets);
+  return true;
 }
 
 MappedPlan::~MappedPlan() {
   if (data_)
     ::munmap(const_cast<uint8_t *>(data_), size_);
+  if (synthetic_)
+    ::munmap(synthetic_, syntheticSize_);
 }
 
 const void *MappedPlan::weight(uint32_t index) const {
+  if (synthetic_)
+    return synthetic_ + syntheticOffsets_[index];
   return data_ + plan_->weights()->Get(index)->offset();
 }
 

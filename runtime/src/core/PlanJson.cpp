@@ -106,20 +106,38 @@ void step(std::ostream &os, const fb::Step &s) {
     if (const fb::QuantScheme *q = s.quant()) {
       os << ", \"quant\": {\"kind\": \"" << fb::EnumNameQuantKind(q->kind())
          << "\", \"rows\": " << q->rows() << ", \"cols\": " << q->cols()
-         << ", \"bits\": " << q->bits() << ", \"group_size\": "
-         << q->group_size() << ", \"symmetric\": "
-         << (q->symmetric() ? "true" : "false") << ", \"act_order\": "
-         << (q->act_order() ? "true" : "false") << ", \"scale_type\": \""
-         << fb::EnumNameDType(q->scale_type()) << "\", \"double_quant\": "
-         << (q->double_quant() ? "true" : "false");
+         << ", \"bits\": " << q->bits()
+         << ", \"group_size\": " << q->group_size()
+         << ", \"symmetric\": " << (q->symmetric() ? "true" : "false")
+         << ", \"act_order\": " << (q->act_order() ? "true" : "false")
+         << ", \"scale_type\": \"" << fb::EnumNameDType(q->scale_type())
+         << "\", \"double_quant\": " << (q->double_quant() ? "true" : "false");
       if (q->double_quant())
-        os << ", \"double_quant_block_size\": "
-           << q->double_quant_block_size();
+        os << ", \"double_quant_block_size\": " << q->double_quant_block_size();
       os << "}";
     }
     break;
   default:
     break;
+  }
+  if (const auto *launches = s.cuda()) {
+    os << ", \"cuda\": [";
+    for (size_t i = 0; i < launches->size(); ++i) {
+      const fb::CudaLaunch *l = launches->Get(i);
+      os << (i ? ", " : "") << "{\"function\": ";
+      string(os, l->function());
+      os << ", \"grid_x\": " << l->grid_x()
+         << ", \"tokens_per_block\": " << l->tokens_per_block()
+         << ", \"block_x\": " << l->block_x();
+      if (l->shared_bytes())
+        os << ", \"shared_bytes\": " << l->shared_bytes();
+      if (l->buffers()) {
+        os << ", \"buffers\": ";
+        buffers(os, l->buffers());
+      }
+      os << "}";
+    }
+    os << "]";
   }
   os << "}";
 }
@@ -152,6 +170,9 @@ void writePlanJson(const fb::Plan &plan, std::ostream &os) {
        << dtypeName(c->dtype()) << "\"}";
   os << ",\n  \"weights_offset\": " << plan.weights_offset()
      << ",\n  \"weights_size\": " << plan.weights_size();
+  if (plan.weightless())
+    os << ",\n  \"weightless\": true,\n  \"weight_seed\": "
+       << plan.weight_seed();
   os << ",\n  \"weights\": [";
   if (plan.weights())
     for (size_t i = 0; i < plan.weights()->size(); ++i) {
@@ -183,15 +204,29 @@ void writePlanJson(const fb::Plan &plan, std::ostream &os) {
         }
       os << "\n     ]}";
     }
+  // One target code per line, then its kernels one per line.
   os << "\n  ],\n  \"targets\": [";
   if (plan.targets())
     for (size_t i = 0; i < plan.targets()->size(); ++i) {
       const fb::TargetCode *t = plan.targets()->Get(i);
-      os << (i ? ", " : "") << "{\"target\": ";
+      os << (i ? "," : "") << "\n    {\"target\": ";
       string(os, t->target());
       os << ", \"format\": ";
       string(os, t->format());
-      os << ", \"bytes\": " << (t->code() ? t->code()->size() : 0) << "}";
+      if (t->arch() && t->arch()->size()) {
+        os << ", \"arch\": ";
+        string(os, t->arch());
+      }
+      os << ", \"bytes\": " << (t->code() ? t->code()->size() : 0);
+      if (const auto *kernels = t->kernels()) {
+        os << ", \"kernels\": [";
+        for (size_t k = 0; k < kernels->size(); ++k) {
+          os << (k ? "," : "") << "\n       ";
+          string(os, kernels->Get(k));
+        }
+        os << "]";
+      }
+      os << "}";
     }
   os << "]\n}\n";
 }

@@ -27,11 +27,10 @@ uint64_t alignUp(uint64_t v) {
   return (v + kWeightAlignment - 1) / kWeightAlignment * kWeightAlignment;
 }
 
-flatbuffers::Offset<fb::Plan> buildPlan(flatbuffers::FlatBufferBuilder &fbb,
-                                        const PlanSpec &spec,
-                                        const std::vector<uint64_t> &offsets,
-                                        uint64_t weightsOffset,
-                                        uint64_t weightsSize) {
+flatbuffers::Offset<fb::Plan>
+buildPlan(flatbuffers::FlatBufferBuilder &fbb, const PlanSpec &spec,
+          const std::vector<uint64_t> &offsets, uint64_t weightsOffset,
+          uint64_t weightsSize, bool weightless = false, uint64_t seed = 0) {
   auto tensor = [&](fb::DType dtype, const std::vector<int64_t> &dims) {
     return fb::CreateTensorInfo(fbb, dtype, fbb.CreateVector(dims));
   };
@@ -51,8 +50,10 @@ flatbuffers::Offset<fb::Plan> buildPlan(flatbuffers::FlatBufferBuilder &fbb,
     const WeightSpec &w = spec.weights[i];
     auto name = fbb.CreateString(w.name);
     auto t = tensor(w.dtype, w.dims);
-    uint64_t checksum =
-        w.checksum ? *w.checksum : checksum64(w.bytes.data(), w.bytes.size());
+    uint64_t checksum = w.checksum ? *w.checksum
+                        : weightless
+                            ? 0
+                            : checksum64(w.bytes.data(), w.bytes.size());
     uint64_t size = w.size ? *w.size : w.bytes.size();
     weightInfos.push_back(fb::CreateWeightInfo(
         fbb, name, t, offsets[i] + static_cast<uint64_t>(w.offsetDelta), size,
@@ -73,11 +74,28 @@ flatbuffers::Offset<fb::Plan> buildPlan(flatbuffers::FlatBufferBuilder &fbb,
                                       q->groupSize, q->symmetric, q->actOrder,
                                       q->scaleType, q->doubleQuant,
                                       q->doubleQuantBlockSize);
+      flatbuffers::Offset<flatbuffers::Vector<
+          flatbuffers::Offset<fb::CudaLaunch>>>
+          cuda = 0;
+      if (!s.cuda.empty()) {
+        std::vector<flatbuffers::Offset<fb::CudaLaunch>> launches;
+        for (const CudaLaunchSpec &l : s.cuda) {
+          flatbuffers::Offset<
+              flatbuffers::Vector<flatbuffers::Offset<fb::Buffer>>>
+              own = 0;
+          if (!l.buffers.empty())
+            own = buffers(l.buffers);
+          launches.push_back(fb::CreateCudaLaunch(
+              fbb, fbb.CreateString(l.function), l.gridX, l.tokensPerBlock,
+              l.blockX, l.sharedBytes, own));
+        }
+        cuda = fbb.CreateVector(launches);
+      }
       steps.push_back(fb::CreateStep(fbb, s.kernel, inputs, outputs, name,
                                      s.epsilon, s.scale, s.causal, s.layer,
                                      s.heads, s.kvHeads, s.headDim,
                                      s.convention, s.rotaryDim, s.rotaryBase,
-                                     quant));
+                                     quant, cuda));
     }
     auto stepVector = fbb.CreateVector(steps);
     auto name = fbb.CreateString(entry.name);
@@ -97,12 +115,21 @@ flatbuffers::Offset<fb::Plan> buildPlan(flatbuffers::FlatBufferBuilder &fbb,
     cache = fb::CreateKvCache(fbb, spec.cacheLayers, spec.cacheKvHeads,
                               spec.cacheHeadDim, spec.cacheCapacity,
                               spec.cacheDtype);
-  auto targets =
-      fbb.CreateVector(std::vector<flatbuffers::Offset<fb::TargetCode>>{});
+  std::vector<flatbuffers::Offset<fb::TargetCode>> targetCode;
+  for (const TargetCodeSpec &t : spec.targets) {
+    std::vector<flatbuffers::Offset<flatbuffers::String>> kernels;
+    for (const std::string &k : t.kernels)
+      kernels.push_back(fbb.CreateString(k));
+    targetCode.push_back(fb::CreateTargetCode(
+        fbb, fbb.CreateString(t.target), fbb.CreateString(t.format),
+        fbb.CreateVector(t.code), fbb.CreateString(t.arch),
+        fbb.CreateVector(kernels)));
+  }
+  auto targets = fbb.CreateVector(targetCode);
   auto producer = fbb.CreateString(spec.producer);
   return fb::CreatePlan(fbb, spec.version, producer, model, weightVector,
-                        entryVector, cache, targets, weightsOffset,
-                        weightsSize);
+                        entryVector, cache, targets, weightsOffset, weightsSize,
+                        weightless, seed);
 }
 
 } // namespace
@@ -141,6 +168,30 @@ std::vector<uint8_t> serializePlan(const PlanSpec &spec) {
     if (!spec.weights[i].bytes.empty())
       std::memcpy(file.data() + offsets[i], spec.weights[i].bytes.data(),
                   spec.weights[i].bytes.size());
+  return file;
+}
+
+std::vector<uint8_t> serializeWeightlessPlan(const PlanSpec &spec,
+                                             uint64_t seed) {
+  // As serializePlan, with every weight at offset 0 and an empty region.
+  uint64_t headerSize = 0, weightsOffset = 0;
+  std::vector<uint64_t> offsets(spec.weights.size(), 0);
+  std::unique_ptr<flatbuffers::FlatBufferBuilder> fbb;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    weightsOffset = alignUp(headerSize);
+    fbb = std::make_unique<flatbuffers::FlatBufferBuilder>(1 << 14);
+    fbb->ForceDefaults(true);
+    fb::FinishSizePrefixedPlanBuffer(
+        *fbb, buildPlan(*fbb, spec, offsets, weightsOffset, 0,
+                        /*weightless=*/true, seed));
+    if (fbb->GetSize() == headerSize)
+      break;
+    headerSize = fbb->GetSize();
+  }
+  if (fbb->GetSize() != headerSize)
+    throw std::logic_error("the test plan's layout did not converge");
+  std::vector<uint8_t> file(weightsOffset, 0);
+  std::memcpy(file.data(), fbb->GetBufferPointer(), fbb->GetSize());
   return file;
 }
 

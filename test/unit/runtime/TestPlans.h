@@ -58,6 +58,14 @@ struct QuantSpec {
   int64_t doubleQuantBlockSize = 0;
 };
 
+/// Step.cuda: one launch of a kernel of the plan's CUDA code.
+struct CudaLaunchSpec {
+  std::string function;
+  uint32_t gridX = 1, tokensPerBlock = 0, blockX = 32, sharedBytes = 0;
+  /// The launch's own buffers (absent when empty: the step's).
+  std::vector<BufferSpec> buffers;
+};
+
 struct StepSpec {
   fb::Kernel kernel = fb::Kernel::Add;
   std::vector<BufferSpec> inputs, outputs;
@@ -68,6 +76,8 @@ struct StepSpec {
   fb::RotaryConvention convention = fb::RotaryConvention::Interleaved;
   /// Serialized as Step.quant when set (absent otherwise).
   std::optional<QuantSpec> quant;
+  /// Step.cuda (absent when empty).
+  std::vector<CudaLaunchSpec> cuda;
 };
 
 struct EntrySpec {
@@ -90,6 +100,16 @@ struct WeightSpec {
   std::optional<uint64_t> size;
 };
 
+/// Plan.targets: code for one target.
+struct TargetCodeSpec {
+  std::string target = "cuda";
+  /// "cuda-source", "ptx", "cubin".
+  std::string format = "cuda-source";
+  std::string arch;
+  std::vector<uint8_t> code;
+  std::vector<std::string> kernels;
+};
+
 struct PlanSpec {
   uint32_t version = kPlanVersion;
   std::string producer = "qrt-runtime-tests";
@@ -103,10 +123,19 @@ struct PlanSpec {
   fb::DType cacheDtype = fb::DType::F32;
   std::vector<WeightSpec> weights;
   std::vector<EntrySpec> entries;
+  std::vector<TargetCodeSpec> targets;
 };
 
 /// The .qplan bytes of `spec`.
 std::vector<uint8_t> serializePlan(const PlanSpec &spec);
+
+/// The .qplan bytes of `spec` as a weightless plan (Plan.weightless, with
+/// weight_seed `seed`): the FlatBuffer and its padding only, no weight bytes.
+/// Each WeightInfo has the size WeightSpec::size or else bytes.size() (the
+/// bytes themselves are not written), offset 0 + offsetDelta and checksum
+/// WeightSpec::checksum or else 0; weights_size is 0.
+std::vector<uint8_t> serializeWeightlessPlan(const PlanSpec &spec,
+                                             uint64_t seed);
 
 /// Bytes of the FlatBuffer part of a plan file (its size prefix + 4).
 size_t flatBufferBytes(const std::vector<uint8_t> &plan);

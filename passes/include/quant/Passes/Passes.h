@@ -60,7 +60,9 @@ struct CompileOptions : public PassPipelineOptions<CompileOptions> {
                      "f16"),
       llvm::cl::init("f32")};
   Option<std::string> target{*this, "target",
-                             llvm::cl::desc("Kernel target: cpu"),
+                             llvm::cl::desc("Kernel target: cpu, or cuda (CUDA kernels "
+                                           "generated into the plan; it "
+                                           "still runs on the CPU too)"),
                              llvm::cl::init("cpu")};
   Option<int64_t> maxContext{
       *this, "max-context",

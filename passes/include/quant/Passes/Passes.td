@@ -156,6 +156,32 @@ def QLLMFuseDequantMatmulPass : Pass<"qllm-fuse-dequant-matmul"> {
 // Lowering to a runtime plan
 //===----------------------------------------------------------------------===//
 
+def QLLMGenerateCudaPass : Pass<"qllm-generate-cuda", "::mlir::ModuleOp"> {
+  let summary = "Generate the CUDA kernels of the entry points' steps";
+  let description = [{
+    Lowers every step of plan-ready entry points (kernels chosen, arena
+    offsets assigned) to CUDA C++ specialized for its shapes, its weight's
+    storage (f32, f16, intN groups, NF4 with or without double quantization)
+    and its epilogue: a GEMV for the decode entry (one token), a tiled GEMM
+    for prefill, RMSNorm, rotary, KV-cache append + attention, SwiGLU, add,
+    embedding. Identical kernels are emitted once.
+
+    Each step op gets `qllm.cuda`, the list of its launches (function, grid,
+    block); the module gets `qllm.cuda_source` (the translation unit) and
+    `qllm.cuda_kernels`. Plan export compiles the source with NVRTC.
+
+    With `fuse-epilogues`, a matmul whose only use is the residual add that
+    runs right after it computes `x @ w^T + residual` into the add's buffer
+    (the launch carries `fused_add`; the add gets no launch), unless the
+    add's buffer overlaps the matmul's input.
+  }];
+  let options = [
+    Option<"fuseEpilogues", "fuse-epilogues", "bool", "true",
+           "Fuse a following residual add into matmul kernels">,
+  ];
+  let dependentDialects = ["::mlir::qllm::QLLMDialect"];
+}
+
 def QLLMLayoutWeightsPass : Pass<"qllm-layout-weights", "::mlir::ModuleOp"> {
   let summary = "Store weights the way the kernels read them";
   let description = [{
@@ -208,7 +234,7 @@ def QLLMSelectKernelsPass : Pass<"qllm-select-kernels", "::mlir::func::FuncOp"> 
   }];
   let options = [
     Option<"target", "target", "std::string", "\"cpu\"",
-           "Target whose kernels to choose (cpu)">,
+           "Target whose kernels to choose (cpu, cuda)">,
   ];
   let dependentDialects = ["::mlir::qllm::QLLMDialect"];
 }

@@ -4,7 +4,8 @@
 // followed by the weights at 64-byte aligned offsets. Nothing in a plan is
 // trusted: verifyPlan checks the FlatBuffer, the version, every offset, size
 // and shape the kernels will use, and the weights' checksums, before the
-// runtime reads anything else from it.
+// runtime reads anything else from it. A weightless plan stores no weight
+// bytes (offsets and checksums 0): MappedPlan synthesizes them at open.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +20,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace qrt {
 
@@ -41,7 +43,9 @@ uint64_t tensorElements(const fb::TensorInfo &tensor, int64_t tokens);
 bool verifyPlan(const uint8_t *data, size_t size, bool checksums,
                 std::string &error);
 
-/// A verified plan mapped read-only from a file.
+/// A verified plan mapped read-only from a file. The weights of a weightless
+/// plan are synthesized at open (qrt/core/SyntheticWeights.h) into memory
+/// the MappedPlan owns.
 class MappedPlan {
 public:
   /// Maps and verifies `path`; nullptr and `error` on failure.
@@ -54,14 +58,24 @@ public:
   const fb::Plan &plan() const { return *plan_; }
   const uint8_t *data() const { return data_; }
   size_t size() const { return size_; }
-  /// The bytes of weight `index` (verified to lie in the file).
+  /// The bytes of weight `index` (verified to lie in the file, or
+  /// synthesized for a weightless plan).
   const void *weight(uint32_t index) const;
+  /// Whether the weights were synthesized (a weightless plan).
+  bool weightless() const { return synthetic_ != nullptr; }
+  /// Bytes of memory holding the synthesized weights (0 unless weightless).
+  size_t syntheticBytes() const { return syntheticSize_; }
 
 private:
   MappedPlan() = default;
+  /// Allocates and fills the weights of a weightless plan.
+  bool synthesize(std::string &error);
   const uint8_t *data_ = nullptr;
   size_t size_ = 0;
   const fb::Plan *plan_ = nullptr;
+  uint8_t *synthetic_ = nullptr;
+  size_t syntheticSize_ = 0;
+  std::vector<uint64_t> syntheticOffsets_;
 };
 
 /// The root table of a verified plan buffer.

@@ -1,0 +1,245 @@
+//===- GenerateCuda.cpp - CUDA kernels for the steps of a plan ------------===//
+//
+// Maps each step op of the plan-ready entry points to a kernel spec of the
+// emitter (quant/CodeGen/CudaKernels.h) and records its launches on the op;
+// the module keeps the generated translation unit for plan export.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant/Passes/Passes.h"
+
+#include "qllm/IR/QLLMOps.h"
+#include "quant/CodeGen/CudaKernels.h"
+#include "quant/Plan/PlanInfo.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::qllm {
+#define GEN_PASS_DEF_QLLMGENERATECUDAPASS
+#include "quant/Passes/Passes.h.inc"
+} // namespace mlir::qllm
+
+using namespace mlir;
+using namespace mlir::qllm;
+
+namespace {
+
+int64_t lastDim(Value v) {
+  return cast<RankedTensorType>(v.getType()).getShape().back();
+}
+
+/// Arena byte range of `v` for `tokens` tokens, if it lives in the arena.
+std::optional<std::pair<int64_t, int64_t>> arenaRange(Value v, int64_t tokens) {
+  auto result = dyn_cast<OpResult>(v);
+  if (!result)
+    return std::nullopt;
+  auto arena =
+      result.getOwner()->getAttrOfType<DenseI64ArrayAttr>("qllm.arena");
+  if (!arena || arena[result.getResultNumber()] < 0)
+    return std::nullopt;
+  auto type = cast<RankedTensorType>(v.getType());
+  int64_t elements = 1;
+  for (int64_t d : type.getShape())
+    elements *= ShapedType::isDynamic(d) ? tokens : d;
+  int64_t begin = arena[result.getResultNumber()];
+  return std::make_pair(begin, begin + elements * 4);
+}
+
+bool isStep(Operation *op) {
+  StringRef kernel = kernelOf(op);
+  return !kernel.empty() && kernel != "weight" && kernel != "constant" &&
+         kernel != "view";
+}
+
+struct QLLMGenerateCudaPass
+    : qllm::impl::QLLMGenerateCudaPassBase<QLLMGenerateCudaPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    cuda::CudaModule code;
+    Builder builder(module.getContext());
+    bool any = false;
+    for (auto func : module.getOps<func::FuncOp>()) {
+      auto entry = func->getAttrOfType<DictionaryAttr>("qllm.entry");
+      if (!entry)
+        continue;
+      auto maxTokens = entry.getAs<IntegerAttr>("max_tokens");
+      if (!maxTokens) {
+        func.emitError() << "entry has no max_tokens (run quant-compile)";
+        return signalPassFailure();
+      }
+      if (failed(generate(func, maxTokens.getInt(), code, builder)))
+        return signalPassFailure();
+      any = true;
+    }
+    if (!any) {
+      module.emitError() << "has no entry points to generate CUDA for (run "
+                            "quant-compile first)";
+      return signalPassFailure();
+    }
+    module->setAttr("qllm.cuda_source", builder.getStringAttr(code.source()));
+    SmallVector<Attribute> names;
+    for (const std::string &name : code.kernelNames())
+      names.push_back(builder.getStringAttr(name));
+    module->setAttr("qllm.cuda_kernels", builder.getArrayAttr(names));
+  }
+
+  LogicalResult generate(func::FuncOp func, int64_t maxTokens,
+                         cuda::CudaModule &code, Builder &builder) {
+    SmallVector<Operation *> steps;
+    for (Operation &op : func.getBody().front()) {
+      if (isa<func::ReturnOp>(&op))
+        continue;
+      if (kernelOf(&op).empty())
+        return op.emitError() << "has no kernel (run quant-compile, or "
+                                 "qllm-select-kernels{target=cuda})";
+      if (isStep(&op))
+        steps.push_back(&op);
+    }
+    const bool gemm = maxTokens > 1;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      Operation *op = steps[i];
+      if (op->hasAttr("qllm.cuda"))
+        continue; // an add fused into the matmul before it
+      StringRef kernel = kernelOf(op);
+      SmallVector<cuda::Launch> launches;
+      SmallVector<bool> fusedAdd;
+      if (kernel == "embedding") {
+        auto embedding = cast<EmbeddingOp>(op);
+        auto table = cast<RankedTensorType>(
+            weightOf(embedding.getTable())->getResult(0).getType());
+        launches.push_back(code.embedding(table.getDimSize(0),
+                                          table.getDimSize(1),
+                                          table.getElementType().isF16()));
+      } else if (kernel == "rms_norm") {
+        auto norm = cast<RmsNormOp>(op);
+        launches.push_back(code.rmsNorm(lastDim(norm.getInput()),
+                                        norm.getEpsilon().convertToFloat()));
+      } else if (kernel == "matmul" || kernel == "dequant_matmul") {
+        cuda::MatmulSpec spec;
+        spec.gemm = gemm;
+        Value x;
+        if (auto matmul = dyn_cast<MatmulOp>(op)) {
+          x = matmul.getLhs();
+          auto w = cast<RankedTensorType>(
+              weightOf(matmul.getRhs())->getResult(0).getType());
+          spec.rows = w.getDimSize(0);
+          spec.cols = w.getDimSize(1);
+          spec.storage = w.getElementType().isF16() ? cuda::WeightStorage::F16
+                                                    : cuda::WeightStorage::F32;
+        } else {
+          auto dq = cast<DequantMatmulOp>(op);
+          x = dq.getInput();
+          QTensorType type = dq.getWeight().getType();
+          spec.rows = type.getRows();
+          spec.cols = type.getCols();
+          if (auto intN = dyn_cast<IntQuantAttr>(type.getScheme())) {
+            spec.storage = cuda::WeightStorage::IntN;
+            spec.intN = intN.getScheme();
+          } else {
+            spec.storage = cuda::WeightStorage::NF4;
+            spec.nf4 = cast<NF4Attr>(type.getScheme()).getScheme();
+          }
+        }
+        Operation *add = fusableAdd(
+            op, x, i + 1 < steps.size() ? steps[i + 1] : nullptr, maxTokens);
+        spec.addResidual = add != nullptr;
+        launches.push_back(code.matmul(spec));
+        fusedAdd.push_back(spec.addResidual);
+        if (add)
+          add->setAttr("qllm.cuda", builder.getArrayAttr({}));
+      } else if (kernel == "rotary") {
+        auto rotary = cast<RotaryOp>(op);
+        auto type = cast<RankedTensorType>(rotary.getInput().getType());
+        cuda::RotarySpec spec;
+        spec.heads = type.getDimSize(2);
+        spec.headDim = type.getDimSize(3);
+        spec.rotaryDim =
+            rotary.getRotaryDim() ? *rotary.getRotaryDim() : spec.headDim;
+        spec.interleaved =
+            rotary.getConvention() == RotaryConvention::interleaved;
+        spec.tables = static_cast<bool>(rotary.getCosCache());
+        spec.base =
+            rotary.getBase() ? rotary.getBase()->convertToFloat() : 10000.0f;
+        auto in = arenaRange(rotary.getInput(), 1);
+        auto out = arenaRange(rotary.getResult(), 1);
+        spec.inPlace = in && out && in->first == out->first;
+        launches.push_back(code.rotary(spec));
+      } else if (kernel == "attention") {
+        auto attention = cast<AttentionOp>(op);
+        auto q = cast<RankedTensorType>(attention.getQuery().getType());
+        auto k = cast<RankedTensorType>(attention.getKey().getType());
+        cuda::AttentionSpec spec;
+        spec.heads = q.getDimSize(2);
+        spec.kvHeads = k.getDimSize(2);
+        spec.headDim = q.getDimSize(3);
+        spec.layer = op->getAttrOfType<IntegerAttr>("qllm.layer").getInt();
+        spec.scale =
+            attention.getScale()
+                ? attention.getScale()->convertToFloat()
+                : static_cast<float>(1.0 / std::sqrt(double(spec.headDim)));
+        spec.causal = attention.getCausal();
+        for (const cuda::Launch &launch : code.attention(spec))
+          launches.push_back(launch);
+      } else if (kernel == "add") {
+        launches.push_back(code.add(lastDim(op->getResult(0))));
+      } else if (kernel == "swiglu") {
+        launches.push_back(code.swiglu(lastDim(op->getResult(0))));
+      } else {
+        return op->emitError() << "has kernel '" << kernel
+                               << "' that the CUDA target does not generate";
+      }
+      SmallVector<Attribute> attrs;
+      for (auto [index, launch] : llvm::enumerate(launches)) {
+        SmallVector<NamedAttribute> fields = {
+            builder.getNamedAttr("function",
+                                 builder.getStringAttr(launch.function)),
+            builder.getNamedAttr("grid_x",
+                                 builder.getI64IntegerAttr(launch.gridX)),
+            builder.getNamedAttr(
+                "tokens_per_block",
+                builder.getI64IntegerAttr(launch.tokensPerBlock)),
+            builder.getNamedAttr("block_x",
+                                 builder.getI64IntegerAttr(launch.blockX)),
+            builder.getNamedAttr(
+                "shared_bytes", builder.getI64IntegerAttr(launch.sharedBytes))};
+        if (index < fusedAdd.size() && fusedAdd[index])
+          fields.push_back(
+              builder.getNamedAttr("fused_add", builder.getUnitAttr()));
+        attrs.push_back(builder.getDictionaryAttr(fields));
+      }
+      op->setAttr("qllm.cuda", builder.getArrayAttr(attrs));
+    }
+    return success();
+  }
+
+  /// The add that `matmul` (reading `x`) can compute in its epilogue: the
+  /// next step, the only use of the product, adding a value computed
+  /// earlier, into a buffer that does not overlap x.
+  Operation *fusableAdd(Operation *matmul, Value x, Operation *next,
+                        int64_t maxTokens) {
+    if (!fuseEpilogues || !next || kernelOf(next) != "add")
+      return nullptr;
+    Value product = matmul->getResult(0);
+    if (!product.hasOneUse() || *product.getUsers().begin() != next)
+      return nullptr;
+    auto add = cast<AddOp>(next);
+    Value residual = add.getLhs() == product ? add.getRhs() : add.getLhs();
+    if (residual == product)
+      return nullptr; // product + product
+    if (Operation *def = residual.getDefiningOp())
+      if (!def->isBeforeInBlock(matmul))
+        return nullptr;
+    auto in = arenaRange(x, maxTokens);
+    auto out = arenaRange(add.getResult(), maxTokens);
+    auto res = arenaRange(residual, maxTokens);
+    if (!in || !out || !res)
+      return nullptr;
+    bool overlap = in->first < out->second && out->first < in->second;
+    return overlap ? nullptr : next;
+  }
+};
+
+} // namespace

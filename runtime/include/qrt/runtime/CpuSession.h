@@ -1,0 +1,44 @@
+//===- CpuSession.h - running a plan on the CPU -----------------*- C++ -*-===//
+//
+// The CPU session: the plan's steps run with the CPU kernels
+// (qrt/cpu/Kernels.h) on a thread pool, the weights read in place from the
+// plan's mapping, arenas and the KV cache in host memory.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QRT_RUNTIME_CPUSESSION_H
+#define QRT_RUNTIME_CPUSESSION_H
+
+#include "qrt/cpu/Kernels.h"
+#include "qrt/runtime/Session.h"
+
+namespace qrt {
+
+class CpuSession final : public Session {
+public:
+  /// A CPU session over `plan`, which must outlive it (options.device is
+  /// not looked at).
+  static std::unique_ptr<CpuSession> create(const MappedPlan &plan,
+                                            const SessionOptions &options,
+                                            std::string &error);
+  ~CpuSession() override;
+
+  SessionMemory memory() const override;
+  DeviceInfo deviceInfo() const override;
+  cpu::ThreadPool &pool() { return *pool_; }
+
+private:
+  struct Arena;
+  CpuSession() = default;
+  bool runChunk(size_t entry, const int32_t *tokens, int64_t count,
+                float *logits, bool allLogits, std::string &error) override;
+
+  std::unique_ptr<cpu::ThreadPool> pool_;
+  /// Per entry (as entries_).
+  std::vector<std::unique_ptr<Arena>> arenas_;
+  float *kvCache_ = nullptr; // [layer][k|v][kv_heads][context][head_dim]
+};
+
+} // namespace qrt
+
+#endif // QRT_RUNTIME_CPUSESSION_H

@@ -1,0 +1,373 @@
+//===- CudaSession.cpp - running a plan's CUDA kernels --------------------===//
+
+#include "qrt/cuda/CudaSession.h"
+
+#include <algorithm>
+#include <map>
+
+namespace qrt::cuda {
+
+namespace {
+
+/// Device allocations are laid out at this alignment (cuMemAlloc's).
+constexpr uint64_t kDeviceAlignment = 256;
+
+uint64_t alignUp(uint64_t v) {
+  return (v + kDeviceAlignment - 1) / kDeviceAlignment * kDeviceAlignment;
+}
+
+std::string stepText(const fb::Step &step) {
+  return "step " + (step.name() ? step.name()->str() : std::string("?")) +
+         " (" + fb::EnumNameKernel(step.kernel()) + ")";
+}
+
+std::string entryName(const fb::Entry &entry) {
+  return entry.name() ? entry.name()->str() : std::string("?");
+}
+
+} // namespace
+
+bool hasCudaCode(const fb::Plan &plan) {
+  if (cudaCodeOf(plan).empty() || !plan.entries())
+    return false;
+  for (const fb::Entry *entry : *plan.entries())
+    for (const fb::Step *step : *entry->steps())
+      if (step->cuda() && step->cuda()->size() > 0)
+        return true;
+  return false;
+}
+
+struct CudaSession::Launch {
+  Function function = nullptr;
+  uint32_t gridX = 1, tokensPerBlock = 0, blockX = 1, sharedBytes = 0;
+  /// The step (for messages).
+  const fb::Step *step = nullptr;
+  const std::string *name = nullptr;
+  /// Buffers and KV cache (tokens, position, context are set per chunk).
+  KernelParams params = {};
+};
+
+struct CudaSession::EntryCode {
+  uint64_t arena = 0;
+  std::vector<Launch> launches;
+  /// The logits' device address.
+  uint64_t logits = 0;
+};
+
+CudaSession::~CudaSession() {
+  if (!device_)
+    return;
+  std::string ignored;
+  device_->synchronize(ignored);
+  for (uint64_t address : {tokens_, kvCache_, arenas_, weights_})
+    device_->free(address);
+}
+
+std::unique_ptr<CudaSession> CudaSession::create(const MappedPlan &plan,
+                                                 const SessionOptions &options,
+                                                 std::unique_ptr<Device> device,
+                                                 std::string &error) {
+  const fb::Plan &p = plan.plan();
+  if (!hasCudaCode(p)) {
+    error = kNoCudaCode;
+    return nullptr;
+  }
+  std::unique_ptr<CudaSession> session(new CudaSession());
+  session->device_ = std::move(device);
+  Device &d = *session->device_;
+  if (!session->initialize(plan, options, error))
+    return nullptr;
+
+  // The module, and every function a launch names (before any upload, so
+  // that a plan for another GPU fails fast).
+  if (!d.loadModule(cudaCodeOf(p), error))
+    return nullptr;
+  std::map<std::string, Function> functions;
+  for (const EntryInfo &info : session->entries_)
+    for (const fb::Step *step : *info.entry->steps()) {
+      if (!step->cuda())
+        continue;
+      for (const fb::CudaLaunch *launch : *step->cuda()) {
+        if (!launch->function() || launch->function()->size() == 0) {
+          error = stepText(*step) + ": a CUDA launch names no function";
+          return nullptr;
+        }
+        std::string name = launch->function()->str();
+        if (functions.count(name))
+          continue;
+        Function f = nullptr;
+        if (!d.function(name, f, error)) {
+          error = stepText(*step) + ": " + error;
+          return nullptr;
+        }
+        functions[name] = f;
+      }
+    }
+
+  // The weights: one allocation, each at a 256-byte aligned offset.
+  const uint32_t weightCount = p.weights() ? p.weights()->size() : 0;
+  session->weightAddress_.resize(weightCount);
+  std::vector<uint64_t> offsets(weightCount);
+  uint64_t bytes = 0;
+  for (uint32_t i = 0; i < weightCount; ++i) {
+    offsets[i] = bytes;
+    bytes = alignUp(bytes + p.weights()->Get(i)->size());
+  }
+  session->weightsBytes_ = bytes;
+  if (!d.allocate(std::max<uint64_t>(bytes, kDeviceAlignment),
+                  session->weights_, error)) {
+    error = "the weights: " + error;
+    return nullptr;
+  }
+  for (uint32_t i = 0; i < weightCount; ++i) {
+    session->weightAddress_[i] = session->weights_ + offsets[i];
+    if (!d.copyToDevice(session->weightAddress_[i], plan.weight(i),
+                        p.weights()->Get(i)->size(), error))
+      return nullptr;
+  }
+
+  // The arenas (one allocation), the KV cache, the token ids of a chunk;
+  // zeroed once, so nothing a kernel reads is ever uninitialized.
+  std::vector<uint64_t> arenaOffsets;
+  uint64_t maxTokens = 1;
+  for (const EntryInfo &info : session->entries_) {
+    arenaOffsets.push_back(session->arenasBytes_);
+    session->arenasBytes_ =
+        alignUp(session->arenasBytes_ + info.entry->arena_bytes());
+    maxTokens = std::max<uint64_t>(maxTokens, info.maxTokens);
+  }
+  uint64_t kvBytes = session->kvCacheBytes();
+  if (!d.allocate(std::max<uint64_t>(session->arenasBytes_, 1),
+                  session->arenas_, error) ||
+      !d.allocate(std::max<uint64_t>(kvBytes, 1), session->kvCache_, error) ||
+      !d.allocate(maxTokens * sizeof(int32_t), session->tokens_, error) ||
+      !d.memset(session->arenas_, 0, session->arenasBytes_, error) ||
+      !d.memset(session->kvCache_, 0, kvBytes, error) ||
+      !d.memset(session->tokens_, 0, maxTokens * sizeof(int32_t), error))
+    return nullptr;
+
+  std::vector<std::string> names;
+  std::vector<Function> resolved;
+  for (const auto &[name, f] : functions) {
+    names.push_back(name);
+    resolved.push_back(f);
+  }
+  session->code_.resize(session->entries_.size());
+  for (size_t i = 0; i < session->entries_.size(); ++i) {
+    session->code_[i].arena = session->arenas_ + arenaOffsets[i];
+    if (!session->prepareEntry(i, resolved, names, error))
+      return nullptr;
+  }
+  d.setProfiling(options.profile);
+  if (!d.synchronize(error))
+    return nullptr;
+  return session;
+}
+
+namespace {
+
+/// Whether `b` (a launch's own buffer, which the plan verifier does not see)
+/// lies where a kernel may touch it: an arena buffer inside the arena for
+/// `maxTokens` tokens, a weight the plan has. False and `error` otherwise.
+bool checkLaunchBuffer(const fb::Buffer *b, const fb::Entry &entry,
+                       int64_t maxTokens, uint32_t weights,
+                       std::string &error) {
+  if (!b) {
+    error = "a buffer is missing";
+    return false;
+  }
+  switch (b->kind()) {
+  case fb::BufferKind::Arena: {
+    const fb::TensorInfo *tensor = b->tensor();
+    uint64_t bytes = tensor ? dtypeBytes(tensor->dtype()) : 0;
+    bool ok = bytes > 0 && tensor->dims();
+    for (uint32_t i = 0; ok && i < tensor->dims()->size(); ++i) {
+      int64_t d = tensor->dims()->Get(i);
+      if (d == -1)
+        d = maxTokens;
+      ok = d >= 0 && d <= (int64_t(1) << 40) &&
+           (d == 0 || bytes <= (uint64_t(1) << 50) / uint64_t(d));
+      bytes *= ok ? uint64_t(d) : 0;
+    }
+    if (ok && b->offset() <= entry.arena_bytes() &&
+        bytes <= entry.arena_bytes() - b->offset())
+      return true;
+    error = "an arena buffer at " + std::to_string(b->offset()) +
+            " lies outside the arena of " +
+            std::to_string(entry.arena_bytes()) + " bytes";
+    return false;
+  }
+  case fb::BufferKind::Weight:
+    if (b->offset() < weights)
+      return true;
+    error = "a buffer refers to weight " + std::to_string(b->offset()) +
+            " of " + std::to_string(weights);
+    return false;
+  case fb::BufferKind::Tokens:
+    return true;
+  }
+  error = "a buffer has an unknown kind";
+  return false;
+}
+
+} // namespace
+
+bool CudaSession::prepareEntry(size_t index,
+                               const std::vector<Function> &functions,
+                               const std::vector<std::string> &names,
+                               std::string &error) {
+  const fb::Entry &entry = *entries_[index].entry;
+  const int64_t maxTokens = entries_[index].maxTokens;
+  EntryCode &code = code_[index];
+  auto address = [&](const fb::Buffer &b) -> uint64_t {
+    switch (b.kind()) {
+    case fb::BufferKind::Arena:
+      return code.arena + b.offset();
+    case fb::BufferKind::Weight:
+      return weightAddress_[static_cast<size_t>(b.offset())];
+    case fb::BufferKind::Tokens:
+      return tokens_;
+    }
+    return 0;
+  };
+  // The step's buffers (inputs, then outputs) or the launch's own.
+  using Buffers = flatbuffers::Vector<flatbuffers::Offset<fb::Buffer>>;
+  auto fill = [&](const fb::Step &step,
+                  const std::vector<const Buffers *> &lists, bool own,
+                  KernelParams &params) {
+    size_t count = 0;
+    for (const Buffers *list : lists)
+      count += list ? list->size() : 0;
+    if (count > size_t(kMaxKernelBuffers)) {
+      error = stepText(step) + ": " + (own ? "a launch" : "the step") +
+              " has " + std::to_string(count) +
+              " buffers; a kernel takes at most " +
+              std::to_string(kMaxKernelBuffers);
+      return false;
+    }
+    params = {};
+    size_t at = 0;
+    for (const Buffers *list : lists)
+      for (uint32_t i = 0; list && i < list->size(); ++i) {
+        if (own && !checkLaunchBuffer(list->Get(i), entry, maxTokens,
+                                      uint32_t(weightAddress_.size()), error)) {
+          error = stepText(step) + ": launch buffer " + std::to_string(at) +
+                  ": " + error;
+          return false;
+        }
+        params.buffers[at++] = address(*list->Get(i));
+      }
+    params.kvCache = kvCache_;
+    params.context = static_cast<int32_t>(context_);
+    return true;
+  };
+
+  for (const fb::Step *step : *entry.steps()) {
+    if (!step->cuda() || step->cuda()->size() == 0)
+      continue;
+    for (const fb::CudaLaunch *l : *step->cuda()) {
+      Launch launch;
+      launch.step = step;
+      bool own = l->buffers() && l->buffers()->size() > 0;
+      if (!(own ? fill(*step, {l->buffers()}, true, launch.params)
+                : fill(*step, {step->inputs(), step->outputs()}, false,
+                       launch.params)))
+        return false;
+      // `names` is sorted (the order of create's map).
+      size_t at =
+          std::lower_bound(names.begin(), names.end(), l->function()->str()) -
+          names.begin();
+      launch.function = functions[at];
+      launch.name = &names[at];
+      launch.gridX = l->grid_x();
+      launch.tokensPerBlock = l->tokens_per_block();
+      launch.blockX = l->block_x();
+      launch.sharedBytes = l->shared_bytes();
+      uint64_t gridY = launch.tokensPerBlock
+                           ? (uint64_t(maxTokens) + launch.tokensPerBlock - 1) /
+                                 launch.tokensPerBlock
+                           : 1;
+      if (launch.gridX == 0 || launch.blockX == 0 || launch.blockX > 1024 ||
+          gridY > 65535) {
+        error = stepText(*step) + ": launch of " + *launch.name + " has grid " +
+                std::to_string(launch.gridX) + "x" + std::to_string(gridY) +
+                " and block " + std::to_string(launch.blockX) +
+                " (needs grid x >= 1, grid y <= 65535, 1 <= block <= 1024)";
+        return false;
+      }
+      code.launches.push_back(launch);
+    }
+  }
+  if (code.launches.empty()) {
+    error = "entry '" + entryName(entry) + "' has no CUDA launches";
+    return false;
+  }
+  const fb::Buffer *logits = entry.logits();
+  if (!logits || logits->kind() != fb::BufferKind::Arena) {
+    error = "entry '" + entryName(entry) + "': the logits are not in its arena";
+    return false;
+  }
+  code.logits = code.arena + logits->offset();
+  return true;
+}
+
+SessionMemory CudaSession::memory() const {
+  SessionMemory m;
+  for (const EntryInfo &info : entries_)
+    m.arenas += info.entry->arena_bytes();
+  m.kvCache = kvCacheBytes();
+  m.weights = weightsBytes_;
+  return m;
+}
+
+DeviceInfo CudaSession::deviceInfo() const {
+  DeviceInfo info;
+  info.kind = DeviceKind::Cuda;
+  info.name = device_->name();
+  info.description = device_->description();
+  info.reason = reason_;
+  return info;
+}
+
+bool CudaSession::runChunk(size_t entryIndex, const int32_t *tokens,
+                           int64_t count, float *logits, bool allLogits,
+                           std::string &error) {
+  EntryCode &code = code_[entryIndex];
+  Device &d = *device_;
+  if (!d.copyToDevice(tokens_, tokens, uint64_t(count) * sizeof(int32_t),
+                      error))
+    return false;
+  for (Launch &launch : code.launches) {
+    launch.params.tokens = static_cast<int32_t>(count);
+    launch.params.position = static_cast<int32_t>(position_);
+    uint32_t gridY =
+        launch.tokensPerBlock
+            ? static_cast<uint32_t>((count + launch.tokensPerBlock - 1) /
+                                    launch.tokensPerBlock)
+            : 1;
+    if (!d.launch(launch.function, launch.gridX, gridY, launch.blockX,
+                  launch.sharedBytes, launch.params, error)) {
+      error = stepText(*launch.step) + ": " + error;
+      return false;
+    }
+    ++launches_;
+  }
+  bool ok;
+  if (!logits)
+    ok = d.synchronize(error);
+  else if (allLogits)
+    ok = d.copyToHost(logits, code.logits,
+                      uint64_t(count) * vocab_ * sizeof(float), error);
+  else
+    ok = d.copyToHost(
+        logits, code.logits + uint64_t(count - 1) * vocab_ * sizeof(float),
+        uint64_t(vocab_) * sizeof(float), error);
+  if (!ok) {
+    error = "entry '" + entryName(*entries_[entryIndex].entry) + "' (" +
+            std::to_string(code.launches.size()) + " launches): " + error;
+    return false;
+  }
+  return true;
+}
+
+} // namespace qrt::cuda

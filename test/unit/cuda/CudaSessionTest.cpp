@@ -1,0 +1,418 @@
+//===- CudaSessionTest.cpp - the CUDA session on the emulator -------------===//
+//
+// The CUDA session runs the tests' tiny decoders (TestPlans.h) with the
+// hand-written kernels of TinyCudaKernels.h on the emulator, against the CPU
+// session on the same plan: the same logits within 1e-4 (the kernels sum in
+// other orders) for prefill in chunks and decode, the same greedy tokens.
+// Also: what the session checks at creation, its device memory (all freed),
+// profiling, and how Session::create picks a device on this machine.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CudaEmulator.h"
+#include "TinyCudaKernels.h"
+
+#include "qrt/cuda/CudaSession.h"
+#include "qrt/runtime/CpuSession.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+namespace qrt::test {
+namespace {
+
+using cuda::CudaSession;
+using cuda::emulator::EmulatorDevice;
+
+/// Logits of the CUDA session within this of the CPU session's.
+constexpr float kTolerance = 1e-4f;
+
+struct LoadedPlan {
+  TempFile file;
+  std::unique_ptr<MappedPlan> plan;
+};
+
+std::unique_ptr<LoadedPlan> load(const PlanSpec &spec) {
+  auto loaded = std::make_unique<LoadedPlan>();
+  loaded->file.write(serializePlan(spec));
+  std::string error;
+  loaded->plan = MappedPlan::open(loaded->file.path(), error);
+  EXPECT_TRUE(loaded->plan) << error;
+  return loaded;
+}
+
+PlanSpec cudaPlanSpec(const TinyConfig &config,
+                      const TinyCudaOptions &options = {}) {
+  PlanSpec spec = tinyPlanSpec(makeTinyModel(config));
+  attachTinyCudaKernels(spec, options);
+  return spec;
+}
+
+std::vector<int32_t> randomTokens(size_t count, int32_t vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int32_t> dist(0, vocab - 1);
+  std::vector<int32_t> tokens(count);
+  for (int32_t &t : tokens)
+    t = dist(rng);
+  return tokens;
+}
+
+float maxDifference(const std::vector<float> &a, const std::vector<float> &b) {
+  EXPECT_EQ(a.size(), b.size());
+  float worst = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    worst = std::max(worst, std::fabs(a[i] - b[i]));
+  return worst;
+}
+
+int32_t greedy(const std::vector<float> &logits) {
+  return int32_t(std::max_element(logits.begin(), logits.end()) -
+                 logits.begin());
+}
+
+std::unique_ptr<CudaSession> cudaSession(const MappedPlan &plan,
+                                         EmulatorDevice &device,
+                                         SessionOptions options = {}) {
+  std::string error;
+  std::unique_ptr<CudaSession> session =
+      CudaSession::create(plan, options, cuda::emulator::borrow(device), error);
+  EXPECT_TRUE(session) << error;
+  return session;
+}
+
+/// Prefill of `prompt` (all logits), then greedy decoding of `steps` tokens,
+/// on both sessions; compares logits and tokens.
+void compareSessions(Session &cpu, Session &gpu,
+                     const std::vector<int32_t> &prompt, int steps) {
+  const int64_t vocab = cpu.vocab();
+  std::vector<float> cpuLogits(prompt.size() * vocab),
+      gpuLogits(prompt.size() * vocab);
+  std::string error;
+  ASSERT_TRUE(cpu.forward(prompt.data(), int64_t(prompt.size()),
+                          cpuLogits.data(), true, error))
+      << error;
+  ASSERT_TRUE(gpu.forward(prompt.data(), int64_t(prompt.size()),
+                          gpuLogits.data(), true, error))
+      << error;
+  EXPECT_LE(maxDifference(cpuLogits, gpuLogits), kTolerance) << "prefill";
+  std::vector<float> cpuLast(cpuLogits.end() - vocab, cpuLogits.end()),
+      gpuLast(gpuLogits.end() - vocab, gpuLogits.end());
+  for (int i = 0; i < steps; ++i) {
+    int32_t a = greedy(cpuLast), b = greedy(gpuLast);
+    ASSERT_EQ(a, b) << "generated token " << i;
+    ASSERT_TRUE(cpu.forward(&a, 1, cpuLast.data(), false, error)) << error;
+    ASSERT_TRUE(gpu.forward(&b, 1, gpuLast.data(), false, error)) << error;
+    EXPECT_LE(maxDifference(cpuLast, gpuLast), kTolerance) << "decode " << i;
+  }
+  EXPECT_EQ(cpu.position(), gpu.position());
+}
+
+void runAgainstCpu(const TinyConfig &config, const TinyCudaOptions &options,
+                   int64_t context = 0) {
+  auto loaded = load(cudaPlanSpec(config, options));
+  ASSERT_TRUE(loaded->plan);
+  SessionOptions cpuOptions;
+  cpuOptions.threads = 1;
+  cpuOptions.context = context;
+  std::string error;
+  auto cpu = CpuSession::create(*loaded->plan, cpuOptions, error);
+  ASSERT_TRUE(cpu) << error;
+  EmulatorDevice device;
+  {
+    auto gpu = cudaSession(*loaded->plan, device, cpuOptions);
+    ASSERT_TRUE(gpu);
+    EXPECT_EQ(gpu->deviceInfo().kind, DeviceKind::Cuda);
+    EXPECT_EQ(gpu->deviceInfo().name, "CUDA emulator");
+    EXPECT_EQ(gpu->context(), cpu->context());
+    // 13 tokens: a prefill chunk of 8, then one of 5; then decode.
+    std::vector<int32_t> prompt = randomTokens(13, config.vocab, config.seed);
+    compareSessions(*cpu, *gpu, prompt, 12);
+    // Again from the start: reset() and a fresh KV cache history.
+    cpu->reset();
+    gpu->reset();
+    compareSessions(*cpu, *gpu, randomTokens(3, config.vocab, 99), 4);
+    EXPECT_GT(device.liveAllocations(), 0u);
+  }
+  EXPECT_EQ(device.liveAllocations(), 0u) << "the session leaked memory";
+}
+
+TEST(CudaSessionTest, MatchesCpuSessionFloatWeights) {
+  TinyConfig config;
+  runAgainstCpu(config, {});
+}
+
+TEST(CudaSessionTest, MatchesCpuSessionWithoutFusion) {
+  TinyConfig config;
+  config.seed = 5;
+  TinyCudaOptions options;
+  options.fuseRotaryK = false;
+  options.fuseResidual = false;
+  runAgainstCpu(config, options);
+}
+
+TEST(CudaSessionTest, MatchesCpuSessionF16TablesRotateHalf) {
+  // f16 weights, rotary by tables on half the head (not fusable: every
+  // rotary step runs), out of place; a context below the plan's capacity
+  // (the kernels must take the KV-cache stride from the parameters).
+  TinyConfig config;
+  config.weightType = fb::DType::F16;
+  config.convention = fb::RotaryConvention::RotateHalf;
+  config.rotaryTables = true;
+  config.rotaryDim = 2;
+  config.rotaryOutOfPlace = true;
+  config.heads = 4;
+  config.kvHeads = 1;
+  config.seed = 3;
+  runAgainstCpu(config, {}, /*context=*/40);
+}
+
+TEST(CudaSessionTest, ChecksInputLikeTheCpuSession) {
+  TinyConfig config;
+  config.context = 16;
+  auto loaded = load(cudaPlanSpec(config));
+  ASSERT_TRUE(loaded->plan);
+  EmulatorDevice device;
+  auto session = cudaSession(*loaded->plan, device);
+  ASSERT_TRUE(session);
+  std::string error;
+  int32_t bad = config.vocab;
+  EXPECT_FALSE(session->forward(&bad, 1, nullptr, false, error));
+  EXPECT_EQ(error, "token 32 is outside the vocabulary of 32");
+  std::vector<int32_t> tokens = randomTokens(17, config.vocab, 1);
+  EXPECT_FALSE(session->forward(tokens.data(), 17, nullptr, false, error));
+  EXPECT_EQ(error, "the context is full: 0 + 17 tokens exceed 16 positions");
+  EXPECT_EQ(session->position(), 0);
+  // Without logits every chunk still runs (and synchronizes).
+  EXPECT_TRUE(session->forward(tokens.data(), 16, nullptr, false, error))
+      << error;
+  EXPECT_EQ(session->position(), 16);
+}
+
+TEST(CudaSessionTest, MemoryAndLaunches) {
+  TinyConfig config;
+  PlanSpec spec = cudaPlanSpec(config);
+  uint64_t weightBytes = 0, arenas = 0;
+  for (const WeightSpec &w : spec.weights)
+    weightBytes += w.bytes.size();
+  for (const EntrySpec &e : spec.entries)
+    arenas += e.arenaBytes;
+  size_t decodeLaunches = 0;
+  for (const StepSpec &s : spec.entries[1].steps)
+    decodeLaunches += s.cuda.size();
+  auto loaded = load(spec);
+  ASSERT_TRUE(loaded->plan);
+  EmulatorDevice device;
+  auto session = cudaSession(*loaded->plan, device);
+  ASSERT_TRUE(session);
+  SessionMemory memory = session->memory();
+  EXPECT_GE(memory.weights, weightBytes);
+  EXPECT_LT(memory.weights, weightBytes + 256 * spec.weights.size());
+  EXPECT_EQ(memory.arenas, arenas);
+  EXPECT_EQ(memory.kvCache, 2ull * config.layers * config.kvHeads *
+                                config.context * config.headDim * 4);
+  // Weights, arenas, KV cache, token ids: four allocations, none per token.
+  EXPECT_EQ(device.liveAllocations(), 4u);
+  std::string error;
+  int32_t token = 3;
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(session->forward(&token, 1, nullptr, false, error)) << error;
+  EXPECT_EQ(device.liveAllocations(), 4u);
+  EXPECT_EQ(session->launches(), 5 * decodeLaunches);
+  EXPECT_EQ(device.launches(), 5 * decodeLaunches);
+}
+
+TEST(CudaSessionTest, ProfilesKernels) {
+  auto loaded = load(cudaPlanSpec(TinyConfig{}));
+  ASSERT_TRUE(loaded->plan);
+  EmulatorDevice device;
+  SessionOptions options;
+  options.profile = true;
+  auto session = cudaSession(*loaded->plan, device, options);
+  ASSERT_TRUE(session);
+  std::vector<int32_t> tokens = {1, 2, 3, 4};
+  std::vector<float> logits(32);
+  std::string error;
+  ASSERT_TRUE(session->forward(tokens.data(), 4, logits.data(), false, error))
+      << error;
+  uint64_t calls = 0;
+  for (const cuda::KernelProfile &p : session->profile())
+    calls += p.calls;
+  EXPECT_EQ(calls, session->launches());
+  EXPECT_GT(calls, 0u);
+}
+
+TEST(CudaSessionTest, RefusesPlansItCannotRun) {
+  std::string error;
+  SessionOptions options;
+  auto create = [&](const PlanSpec &spec) {
+    auto loaded = load(spec);
+    EmulatorDevice device;
+    bool ok = loaded->plan &&
+              CudaSession::create(*loaded->plan, options,
+                                  cuda::emulator::borrow(device), error);
+    EXPECT_EQ(device.liveAllocations(), 0u);
+    return ok;
+  };
+
+  // A CPU plan.
+  EXPECT_FALSE(create(tinyPlanSpec(makeTinyModel(TinyConfig{}))));
+  EXPECT_EQ(error, cuda::kNoCudaCode);
+  EXPECT_EQ(error, "the plan has no CUDA code (compile it with "
+                   "quant-compile{... target=cuda})");
+
+  // A launch of a kernel the module does not define.
+  PlanSpec spec = cudaPlanSpec(TinyConfig{});
+  spec.entries[1].steps[2].cuda[0].function = "no_such_kernel";
+  EXPECT_FALSE(create(spec));
+  EXPECT_EQ(error, "step layers.0.attention.wq (MatMul): the module has no "
+                   "kernel no_such_kernel");
+
+  // A launch without a function, with a zero grid, too many threads.
+  spec = cudaPlanSpec(TinyConfig{});
+  spec.entries[0].steps[0].cuda[0].function = "";
+  EXPECT_FALSE(create(spec));
+  EXPECT_EQ(error, "step tok_embeddings (Embedding): a CUDA launch names no "
+                   "function");
+  spec = cudaPlanSpec(TinyConfig{});
+  spec.entries[0].steps[1].cuda[0].blockX = 2048;
+  EXPECT_FALSE(create(spec));
+  EXPECT_NE(error.find("step layers.0.attention_norm (RmsNorm): launch of "),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find("block 2048"), std::string::npos) << error;
+
+  // A launch's own buffer outside the arena (the plan verifier does not see
+  // launch buffers; the session checks them).
+  spec = cudaPlanSpec(TinyConfig{});
+  StepSpec *fused = nullptr;
+  for (StepSpec &s : spec.entries[1].steps)
+    if (s.name == "layers.0.attention.wo")
+      fused = &s;
+  ASSERT_TRUE(fused);
+  ASSERT_EQ(fused->cuda.size(), 1u);
+  ASSERT_EQ(fused->cuda[0].buffers.size(), 4u);
+  fused->cuda[0].buffers[3].offset = spec.entries[1].arenaBytes - 4;
+  EXPECT_FALSE(create(spec));
+  EXPECT_EQ(error, "step layers.0.attention.wo (MatMul): launch buffer 3: an "
+                   "arena buffer at " +
+                       std::to_string(spec.entries[1].arenaBytes - 4) +
+                       " lies outside the arena of " +
+                       std::to_string(spec.entries[1].arenaBytes) + " bytes");
+
+  // An entry whose steps have no launches.
+  spec = cudaPlanSpec(TinyConfig{});
+  for (StepSpec &s : spec.entries[1].steps)
+    s.cuda.clear();
+  EXPECT_FALSE(create(spec));
+  EXPECT_EQ(error, "entry 'decode' has no CUDA launches");
+
+  // Source that does not compile.
+  spec = cudaPlanSpec(TinyConfig{});
+  std::string broken = "#error broken on purpose\n";
+  spec.targets[0].code.assign(broken.begin(), broken.end());
+  EXPECT_FALSE(create(spec));
+  EXPECT_NE(error.find("broken on purpose"), std::string::npos) << error;
+
+  // Only a cubin: nothing the emulator can run.
+  spec = cudaPlanSpec(TinyConfig{});
+  spec.targets[0].format = "cubin";
+  spec.targets[0].arch = "sm_90";
+  EXPECT_FALSE(create(spec));
+  EXPECT_EQ(error, "the plan has no \"cuda-source\" code for the emulator");
+}
+
+TEST(CudaSessionTest, LaunchFailureNamesTheStep) {
+  // A kernel whose barrier cannot complete fails the forward, naming the
+  // step; the position does not move.
+  PlanSpec spec = cudaPlanSpec(TinyConfig{});
+  std::string source(spec.targets[0].code.begin(), spec.targets[0].code.end());
+  source += R"(
+extern "C" __global__ void stuck(qrt_params p) {
+  if (threadIdx.x == 0)
+    return;
+  __syncthreads();
+}
+)";
+  spec.targets[0].code.assign(source.begin(), source.end());
+  spec.entries[1].steps.back().cuda.push_back({"stuck", 1, 0, 64, 0});
+  auto loaded = load(spec);
+  ASSERT_TRUE(loaded->plan);
+  EmulatorDevice device;
+  auto session = cudaSession(*loaded->plan, device);
+  ASSERT_TRUE(session);
+  int32_t token = 1;
+  std::string error;
+  EXPECT_FALSE(session->forward(&token, 1, nullptr, false, error));
+  EXPECT_EQ(error.find("step output (MatMul): kernel stuck (grid 1x1, block "
+                       "64): block (0, 0): deadlock: threads 0 exited"),
+            0u)
+      << error;
+  EXPECT_EQ(session->position(), 0);
+}
+
+TEST(CudaSessionTest, CreatePicksTheDevice) {
+  // A CPU plan: auto runs the CPU and says why; cuda fails on this machine
+  // without a GPU (no driver or no device), and with a GPU for the plan.
+  auto loaded = load(tinyPlanSpec(makeTinyModel(TinyConfig{})));
+  ASSERT_TRUE(loaded->plan);
+  SessionOptions options;
+  options.threads = 1;
+  std::string error;
+  auto session = Session::create(*loaded->plan, options, error);
+  ASSERT_TRUE(session) << error;
+  EXPECT_EQ(session->deviceInfo().kind, DeviceKind::Cpu);
+  EXPECT_EQ(session->deviceInfo().reason, "the plan has no CUDA code");
+  EXPECT_EQ(session->deviceInfo().threads, 1);
+
+  options.device = DeviceKind::Cpu;
+  session = Session::create(*loaded->plan, options, error);
+  ASSERT_TRUE(session) << error;
+  EXPECT_EQ(session->deviceInfo().reason, "");
+
+  options.device = DeviceKind::Cuda;
+  cuda::CudaProbe probe = cuda::probeCuda();
+  EXPECT_FALSE(Session::create(*loaded->plan, options, error));
+  if (probe.usable)
+    EXPECT_EQ(error, cuda::kNoCudaCode);
+  else
+    EXPECT_EQ(error, probe.error);
+
+  // A plan with CUDA code but only emulator source: auto takes the CPU
+  // here (no GPU), and a real GPU cannot load it.
+  auto cudaPlan = load(cudaPlanSpec(TinyConfig{}));
+  ASSERT_TRUE(cudaPlan->plan);
+  EXPECT_TRUE(cuda::hasCudaCode(cudaPlan->plan->plan()));
+  options.device = DeviceKind::Auto;
+  if (!probe.usable) {
+    session = Session::create(*cudaPlan->plan, options, error);
+    ASSERT_TRUE(session) << error;
+    EXPECT_EQ(session->deviceInfo().kind, DeviceKind::Cpu);
+    EXPECT_EQ(session->deviceInfo().reason, probe.error);
+  } else {
+    EXPECT_FALSE(Session::create(*cudaPlan->plan, options, error));
+    EXPECT_NE(error.find("the plan has no CUDA code for sm_"),
+              std::string::npos)
+        << error;
+  }
+}
+
+TEST(CudaSessionTest, ProbeExplainsAMissingDriver) {
+  cuda::CudaProbe probe = cuda::probeCuda();
+  if (probe.usable) {
+    EXPECT_TRUE(probe.driver);
+    EXPECT_EQ(probe.arch.rfind("sm_", 0), 0u);
+    GTEST_SKIP() << "a GPU is present: " << probe.description;
+  }
+  EXPECT_TRUE(probe.error.rfind("no CUDA driver (", 0) == 0 ||
+              probe.error == "no CUDA device")
+      << probe.error;
+  std::string error;
+  EXPECT_FALSE(cuda::openCudaDevice(error));
+  EXPECT_EQ(error, probe.error);
+}
+
+} // namespace
+} // namespace qrt::test

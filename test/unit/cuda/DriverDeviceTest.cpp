@@ -1,0 +1,279 @@
+//===- DriverDeviceTest.cpp - the real CUDA device code, on a fake driver -===//
+//
+// The runtime's driver-API device (runtime/src/cuda/DriverDevice.cpp) and
+// Session::create's device choice, through a stand-in libcuda
+// (FakeCudaDriver.cpp: the driver API over the CUDA emulator) that main()
+// names in QRT_CUDA_DRIVER: loading and probing the driver, the primary
+// context and stream, the module choice (the cubin of the device's sm_XY,
+// else the newest PTX it can JIT, else a clear error), launches with their
+// KernelParams, event profiling, asynchronous launch errors, memory freed.
+// The session's results are compared with the CPU session's.
+//
+//===----------------------------------------------------------------------===//
+
+#include "TinyCudaKernels.h"
+
+#include "qrt/cuda/CudaSession.h"
+#include "qrt/runtime/CpuSession.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <dlfcn.h>
+
+#ifndef QRT_FAKE_CUDA_DRIVER
+#error "QRT_FAKE_CUDA_DRIVER must name the fake driver library"
+#endif
+
+namespace qrt::test {
+namespace {
+
+/// The fake driver's test hooks (the runtime loaded it already).
+struct FakeHooks {
+  size_t (*liveAllocations)() = nullptr;
+  int (*retainedContexts)() = nullptr;
+  void (*resetError)() = nullptr;
+  FakeHooks() {
+    void *library = ::dlopen(QRT_FAKE_CUDA_DRIVER, RTLD_NOW | RTLD_NOLOAD);
+    if (!library)
+      library = ::dlopen(QRT_FAKE_CUDA_DRIVER, RTLD_NOW);
+    liveAllocations = reinterpret_cast<size_t (*)()>(
+        ::dlsym(library, "qrt_fake_cuda_live_allocations"));
+    retainedContexts = reinterpret_cast<int (*)()>(
+        ::dlsym(library, "qrt_fake_cuda_retained_contexts"));
+    resetError = reinterpret_cast<void (*)()>(
+        ::dlsym(library, "qrt_fake_cuda_reset_error"));
+  }
+};
+
+FakeHooks &hooks() {
+  static FakeHooks h;
+  return h;
+}
+
+/// The tiny decoder with the tests' kernels, its source stored as the
+/// cubin for `cubinArch`, a broken cubin for `brokenArch`, and as PTX for
+/// compute_80 (the fake driver compiles any image as source).
+PlanSpec gpuPlanSpec(const TinyConfig &config, const std::string &cubinArch,
+                     const std::string &brokenArch) {
+  PlanSpec spec = tinyPlanSpec(makeTinyModel(config));
+  attachTinyCudaKernels(spec);
+  TargetCodeSpec source = spec.targets[0];
+  TargetCodeSpec cubin = source, broken = source, ptx = source;
+  cubin.format = "cubin";
+  cubin.arch = cubinArch;
+  broken.format = "cubin";
+  broken.arch = brokenArch;
+  std::string bad = "BROKEN";
+  broken.code.assign(bad.begin(), bad.end());
+  ptx.format = "ptx";
+  ptx.arch = "compute_80";
+  spec.targets = {source, broken, cubin, ptx};
+  return spec;
+}
+
+struct LoadedPlan {
+  TempFile file;
+  std::unique_ptr<MappedPlan> plan;
+};
+
+std::unique_ptr<LoadedPlan> load(const PlanSpec &spec) {
+  auto loaded = std::make_unique<LoadedPlan>();
+  loaded->file.write(serializePlan(spec));
+  std::string error;
+  loaded->plan = MappedPlan::open(loaded->file.path(), error);
+  EXPECT_TRUE(loaded->plan) << error;
+  return loaded;
+}
+
+void setArch(const char *arch) { ::setenv("QRT_FAKE_CUDA_ARCH", arch, 1); }
+
+class DriverDeviceTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    setArch("90");
+    hooks().resetError();
+  }
+  void TearDown() override {
+    EXPECT_EQ(hooks().liveAllocations(), 0u) << "device memory leaked";
+    EXPECT_EQ(hooks().retainedContexts(), 0) << "a context is still held";
+  }
+};
+
+TEST_F(DriverDeviceTest, ProbeDescribesTheGpu) {
+  cuda::CudaProbe probe = cuda::probeCuda();
+  ASSERT_TRUE(probe.usable) << probe.error;
+  EXPECT_TRUE(probe.driver);
+  EXPECT_EQ(probe.name, "Fake CUDA GPU");
+  EXPECT_EQ(probe.arch, "sm_90");
+  EXPECT_EQ(probe.description, "Fake CUDA GPU, sm_90, 1.0 GiB, 4 SMs, "
+                               "driver 12.4");
+}
+
+TEST_F(DriverDeviceTest, SessionMatchesCpu) {
+  TinyConfig config;
+  auto loaded = load(gpuPlanSpec(config, "sm_90", "sm_80"));
+  ASSERT_TRUE(loaded->plan);
+  SessionOptions options;
+  options.threads = 1;
+  std::string error;
+  auto cpu = CpuSession::create(*loaded->plan, options, error);
+  ASSERT_TRUE(cpu) << error;
+  options.device = DeviceKind::Auto;
+  auto gpu = Session::create(*loaded->plan, options, error);
+  ASSERT_TRUE(gpu) << error;
+  DeviceInfo info = gpu->deviceInfo();
+  EXPECT_EQ(info.kind, DeviceKind::Cuda);
+  EXPECT_EQ(info.name, "Fake CUDA GPU");
+  EXPECT_EQ(info.reason, "the plan has CUDA code and Fake CUDA GPU is present");
+  EXPECT_GT(hooks().liveAllocations(), 0u);
+
+  std::vector<int32_t> prompt = {1, 7, 3, 30, 12, 5, 9, 9, 2, 4, 17};
+  const int64_t vocab = cpu->vocab();
+  std::vector<float> a(prompt.size() * vocab), b(prompt.size() * vocab);
+  ASSERT_TRUE(cpu->forward(prompt.data(), int64_t(prompt.size()), a.data(),
+                           true, error))
+      << error;
+  ASSERT_TRUE(gpu->forward(prompt.data(), int64_t(prompt.size()), b.data(),
+                           true, error))
+      << error;
+  float worst = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    worst = std::max(worst, std::fabs(a[i] - b[i]));
+  EXPECT_LE(worst, 1e-4f);
+  for (int step = 0; step < 6; ++step) {
+    int32_t next =
+        int32_t(std::max_element(a.end() - vocab, a.end()) - (a.end() - vocab));
+    ASSERT_TRUE(
+        cpu->forward(&next, 1, a.data() + a.size() - vocab, false, error));
+    ASSERT_TRUE(
+        gpu->forward(&next, 1, b.data() + b.size() - vocab, false, error))
+        << error;
+    for (int64_t v = 0; v < vocab; ++v)
+      EXPECT_NEAR(a[a.size() - vocab + v], b[b.size() - vocab + v], 1e-4f);
+  }
+  gpu.reset();
+}
+
+TEST_F(DriverDeviceTest, ModuleIsTheCubinOfTheArchElseThePtx) {
+  SessionOptions options;
+  options.device = DeviceKind::Cuda;
+  std::string error;
+  auto loaded = load(gpuPlanSpec(TinyConfig{}, "sm_90", "sm_80"));
+  ASSERT_TRUE(loaded->plan);
+  int32_t token = 1;
+
+  // sm_80: its cubin, which is broken; the JIT log comes with the error.
+  setArch("80");
+  EXPECT_FALSE(Session::create(*loaded->plan, options, error));
+  EXPECT_EQ(error, "cuModuleLoadDataEx(cubin sm_80): CUDA_ERROR_INVALID_IMAGE "
+                   "(device kernel image is invalid): fake JIT: the image is "
+                   "broken");
+
+  // sm_86: no cubin, the PTX for compute_80.
+  setArch("86");
+  auto session = Session::create(*loaded->plan, options, error);
+  ASSERT_TRUE(session) << error;
+  EXPECT_TRUE(session->forward(&token, 1, nullptr, false, error)) << error;
+  session.reset();
+
+  // sm_75: older than every piece of code.
+  setArch("75");
+  EXPECT_FALSE(Session::create(*loaded->plan, options, error));
+  EXPECT_EQ(error, "the plan has no CUDA code for sm_75 (cubin: sm_80, sm_90; "
+                   "PTX: compute_80, for later GPUs)");
+}
+
+TEST_F(DriverDeviceTest, ProfilesWithEvents) {
+  auto loaded = load(gpuPlanSpec(TinyConfig{}, "sm_90", "sm_80"));
+  ASSERT_TRUE(loaded->plan);
+  SessionOptions options;
+  options.device = DeviceKind::Cuda;
+  options.profile = true;
+  std::string error;
+  auto session = Session::create(*loaded->plan, options, error);
+  ASSERT_TRUE(session) << error;
+  auto *cuda = dynamic_cast<cuda::CudaSession *>(session.get());
+  ASSERT_TRUE(cuda);
+  std::vector<int32_t> tokens = {1, 2, 3};
+  std::vector<float> logits(32);
+  ASSERT_TRUE(session->forward(tokens.data(), 3, logits.data(), false, error))
+      << error;
+  ASSERT_TRUE(session->forward(tokens.data(), 1, logits.data(), false, error))
+      << error;
+  uint64_t calls = 0;
+  std::vector<cuda::KernelProfile> profile = cuda->profile();
+  for (const cuda::KernelProfile &p : profile) {
+    calls += p.calls;
+    EXPECT_GE(p.microseconds, 0.0);
+  }
+  EXPECT_EQ(calls, cuda->launches());
+  ASSERT_FALSE(profile.empty());
+  for (size_t i = 1; i < profile.size(); ++i)
+    EXPECT_GE(profile[i - 1].microseconds, profile[i].microseconds);
+}
+
+TEST_F(DriverDeviceTest, LaunchFailuresShowAtSynchronization) {
+  PlanSpec spec = gpuPlanSpec(TinyConfig{}, "sm_90", "sm_80");
+  for (TargetCodeSpec &t : spec.targets) {
+    if (t.code.size() < 10)
+      continue; // the broken cubin
+    std::string source(t.code.begin(), t.code.end());
+    source += "extern \"C\" __global__ void stuck(qrt_params) {\n"
+              "  if (threadIdx.x == 0) return;\n  __syncthreads();\n}\n";
+    t.code.assign(source.begin(), source.end());
+  }
+  spec.entries[1].steps.back().cuda.push_back({"stuck", 1, 0, 64, 0, {}});
+  auto loaded = load(spec);
+  ASSERT_TRUE(loaded->plan);
+  SessionOptions options;
+  options.device = DeviceKind::Cuda;
+  std::string error;
+  auto session = Session::create(*loaded->plan, options, error);
+  ASSERT_TRUE(session) << error;
+  int32_t token = 1;
+  std::vector<float> logits(32);
+  EXPECT_FALSE(session->forward(&token, 1, logits.data(), false, error));
+  EXPECT_EQ(error,
+            "entry 'decode' (" +
+                std::to_string(
+                    dynamic_cast<cuda::CudaSession &>(*session).launches()) +
+                " launches): cuStreamSynchronize: "
+                "CUDA_ERROR_LAUNCH_FAILED (unspecified launch failure)");
+  EXPECT_EQ(session->position(), 0);
+  hooks().resetError(); // a real context would stay broken
+}
+
+TEST_F(DriverDeviceTest, DeviceErrorsNameTheCall) {
+  std::string error;
+  std::unique_ptr<cuda::Device> device = cuda::openCudaDevice(error);
+  ASSERT_TRUE(device) << error;
+  EXPECT_EQ(device->name(), "Fake CUDA GPU");
+  uint64_t address = 0;
+  EXPECT_FALSE(device->allocate(uint64_t(2) << 30, address, error));
+  EXPECT_EQ(error, "cuMemAlloc(2147483648 bytes): CUDA_ERROR_OUT_OF_MEMORY "
+                   "(out of memory)");
+  cuda::Function f = nullptr;
+  EXPECT_FALSE(device->function("k", f, error));
+  EXPECT_EQ(error, "no CUDA module is loaded");
+  // Memory still allocated when the device goes is freed.
+  ASSERT_TRUE(device->allocate(4096, address, error)) << error;
+  double gbPerSecond = 0;
+  ASSERT_TRUE(
+      cuda::measureCopyBandwidth(*device, 1 << 20, 2, gbPerSecond, error))
+      << error;
+  EXPECT_GT(gbPerSecond, 0.0);
+  EXPECT_EQ(hooks().liveAllocations(), 1u);
+}
+
+} // namespace
+} // namespace qrt::test
+
+int main(int argc, char **argv) {
+  // Before anything loads the driver (once per process).
+  ::setenv("QRT_CUDA_DRIVER", QRT_FAKE_CUDA_DRIVER, 1);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
