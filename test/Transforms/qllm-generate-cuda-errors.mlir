@@ -1,0 +1,28 @@
+// RUN: quant-opt %s --qllm-generate-cuda -split-input-file -verify-diagnostics
+
+// A module without plan-ready entry points.
+// expected-error @below {{has no entry points to generate CUDA for (run quant-compile first)}}
+module {
+  func.func @f(%arg0: tensor<4xf32>) -> tensor<4xf32> {
+    return %arg0 : tensor<4xf32>
+  }
+}
+
+// -----
+
+module {
+  // expected-error @below {{entry has no max_tokens (run quant-compile)}}
+  func.func @decode(%arg0: tensor<4xf32>) -> tensor<4xf32> attributes {qllm.entry = {}} {
+    return %arg0 : tensor<4xf32>
+  }
+}
+
+// -----
+
+module {
+  func.func @decode(%arg0: tensor<4xf32>) -> tensor<4xf32> attributes {qllm.entry = {max_tokens = 1 : i64}} {
+    // expected-error @below {{has no kernel (run quant-compile, or qllm-select-kernels{target=cuda})}}
+    %0 = qllm.add %arg0, %arg0 : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+    return %0 : tensor<4xf32>
+  }
+}
