@@ -24,7 +24,9 @@
 #     decode (quant-run --cuda-profile), in GB/s and as a fraction of the
 #     copy bandwidth, next to torch's fp16 matmul on the same shapes;
 #  4. decode tokens/s of the 7B-shaped plan against the bytes-per-token
-#     limit (copy bandwidth / bytes read per token).
+#     limit (copy bandwidth / bytes read per token), with the decode step
+#     replayed as one CUDA graph (the default) and with its kernels launched
+#     one by one (--no-cuda-graph); profiling (3.) launches one by one too.
 set -euo pipefail
 mode="${1:-}"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -125,9 +127,13 @@ PY
 
     [ "$dev" = cuda ] || return 0
     echo "== Llama-2-7B-shaped int4 g128 (weightless): fused GEMV and decode"
-    "$qr" "$dir/llama7b-int4.qplan" --device cuda --tokens 1,450,4996 -n 128 --print-ids \
-      --context 512 --cuda-profile --stats-json "$dir/decode.json" \
-      > /dev/null 2> "$dir/profile.txt"
+    local llama=("$dir/llama7b-int4.qplan" --device cuda --tokens 1,450,4996 -n 128
+                 --print-ids --context 512)
+    # Per-kernel times (profiling times each launch: no CUDA graph).
+    "$qr" "${llama[@]}" --cuda-profile > /dev/null 2> "$dir/profile.txt"
+    # Decode speed: the decode step as one CUDA graph, then kernel by kernel.
+    "$qr" "${llama[@]}" --stats-json "$dir/decode.json" -q > /dev/null
+    "$qr" "${llama[@]}" --no-cuda-graph --stats-json "$dir/decode-launches.json" -q > /dev/null
     "$qr" --cuda-bandwidth > "$dir/bandwidth.txt"
     "${PYTHON:-python3}" - "$dir" <<'PY'
 import json, os, re, sys
@@ -156,6 +162,11 @@ limit = copy * 1e9 / per_token
 tps = s["decode_tokens_per_second"]
 print("decode: %.1f tok/s; %.3f GB read per token -> limit %.1f tok/s at copy bandwidth; %.2f of the limit" % (
     tps, per_token / 1e9, limit, tps / limit))
+n = json.load(open(os.path.join(d, "decode-launches.json")))
+plain = n["decode_tokens_per_second"]
+print("decode --no-cuda-graph: %.1f tok/s; %.2f of the limit; the graph (cuda_graph %s, %d graph launches): %.2fx, %.1f us less per token" % (
+    plain, plain / limit, json.dumps(s.get("cuda_graph")), s.get("cuda_graph_launches", 0),
+    tps / plain, (1 / plain - 1 / tps) * 1e6))
 PY
     head -25 "$dir/profile.txt"
   } 2>&1 | tee "$report"

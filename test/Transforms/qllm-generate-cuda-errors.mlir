@@ -26,3 +26,12 @@ module {
     return %0 : tensor<4xf32>
   }
 }
+
+// -----
+
+module {
+  // expected-error @below {{entry takes 70000 tokens per step; CUDA launches take at most 65535 (use prefill-tokens=65535 or fewer)}}
+  func.func @prefill(%arg0: tensor<4xf32>) -> tensor<4xf32> attributes {qllm.entry = {max_tokens = 70000 : i64}} {
+    return %arg0 : tensor<4xf32>
+  }
+}

@@ -66,7 +66,10 @@ Runtime:
                          the one the plan names, relative to the plan's folder
   --threads N            CPU kernel threads (default: all cores)
   --cuda-profile         CUDA: time every kernel launch; prints the time per
-                         kernel function to stderr at the end
+                         kernel function to stderr at the end (launches the
+                         decode kernels one by one: no CUDA graph)
+  --no-cuda-graph        CUDA: launch the decode step's kernels one by one
+                         instead of replaying them as one CUDA graph
   --context N            KV-cache positions (default: the plan's)
   --stats-json FILE      also write the figures as JSON
   -q, --quiet            no figures on stderr
@@ -78,7 +81,8 @@ struct Options {
       statsJson, docSep = "<|endoftext|>";
   std::vector<int32_t> tokenIds;
   bool havePrompt = false, haveTokens = false, info = false, printIds = false,
-       quiet = false, cudaProfile = false, cudaBandwidth = false;
+       quiet = false, cudaProfile = false, cudaBandwidth = false,
+       cudaGraph = true;
   qrt::DeviceKind device = qrt::DeviceKind::Auto;
   int64_t maxNew = 256, documents = 200, context = 0;
   int threads = 0;
@@ -163,6 +167,8 @@ Options parseArgs(int argc, char **argv) {
       o.cudaProfile = true;
     } else if (arg == "--cuda-bandwidth") {
       o.cudaBandwidth = true;
+    } else if (arg == "--no-cuda-graph") {
+      o.cudaGraph = false;
     } else if (arg == "-n" || arg == "--max-new-tokens") {
       o.maxNew = parseInt(arg, value(), 0, 1 << 30);
     } else if (arg == "--temperature") {
@@ -284,6 +290,9 @@ struct Figures {
   }
   void addString(const std::string &key, const std::string &v) {
     items.push_back({key, "\"" + v + "\""});
+  }
+  void addBool(const std::string &key, bool v) {
+    items.push_back({key, v ? "true" : "false"});
   }
   bool writeJson(const std::string &path) const {
     std::string tmp = path + ".tmp";
@@ -471,6 +480,7 @@ int main(int argc, char **argv) {
   sessionOptions.context = o.context;
   sessionOptions.device = o.device;
   sessionOptions.profile = o.cudaProfile;
+  sessionOptions.cudaGraph = o.cudaGraph;
   std::unique_ptr<qrt::Session> session =
       qrt::Session::create(*mapped, sessionOptions, error);
   if (!session)
@@ -654,8 +664,13 @@ int main(int argc, char **argv) {
     }
   }
   figures.add("peak_rss_bytes", static_cast<int64_t>(peakRssKb()) * 1024);
-  if (cudaSession)
+  if (cudaSession) {
     figures.add("cuda_launches", static_cast<int64_t>(cudaSession->launches()));
+    // Whether decode steps ran as a CUDA graph (none ran: false).
+    figures.addBool("cuda_graph", cudaSession->graphLaunches() > 0);
+    figures.add("cuda_graph_launches",
+                static_cast<int64_t>(cudaSession->graphLaunches()));
+  }
 
   std::fflush(stdout); // results before the figures when both go to a pipe
   if (!o.quiet) {

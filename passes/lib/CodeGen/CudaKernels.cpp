@@ -589,7 +589,7 @@ extern "C" __global__ void __launch_bounds__($THREADS$) @NAME@(qrt_params p) {
   float *out = (float *)p.buffers[$OUT$];
   const int t = blockIdx.y;
   const long long token = (long long)t * $H$ * $DH$;
-  const long long position = (long long)p.position + t;
+  const long long position = (long long)*(const int *)p.position_address + t;
   for (int item = blockIdx.x * $THREADS$ + threadIdx.x; item < $H$ * $HALF$;
        item += gridDim.x * $THREADS$) {
     const int h = item / $HALF$, i = item % $HALF$;
@@ -663,7 +663,7 @@ extern "C" __global__ void __launch_bounds__($THREADS$) @NAME@(qrt_params p) {
   const long long context = p.context;
   float *kc = (float *)p.kv_cache + ((long long)$LAYER$ * 2 * $KVH$ + kvh) * context * $DH$;
   float *vc = kc + (long long)$KVH$ * context * $DH$;
-  const long long at = ((long long)p.position + t) * $DH$;
+  const long long at = ((long long)*(const int *)p.position_address + t) * $DH$;
   const long long from = ((long long)t * $KVH$ + kvh) * $DH$;
   for (int d = threadIdx.x; d < $DH$; d += $THREADS$) {
     kc[at + d] = k[from + d];
@@ -684,6 +684,7 @@ extern "C" __global__ void __launch_bounds__(128) @NAME@(qrt_params p) {
   const long long context = p.context;
   const float *kc = (const float *)p.kv_cache + ((long long)$LAYER$ * 2 * $KVH$ + kvh) * context * $DH$;
   const float *vc = kc + (long long)$KVH$ * context * $DH$;
+  const int position = *(const int *)p.position_address;
   const int keys = $KEYS$;
   float qv[$PER_LANE$], acc[$PER_LANE$];
 #pragma unroll
@@ -752,7 +753,7 @@ extern "C" __global__ void __launch_bounds__(128) @NAME@(qrt_params p) {
       {"THREADS", str(threads)},
       {"SCALE", floatLiteral(spec.scale)},
       {"CAUSAL", spec.causal ? "causal" : "not causal"},
-      {"KEYS", spec.causal ? "p.position + t + 1" : "p.position + p.tokens"},
+      {"KEYS", spec.causal ? "position + t + 1" : "position + p.tokens"},
       {"PER_LANE", str(ceilDiv(spec.headDim, 32))}};
   std::string shape = str(spec.heads) + "x" + str(spec.kvHeads) + "x" +
                       str(spec.headDim) + "_l" + str(spec.layer);

@@ -70,6 +70,13 @@ struct QLLMGenerateCudaPass
         func.emitError() << "entry has no max_tokens (run quant-compile)";
         return signalPassFailure();
       }
+      // Token-parallel launches put the tokens on grid y (at most 65535).
+      if (maxTokens.getInt() > 65535) {
+        func.emitError() << "entry takes " << maxTokens.getInt()
+                         << " tokens per step; CUDA launches take at most "
+                            "65535 (use prefill-tokens=65535 or fewer)";
+        return signalPassFailure();
+      }
       if (failed(generate(func, maxTokens.getInt(), code, builder)))
         return signalPassFailure();
       any = true;

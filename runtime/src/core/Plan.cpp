@@ -3,6 +3,7 @@
 #include "qrt/core/Plan.h"
 
 #include "qrt/core/SyntheticWeights.h"
+#include "qrt/cuda/KernelAbi.h"
 
 #include <algorithm>
 #include <cctype>
@@ -130,6 +131,12 @@ private:
   bool checkBuffer(const fb::Buffer *buffer, const fb::Entry &entry,
                    const std::string &what);
   bool checkStep(const fb::Step &step, const fb::Entry &entry, size_t index);
+  /// Plan.targets: the code of target "cuda" (others are skipped); sets
+  /// cudaKernels.
+  bool checkTargets();
+  /// Step.cuda: present iff the plan has CUDA code, every launch runnable.
+  bool checkLaunches(const fb::Step &step, const fb::Entry &entry,
+                     size_t index);
   static bool hasTokenDim(const std::vector<int64_t> &dims) {
     return std::find(dims.begin(), dims.end(), int64_t(-1)) != dims.end();
   }
@@ -145,8 +152,19 @@ private:
   size_t size;
   bool checksums;
   const fb::Plan *plan = nullptr;
+  /// The kernels every CUDA TargetCode lists, sorted; empty without CUDA
+  /// code (a CUDA TargetCode lists at least one).
+  std::vector<std::string> cudaKernels;
   std::string message;
 };
+
+/// "entry 'prefill' step 3 (layers.0.attention.wq)", for messages.
+std::string stepWhere(const fb::Step &step, const fb::Entry &entry,
+                      size_t index) {
+  return "entry '" + (entry.name() ? entry.name()->str() : "?") + "' step " +
+         std::to_string(index) +
+         (step.name() ? " (" + step.name()->str() + ")" : "");
+}
 
 bool Verifier::checkTensor(const fb::TensorInfo *tensor, bool allowTokens,
                            const std::string &what) {
@@ -234,9 +252,7 @@ bool Verifier::checkBuffer(const fb::Buffer *buffer, const fb::Entry &entry,
 
 bool Verifier::checkStep(const fb::Step &step, const fb::Entry &entry,
                          size_t index) {
-  std::string where = "entry '" + (entry.name() ? entry.name()->str() : "?") +
-                      "' step " + std::to_string(index) +
-                      (step.name() ? " (" + step.name()->str() + ")" : "");
+  std::string where = stepWhere(step, entry, index);
   auto count = [](auto *v) { return v ? v->size() : 0u; };
   size_t inputs = count(step.inputs()), outputs = count(step.outputs());
   for (size_t i = 0; i < inputs; ++i)
@@ -447,6 +463,171 @@ bool Verifier::checkStep(const fb::Step &step, const fb::Entry &entry,
   return fail(where, ": unknown kernel ", static_cast<int>(step.kernel()));
 }
 
+//===----------------------------------------------------------------------===//
+// CUDA code and launches
+//===----------------------------------------------------------------------===//
+
+/// Launch limits of every CUDA GPU the backend targets (sm_80 and later):
+/// grid x, grid y, threads per block, and dynamic shared memory without
+/// opting in (cuFuncSetAttribute, which the backend does not call).
+constexpr uint32_t kMaxGridX = 0x7FFFFFFFu;
+constexpr uint64_t kMaxGridY = 65535;
+constexpr uint32_t kMaxBlockX = 1024;
+constexpr uint32_t kMaxSharedBytes = 48 * 1024;
+
+/// Whether `name` is a C identifier ([A-Za-z_][A-Za-z0-9_]*).
+bool isIdentifier(const flatbuffers::String &name) {
+  if (name.size() == 0)
+    return false;
+  for (uint32_t i = 0; i < name.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(name.c_str()[i]);
+    bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    if (!letter && (i == 0 || c < '0' || c > '9'))
+      return false;
+  }
+  return true;
+}
+
+/// Whether `arch` is `prefix` and a GPU generation of 2 or 3 digits, as
+/// NVRTC names them and the driver device parses them ("compute_80",
+/// "sm_90", "sm_100").
+bool isArch(const std::string &arch, const std::string &prefix) {
+  if (arch.compare(0, prefix.size(), prefix) != 0)
+    return false;
+  std::string digits = arch.substr(prefix.size());
+  return digits.size() >= 2 && digits.size() <= 3 && digits[0] != '0' &&
+         std::all_of(digits.begin(), digits.end(),
+                     [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool Verifier::checkTargets() {
+  if (!plan->targets())
+    return true;
+  bool source = false;
+  std::vector<std::string> compiled; // "ptx compute_80", "cubin sm_90"
+  std::string first;                 // the first CUDA TargetCode, for messages
+  for (uint32_t i = 0; i < plan->targets()->size(); ++i) {
+    const fb::TargetCode *t = plan->targets()->Get(i);
+    std::string what = "target code " + std::to_string(i);
+    if (!t->target() || t->target()->size() == 0)
+      return fail(what, " names no target");
+    if (!t->format() || t->format()->size() == 0)
+      return fail(what, " (", t->target()->str(), ") has no format");
+    // Code for targets this runtime does not know is not read: skipped, so
+    // that plans with code for later targets still load.
+    if (t->target()->str() != "cuda")
+      continue;
+    std::string format = t->format()->str();
+    std::string arch = t->arch() ? t->arch()->str() : "";
+    what += " (cuda " + format + (arch.empty() ? "" : " " + arch) + ")";
+    if (format == "cuda-source") {
+      if (!arch.empty())
+        return fail(what, ": CUDA source has no architecture");
+      if (source)
+        return fail(what, ": the plan has a second cuda-source");
+      source = true;
+    } else if (format == "ptx" || format == "cubin") {
+      const std::string prefix = format == "ptx" ? "compute_" : "sm_";
+      if (arch.empty())
+        return fail(what, ": ", format, " needs an architecture (", prefix,
+                    "XY)");
+      if (!isArch(arch, prefix))
+        return fail(what, ": the architecture '", arch, "' is not ", prefix,
+                    "XY");
+      std::string key = format + " " + arch;
+      if (std::find(compiled.begin(), compiled.end(), key) != compiled.end())
+        return fail(what, ": the plan has a second ", key);
+      compiled.push_back(key);
+    } else {
+      return fail(what, ": unknown CUDA code format '", format,
+                  "' (cuda-source, ptx or cubin)");
+    }
+    if (!t->code() || t->code()->size() == 0)
+      return fail(what, " has no code");
+    if (!t->kernels() || t->kernels()->size() == 0)
+      return fail(what, " lists no kernels");
+    std::vector<std::string> kernels;
+    for (uint32_t k = 0; k < t->kernels()->size(); ++k) {
+      const flatbuffers::String *name = t->kernels()->Get(k);
+      if (!isIdentifier(*name))
+        return fail(what, ": kernel ", k, " '", name->str(),
+                    "' is not a C identifier");
+      kernels.push_back(name->str());
+    }
+    std::sort(kernels.begin(), kernels.end());
+    auto twice = std::adjacent_find(kernels.begin(), kernels.end());
+    if (twice != kernels.end())
+      return fail(what, ": kernel '", *twice, "' is listed twice");
+    // Every piece is the same module for another consumer (the emulator,
+    // the driver's JIT, a GPU generation): a launch resolves in any of them.
+    if (first.empty()) {
+      first = what;
+      cudaKernels = std::move(kernels);
+    } else if (kernels != cudaKernels) {
+      return fail(what, " lists other kernels than ", first);
+    }
+  }
+  return true;
+}
+
+bool Verifier::checkLaunches(const fb::Step &step, const fb::Entry &entry,
+                             size_t index) {
+  std::string where = stepWhere(step, entry, index);
+  if (cudaKernels.empty()) {
+    if (step.cuda())
+      return fail(where,
+                  " has a CUDA launch list but the plan has no CUDA code");
+    return true;
+  }
+  // The compiler writes every step's list; an empty one is a step that
+  // another step's launch computes (an add fused into a matmul).
+  if (!step.cuda())
+    return fail(where, " has no CUDA launch list (the plan has CUDA code)");
+  const size_t stepBuffers = (step.inputs() ? step.inputs()->size() : 0) +
+                             (step.outputs() ? step.outputs()->size() : 0);
+  for (uint32_t i = 0; i < step.cuda()->size(); ++i) {
+    const fb::CudaLaunch *launch = step.cuda()->Get(i);
+    std::string what = where + " launch " + std::to_string(i);
+    if (!launch->function() || launch->function()->size() == 0)
+      return fail(what, " names no function");
+    std::string function = launch->function()->str();
+    what += " (" + function + ")";
+    if (!std::binary_search(cudaKernels.begin(), cudaKernels.end(), function))
+      return fail(what, ": the plan's CUDA code has no kernel '", function,
+                  "'");
+    if (launch->grid_x() == 0 || launch->grid_x() > kMaxGridX)
+      return fail(what, ": grid_x ", launch->grid_x(), " is not in [1, ",
+                  kMaxGridX, "]");
+    if (launch->block_x() == 0 || launch->block_x() > kMaxBlockX)
+      return fail(what, ": block_x ", launch->block_x(), " is not in [1, ",
+                  kMaxBlockX, "]");
+    if (uint32_t perBlock = launch->tokens_per_block()) {
+      uint64_t gridY = (uint64_t(entry.max_tokens()) + perBlock - 1) / perBlock;
+      if (gridY > kMaxGridY)
+        return fail(what, ": tokens_per_block ", perBlock,
+                    " makes a grid y of ", gridY, " for ", entry.max_tokens(),
+                    " tokens (at most ", kMaxGridY, ")");
+    }
+    if (launch->shared_bytes() > kMaxSharedBytes)
+      return fail(what, ": shared_bytes ", launch->shared_bytes(), " exceeds ",
+                  kMaxSharedBytes, " (48 KiB)");
+    // The kernel's KernelParams: the launch's own buffers (a fused
+    // epilogue), or else the step's inputs then outputs (checked above).
+    const auto *own = launch->buffers();
+    bool hasOwn = own && own->size() > 0;
+    size_t count = hasOwn ? own->size() : stepBuffers;
+    if (count > size_t(cuda::kMaxKernelBuffers))
+      return fail(what, hasOwn ? ": has " : ": the step has ", count,
+                  " buffers (a kernel takes at most ", cuda::kMaxKernelBuffers,
+                  ")");
+    for (uint32_t b = 0; hasOwn && b < own->size(); ++b)
+      if (!checkBuffer(own->Get(b), entry,
+                       what + " buffer " + std::to_string(b)))
+        return false;
+  }
+  return true;
+}
+
 } // namespace
 
 fb::DType dtypeOf(ElementKind kind) {
@@ -629,6 +810,8 @@ bool Verifier::run(std::string &error) {
        !cacheFits({cache->layers(), cache->kv_heads(), cache->head_dim(),
                    cache->capacity()})))
     return done(fail("the KV cache description is invalid"));
+  if (!checkTargets())
+    return done(false);
   for (const fb::Entry *entry : *plan->entries()) {
     if (!entry || entry->max_tokens() <= 0 ||
         entry->arena_bytes() > (uint64_t(1) << 40) || !entry->steps())
@@ -637,7 +820,8 @@ bool Verifier::run(std::string &error) {
       return done(fail("an entry point takes more tokens than the KV cache "
                        "holds"));
     for (size_t i = 0; i < entry->steps()->size(); ++i)
-      if (!checkStep(*entry->steps()->Get(i), *entry, i))
+      if (!checkStep(*entry->steps()->Get(i), *entry, i) ||
+          !checkLaunches(*entry->steps()->Get(i), *entry, i))
         return done(false);
     // Fix (found by test/unit/runtime/PlanCorruptionTest): the Session copies
     // [tokens, vocab] floats from the logits, so they need the token

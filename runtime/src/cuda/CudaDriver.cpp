@@ -17,14 +17,18 @@ namespace {
 
 /// Where each entry point of Api comes from: the export cuda.h maps the API
 /// name to (the versioned one where there is one), and an older name to fall
-/// back on where a driver may lack it.
+/// back on where a driver may lack it. A driver without an optional entry
+/// point still loads (the member stays null).
 struct Symbol {
   const char *api, *name, *fallback;
   size_t offset; // of the member in Api
+  bool optional;
 };
 
 #define QRT_SYMBOL(member, name, fallback)                                     \
-  Symbol { #member, name, fallback, offsetof(Api, member) }
+  Symbol { #member, name, fallback, offsetof(Api, member), false }
+#define QRT_OPTIONAL(member, name)                                             \
+  Symbol { #member, name, nullptr, offsetof(Api, member), true }
 
 const Symbol kSymbols[] = {
     QRT_SYMBOL(cuInit, "cuInit", nullptr),
@@ -61,8 +65,18 @@ const Symbol kSymbols[] = {
     // original (same signature).
     QRT_SYMBOL(cuEventElapsedTime, "cuEventElapsedTime_v2",
                "cuEventElapsedTime"),
+    // The graph API. cuda.h maps cuGraphInstantiate to
+    // cuGraphInstantiateWithFlags (CUDA 11.4+); the unversioned
+    // cuStreamBeginCapture of CUDA 10.0 took no mode.
+    QRT_OPTIONAL(cuStreamBeginCapture, "cuStreamBeginCapture_v2"),
+    QRT_OPTIONAL(cuStreamEndCapture, "cuStreamEndCapture"),
+    QRT_OPTIONAL(cuGraphInstantiate, "cuGraphInstantiateWithFlags"),
+    QRT_OPTIONAL(cuGraphLaunch, "cuGraphLaunch"),
+    QRT_OPTIONAL(cuGraphExecDestroy, "cuGraphExecDestroy"),
+    QRT_OPTIONAL(cuGraphDestroy, "cuGraphDestroy"),
 };
 #undef QRT_SYMBOL
+#undef QRT_OPTIONAL
 static_assert(sizeof(kSymbols) / sizeof(kSymbols[0]) ==
                   sizeof(Api) / sizeof(void (*)()),
               "every member of Api has a symbol");
@@ -104,6 +118,8 @@ Driver load() {
     void *address = ::dlsym(library, symbol.name);
     if (!address && symbol.fallback)
       address = ::dlsym(library, symbol.fallback);
+    if (!address && symbol.optional)
+      continue;
     if (!address) {
       if (++count <= 3)
         missing += (missing.empty() ? "" : ", ") + std::string(symbol.name);
@@ -139,6 +155,12 @@ const char *exportName(const std::string &api) {
     if (api == symbol.api)
       return symbol.name;
   return nullptr;
+}
+
+bool hasGraphs(const Api &api) {
+  return api.cuStreamBeginCapture && api.cuStreamEndCapture &&
+         api.cuGraphInstantiate && api.cuGraphLaunch &&
+         api.cuGraphExecDestroy && api.cuGraphDestroy;
 }
 
 const Driver &driver() {

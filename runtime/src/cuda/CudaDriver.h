@@ -6,7 +6,9 @@
 // variable QRT_CUDA_DRIVER names. The `_v2` entry points are used where the
 // driver exports them under that name (cuda.h maps the plain names to them).
 // The library is loaded and cuInit'ed once per process and never unloaded
-// (the driver keeps threads of its own).
+// (the driver keeps threads of its own). The graph API (stream capture,
+// CUDA 11.4+ drivers) is optional: without it, sessions launch kernels one
+// by one.
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,6 +28,9 @@ using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
 using CUevent = struct CUevent_st *;
+using CUgraph = struct CUgraph_st *;
+using CUgraphExec = struct CUgraphExec_st *;
+using CUstreamCaptureMode = int;
 using CUjit_option = int;
 using CUdevice_attribute = int;
 using CUfunction_attribute = int;
@@ -52,6 +57,7 @@ inline constexpr CUjit_option CU_JIT_ERROR_LOG_BUFFER = 5;
 inline constexpr CUjit_option CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
 inline constexpr unsigned CU_STREAM_NON_BLOCKING = 1;
 inline constexpr unsigned CU_EVENT_DEFAULT = 0;
+inline constexpr CUstreamCaptureMode CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
 
 /// The resolved entry points. Each member is named after the API function
 /// (the plain name; `symbol` in CudaDriver.cpp says which export it is).
@@ -100,7 +106,18 @@ struct Api {
   CUresult (*cuEventRecord)(CUevent event, CUstream stream);
   CUresult (*cuEventElapsedTime)(float *milliseconds, CUevent start,
                                  CUevent end);
+  // The graph API: optional (null when the driver lacks it; see hasGraphs).
+  CUresult (*cuStreamBeginCapture)(CUstream stream, CUstreamCaptureMode mode);
+  CUresult (*cuStreamEndCapture)(CUstream stream, CUgraph *graph);
+  CUresult (*cuGraphInstantiate)(CUgraphExec *exec, CUgraph graph,
+                                 unsigned long long flags);
+  CUresult (*cuGraphLaunch)(CUgraphExec exec, CUstream stream);
+  CUresult (*cuGraphExecDestroy)(CUgraphExec exec);
+  CUresult (*cuGraphDestroy)(CUgraph graph);
 };
+
+/// Whether `api` has every entry point of the graph API.
+bool hasGraphs(const Api &api);
 
 /// The export Api's member `api` is resolved from first (e.g. "cuMemAlloc"
 /// -> "cuMemAlloc_v2"); null for another name. For tests against cuda.h.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <string_view>
 
 namespace qrt::cuda {
 
@@ -11,6 +12,10 @@ namespace {
 
 /// Device allocations are laid out at this alignment (cuMemAlloc's).
 constexpr uint64_t kDeviceAlignment = 256;
+
+/// The staging buffer: the chunk's first position (int32) at 0, its token
+/// ids at this offset (16-byte aligned); one copy writes both.
+constexpr uint64_t kTokensOffset = 16;
 
 uint64_t alignUp(uint64_t v) {
   return (v + kDeviceAlignment - 1) / kDeviceAlignment * kDeviceAlignment;
@@ -23,6 +28,24 @@ std::string stepText(const fb::Step &step) {
 
 std::string entryName(const fb::Entry &entry) {
   return entry.name() ? entry.name()->str() : std::string("?");
+}
+
+/// Whether the plan's generated source has this runtime's kernel ABI (it
+/// declares kKernelParamsSource verbatim). Code without source (a cubin or
+/// PTX alone) cannot be checked and is taken as it is.
+bool checkKernelAbi(const std::vector<ModuleCode> &code, std::string &error) {
+  for (const ModuleCode &c : code) {
+    if (c.format != "cuda-source")
+      continue;
+    std::string_view source(reinterpret_cast<const char *>(c.code), c.size);
+    if (source.find(kKernelParamsSource) == std::string_view::npos) {
+      error = "the plan's CUDA code was generated for another kernel ABI "
+              "than this runtime's (qrt/cuda/KernelAbi.h): export the plan "
+              "again";
+      return false;
+    }
+  }
+  return true;
 }
 
 } // namespace
@@ -52,6 +75,8 @@ struct CudaSession::EntryCode {
   std::vector<Launch> launches;
   /// The logits' device address.
   uint64_t logits = 0;
+  /// The launches captured as a graph (decode, once captured).
+  Graph graph = nullptr;
 };
 
 CudaSession::~CudaSession() {
@@ -59,7 +84,9 @@ CudaSession::~CudaSession() {
     return;
   std::string ignored;
   device_->synchronize(ignored);
-  for (uint64_t address : {tokens_, kvCache_, arenas_, weights_})
+  for (EntryCode &code : code_)
+    device_->destroyGraph(code.graph);
+  for (uint64_t address : {staging_, kvCache_, arenas_, weights_})
     device_->free(address);
 }
 
@@ -80,7 +107,8 @@ std::unique_ptr<CudaSession> CudaSession::create(const MappedPlan &plan,
 
   // The module, and every function a launch names (before any upload, so
   // that a plan for another GPU fails fast).
-  if (!d.loadModule(cudaCodeOf(p), error))
+  std::vector<ModuleCode> code = cudaCodeOf(p);
+  if (!checkKernelAbi(code, error) || !d.loadModule(code, error))
     return nullptr;
   std::map<std::string, Function> functions;
   for (const EntryInfo &info : session->entries_)
@@ -126,8 +154,9 @@ std::unique_ptr<CudaSession> CudaSession::create(const MappedPlan &plan,
       return nullptr;
   }
 
-  // The arenas (one allocation), the KV cache, the token ids of a chunk;
-  // zeroed once, so nothing a kernel reads is ever uninitialized.
+  // The arenas (one allocation), the KV cache, the staging buffer (position
+  // and token ids of a chunk); zeroed once, so nothing a kernel reads is
+  // ever uninitialized.
   std::vector<uint64_t> arenaOffsets;
   uint64_t maxTokens = 1;
   for (const EntryInfo &info : session->entries_) {
@@ -137,13 +166,15 @@ std::unique_ptr<CudaSession> CudaSession::create(const MappedPlan &plan,
     maxTokens = std::max<uint64_t>(maxTokens, info.maxTokens);
   }
   uint64_t kvBytes = session->kvCacheBytes();
+  uint64_t stagingBytes = kTokensOffset + maxTokens * sizeof(int32_t);
+  session->stagingHost_.assign(stagingBytes / sizeof(int32_t), 0);
   if (!d.allocate(std::max<uint64_t>(session->arenasBytes_, 1),
                   session->arenas_, error) ||
       !d.allocate(std::max<uint64_t>(kvBytes, 1), session->kvCache_, error) ||
-      !d.allocate(maxTokens * sizeof(int32_t), session->tokens_, error) ||
+      !d.allocate(stagingBytes, session->staging_, error) ||
       !d.memset(session->arenas_, 0, session->arenasBytes_, error) ||
       !d.memset(session->kvCache_, 0, kvBytes, error) ||
-      !d.memset(session->tokens_, 0, maxTokens * sizeof(int32_t), error))
+      !d.memset(session->staging_, 0, stagingBytes, error))
     return nullptr;
 
   std::vector<std::string> names;
@@ -159,6 +190,8 @@ std::unique_ptr<CudaSession> CudaSession::create(const MappedPlan &plan,
       return nullptr;
   }
   d.setProfiling(options.profile);
+  session->useGraph_ = options.cudaGraph && !options.profile &&
+                       d.supportsGraphs() && session->decode_ != kNoEntry;
   if (!d.synchronize(error))
     return nullptr;
   return session;
@@ -226,7 +259,7 @@ bool CudaSession::prepareEntry(size_t index,
     case fb::BufferKind::Weight:
       return weightAddress_[static_cast<size_t>(b.offset())];
     case fb::BufferKind::Tokens:
-      return tokens_;
+      return staging_ + kTokensOffset;
     }
     return 0;
   };
@@ -258,6 +291,7 @@ bool CudaSession::prepareEntry(size_t index,
         params.buffers[at++] = address(*list->Get(i));
       }
     params.kvCache = kvCache_;
+    params.positionAddress = staging_;
     params.context = static_cast<int32_t>(context_);
     return true;
   };
@@ -329,29 +363,71 @@ DeviceInfo CudaSession::deviceInfo() const {
   return info;
 }
 
-bool CudaSession::runChunk(size_t entryIndex, const int32_t *tokens,
-                           int64_t count, float *logits, bool allLogits,
-                           std::string &error) {
-  EntryCode &code = code_[entryIndex];
-  Device &d = *device_;
-  if (!d.copyToDevice(tokens_, tokens, uint64_t(count) * sizeof(int32_t),
-                      error))
-    return false;
+bool CudaSession::launchAll(EntryCode &code, int64_t count,
+                            std::string &error) {
   for (Launch &launch : code.launches) {
     launch.params.tokens = static_cast<int32_t>(count);
-    launch.params.position = static_cast<int32_t>(position_);
     uint32_t gridY =
         launch.tokensPerBlock
             ? static_cast<uint32_t>((count + launch.tokensPerBlock - 1) /
                                     launch.tokensPerBlock)
             : 1;
-    if (!d.launch(launch.function, launch.gridX, gridY, launch.blockX,
-                  launch.sharedBytes, launch.params, error)) {
+    if (!device_->launch(launch.function, launch.gridX, gridY, launch.blockX,
+                         launch.sharedBytes, launch.params, error)) {
       error = stepText(*launch.step) + ": " + error;
       return false;
     }
-    ++launches_;
   }
+  return true;
+}
+
+bool CudaSession::capture(EntryCode &code, std::string &error) {
+  Device &d = *device_;
+  if (!d.beginCapture(error))
+    return false;
+  bool recorded = launchAll(code, 1, error);
+  // The capture ends in any case; a failed launch fails it.
+  std::string endError;
+  Graph graph = nullptr;
+  bool ended = d.endCapture(graph, recorded ? error : endError);
+  if (!recorded || !ended) {
+    d.destroyGraph(graph);
+    return false;
+  }
+  code.graph = graph;
+  ++graphCaptures_;
+  return true;
+}
+
+bool CudaSession::runChunk(size_t entryIndex, const int32_t *tokens,
+                           int64_t count, float *logits, bool allLogits,
+                           std::string &error) {
+  EntryCode &code = code_[entryIndex];
+  Device &d = *device_;
+  // The position and the token ids: one copy, ordered before the launches.
+  int32_t *staged = stagingHost_.data();
+  staged[0] = static_cast<int32_t>(position_);
+  std::copy(tokens, tokens + count, staged + kTokensOffset / sizeof(int32_t));
+  if (!d.copyToDevice(staging_, staged,
+                      kTokensOffset + uint64_t(count) * sizeof(int32_t), error))
+    return false;
+  const bool graph = useGraph_ && entryIndex == decode_;
+  auto fail = [&](const std::string &what) {
+    error = "entry '" + entryName(*entries_[entryIndex].entry) + "' (" +
+            std::to_string(code.launches.size()) + " launches" +
+            (graph ? " in a CUDA graph" : "") + "): " + what;
+    return false;
+  };
+  if (graph) {
+    if (!code.graph && !capture(code, error))
+      return fail("capturing the graph: " + error);
+    if (!d.launchGraph(code.graph, error))
+      return fail(error);
+    ++graphLaunches_;
+  } else if (!launchAll(code, count, error)) {
+    return false;
+  }
+  launches_ += code.launches.size();
   bool ok;
   if (!logits)
     ok = d.synchronize(error);
@@ -362,12 +438,7 @@ bool CudaSession::runChunk(size_t entryIndex, const int32_t *tokens,
     ok = d.copyToHost(
         logits, code.logits + uint64_t(count - 1) * vocab_ * sizeof(float),
         uint64_t(vocab_) * sizeof(float), error);
-  if (!ok) {
-    error = "entry '" + entryName(*entries_[entryIndex].entry) + "' (" +
-            std::to_string(code.launches.size()) + " launches): " + error;
-    return false;
-  }
-  return true;
+  return ok || fail(error);
 }
 
 } // namespace qrt::cuda

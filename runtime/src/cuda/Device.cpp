@@ -11,6 +11,24 @@ namespace qrt::cuda {
 
 Device::~Device() = default;
 
+namespace {
+bool noGraphs(const Device &device, std::string &error) {
+  error = device.name() + " cannot run CUDA graphs";
+  return false;
+}
+} // namespace
+
+bool Device::beginCapture(std::string &error) { return noGraphs(*this, error); }
+
+bool Device::endCapture(Graph &graph, std::string &error) {
+  graph = nullptr;
+  return noGraphs(*this, error);
+}
+
+bool Device::launchGraph(Graph, std::string &error) {
+  return noGraphs(*this, error);
+}
+
 std::vector<ModuleCode> cudaCodeOf(const fb::Plan &plan) {
   std::vector<ModuleCode> out;
   if (!plan.targets())

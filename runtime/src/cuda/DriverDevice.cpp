@@ -2,8 +2,12 @@
 //
 // Device 0's primary context, one non-blocking stream for everything, and
 // one module: the plan's cubin for the device's architecture, else its PTX
-// JIT-compiled by the driver. Memory still allocated when the device is
-// destroyed is freed then.
+// JIT-compiled by the driver. Graphs: stream capture on that stream
+// (thread-local mode: an unsafe call of this thread during the capture
+// fails instead of being captured or breaking it), each captured CUgraph
+// instantiated and destroyed at once; the device keeps the executable
+// graphs. Memory and graphs still held when the device is destroyed are
+// freed then.
 //
 //===----------------------------------------------------------------------===//
 
@@ -65,6 +69,11 @@ public:
               uint32_t blockX, uint32_t sharedBytes, const KernelParams &params,
               std::string &error) override;
   bool synchronize(std::string &error) override;
+  bool supportsGraphs() const override { return hasGraphs(api_); }
+  bool beginCapture(std::string &error) override;
+  bool endCapture(Graph &graph, std::string &error) override;
+  bool launchGraph(Graph graph, std::string &error) override;
+  void destroyGraph(Graph graph) override;
   void setProfiling(bool on) override { profiling_ = on; }
   std::vector<KernelProfile> profile() const override;
 
@@ -95,6 +104,8 @@ private:
     uint32_t sharedLimit = 48 * 1024;
   };
   std::map<CUfunction, Kernel> kernels_;
+  bool capturing_ = false;
+  std::set<CUgraphExec> graphs_;
 
   // Profiling: an event pair per launch since the last synchronize.
   bool profiling_ = false;
@@ -114,6 +125,13 @@ DriverDevice::~DriverDevice() {
       api_.cuMemFree(address);
     for (CUevent event : events_)
       api_.cuEventDestroy(event);
+    if (capturing_) {
+      CUgraph graph = nullptr;
+      if (api_.cuStreamEndCapture(stream_, &graph) == CUDA_SUCCESS && graph)
+        api_.cuGraphDestroy(graph);
+    }
+    for (CUgraphExec exec : graphs_)
+      api_.cuGraphExecDestroy(exec);
     unloadModule();
     if (stream_)
       api_.cuStreamDestroy(stream_);
@@ -336,6 +354,75 @@ bool DriverDevice::synchronize(std::string &error) {
       !check(api_.cuStreamSynchronize(stream_), "cuStreamSynchronize", error))
     return false;
   return readProfile(error);
+}
+
+bool DriverDevice::beginCapture(std::string &error) {
+  if (!supportsGraphs()) {
+    error = "the CUDA driver has no graph API (cuStreamBeginCapture_v2, "
+            "cuGraphInstantiateWithFlags, ...: CUDA 11.4 or later)";
+    return false;
+  }
+  if (profiling_ || capturing_) {
+    error = profiling_ ? "no graph capture while profiling (launches are timed "
+                         "one by one)"
+                       : "a graph capture is already under way";
+    return false;
+  }
+  if (!current(error) ||
+      !check(api_.cuStreamBeginCapture(stream_,
+                                       CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+             "cuStreamBeginCapture", error))
+    return false;
+  capturing_ = true;
+  return true;
+}
+
+bool DriverDevice::endCapture(Graph &graph, std::string &error) {
+  graph = nullptr;
+  if (!capturing_) {
+    error = "no graph capture is under way";
+    return false;
+  }
+  capturing_ = false;
+  // (No cuCtxSetCurrent first: the capture must end whatever happens.)
+  CUgraph captured = nullptr;
+  CUresult result = api_.cuStreamEndCapture(stream_, &captured);
+  if (result != CUDA_SUCCESS) {
+    // An invalidated capture may still hand back a graph to free.
+    if (captured)
+      api_.cuGraphDestroy(captured);
+    error = errorText(api_, "cuStreamEndCapture", result);
+    return false;
+  }
+  CUgraphExec exec = nullptr;
+  result = api_.cuGraphInstantiate(&exec, captured, 0);
+  // The executable graph is independent of the graph it came from.
+  api_.cuGraphDestroy(captured);
+  if (!check(result, "cuGraphInstantiateWithFlags", error))
+    return false;
+  graphs_.insert(exec);
+  graph = reinterpret_cast<Graph>(exec);
+  return true;
+}
+
+bool DriverDevice::launchGraph(Graph graph, std::string &error) {
+  CUgraphExec exec = reinterpret_cast<CUgraphExec>(graph);
+  if (!graphs_.count(exec)) {
+    error = "launch of a graph the device does not have";
+    return false;
+  }
+  return current(error) &&
+         check(api_.cuGraphLaunch(exec, stream_), "cuGraphLaunch", error);
+}
+
+void DriverDevice::destroyGraph(Graph graph) {
+  auto it = graphs_.find(reinterpret_cast<CUgraphExec>(graph));
+  if (it == graphs_.end())
+    return;
+  std::string ignored;
+  if (current(ignored))
+    api_.cuGraphExecDestroy(*it);
+  graphs_.erase(it);
 }
 
 bool DriverDevice::readProfile(std::string &error) {

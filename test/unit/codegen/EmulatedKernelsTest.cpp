@@ -75,6 +75,8 @@ public:
   ~Buffers() {
     for (uint64_t a : addresses)
       device.free(a);
+    for (uint64_t a : others)
+      device.free(a);
   }
   /// Uploads `bytes` and appends the address to the kernel's buffers.
   uint64_t add(const void *data, size_t bytes) {
@@ -92,14 +94,25 @@ public:
   template <typename T> uint64_t add(const std::vector<T> &v) {
     return add(v.data(), v.size() * sizeof(T));
   }
+  /// Uploads `bytes` that are not one of the kernel's buffers.
+  uint64_t upload(const void *data, size_t bytes) {
+    uint64_t address = 0;
+    std::string error;
+    EXPECT_TRUE(device.allocate(bytes, address, error)) << error;
+    EXPECT_TRUE(device.copyToDevice(address, data, bytes, error)) << error;
+    others.push_back(address);
+    return address;
+  }
+  /// The kernel's parameters: the buffers added so far, and `position` in
+  /// a device int of its own (as the session's staging buffer).
   qrt::cuda::KernelParams params(int tokens, int position = 0, int context = 0,
-                                 uint64_t kvCache = 0) const {
+                                 uint64_t kvCache = 0) {
     qrt::cuda::KernelParams p{};
     for (size_t i = 0; i < addresses.size(); ++i)
       p.buffers[i] = addresses[i];
     p.kvCache = kvCache;
+    p.positionAddress = upload(&position, sizeof(position));
     p.tokens = tokens;
-    p.position = position;
     p.context = context;
     return p;
   }
@@ -114,7 +127,7 @@ public:
 
 private:
   EmulatorDevice &device;
-  std::vector<uint64_t> addresses;
+  std::vector<uint64_t> addresses, others;
 };
 
 class EmulatedKernels : public ::testing::Test {

@@ -574,6 +574,19 @@ struct EmulatorDevice::Kernel {
   KernelFunction function = nullptr;
 };
 
+struct EmulatorDevice::Recorded {
+  Function function = nullptr;
+  uint32_t gridX = 0, gridY = 0, blockX = 0;
+  KernelParams params = {};
+  std::string what;
+};
+
+struct EmulatorDevice::Recording {
+  std::vector<Recorded> launches;
+  /// Why the capture is invalid (empty: it is not).
+  std::string invalid;
+};
+
 EmulatorDevice::EmulatorDevice(EmulatorOptions options)
     : options_(std::move(options)) {
   if (options_.compiler.empty())
@@ -627,9 +640,20 @@ bool EmulatorDevice::checkRange(const char *what, uint64_t address,
   return false;
 }
 
+bool EmulatorDevice::notCapturing(const char *what, std::string &error) {
+  if (!capture_)
+    return true;
+  error = std::string(what) +
+          " during a graph capture (only launches may be captured)";
+  if (capture_->invalid.empty())
+    capture_->invalid = error;
+  return false;
+}
+
 bool EmulatorDevice::copyToDevice(uint64_t destination, const void *source,
                                   uint64_t bytes, std::string &error) {
-  if (!checkRange("copyToDevice", destination, bytes, error))
+  if (!notCapturing("copyToDevice", error) ||
+      !checkRange("copyToDevice", destination, bytes, error))
     return false;
   if (bytes)
     std::memcpy(reinterpret_cast<void *>(destination), source, bytes);
@@ -638,7 +662,8 @@ bool EmulatorDevice::copyToDevice(uint64_t destination, const void *source,
 
 bool EmulatorDevice::copyToHost(void *destination, uint64_t source,
                                 uint64_t bytes, std::string &error) {
-  if (!checkRange("copyToHost", source, bytes, error))
+  if (!notCapturing("copyToHost", error) ||
+      !checkRange("copyToHost", source, bytes, error))
     return false;
   if (bytes)
     std::memcpy(destination, reinterpret_cast<const void *>(source), bytes);
@@ -647,7 +672,8 @@ bool EmulatorDevice::copyToHost(void *destination, uint64_t source,
 
 bool EmulatorDevice::copyOnDevice(uint64_t destination, uint64_t source,
                                   uint64_t bytes, std::string &error) {
-  if (!checkRange("copyOnDevice", destination, bytes, error) ||
+  if (!notCapturing("copyOnDevice", error) ||
+      !checkRange("copyOnDevice", destination, bytes, error) ||
       !checkRange("copyOnDevice", source, bytes, error))
     return false;
   if (bytes)
@@ -658,7 +684,8 @@ bool EmulatorDevice::copyOnDevice(uint64_t destination, uint64_t source,
 
 bool EmulatorDevice::memset(uint64_t destination, uint8_t value, uint64_t bytes,
                             std::string &error) {
-  if (!checkRange("memset", destination, bytes, error))
+  if (!notCapturing("memset", error) ||
+      !checkRange("memset", destination, bytes, error))
     return false;
   if (bytes)
     std::memset(reinterpret_cast<void *>(destination), value, bytes);
@@ -676,6 +703,8 @@ bool EmulatorDevice::loadModule(const std::vector<ModuleCode> &code,
 }
 
 bool EmulatorDevice::loadSource(const std::string &source, std::string &error) {
+  if (!notCapturing("loading a module", error))
+    return false;
   void *handle = nullptr;
   if (!compileModule(options_, source, handle, error))
     return false;
@@ -713,18 +742,18 @@ bool EmulatorDevice::function(const std::string &name, Function &function,
   return true;
 }
 
-bool EmulatorDevice::launch(Function function, uint32_t gridX, uint32_t gridY,
-                            uint32_t blockX, uint32_t sharedBytes,
-                            const KernelParams &params, std::string &error) {
+bool EmulatorDevice::checkLaunch(Function function, uint32_t gridX,
+                                 uint32_t gridY, uint32_t blockX,
+                                 uint32_t sharedBytes, std::string &what,
+                                 std::string &error) const {
   const Kernel *kernel = reinterpret_cast<const Kernel *>(function);
   auto it = kernel ? kernels_.find(kernel->name) : kernels_.end();
   if (it == kernels_.end() || it->second.get() != kernel) {
     error = "launch of a function the module does not have";
     return false;
   }
-  std::string what = "kernel " + kernel->name + " (grid " +
-                     std::to_string(gridX) + "x" + std::to_string(gridY) +
-                     ", block " + std::to_string(blockX) + ")";
+  what = "kernel " + kernel->name + " (grid " + std::to_string(gridX) + "x" +
+         std::to_string(gridY) + ", block " + std::to_string(blockX) + ")";
   if (gridX == 0 || gridY == 0 || blockX == 0 || blockX > 1024) {
     error = what + ": invalid launch configuration";
     return false;
@@ -734,6 +763,30 @@ bool EmulatorDevice::launch(Function function, uint32_t gridX, uint32_t gridY,
             " bytes) is not emulated";
     return false;
   }
+  return true;
+}
+
+bool EmulatorDevice::launch(Function function, uint32_t gridX, uint32_t gridY,
+                            uint32_t blockX, uint32_t sharedBytes,
+                            const KernelParams &params, std::string &error) {
+  std::string what;
+  if (!checkLaunch(function, gridX, gridY, blockX, sharedBytes, what, error)) {
+    if (capture_ && capture_->invalid.empty())
+      capture_->invalid = error;
+    return false;
+  }
+  if (capture_) {
+    capture_->launches.push_back(
+        {function, gridX, gridY, blockX, params, what});
+    return true;
+  }
+  return run(function, gridX, gridY, blockX, params, what, error);
+}
+
+bool EmulatorDevice::run(Function function, uint32_t gridX, uint32_t gridY,
+                         uint32_t blockX, const KernelParams &params,
+                         const std::string &what, std::string &error) {
+  const Kernel *kernel = reinterpret_cast<const Kernel *>(function);
   // Modules are shared between devices: bind this one's state.
   if (!reinterpret_cast<BindFunction>(bind_)(scheduler_->state(),
                                              qrt_emu::kStateVersion)) {
@@ -757,7 +810,64 @@ bool EmulatorDevice::launch(Function function, uint32_t gridX, uint32_t gridY,
   return true;
 }
 
-bool EmulatorDevice::synchronize(std::string &) { return true; }
+bool EmulatorDevice::synchronize(std::string &error) {
+  return notCapturing("synchronize", error);
+}
+
+bool EmulatorDevice::beginCapture(std::string &error) {
+  if (!options_.graphs)
+    return Device::beginCapture(error);
+  if (capture_) {
+    error = "a graph capture is already under way";
+    return false;
+  }
+  if (profiling_) {
+    error = "no graph capture while profiling";
+    return false;
+  }
+  capture_ = std::make_unique<Recording>();
+  return true;
+}
+
+bool EmulatorDevice::endCapture(Graph &graph, std::string &error) {
+  graph = nullptr;
+  if (!capture_) {
+    error = "no graph capture is under way";
+    return false;
+  }
+  std::unique_ptr<Recording> recording = std::move(capture_);
+  if (!recording->invalid.empty()) {
+    error = "the capture was invalidated: " + recording->invalid;
+    return false;
+  }
+  graph = reinterpret_cast<Graph>(recording.get());
+  graphs_[graph] = std::move(recording);
+  ++graphCaptures_;
+  return true;
+}
+
+bool EmulatorDevice::launchGraph(Graph graph, std::string &error) {
+  auto it = graphs_.find(graph);
+  if (it == graphs_.end()) {
+    error = "launch of a graph the device does not have";
+    return false;
+  }
+  if (!notCapturing("launchGraph", error))
+    return false;
+  ++graphLaunches_;
+  const std::vector<Recorded> &launches = it->second->launches;
+  for (size_t i = 0; i < launches.size(); ++i) {
+    const Recorded &r = launches[i];
+    if (!run(r.function, r.gridX, r.gridY, r.blockX, r.params, r.what, error)) {
+      error = "graph launch " + std::to_string(i + 1) + " of " +
+              std::to_string(launches.size()) + ": " + error;
+      return false;
+    }
+  }
+  return true;
+}
+
+void EmulatorDevice::destroyGraph(Graph graph) { graphs_.erase(graph); }
 
 std::vector<KernelProfile> EmulatorDevice::profile() const {
   return sortedProfile(profile_);
@@ -808,6 +918,17 @@ public:
   bool synchronize(std::string &error) override {
     return d_.synchronize(error);
   }
+  bool supportsGraphs() const override { return d_.supportsGraphs(); }
+  bool beginCapture(std::string &error) override {
+    return d_.beginCapture(error);
+  }
+  bool endCapture(Graph &graph, std::string &error) override {
+    return d_.endCapture(graph, error);
+  }
+  bool launchGraph(Graph graph, std::string &error) override {
+    return d_.launchGraph(graph, error);
+  }
+  void destroyGraph(Graph graph) override { d_.destroyGraph(graph); }
   void setProfiling(bool on) override { d_.setProfiling(on); }
   std::vector<KernelProfile> profile() const override { return d_.profile(); }
 

@@ -18,6 +18,13 @@
 // a shuffle that reads a lane that is not taking part, and
 // __syncthreads() in a block whose other threads exited (undefined on a GPU).
 //
+// Graphs: between beginCapture and endCapture a launch is checked and
+// recorded (its parameters copied), not run; a copy, memset, synchronize or
+// module load then fails and invalidates the capture, as in CUDA stream
+// capture (endCapture then fails). launchGraph runs the recorded launches
+// in order; the counters say how many captures, graph launches and live
+// graphs there are.
+//
 // Not emulated: dynamic shared memory (a launch with shared bytes fails),
 // concurrency between blocks, memory outside host allocations. Launches
 // run synchronously; not thread-safe (one launch at a time per process).
@@ -45,6 +52,8 @@ struct EmulatorOptions {
   std::string optimization = "-O1";
   /// Bytes of stack per CUDA thread.
   size_t stackBytes = 64 * 1024;
+  /// Whether the device supports graphs (false: as a driver without them).
+  bool graphs = true;
 };
 
 class Scheduler;
@@ -77,6 +86,11 @@ public:
               uint32_t blockX, uint32_t sharedBytes, const KernelParams &params,
               std::string &error) override;
   bool synchronize(std::string &error) override;
+  bool supportsGraphs() const override { return options_.graphs; }
+  bool beginCapture(std::string &error) override;
+  bool endCapture(Graph &graph, std::string &error) override;
+  bool launchGraph(Graph graph, std::string &error) override;
+  void destroyGraph(Graph graph) override;
   void setProfiling(bool on) override { profiling_ = on; }
   std::vector<KernelProfile> profile() const override;
 
@@ -84,13 +98,28 @@ public:
   bool loadSource(const std::string &source, std::string &error);
   /// Allocations not freed yet.
   size_t liveAllocations() const { return allocations_.size(); }
+  /// Kernels run (a graph launch counts each of its launches).
   uint64_t launches() const { return launches_; }
+  /// Graphs captured (endCapture succeeded), graph launches, graphs not
+  /// destroyed yet.
+  uint64_t graphCaptures() const { return graphCaptures_; }
+  uint64_t graphLaunches() const { return graphLaunches_; }
+  size_t liveGraphs() const { return graphs_.size(); }
 
 private:
   /// The allocation holding [address, address + bytes), or null.
   bool contains(uint64_t address, uint64_t bytes) const;
   bool checkRange(const char *what, uint64_t address, uint64_t bytes,
                   std::string &error) const;
+  /// False and `error` (and the capture invalidated) while capturing.
+  bool notCapturing(const char *what, std::string &error);
+  /// Checks a launch; "kernel NAME (grid ..., block ...)" in `what`.
+  bool checkLaunch(Function function, uint32_t gridX, uint32_t gridY,
+                   uint32_t blockX, uint32_t sharedBytes, std::string &what,
+                   std::string &error) const;
+  bool run(Function function, uint32_t gridX, uint32_t gridY, uint32_t blockX,
+           const KernelParams &params, const std::string &what,
+           std::string &error);
 
   EmulatorOptions options_;
   std::map<uint64_t, uint64_t> allocations_; // address -> bytes
@@ -102,6 +131,12 @@ private:
   bool profiling_ = false;
   std::map<std::string, KernelProfile> profile_;
   uint64_t launches_ = 0;
+
+  struct Recorded;
+  struct Recording;
+  std::unique_ptr<Recording> capture_; // while capturing
+  std::map<Graph, std::unique_ptr<Recording>> graphs_;
+  uint64_t graphCaptures_ = 0, graphLaunches_ = 0;
 };
 
 /// A Device that forwards every call to `device`, which it does not own

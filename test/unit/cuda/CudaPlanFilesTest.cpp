@@ -3,7 +3,9 @@
 // Plans the compiler wrote for the CUDA target (quant-compile{target=cuda}),
 // run by the CUDA session on the emulator (their "cuda-source" code) and by
 // the CPU session: the logits of a prompt agree within an absolute
-// tolerance, and greedy decoding gives the same tokens.
+// tolerance, and greedy decoding gives the same tokens. Decode runs as a
+// CUDA graph (captured once); a second CUDA session launching the decode
+// kernels one by one gives the same logits, bit for bit.
 //
 // The plans come from the environment (test/e2e/stories260k-cuda.test sets
 // it): QRT_CUDA_TEST_PLANS, a list of .qplan paths separated by ':';
@@ -24,6 +26,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <sstream>
 
 namespace qrt::test {
@@ -69,6 +72,13 @@ TEST(CudaPlanFilesTest, EmulatedCudaMatchesCpu) {
     auto gpu = cuda::CudaSession::create(*plan, options,
                                          cuda::emulator::borrow(device), error);
     ASSERT_TRUE(gpu) << error;
+    ASSERT_TRUE(gpu->usesGraph());
+    SessionOptions plainOptions = options;
+    plainOptions.cudaGraph = false;
+    cuda::emulator::EmulatorDevice plainDevice;
+    auto plain = cuda::CudaSession::create(
+        *plan, plainOptions, cuda::emulator::borrow(plainDevice), error);
+    ASSERT_TRUE(plain) << error;
 
     // A prompt: BOS and a deterministic walk through the vocabulary.
     const int64_t vocab = cpu->vocab();
@@ -83,6 +93,10 @@ TEST(CudaPlanFilesTest, EmulatedCudaMatchesCpu) {
     ASSERT_TRUE(gpu->forward(prompt.data(), int64_t(prompt.size()),
                              gpuLogits.data(), true, error))
         << error;
+    std::vector<float> plainLogits(vocab);
+    ASSERT_TRUE(plain->forward(prompt.data(), int64_t(prompt.size()),
+                               plainLogits.data(), false, error))
+        << error;
     double worst = 0;
     for (size_t i = 0; i < cpuLogits.size(); ++i)
       worst = std::max(worst, double(std::fabs(cpuLogits[i] - gpuLogits[i])));
@@ -93,22 +107,37 @@ TEST(CudaPlanFilesTest, EmulatedCudaMatchesCpu) {
     std::vector<float> a(cpuLast, cpuLast + vocab), b(gpuLast, gpuLast + vocab);
     std::vector<int32_t> cpuTokens, gpuTokens;
     double decodeWorst = 0;
+    size_t graphDifferences = 0;
     for (int i = 0; i < generate && cpu->position() < cpu->context(); ++i) {
       int32_t x = argmax(a.data(), vocab), y = argmax(b.data(), vocab);
       cpuTokens.push_back(x);
       gpuTokens.push_back(y);
       ASSERT_TRUE(cpu->forward(&x, 1, a.data(), false, error)) << error;
       ASSERT_TRUE(gpu->forward(&y, 1, b.data(), false, error)) << error;
+      ASSERT_TRUE(plain->forward(&y, 1, plainLogits.data(), false, error))
+          << error;
       for (int64_t v = 0; v < vocab; ++v)
         decodeWorst = std::max(decodeWorst, double(std::fabs(a[v] - b[v])));
+      graphDifferences +=
+          std::memcmp(b.data(), plainLogits.data(), vocab * sizeof(float)) != 0;
     }
     EXPECT_EQ(cpuTokens, gpuTokens) << "greedy tokens";
     EXPECT_LE(decodeWorst, atol) << "decode logits";
+    EXPECT_EQ(graphDifferences, 0u)
+        << "decode steps whose graph logits differ from the launches'";
+    EXPECT_EQ(gpu->graphCaptures(), 1u);
+    EXPECT_EQ(gpu->graphLaunches(), gpuTokens.size());
+    EXPECT_EQ(gpu->launches(), plain->launches());
     std::printf("%s: %zu prompt tokens max |diff| %.3g, %zu greedy tokens "
-                "max |diff| %.3g, %s, %llu launches\n",
+                "max |diff| %.3g, %s, %llu launches; decode as a CUDA graph "
+                "(%llu capture, %llu launches): %s\n",
                 path.c_str(), prompt.size(), worst, gpuTokens.size(),
                 decodeWorst, cpuTokens == gpuTokens ? "same" : "DIFFERENT",
-                static_cast<unsigned long long>(gpu->launches()));
+                static_cast<unsigned long long>(gpu->launches()),
+                static_cast<unsigned long long>(gpu->graphCaptures()),
+                static_cast<unsigned long long>(gpu->graphLaunches()),
+                graphDifferences ? "DIFFERENT from launches"
+                                 : "bit-identical to launches");
   }
 }
 

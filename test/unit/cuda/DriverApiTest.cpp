@@ -47,7 +47,13 @@
   X(cuEventCreate)                                                             \
   X(cuEventDestroy)                                                            \
   X(cuEventRecord)                                                             \
-  X(cuEventElapsedTime)
+  X(cuEventElapsedTime)                                                        \
+  X(cuStreamBeginCapture)                                                      \
+  X(cuStreamEndCapture)                                                        \
+  X(cuGraphInstantiate)                                                        \
+  X(cuGraphLaunch)                                                             \
+  X(cuGraphExecDestroy)                                                        \
+  X(cuGraphDestroy)
 
 namespace ours {
 #define QRT_TYPE(name) using T_##name = decltype(qrt::cuda::driver::Api::name);
@@ -122,6 +128,9 @@ static_assert(d::CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES ==
               ::CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES);
 static_assert(d::CU_STREAM_NON_BLOCKING == ::CU_STREAM_NON_BLOCKING);
 static_assert(d::CU_EVENT_DEFAULT == ::CU_EVENT_DEFAULT);
+static_assert(d::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL ==
+              ::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+static_assert(sizeof(d::CUstreamCaptureMode) == sizeof(::CUstreamCaptureMode));
 
 #define QRT_STRING2(x) #x
 #define QRT_STRING(x) QRT_STRING2(x)

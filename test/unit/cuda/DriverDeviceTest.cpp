@@ -6,8 +6,10 @@
 // names in QRT_CUDA_DRIVER: loading and probing the driver, the primary
 // context and stream, the module choice (the cubin of the device's sm_XY,
 // else the newest PTX it can JIT, else a clear error), launches with their
-// KernelParams, event profiling, asynchronous launch errors, memory freed.
-// The session's results are compared with the CPU session's.
+// KernelParams, event profiling, asynchronous launch errors, memory freed,
+// CUDA graphs (stream capture, instantiation, graph launches, what may not
+// be captured). The session's results are compared with the CPU session's,
+// and decode as a graph with decode launched kernel by kernel (bit for bit).
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,6 +23,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <dlfcn.h>
 
 #ifndef QRT_FAKE_CUDA_DRIVER
@@ -35,6 +38,7 @@ struct FakeHooks {
   size_t (*liveAllocations)() = nullptr;
   int (*retainedContexts)() = nullptr;
   void (*resetError)() = nullptr;
+  void (*graphCounts)(uint64_t *, uint64_t *, uint64_t *, uint64_t *) = nullptr;
   FakeHooks() {
     void *library = ::dlopen(QRT_FAKE_CUDA_DRIVER, RTLD_NOW | RTLD_NOLOAD);
     if (!library)
@@ -45,12 +49,27 @@ struct FakeHooks {
         ::dlsym(library, "qrt_fake_cuda_retained_contexts"));
     resetError = reinterpret_cast<void (*)()>(
         ::dlsym(library, "qrt_fake_cuda_reset_error"));
+    graphCounts = reinterpret_cast<void (*)(uint64_t *, uint64_t *, uint64_t *,
+                                            uint64_t *)>(
+        ::dlsym(library, "qrt_fake_cuda_graph_counts"));
   }
 };
+
+/// The fake driver's graph counters.
+struct GraphCounts {
+  uint64_t captures = 0, instantiations = 0, launches = 0, live = 0;
+};
+GraphCounts graphCounts();
 
 FakeHooks &hooks() {
   static FakeHooks h;
   return h;
+}
+
+GraphCounts graphCounts() {
+  GraphCounts c;
+  hooks().graphCounts(&c.captures, &c.instantiations, &c.launches, &c.live);
+  return c;
 }
 
 /// The tiny decoder with the tests' kernels, its source stored as the
@@ -99,6 +118,7 @@ protected:
   void TearDown() override {
     EXPECT_EQ(hooks().liveAllocations(), 0u) << "device memory leaked";
     EXPECT_EQ(hooks().retainedContexts(), 0) << "a context is still held";
+    EXPECT_EQ(graphCounts().live, 0u) << "a graph was not destroyed";
   }
 };
 
@@ -225,25 +245,134 @@ TEST_F(DriverDeviceTest, LaunchFailuresShowAtSynchronization) {
               "  if (threadIdx.x == 0) return;\n  __syncthreads();\n}\n";
     t.code.assign(source.begin(), source.end());
   }
+  for (TargetCodeSpec &t : spec.targets)
+    t.kernels.push_back("stuck");
   spec.entries[1].steps.back().cuda.push_back({"stuck", 1, 0, 64, 0, {}});
+  size_t launches = 0;
+  for (const StepSpec &s : spec.entries[1].steps)
+    launches += s.cuda.size();
   auto loaded = load(spec);
   ASSERT_TRUE(loaded->plan);
-  SessionOptions options;
-  options.device = DeviceKind::Cuda;
+  // Kernel by kernel, and in a graph.
+  for (bool graph : {false, true}) {
+    SCOPED_TRACE(graph ? "graph" : "launches");
+    SessionOptions options;
+    options.device = DeviceKind::Cuda;
+    options.cudaGraph = graph;
+    std::string error;
+    auto session = Session::create(*loaded->plan, options, error);
+    ASSERT_TRUE(session) << error;
+    int32_t token = 1;
+    std::vector<float> logits(32);
+    EXPECT_FALSE(session->forward(&token, 1, logits.data(), false, error));
+    EXPECT_EQ(error, "entry 'decode' (" + std::to_string(launches) +
+                         " launches" + (graph ? " in a CUDA graph" : "") +
+                         "): cuStreamSynchronize: CUDA_ERROR_LAUNCH_FAILED "
+                         "(unspecified launch failure)");
+    EXPECT_EQ(session->position(), 0);
+    hooks().resetError(); // a real context would stay broken
+  }
+}
+
+TEST_F(DriverDeviceTest, DecodeGraphGivesTheBitsOfLaunches) {
+  // Decode as a graph (stream capture at the first decode step, one
+  // cuGraphLaunch per token) and kernel by kernel: the same logits, bit for
+  // bit, over several tokens; one capture and instantiation per session.
+  TinyConfig config;
+  config.seed = 21;
+  auto loaded = load(gpuPlanSpec(config, "sm_90", "sm_80"));
+  ASSERT_TRUE(loaded->plan);
+  const GraphCounts before = graphCounts();
+  std::vector<std::vector<float>> results[2];
+  uint64_t launches[2] = {};
+  for (bool graph : {false, true}) {
+    SessionOptions options;
+    options.device = DeviceKind::Cuda;
+    options.cudaGraph = graph;
+    std::string error;
+    auto session = Session::create(*loaded->plan, options, error);
+    ASSERT_TRUE(session) << error;
+    auto &cuda = dynamic_cast<cuda::CudaSession &>(*session);
+    EXPECT_EQ(cuda.usesGraph(), graph);
+    const int64_t vocab = session->vocab();
+    std::vector<int32_t> prompt = {1, 9, 4, 22};
+    std::vector<float> logits(vocab);
+    ASSERT_TRUE(session->forward(prompt.data(), int64_t(prompt.size()),
+                                 logits.data(), false, error))
+        << error;
+    for (int step = 0; step < 8; ++step) {
+      int32_t next = int32_t(std::max_element(logits.begin(), logits.end()) -
+                             logits.begin());
+      ASSERT_TRUE(session->forward(&next, 1, logits.data(), false, error))
+          << error;
+      results[graph].push_back(logits);
+    }
+    EXPECT_EQ(cuda.graphCaptures(), graph ? 1u : 0u);
+    EXPECT_EQ(cuda.graphLaunches(), graph ? 8u : 0u);
+    launches[graph] = cuda.launches();
+    if (graph) {
+      GraphCounts now = graphCounts();
+      EXPECT_EQ(now.captures - before.captures, 1u);
+      EXPECT_EQ(now.instantiations - before.instantiations, 1u);
+      EXPECT_EQ(now.launches - before.launches, 8u);
+      // The executable graph lives with the session; the captured one was
+      // destroyed after instantiation.
+      EXPECT_EQ(now.live, 1u);
+    }
+  }
+  EXPECT_EQ(launches[0], launches[1]);
+  ASSERT_EQ(results[0].size(), results[1].size());
+  for (size_t i = 0; i < results[0].size(); ++i)
+    EXPECT_EQ(std::memcmp(results[0][i].data(), results[1][i].data(),
+                          results[0][i].size() * sizeof(float)),
+              0)
+        << "decode step " << i;
+}
+
+TEST_F(DriverDeviceTest, GraphCaptureTakesOnlyLaunches) {
   std::string error;
-  auto session = Session::create(*loaded->plan, options, error);
-  ASSERT_TRUE(session) << error;
-  int32_t token = 1;
-  std::vector<float> logits(32);
-  EXPECT_FALSE(session->forward(&token, 1, logits.data(), false, error));
-  EXPECT_EQ(error,
-            "entry 'decode' (" +
-                std::to_string(
-                    dynamic_cast<cuda::CudaSession &>(*session).launches()) +
-                " launches): cuStreamSynchronize: "
-                "CUDA_ERROR_LAUNCH_FAILED (unspecified launch failure)");
-  EXPECT_EQ(session->position(), 0);
-  hooks().resetError(); // a real context would stay broken
+  std::unique_ptr<cuda::Device> device = cuda::openCudaDevice(error);
+  ASSERT_TRUE(device) << error;
+  ASSERT_TRUE(device->supportsGraphs());
+  uint64_t address = 0;
+  ASSERT_TRUE(device->allocate(64, address, error)) << error;
+  int32_t value = 7;
+  // A copy during the capture fails and invalidates it.
+  ASSERT_TRUE(device->beginCapture(error)) << error;
+  EXPECT_FALSE(device->beginCapture(error));
+  EXPECT_EQ(error, "a graph capture is already under way");
+  EXPECT_FALSE(device->copyToDevice(address, &value, 4, error));
+  EXPECT_EQ(error, "cuMemcpyHtoDAsync(4 bytes): "
+                   "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED (operation not "
+                   "permitted when stream is capturing)");
+  cuda::Graph graph = nullptr;
+  EXPECT_FALSE(device->endCapture(graph, error));
+  EXPECT_EQ(error, "cuStreamEndCapture: CUDA_ERROR_STREAM_CAPTURE_INVALIDATED "
+                   "(operation failed due to a previous error during "
+                   "capture)");
+  EXPECT_EQ(graph, nullptr);
+  EXPECT_FALSE(device->endCapture(graph, error));
+  EXPECT_EQ(error, "no graph capture is under way");
+  EXPECT_FALSE(device->launchGraph(nullptr, error));
+  EXPECT_EQ(error, "launch of a graph the device does not have");
+  // An empty capture is a graph that does nothing.
+  ASSERT_TRUE(device->beginCapture(error)) << error;
+  ASSERT_TRUE(device->endCapture(graph, error)) << error;
+  ASSERT_TRUE(device->launchGraph(graph, error)) << error;
+  ASSERT_TRUE(device->synchronize(error)) << error;
+  EXPECT_EQ(graphCounts().live, 1u);
+  device->destroyGraph(graph);
+  EXPECT_EQ(graphCounts().live, 0u);
+  // Profiling times launches one by one: no capture then.
+  device->setProfiling(true);
+  EXPECT_FALSE(device->beginCapture(error));
+  EXPECT_EQ(error, "no graph capture while profiling (launches are timed one "
+                   "by one)");
+  // A graph still held when the device goes is destroyed with it.
+  device->setProfiling(false);
+  ASSERT_TRUE(device->beginCapture(error)) << error;
+  ASSERT_TRUE(device->endCapture(graph, error)) << error;
+  device.reset();
 }
 
 TEST_F(DriverDeviceTest, DeviceErrorsNameTheCall) {

@@ -195,7 +195,7 @@ extern "C" __global__ void params(qrt_params p) {
     return;
   long long *row = out + 8 * (blockIdx.y * gridDim.x + blockIdx.x);
   row[0] = p.tokens;
-  row[1] = p.position;
+  row[1] = *(const int *)p.position_address;
   row[2] = p.context;
   row[3] = (long long)p.kv_cache;
   row[4] = (long long)p.buffers[11];
@@ -209,7 +209,7 @@ extern "C" __global__ void params(qrt_params p) {
   params.buffers[11] = 0x1234567890ull;
   params.kvCache = 0xabcdef12345ull;
   params.tokens = 7;
-  params.position = 42;
+  params.positionAddress = upload(std::vector<int32_t>{42});
   params.context = 512;
   std::string error;
   ASSERT_TRUE(launch("params", 2, 3, 96, params, error)) << error;
@@ -406,6 +406,94 @@ extern "C" __global__ void b(qrt_params) { __syncthreads(); }
   }
   EXPECT_EQ(calls["a"], 3u);
   EXPECT_EQ(calls["b"], 1u);
+}
+
+TEST_F(EmulatorTest, GraphsRecordLaunchesAndReplayThem) {
+  // Each launch adds its parameter (tokens) to out[0] and records the sum
+  // so far at out[1 + position]; the position comes from memory.
+  load(R"(
+extern "C" __global__ void step(qrt_params p) {
+  int *out = (int *)p.buffers[0];
+  out[0] += p.tokens;
+  out[1 + *(const int *)p.position_address] = out[0];
+}
+)");
+  ASSERT_TRUE(device.supportsGraphs());
+  KernelParams params = {};
+  params.buffers[0] = zeros<int32_t>(8);
+  params.positionAddress = zeros<int32_t>(1);
+  std::string error;
+  Function f = nullptr;
+  ASSERT_TRUE(device.function("step", f, error)) << error;
+  ASSERT_TRUE(device.beginCapture(error)) << error;
+  for (int32_t tokens : {1, 10}) {
+    params.tokens = tokens; // copied at the launch
+    ASSERT_TRUE(device.launch(f, 1, 1, 1, 0, params, error)) << error;
+  }
+  params.tokens = 1000;
+  Graph graph = nullptr;
+  ASSERT_TRUE(device.endCapture(graph, error)) << error;
+  ASSERT_NE(graph, nullptr);
+  EXPECT_EQ(device.launches(), 0u) << "a captured launch ran";
+  EXPECT_EQ(download<int32_t>(params.buffers[0], 1)[0], 0);
+  for (int32_t position : {2, 5}) {
+    ASSERT_TRUE(
+        device.copyToDevice(params.positionAddress, &position, 4, error))
+        << error;
+    ASSERT_TRUE(device.launchGraph(graph, error)) << error;
+  }
+  EXPECT_EQ(download<int32_t>(params.buffers[0], 8),
+            (std::vector<int32_t>{22, 0, 0, 11, 0, 0, 22, 0}));
+  EXPECT_EQ(device.launches(), 4u);
+  EXPECT_EQ(device.graphCaptures(), 1u);
+  EXPECT_EQ(device.graphLaunches(), 2u);
+  EXPECT_EQ(device.liveGraphs(), 1u);
+  device.destroyGraph(graph);
+  EXPECT_EQ(device.liveGraphs(), 0u);
+  EXPECT_FALSE(device.launchGraph(graph, error));
+  EXPECT_EQ(error, "launch of a graph the device does not have");
+}
+
+TEST_F(EmulatorTest, OnlyLaunchesMayBeCaptured) {
+  load("extern \"C\" __global__ void k(qrt_params) {}\n");
+  uint64_t a = zeros<int32_t>(4);
+  int32_t value = 1;
+  std::string error;
+  Function f = nullptr;
+  ASSERT_TRUE(device.function("k", f, error)) << error;
+  ASSERT_TRUE(device.beginCapture(error)) << error;
+  EXPECT_FALSE(device.beginCapture(error));
+  EXPECT_EQ(error, "a graph capture is already under way");
+  KernelParams params = {};
+  EXPECT_TRUE(device.launch(f, 1, 1, 32, 0, params, error)) << error;
+  EXPECT_FALSE(device.copyToDevice(a, &value, 4, error));
+  EXPECT_EQ(error, "copyToDevice during a graph capture (only launches may "
+                   "be captured)");
+  EXPECT_FALSE(device.synchronize(error));
+  Graph graph = nullptr;
+  EXPECT_FALSE(device.endCapture(graph, error));
+  EXPECT_EQ(error, "the capture was invalidated: copyToDevice during a graph "
+                   "capture (only launches may be captured)");
+  EXPECT_EQ(graph, nullptr);
+  EXPECT_FALSE(device.endCapture(graph, error));
+  EXPECT_EQ(error, "no graph capture is under way");
+  // A launch the device refuses fails the capture too.
+  ASSERT_TRUE(device.beginCapture(error)) << error;
+  EXPECT_FALSE(device.launch(f, 1, 1, 2048, 0, params, error));
+  EXPECT_FALSE(device.endCapture(graph, error));
+  EXPECT_NE(error.find("invalid launch configuration"), std::string::npos)
+      << error;
+  EXPECT_EQ(device.graphCaptures(), 0u);
+  EXPECT_EQ(device.launches(), 0u);
+  EXPECT_TRUE(device.synchronize(error)) << error;
+
+  // A device without graphs (as a driver without the graph API).
+  EmulatorOptions options;
+  options.graphs = false;
+  EmulatorDevice plain(options);
+  EXPECT_FALSE(plain.supportsGraphs());
+  EXPECT_FALSE(plain.beginCapture(error));
+  EXPECT_EQ(error, "CUDA emulator cannot run CUDA graphs");
 }
 
 TEST_F(EmulatorTest, CopyBandwidthRuns) {

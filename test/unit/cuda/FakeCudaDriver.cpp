@@ -13,7 +13,14 @@
 // "ptx"); an image starting with "BROKEN" fails to load with a JIT log. A
 // kernel's failure (e.g. a deadlock) is reported at the next stream
 // synchronization, as a GPU's asynchronous errors are. Events read the host
-// clock. qrt_fake_cuda_live_allocations() says what is not freed.
+// clock. Stream capture: while a stream captures, cuLaunchKernel records the
+// launch (its parameters copied at the call, as the driver does) instead of
+// running it; a copy, memset or synchronization of the stream fails with
+// CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED and invalidates the capture
+// (cuStreamEndCapture then fails with CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+// cuGraphInstantiateWithFlags copies a graph's launches into an executable
+// graph that cuGraphLaunch runs in order. qrt_fake_cuda_live_allocations()
+// says what is not freed, qrt_fake_cuda_graph_counts() what graphs did.
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,6 +32,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -36,7 +44,30 @@ using CUresult = int;
 constexpr CUresult kSuccess = 0, kInvalidValue = 1, kOutOfMemory = 2,
                    kNotInitialized = 3, kNoDevice = 100, kInvalidDevice = 101,
                    kInvalidImage = 200, kInvalidContext = 201, kNotFound = 500,
-                   kLaunchFailed = 719;
+                   kIllegalState = 401, kLaunchFailed = 719,
+                   kCaptureUnsupported = 900, kCaptureInvalidated = 901;
+
+/// A launch as cuLaunchKernel got it.
+struct Launch {
+  Function function = nullptr;
+  unsigned gridX = 0, gridY = 0, blockX = 0, sharedBytes = 0;
+  KernelParams params;
+};
+/// A captured graph, and an executable one (the same launches).
+struct Graph {
+  std::vector<Launch> launches;
+};
+struct GraphExec {
+  std::vector<Launch> launches;
+};
+
+/// What the tests read through qrt_fake_cuda_graph_counts.
+struct GraphCounts {
+  uint64_t captures = 0;       // cuStreamEndCapture that made a graph
+  uint64_t instantiations = 0; // cuGraphInstantiateWithFlags
+  uint64_t launches = 0;       // cuGraphLaunch
+  uint64_t live = 0;           // graphs and executable graphs not destroyed
+};
 
 struct Fake {
   bool initialized = false;
@@ -47,6 +78,7 @@ struct Fake {
   CUresult pending = kSuccess;
   std::string pendingText;
   bool moduleLoaded = false;
+  GraphCounts graphs;
 };
 
 Fake &fake() {
@@ -68,8 +100,36 @@ double now() {
 struct Event {
   double time = 0;
 };
-struct Stream {};
+struct Stream {
+  bool capturing = false;
+  /// The first misuse during the capture (kSuccess: none).
+  CUresult invalid = kSuccess;
+  std::vector<Launch> recorded;
+};
 struct Module {};
+
+/// kSuccess unless `stream` captures: then the capture is invalidated and
+/// the call fails, as the driver's stream-ordered calls that cannot be
+/// captured (host copies from pageable memory, synchronization) do.
+CUresult notCapturing(void *stream) {
+  Stream *s = static_cast<Stream *>(stream);
+  if (!s || !s->capturing)
+    return kSuccess;
+  if (s->invalid == kSuccess)
+    s->invalid = kCaptureUnsupported;
+  return kCaptureUnsupported;
+}
+
+/// Runs a launch on the emulator; a failure becomes the pending error.
+void run(const Launch &launch) {
+  std::string error;
+  if (!fake().device.launch(launch.function, launch.gridX, launch.gridY,
+                            launch.blockX, launch.sharedBytes, launch.params,
+                            error)) {
+    fake().pending = kLaunchFailed;
+    fake().pendingText = error;
+  }
+}
 
 } // namespace
 
@@ -112,6 +172,15 @@ QRT_EXPORT CUresult cuGetErrorName(CUresult error, const char **name) {
   case kLaunchFailed:
     *name = "CUDA_ERROR_LAUNCH_FAILED";
     return kSuccess;
+  case kIllegalState:
+    *name = "CUDA_ERROR_ILLEGAL_STATE";
+    return kSuccess;
+  case kCaptureUnsupported:
+    *name = "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED";
+    return kSuccess;
+  case kCaptureInvalidated:
+    *name = "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED";
+    return kSuccess;
   default:
     *name = nullptr;
     return kInvalidValue;
@@ -140,6 +209,15 @@ QRT_EXPORT CUresult cuGetErrorString(CUresult error, const char **text) {
     return kSuccess;
   case kLaunchFailed:
     *text = "unspecified launch failure";
+    return kSuccess;
+  case kIllegalState:
+    *text = "the operation is not permitted in the current state";
+    return kSuccess;
+  case kCaptureUnsupported:
+    *text = "operation not permitted when stream is capturing";
+    return kSuccess;
+  case kCaptureInvalidated:
+    *text = "operation failed due to a previous error during capture";
     return kSuccess;
   default:
     *text = nullptr;
@@ -231,7 +309,9 @@ QRT_EXPORT CUresult cuMemFree_v2(unsigned long long address) {
 
 QRT_EXPORT CUresult cuMemcpyHtoDAsync_v2(unsigned long long destination,
                                          const void *source, size_t bytes,
-                                         void *) {
+                                         void *stream) {
+  if (CUresult r = notCapturing(stream))
+    return r;
   std::string error;
   return fake().device.copyToDevice(destination, source, bytes, error)
              ? kSuccess
@@ -240,7 +320,9 @@ QRT_EXPORT CUresult cuMemcpyHtoDAsync_v2(unsigned long long destination,
 
 QRT_EXPORT CUresult cuMemcpyDtoHAsync_v2(void *destination,
                                          unsigned long long source,
-                                         size_t bytes, void *) {
+                                         size_t bytes, void *stream) {
+  if (CUresult r = notCapturing(stream))
+    return r;
   std::string error;
   return fake().device.copyToHost(destination, source, bytes, error)
              ? kSuccess
@@ -249,7 +331,9 @@ QRT_EXPORT CUresult cuMemcpyDtoHAsync_v2(void *destination,
 
 QRT_EXPORT CUresult cuMemcpyDtoDAsync_v2(unsigned long long destination,
                                          unsigned long long source,
-                                         size_t bytes, void *) {
+                                         size_t bytes, void *stream) {
+  if (CUresult r = notCapturing(stream))
+    return r;
   std::string error;
   return fake().device.copyOnDevice(destination, source, bytes, error)
              ? kSuccess
@@ -257,7 +341,10 @@ QRT_EXPORT CUresult cuMemcpyDtoDAsync_v2(unsigned long long destination,
 }
 
 QRT_EXPORT CUresult cuMemsetD8Async(unsigned long long destination,
-                                    unsigned char value, size_t count, void *) {
+                                    unsigned char value, size_t count,
+                                    void *stream) {
+  if (CUresult r = notCapturing(stream))
+    return r;
   std::string error;
   return fake().device.memset(destination, value, count, error) ? kSuccess
                                                                 : kInvalidValue;
@@ -315,19 +402,24 @@ QRT_EXPORT CUresult cuLaunchKernel(void *function, unsigned gridX,
                                    unsigned gridY, unsigned gridZ,
                                    unsigned blockX, unsigned blockY,
                                    unsigned blockZ, unsigned sharedBytes,
-                                   void *, void **params, void **extra) {
+                                   void *stream, void **params, void **extra) {
   if (gridZ != 1 || blockY != 1 || blockZ != 1 || extra || !params)
     return kInvalidValue;
   if (fake().pending != kSuccess)
     return fake().pending;
-  KernelParams p;
-  std::memcpy(&p, params[0], sizeof(p));
-  std::string error;
-  if (!fake().device.launch(static_cast<Function>(function), gridX, gridY,
-                            blockX, sharedBytes, p, error)) {
-    fake().pending = kLaunchFailed;
-    fake().pendingText = error;
-  }
+  Launch launch;
+  launch.function = static_cast<Function>(function);
+  launch.gridX = gridX;
+  launch.gridY = gridY;
+  launch.blockX = blockX;
+  launch.sharedBytes = sharedBytes;
+  // The driver copies the parameters at the call, captured or not.
+  std::memcpy(&launch.params, params[0], sizeof(launch.params));
+  Stream *s = static_cast<Stream *>(stream);
+  if (s && s->capturing)
+    s->recorded.push_back(launch);
+  else
+    run(launch);
   return kSuccess;
 }
 
@@ -341,9 +433,83 @@ QRT_EXPORT CUresult cuStreamDestroy_v2(void *stream) {
   return kSuccess;
 }
 
-QRT_EXPORT CUresult cuStreamSynchronize(void *) {
+QRT_EXPORT CUresult cuStreamSynchronize(void *stream) {
+  if (CUresult r = notCapturing(stream))
+    return r;
   // Sticky, as a GPU's launch failures are.
   return fake().pending;
+}
+
+QRT_EXPORT CUresult cuStreamBeginCapture_v2(void *stream, int mode) {
+  Stream *s = static_cast<Stream *>(stream);
+  if (!s || mode < 0 || mode > 2)
+    return kInvalidValue;
+  if (s->capturing)
+    return kIllegalState;
+  s->capturing = true;
+  s->invalid = kSuccess;
+  s->recorded.clear();
+  return kSuccess;
+}
+
+QRT_EXPORT CUresult cuStreamEndCapture(void *stream, void **graph) {
+  Stream *s = static_cast<Stream *>(stream);
+  if (!s || !graph)
+    return kInvalidValue;
+  if (!s->capturing)
+    return kIllegalState;
+  s->capturing = false;
+  std::vector<Launch> recorded = std::move(s->recorded);
+  s->recorded.clear();
+  *graph = nullptr;
+  if (s->invalid != kSuccess)
+    return kCaptureInvalidated;
+  *graph = new Graph{std::move(recorded)};
+  ++fake().graphs.captures;
+  ++fake().graphs.live;
+  return kSuccess;
+}
+
+QRT_EXPORT CUresult cuGraphInstantiateWithFlags(void **exec, void *graph,
+                                                unsigned long long flags) {
+  if (!exec || !graph || flags != 0)
+    return kInvalidValue;
+  *exec = new GraphExec{static_cast<Graph *>(graph)->launches};
+  ++fake().graphs.instantiations;
+  ++fake().graphs.live;
+  return kSuccess;
+}
+
+QRT_EXPORT CUresult cuGraphLaunch(void *exec, void *stream) {
+  if (!exec)
+    return kInvalidValue;
+  if (CUresult r = notCapturing(stream))
+    return r;
+  if (fake().pending != kSuccess)
+    return fake().pending;
+  ++fake().graphs.launches;
+  for (const Launch &launch : static_cast<GraphExec *>(exec)->launches) {
+    if (fake().pending != kSuccess)
+      break; // a failed kernel stops the stream
+    run(launch);
+  }
+  return kSuccess;
+}
+
+QRT_EXPORT CUresult cuGraphExecDestroy(void *exec) {
+  if (!exec)
+    return kInvalidValue;
+  delete static_cast<GraphExec *>(exec);
+  --fake().graphs.live;
+  return kSuccess;
+}
+
+QRT_EXPORT CUresult cuGraphDestroy(void *graph) {
+  if (!graph)
+    return kInvalidValue;
+  delete static_cast<Graph *>(graph);
+  --fake().graphs.live;
+  return kSuccess;
 }
 
 QRT_EXPORT CUresult cuEventCreate(void **event, unsigned) {
@@ -375,6 +541,14 @@ QRT_EXPORT size_t qrt_fake_cuda_live_allocations() {
 QRT_EXPORT int qrt_fake_cuda_retained_contexts() { return fake().retained; }
 QRT_EXPORT const char *qrt_fake_cuda_pending_error() {
   return fake().pendingText.c_str();
+}
+QRT_EXPORT void qrt_fake_cuda_graph_counts(uint64_t *captures,
+                                           uint64_t *instantiations,
+                                           uint64_t *launches, uint64_t *live) {
+  *captures = fake().graphs.captures;
+  *instantiations = fake().graphs.instantiations;
+  *launches = fake().graphs.launches;
+  *live = fake().graphs.live;
 }
 QRT_EXPORT void qrt_fake_cuda_reset_error() {
   fake().pending = kSuccess;

@@ -280,7 +280,7 @@ extern "C" __global__ void $NAME$(qrt_params p) {
         kernel("rotary", fill(R"(
 extern "C" __global__ void $NAME$(qrt_params p) {
   const int t = blockIdx.y;
-  const long long pos = p.position + t;
+  const long long pos = *(const int *)p.position_address + t;
   const float *x = (const float *)p.buffers[0] + (long long)t * $HEADS$ * $HEAD_DIM$;
   float *y = (float *)p.buffers[$OUT$] + (long long)t * $HEADS$ * $HEAD_DIM$;
   for (int h = threadIdx.x; h < $HEADS$; h += blockDim.x)
@@ -319,7 +319,7 @@ $ROTATE$
     std::string append = R"(
 extern "C" __global__ void $NAME$(qrt_params p) {
   const int t = blockIdx.y;
-  const long long pos = p.position + t, context = p.context;
+  const long long pos = *(const int *)p.position_address + t, context = p.context;
   const long long layerStride = 2LL * $KV_HEADS$ * context * $HEAD_DIM$;
   float *keys = (float *)p.kv_cache + $LAYER$LL * layerStride;
   float *values = keys + layerStride / 2;
@@ -344,14 +344,14 @@ extern "C" __global__ void $NAME$(qrt_params p) {
   __shared__ float scores[$CAPACITY$];
   __shared__ float scratch[32];
   const int h = blockIdx.x, t = blockIdx.y;
-  const long long pos = p.position + t, context = p.context;
+  const long long pos = *(const int *)p.position_address + t, context = p.context;
   const long long layerStride = 2LL * $KV_HEADS$ * context * $HEAD_DIM$;
   const int kvh = h / ($HEADS$ / $KV_HEADS$);
   const float *keys = (const float *)p.kv_cache + $LAYER$LL * layerStride + (long long)kvh * context * $HEAD_DIM$;
   const float *values = keys + layerStride / 2;
   const float *q = (const float *)p.buffers[0] + ((long long)t * $HEADS$ + h) * $HEAD_DIM$;
   float *out = (float *)p.buffers[3] + ((long long)t * $HEADS$ + h) * $HEAD_DIM$;
-  const int n = $CAUSAL$ ? (int)pos + 1 : p.position + p.tokens;
+  const int n = $CAUSAL$ ? (int)pos + 1 : (int)(pos - t) + p.tokens;
   float m = -3.0e38f;
   for (int j = threadIdx.x; j < n; j += blockDim.x) {
     float s = 0.0f;

@@ -5,13 +5,15 @@
 //       through the weights;
 //   (b) bytes flipped at every position before the weights (the FlatBuffer
 //       and its padding; xor 0x01 and 0xFF in one plan, 0x80 in another,
-//       0x01 in the quantized one), and at a stride of 7 through the weights
-//       (xor 0x01 and 0xFF);
+//       0x01 in the quantized one, 0xFF in the CUDA one), and at a stride
+//       of 7 through the weights (xor 0x01 and 0xFF);
 //   (c) targeted semantic corruptions built with the plan builder.
-// The base plans are float (f32, f16) and quantized: dequant_matmul steps
+// The base plans are float (f32, f16), quantized: dequant_matmul steps
 // over int4 with zero points, NF4 with double quantization, int4 with act
 // order (a g_idx) and int8 per channel (a prefill entry only, to keep the
-// flips affordable under ASan).
+// flips affordable under ASan), and f32 compiled for the CUDA target (code
+// of each format, every step's launches, fused epilogues with buffers of
+// their own; the verifier checks them, the sessions here run on the CPU).
 // A damaged plan must either be rejected with a message, or, if verifyPlan
 // accepts it (a flipped float parameter or name, padding), it must be
 // mappable, printable as JSON, and a Session over it must run prefill and
@@ -29,11 +31,13 @@
 
 #include "TestPlans.h"
 
+#include "qrt/cuda/KernelAbi.h"
 #include "qrt/runtime/Session.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -137,6 +141,9 @@ private:
     SessionOptions options;
     options.threads = 1;
     options.context = kSessionContext;
+    // The CPU session, also for plans with CUDA code (which would run on a
+    // GPU if this machine had one): their CUDA launches are only verified.
+    options.device = DeviceKind::Cpu;
     std::string error;
     std::unique_ptr<Session> session = Session::create(plan, options, error);
     if (!session) {
@@ -202,6 +209,86 @@ std::vector<WeightScheme> quantizedSchemes() {
           WeightScheme::of(actOrder), WeightScheme::of(int8)};
 }
 
+/// `spec` compiled for the CUDA target, laid out as the compiler writes such
+/// a plan (passes/lib/Plan/ExportPlan.cpp): a launch list on every step, one
+/// launch per step but two for attention (the KV append, then attention); a
+/// matmul followed by the add of its product runs the add in its epilogue,
+/// with buffers of its own (its inputs, the residual, the sum), and the
+/// add's list is empty. Targets: cuda-source, PTX for compute_80, a
+/// cubin for sm_90, each listing the kernels. The code is a placeholder: the
+/// verifier does not read it, and these tests run plans on the CPU.
+PlanSpec withCuda(PlanSpec spec) {
+  std::vector<std::string> kernels;
+  auto launch = [&](std::string function, uint32_t gridX,
+                    uint32_t tokensPerBlock, uint32_t blockX) {
+    if (std::find(kernels.begin(), kernels.end(), function) == kernels.end())
+      kernels.push_back(function);
+    CudaLaunchSpec l;
+    l.function = std::move(function);
+    l.gridX = gridX;
+    l.tokensPerBlock = tokensPerBlock;
+    l.blockX = blockX;
+    return l;
+  };
+  auto isMatMul = [](const StepSpec &s) {
+    return s.kernel == fb::Kernel::MatMul ||
+           s.kernel == fb::Kernel::DequantMatMul;
+  };
+  for (EntrySpec &entry : spec.entries) {
+    const bool decode = entry.maxTokens == 1;
+    const std::string suffix = "_" + entry.name;
+    bool fusedIntoPrevious = false;
+    for (size_t i = 0; i < entry.steps.size(); ++i) {
+      StepSpec &s = entry.steps[i];
+      if (fusedIntoPrevious) {
+        fusedIntoPrevious = false;
+        continue; // an empty list
+      }
+      std::string kind = fb::EnumNameKernel(s.kernel);
+      std::transform(kind.begin(), kind.end(), kind.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
+      if (s.kernel == fb::Kernel::Attention) {
+        s.cuda = {launch("qrt_kv_append" + suffix, uint32_t(s.kvHeads), 1, 32),
+                  launch("qrt_attention" + suffix, uint32_t(s.heads), 1, 128)};
+        continue;
+      }
+      if (!isMatMul(s)) {
+        s.cuda = {launch("qrt_" + kind + suffix, 1, 1, 64)};
+        continue;
+      }
+      uint32_t rows = uint32_t(s.outputs[0].dims.back());
+      CudaLaunchSpec l =
+          decode ? launch("qrt_" + kind + suffix, (rows + 3) / 4, 0, 128)
+                 : launch("qrt_" + kind + suffix, 1, 32, 256);
+      if (i + 1 < entry.steps.size()) {
+        const StepSpec &add = entry.steps[i + 1];
+        if (add.kernel == fb::Kernel::Add &&
+            add.inputs[1].kind == fb::BufferKind::Arena &&
+            add.inputs[1].offset == s.outputs[0].offset) {
+          l = launch("qrt_" + kind + "_add" + suffix, l.gridX, l.tokensPerBlock,
+                     l.blockX);
+          l.buffers = s.inputs;
+          l.buffers.push_back(add.inputs[0]);
+          l.buffers.push_back(add.outputs[0]);
+          fusedIntoPrevious = true;
+        }
+      }
+      s.cuda = {l};
+    }
+  }
+  auto bytes = [](const std::string &text) {
+    return std::vector<uint8_t>(text.begin(), text.end());
+  };
+  TargetCodeSpec source{"cuda", "cuda-source", "",
+                        bytes("// the generated CUDA C++\n"), kernels};
+  TargetCodeSpec ptx{"cuda", "ptx", "compute_80", bytes(".version 8.0\n"),
+                     kernels};
+  TargetCodeSpec cubin{
+      "cuda", "cubin", "sm_90", {0x7f, 'E', 'L', 'F'}, kernels};
+  spec.targets = {source, ptx, cubin};
+  return spec;
+}
+
 /// One-layer models: every kernel, and half the FlatBuffer of two layers
 /// (every byte of it is flipped; the verifier's cost per variant dominates
 /// under ASan).
@@ -222,9 +309,16 @@ std::vector<Base> basePlans() {
   // Only the prefill entry, which then also runs the 1-token steps (the
   // GEMV): every dequant_matmul structure in half the FlatBuffer.
   quantizedSpec.entries.resize(1);
+  // f32 for the CUDA target: its code, kernel lists and launches; the
+  // prefill entry only, as above.
+  TinyConfig cuda = base;
+  cuda.seed = 4;
+  PlanSpec cudaSpec = tinyPlanSpec(makeTinyModel(cuda));
+  cudaSpec.entries.resize(1);
   return {{"f16+tables", tinyPlanBytes(tables), {0x01, 0xFF}},
           {"f32+base", tinyPlanBytes(base), {0x80}},
-          {"quantized", serializePlan(quantizedSpec), {0x01}}};
+          {"quantized", serializePlan(quantizedSpec), {0x01}},
+          {"cuda", serializePlan(withCuda(cudaSpec)), {0xFF}}};
 }
 
 /// [begin, end) and name of every weight's bytes, and the start of the
@@ -280,7 +374,7 @@ TEST(PlanCorruptionTest, BasePlansAreAcceptedAndRun) {
     // The harness would hide damage if a plan's FlatBuffer covered the file.
     EXPECT_LT(flatBufferBytes(base.bytes), base.bytes.size());
   }
-  EXPECT_EQ(tally.ran, 3u);
+  EXPECT_EQ(tally.ran, 4u);
   EXPECT_EQ(tally.failures, 0u);
 }
 
@@ -332,7 +426,7 @@ TEST(PlanCorruptionTest, ByteFlipsAreRejectedOrRunSafely) {
   Prober headerProber(header), weightProber(weights),
       uncheckedProber(unchecked, /*checksums=*/false);
   size_t weightFlips = 0, checksumRejections = 0, uncheckedAccepted = 0,
-         groupIndexRejections = 0;
+         groupIndexRejections = 0, cudaRejections = 0;
   for (const Base &base : basePlans()) {
     std::vector<uint8_t> bytes = base.bytes;
     WeightRanges layout = rangesOf(bytes);
@@ -341,10 +435,16 @@ TEST(PlanCorruptionTest, ByteFlipsAreRejectedOrRunSafely) {
       for (uint8_t mask : base.masks) {
         bytes[pos] ^= mask;
         std::string error;
-        headerProber.examine(bytes, std::string(base.name) + " byte " +
-                                        std::to_string(pos) + " ^ " +
-                                        std::to_string(mask),
-                             error);
+        bool accepted = headerProber.examine(bytes,
+                                             std::string(base.name) + " byte " +
+                                                 std::to_string(pos) + " ^ " +
+                                                 std::to_string(mask),
+                                             error);
+        // Rejected by the checks of CUDA code and launches.
+        if (!accepted && (error.find("target code ") != std::string::npos ||
+                          error.find(" launch") != std::string::npos ||
+                          error.find("CUDA launch list") != std::string::npos))
+          ++cudaRejections;
         bytes[pos] ^= mask;
       }
     // A stride through the weights: the checksum must catch every flip of
@@ -389,6 +489,8 @@ TEST(PlanCorruptionTest, ByteFlipsAreRejectedOrRunSafely) {
   header.print("flips before the weights");
   weights.print("flips in the weight region");
   unchecked.print("flips in quantized components, without checksums");
+  std::printf("[ variants ] flips rejected by the CUDA checks: %zu\n",
+              cudaRejections);
   std::printf("[ variants ] weight-byte flips: %zu, rejected by the checksum: "
               "%zu; without it: %zu accepted, %zu rejected by the g_idx "
               "check\n",
@@ -402,6 +504,7 @@ TEST(PlanCorruptionTest, ByteFlipsAreRejectedOrRunSafely) {
   // padding) are accepted, and those ran.
   EXPECT_GT(header.rejected, header.tested / 2);
   EXPECT_GT(header.ran, 0u);
+  EXPECT_GT(cudaRejections, 100u);
   EXPECT_GT(weightFlips, 500u);
   EXPECT_EQ(checksumRejections, weightFlips);
   EXPECT_EQ(uncheckedAccepted + groupIndexRejections, weightFlips);
@@ -961,6 +1064,281 @@ std::vector<Corruption> quantizedCorruptions() {
   return list;
 }
 
+/// The base of the CUDA targeted corruptions: the tiny decoder (two layers,
+/// rotary tables) with withCuda's launches and targets (0: cuda-source,
+/// 1: ptx compute_80, 2: cubin sm_90). Steps of each entry: 0 tok_embeddings,
+/// 1 layers.0.attention_norm, 2-4 wq, wk, wv, 5-6 rotary, 7 attention (two
+/// launches), 8 wo (its add fused), 9 attention.residual (no launch), ...
+PlanSpec cudaTargetPlan() {
+  TinyConfig config;
+  config.rotaryTables = true;
+  return withCuda(tinyPlanSpec(makeTinyModel(config)));
+}
+
+/// A one-layer CUDA plan whose prefill entry takes 131070 tokens, in
+/// launches of 2 tokens per block: a grid y of 65535, the most CUDA allows.
+/// (The arenas and the KV cache are only sizes here: nothing is allocated.)
+PlanSpec longPrefillCudaPlan() {
+  TinyConfig config;
+  config.layers = 1;
+  config.prefillTokens = 131070;
+  config.context = 131070;
+  PlanSpec spec = withCuda(tinyPlanSpec(makeTinyModel(config)));
+  for (StepSpec &step : spec.entries[0].steps)
+    for (CudaLaunchSpec &launch : step.cuda)
+      launch.tokensPerBlock = 2;
+  return spec;
+}
+
+/// A CPU plan (no targets) of the tiny decoder.
+PlanSpec cpuTargetPlan() {
+  TinyConfig config;
+  config.rotaryTables = true;
+  return tinyPlanSpec(makeTinyModel(config));
+}
+
+std::vector<Corruption> cudaCorruptions() {
+  const size_t P = 0, D = 1; // prefill, decode entries
+  const std::string wq = "layers.0.attention.wq", wo = "layers.0.attention.wo",
+                    attention = "layers.0.attention",
+                    residual = "layers.0.attention.residual";
+  auto launch = [=](PlanSpec &s, size_t entry, const std::string &step,
+                    size_t n = 0) -> CudaLaunchSpec & {
+    return stepNamed(s, entry, step).cuda.at(n);
+  };
+  // The buffers of decode's fused wo launch: x, w, the residual, the sum.
+  auto fused = [=](PlanSpec &s, size_t b) -> BufferSpec & {
+    return launch(s, D, wo).buffers.at(b);
+  };
+  auto everyTarget = [](PlanSpec &s,
+                        const std::function<void(TargetCodeSpec &)> &edit) {
+    for (TargetCodeSpec &t : s.targets)
+      edit(t);
+  };
+  std::vector<Corruption> list = {
+      // TargetCode.
+      {"target missing", "target code 1 names no target",
+       [](PlanSpec &s) { s.targets[1].target = ""; }},
+      {"format missing", "target code 2 (cuda) has no format",
+       [](PlanSpec &s) { s.targets[2].format = ""; }},
+      {"unknown CUDA format",
+       "target code 1 (cuda fatbin compute_80): unknown CUDA code format "
+       "'fatbin' (cuda-source, ptx or cubin)",
+       [](PlanSpec &s) { s.targets[1].format = "fatbin"; }},
+      {"format in capitals", "unknown CUDA code format 'PTX'",
+       [](PlanSpec &s) { s.targets[1].format = "PTX"; }},
+      {"source without code", "target code 0 (cuda cuda-source) has no code",
+       [](PlanSpec &s) { s.targets[0].code.clear(); }},
+      {"cubin without code", "target code 2 (cuda cubin sm_90) has no code",
+       [](PlanSpec &s) { s.targets[2].code.clear(); }},
+      {"ptx without an architecture",
+       "target code 1 (cuda ptx): ptx needs an architecture (compute_XY)",
+       [](PlanSpec &s) { s.targets[1].arch = ""; }},
+      {"cubin without an architecture",
+       "target code 2 (cuda cubin): cubin needs an architecture (sm_XY)",
+       [](PlanSpec &s) { s.targets[2].arch = ""; }},
+      {"ptx for a real architecture",
+       "target code 1 (cuda ptx sm_80): the architecture 'sm_80' is not "
+       "compute_XY",
+       [](PlanSpec &s) { s.targets[1].arch = "sm_80"; }},
+      {"cubin for a virtual architecture",
+       "the architecture 'compute_90' is not sm_XY",
+       [](PlanSpec &s) { s.targets[2].arch = "compute_90"; }},
+      {"architecture of one digit", "the architecture 'sm_9' is not sm_XY",
+       [](PlanSpec &s) { s.targets[2].arch = "sm_9"; }},
+      {"architecture of four digits", "the architecture 'sm_1000' is not",
+       [](PlanSpec &s) { s.targets[2].arch = "sm_1000"; }},
+      {"architecture with a leading zero", "the architecture 'sm_090' is not",
+       [](PlanSpec &s) { s.targets[2].arch = "sm_090"; }},
+      {"architecture with a suffix",
+       "the architecture 'compute_90a' is not compute_XY",
+       [](PlanSpec &s) { s.targets[1].arch = "compute_90a"; }},
+      {"architecture of the prefix only", "the architecture 'sm_' is not",
+       [](PlanSpec &s) { s.targets[2].arch = "sm_"; }},
+      {"source with an architecture",
+       "target code 0 (cuda cuda-source sm_90): CUDA source has no "
+       "architecture",
+       [](PlanSpec &s) { s.targets[0].arch = "sm_90"; }},
+      {"two cuda-sources",
+       "target code 3 (cuda cuda-source): the plan has a second cuda-source",
+       [](PlanSpec &s) { s.targets.push_back(s.targets[0]); }},
+      {"two cubins for one architecture",
+       "target code 3 (cuda cubin sm_90): the plan has a second cubin sm_90",
+       [](PlanSpec &s) { s.targets.push_back(s.targets[2]); }},
+      {"no kernels", "target code 0 (cuda cuda-source) lists no kernels",
+       [=](PlanSpec &s) {
+         everyTarget(s, [](TargetCodeSpec &t) { t.kernels.clear(); });
+       }},
+      {"empty kernel name",
+       "target code 0 (cuda cuda-source): kernel 2 '' is not a C identifier",
+       [=](PlanSpec &s) {
+         everyTarget(s, [](TargetCodeSpec &t) { t.kernels[2] = ""; });
+       }},
+      {"kernel name starting with a digit",
+       "kernel 0 '1qrt' is not a C identifier",
+       [=](PlanSpec &s) {
+         everyTarget(s, [](TargetCodeSpec &t) { t.kernels[0] = "1qrt"; });
+       }},
+      {"kernel name with a dash", "kernel 1 'qrt-gemv' is not a C identifier",
+       [=](PlanSpec &s) {
+         everyTarget(s, [](TargetCodeSpec &t) { t.kernels[1] = "qrt-gemv"; });
+       }},
+      {"kernel name with a NUL", "is not a C identifier",
+       [=](PlanSpec &s) {
+         everyTarget(s, [](TargetCodeSpec &t) {
+           t.kernels[1] += std::string(1, '\0') + "x";
+         });
+       }},
+      {"kernel listed twice",
+       "target code 0 (cuda cuda-source): kernel 'qrt_rmsnorm_prefill' is "
+       "listed twice",
+       [=](PlanSpec &s) {
+         everyTarget(s, [](TargetCodeSpec &t) {
+           t.kernels.push_back("qrt_rmsnorm_prefill");
+         });
+       }},
+      {"cubin missing a kernel",
+       "target code 2 (cuda cubin sm_90) lists other kernels than target "
+       "code 0 (cuda cuda-source)",
+       [](PlanSpec &s) { s.targets[2].kernels.pop_back(); }},
+      {"ptx with an extra kernel",
+       "target code 1 (cuda ptx compute_80) lists other kernels than target "
+       "code 0",
+       [](PlanSpec &s) { s.targets[1].kernels.push_back("qrt_extra"); }},
+      // Step.cuda present iff the plan has CUDA code.
+      {"fused step without a launch list",
+       "entry 'decode' step 9 (layers.0.attention.residual) has no CUDA "
+       "launch list (the plan has CUDA code)",
+       [=](PlanSpec &s) { stepNamed(s, D, residual).cudaList = false; }},
+      {"step with launches but no list",
+       "entry 'prefill' step 0 (tok_embeddings) has no CUDA launch list",
+       [=](PlanSpec &s) { s.entries[P].steps[0].cudaList = false; }},
+      {"launches in a CPU plan",
+       "entry 'prefill' step 1 (layers.0.attention_norm) has a CUDA launch "
+       "list but the plan has no CUDA code",
+       [=](PlanSpec &s) {
+         stepNamed(s, P, "layers.0.attention_norm").cuda = {
+             {"qrt_rms_norm", 1, 1, 64, 0, {}}};
+       },
+       {},
+       cpuTargetPlan},
+      {"empty launch list in a CPU plan",
+       "entry 'decode' step 9 (layers.0.attention.residual) has a CUDA "
+       "launch list but the plan has no CUDA code",
+       [=](PlanSpec &s) { stepNamed(s, D, residual).cudaList = true; },
+       {},
+       cpuTargetPlan},
+      {"launches with code for another target only",
+       "entry 'prefill' step 0 (tok_embeddings) has a CUDA launch list but "
+       "the plan has no CUDA code",
+       [=](PlanSpec &s) {
+         everyTarget(s, [](TargetCodeSpec &t) { t.target = "metal"; });
+       }},
+      // CudaLaunch.
+      {"launch names no function",
+       "entry 'prefill' step 0 (tok_embeddings) launch 0 names no function",
+       [=](PlanSpec &s) { s.entries[P].steps[0].cuda[0].function = ""; }},
+      {"function the code does not define",
+       "entry 'decode' step 2 (layers.0.attention.wq) launch 0 "
+       "(no_such_kernel): the plan's CUDA code has no kernel "
+       "'no_such_kernel'",
+       [=](PlanSpec &s) { launch(s, D, wq).function = "no_such_kernel"; }},
+      {"second launch's function unknown",
+       "entry 'prefill' step 7 (layers.0.attention) launch 1 "
+       "(qrt_attention): the plan's CUDA code has no kernel",
+       [=](PlanSpec &s) {
+         launch(s, P, attention, 1).function = "qrt_attention";
+       }},
+      {"function of another case", "has no kernel 'QRT_EMBEDDING_PREFILL'",
+       [=](PlanSpec &s) {
+         s.entries[P].steps[0].cuda[0].function = "QRT_EMBEDDING_PREFILL";
+       }},
+      {"grid_x 0",
+       "entry 'decode' step 10 (layers.0.ffn_norm) launch 0 "
+       "(qrt_rmsnorm_decode): grid_x 0 is not in [1, 2147483647]",
+       [=](PlanSpec &s) { launch(s, D, "layers.0.ffn_norm").gridX = 0; }},
+      {"grid_x 2^31", "grid_x 2147483648 is not in [1, 2147483647]",
+       [=](PlanSpec &s) { launch(s, D, wq).gridX = 0x80000000u; }},
+      {"grid_x 2^32-1", "grid_x 4294967295 is not in [1, 2147483647]",
+       [=](PlanSpec &s) { launch(s, P, attention, 1).gridX = 0xFFFFFFFFu; }},
+      {"block_x 0",
+       "entry 'prefill' step 7 (layers.0.attention) launch 0 "
+       "(qrt_kv_append_prefill): block_x 0 is not in [1, 1024]",
+       [=](PlanSpec &s) { launch(s, P, attention).blockX = 0; }},
+      {"block_x 1025", "block_x 1025 is not in [1, 1024]",
+       [=](PlanSpec &s) { launch(s, D, wq).blockX = 1025; }},
+      {"block_x 2^32-1", "block_x 4294967295 is not in [1, 1024]",
+       [=](PlanSpec &s) { launch(s, P, wq).blockX = 0xFFFFFFFFu; }},
+      {"tokens_per_block 1 for 131070 tokens",
+       "entry 'prefill' step 2 (layers.0.attention.wq) launch 0 "
+       "(qrt_matmul_prefill): tokens_per_block 1 makes a grid y of 131070 "
+       "for 131070 tokens (at most 65535)",
+       [=](PlanSpec &s) { launch(s, P, wq).tokensPerBlock = 1; },
+       {},
+       longPrefillCudaPlan},
+      {"shared_bytes 48 KiB + 1",
+       "entry 'decode' step 8 (layers.0.attention.wo) launch 0 "
+       "(qrt_matmul_add_decode): shared_bytes 49153 exceeds 49152 (48 KiB)",
+       [=](PlanSpec &s) { launch(s, D, wo).sharedBytes = 48 * 1024 + 1; }},
+      {"shared_bytes 2^32-1", "shared_bytes 4294967295 exceeds 49152",
+       [=](PlanSpec &s) { launch(s, P, wq).sharedBytes = 0xFFFFFFFFu; }},
+      // The launch's own buffers.
+      {"13 buffers",
+       "entry 'decode' step 8 (layers.0.attention.wo) launch 0 "
+       "(qrt_matmul_add_decode): has 13 buffers (a kernel takes at most 12)",
+       [=](PlanSpec &s) {
+         std::vector<BufferSpec> &b = launch(s, D, wo).buffers;
+         while (b.size() < 13)
+           b.push_back(b[0]);
+       }},
+      {"own buffer past the arena's end",
+       "entry 'decode' step 8 (layers.0.attention.wo) launch 0 "
+       "(qrt_matmul_add_decode) buffer 3 [",
+       [=](PlanSpec &s) { fused(s, 3).offset = s.entries[D].arenaBytes - 4; }},
+      {"own buffer offset 2^63",
+       "buffer 2 [9223372036854775808, +64) lies outside the arena",
+       [=](PlanSpec &s) { fused(s, 2).offset = uint64_t(1) << 63; }},
+      {"own buffer offset not a multiple of 4", "buffer 0 [",
+       [=](PlanSpec &s) { fused(s, 0).offset += 2; }},
+      {"own buffer larger than the arena", "lies outside the arena of",
+       [=](PlanSpec &s) {
+         fused(s, 3).dims = {1, -1, int64_t(1) << 30};
+       }},
+      {"own buffer of f16 activations",
+       "(qrt_matmul_add_decode) buffer 2: activations are f32",
+       [=](PlanSpec &s) { fused(s, 2).dtype = fb::DType::F16; }},
+      {"own buffer of a weight out of range",
+       "(qrt_matmul_add_decode) buffer 1 refers to weight 4096 of ",
+       [=](PlanSpec &s) { fused(s, 1).offset = 4096; }},
+      {"own buffer of another weight's shape",
+       "(qrt_matmul_add_decode) buffer 1 does not match weight "
+       "'layers.0.attention.wo'",
+       [=](PlanSpec &s) {
+         fused(s, 1).dims = {16, 15};
+       }},
+      {"own buffer of int64 token ids",
+       "(qrt_matmul_add_decode) buffer 0: token ids are int32 [tokens]",
+       [=](PlanSpec &s) {
+         fused(s, 0) = {fb::BufferKind::Tokens, 0, fb::DType::I64, {-1}};
+       }},
+      {"own buffer of an unknown kind", "buffer 2 has an unknown buffer kind 7",
+       [=](PlanSpec &s) { fused(s, 2).kind = static_cast<fb::BufferKind>(7); }},
+      {"own buffer of a negative dimension", "buffer 3 has dimension -5",
+       [=](PlanSpec &s) {
+         fused(s, 3).dims = {1, -5, 16};
+       }},
+      {"own buffer of two token dimensions",
+       "buffer 3 has more than one token dimension",
+       [=](PlanSpec &s) {
+         fused(s, 3).dims = {-1, -1, 16};
+       }},
+  };
+  for (Corruption &c : list)
+    if (!c.make)
+      c.make = cudaTargetPlan;
+  return list;
+}
+
 TEST(PlanCorruptionTest, TargetedCorruptionsAreRejected) {
   TinyConfig config; // f32, rotary tables: every kind of input is present
   config.rotaryTables = true;
@@ -969,6 +1347,8 @@ TEST(PlanCorruptionTest, TargetedCorruptionsAreRejected) {
   size_t tested = 0, rejected = 0;
   std::vector<Corruption> all = corruptions();
   for (Corruption &c : quantizedCorruptions())
+    all.push_back(std::move(c));
+  for (Corruption &c : cudaCorruptions())
     all.push_back(std::move(c));
   for (const Corruption &c : all) {
     SCOPED_TRACE(c.name);
@@ -1009,6 +1389,45 @@ TEST(PlanCorruptionTest, UntouchedBaseOfTheTargetedCorruptionsIsAccepted) {
   EXPECT_TRUE(prober.examine(tinyPlanBytes(config), "float", error)) << error;
   EXPECT_TRUE(prober.examine(serializePlan(quantizedTargetPlan()), "quantized",
                              error))
+      << error;
+  EXPECT_TRUE(prober.examine(serializePlan(cudaTargetPlan()), "cuda", error))
+      << error;
+  EXPECT_TRUE(prober.examine(serializePlan(cpuTargetPlan()), "cpu", error))
+      << error;
+  EXPECT_EQ(tally.ran, 4u);
+  // Too large to run here (its arenas), but valid.
+  std::vector<uint8_t> longPrefill = serializePlan(longPrefillCudaPlan());
+  EXPECT_TRUE(verifyPlan(longPrefill.data(), longPrefill.size(), true, error))
+      << error;
+  EXPECT_EQ(tally.failures, 0u);
+}
+
+TEST(PlanCorruptionTest, CudaLaunchLimitsAndOtherTargetsAreAccepted) {
+  // A CUDA plan at each launch limit, with code for an unknown target beside
+  // (skipped, whatever it holds: later targets must not break older
+  // readers); and a CPU plan with code for an unknown target only.
+  PlanSpec spec = cudaTargetPlan();
+  const size_t P = 0, D = 1;
+  stepNamed(spec, D, "layers.0.attention.wq").cuda[0].gridX = 0x7FFFFFFFu;
+  stepNamed(spec, P, "layers.0.attention.wq").cuda[0].blockX = 1024;
+  stepNamed(spec, P, "layers.0.attention.wk").cuda[0].blockX = 1;
+  stepNamed(spec, P, "layers.0.attention.wv").cuda[0].tokensPerBlock = 0;
+  stepNamed(spec, D, "layers.0.attention").cuda[1].sharedBytes = 48 * 1024;
+  std::vector<BufferSpec> &own =
+      stepNamed(spec, D, "layers.0.attention.wo").cuda[0].buffers;
+  while (own.size() < size_t(cuda::kMaxKernelBuffers))
+    own.push_back(own[0]);
+  TargetCodeSpec other{"metal", "msl", "not an arch", {}, {"not a name", ""}};
+  spec.targets.insert(spec.targets.begin() + 1, other);
+  PlanSpec cpu = cpuTargetPlan();
+  cpu.targets = {other};
+
+  Tally tally;
+  Prober prober(tally);
+  std::string error;
+  EXPECT_TRUE(prober.examine(serializePlan(spec), "cuda at the limits", error))
+      << error;
+  EXPECT_TRUE(prober.examine(serializePlan(cpu), "cpu, other target", error))
       << error;
   EXPECT_EQ(tally.ran, 2u);
   EXPECT_EQ(tally.failures, 0u);

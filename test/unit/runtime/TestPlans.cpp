@@ -61,6 +61,9 @@ buildPlan(flatbuffers::FlatBufferBuilder &fbb, const PlanSpec &spec,
   }
   auto weightVector = fbb.CreateVector(weightInfos);
 
+  bool cudaCode =
+      std::any_of(spec.targets.begin(), spec.targets.end(),
+                  [](const TargetCodeSpec &t) { return t.target == "cuda"; });
   std::vector<flatbuffers::Offset<fb::Entry>> entries;
   for (const EntrySpec &entry : spec.entries) {
     std::vector<flatbuffers::Offset<fb::Step>> steps;
@@ -77,7 +80,7 @@ buildPlan(flatbuffers::FlatBufferBuilder &fbb, const PlanSpec &spec,
       flatbuffers::Offset<flatbuffers::Vector<
           flatbuffers::Offset<fb::CudaLaunch>>>
           cuda = 0;
-      if (!s.cuda.empty()) {
+      if (s.cudaList.value_or(cudaCode || !s.cuda.empty())) {
         std::vector<flatbuffers::Offset<fb::CudaLaunch>> launches;
         for (const CudaLaunchSpec &l : s.cuda) {
           flatbuffers::Offset<

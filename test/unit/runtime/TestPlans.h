@@ -76,8 +76,11 @@ struct StepSpec {
   fb::RotaryConvention convention = fb::RotaryConvention::Interleaved;
   /// Serialized as Step.quant when set (absent otherwise).
   std::optional<QuantSpec> quant;
-  /// Step.cuda (absent when empty).
+  /// Step.cuda. Written as the compiler writes it: on every step (empty for
+  /// a step another launch computes) when the plan has a "cuda" target, else
+  /// only when not empty; cudaList overrides whether it is written.
   std::vector<CudaLaunchSpec> cuda;
+  std::optional<bool> cudaList;
 };
 
 struct EntrySpec {

@@ -8,8 +8,10 @@
 //
 // Every kernel is `extern "C" __global__ void NAME(qrt_params p)`, the ABI of
 // qrt/cuda/KernelAbi.h: p.buffers holds the step's inputs then its outputs
-// (a fused launch lists its own buffers), p.tokens/position/context the
-// step's token count, first position and KV-cache positions. The code uses a
+// (a fused launch lists its own buffers), p.tokens and p.context the step's
+// token count and KV-cache positions, and the step's first position is read
+// from device memory at p.position_address (the same parameters for every
+// decode step: the runtime replays them as a CUDA graph). The code uses a
 // small subset of CUDA (static __shared__ arrays, __syncthreads, float warp
 // shuffles, no dynamic shared memory, no atomics) so that the runtime's tests
 // can also run it on an emulator of the CUDA execution model.

@@ -3,9 +3,11 @@
 // A plan (.qplan) is a size-prefixed FlatBuffer (runtime/schema/plan.fbs)
 // followed by the weights at 64-byte aligned offsets. Nothing in a plan is
 // trusted: verifyPlan checks the FlatBuffer, the version, every offset, size
-// and shape the kernels will use, and the weights' checksums, before the
-// runtime reads anything else from it. A weightless plan stores no weight
-// bytes (offsets and checksums 0): MappedPlan synthesizes them at open.
+// and shape the kernels will use, the weights' checksums, and the CUDA code
+// and every launch of a plan for the CUDA target (functions it defines, grid
+// and block bounds, the launches' own buffers), before the runtime reads
+// anything else from it. A weightless plan stores no weight bytes (offsets
+// and checksums 0): MappedPlan synthesizes them at open.
 //
 //===----------------------------------------------------------------------===//
 

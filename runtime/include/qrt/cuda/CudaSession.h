@@ -1,12 +1,13 @@
 //===- CudaSession.h - running a plan's CUDA kernels ------------*- C++ -*-===//
 //
 // The CUDA session runs a plan compiled for the CUDA target: every step's
-// CudaLaunch list (plan.fbs) on a cuda::Device. At creation it loads the
-// plan's module, resolves every launch's function, uploads all weights in
-// one allocation, and allocates the entries' arenas, the KV cache and a
-// token buffer once; a chunk then costs one copy of its token ids, the
-// launches, and one copy of the logits back (nothing is allocated per
-// token).
+// CudaLaunch list (plan.fbs) on a cuda::Device. At creation it checks that
+// the plan's code has this runtime's kernel ABI, loads the plan's module,
+// resolves every launch's function, uploads all weights in one allocation,
+// and allocates the entries' arenas, the KV cache and a staging buffer (the
+// chunk's first position, then its token ids) once; a chunk then costs one
+// copy of the staging buffer, the launches, and one copy of the logits back
+// (nothing is allocated per token).
 //
 // Per launch, KernelParams (qrt/cuda/KernelAbi.h) holds the device addresses
 // of the step's inputs then outputs, or of the launch's own buffers when it
@@ -14,10 +15,18 @@
 // verifier checks the steps') (Arena: the entry's arena + offset; Weight:
 // the uploaded weight; Tokens: the chunk's token ids), the KV cache
 // (f32 [layers][k|v][kv_heads][context][head_dim], as the CPU session's),
-// and the chunk's tokens, first position and the session's context. The
-// grid is (grid_x, tokens_per_block ? ceil(tokens / tokens_per_block) : 1),
-// the block (block_x). A step without launches does nothing (another step's
-// launch computes it).
+// the address of the position in the staging buffer, the chunk's tokens and
+// the session's context. The grid is (grid_x, tokens_per_block ?
+// ceil(tokens / tokens_per_block) : 1), the block (block_x). A step without
+// launches does nothing (another step's launch computes it).
+//
+// The decode entry as a CUDA graph (SessionOptions::cudaGraph, on by
+// default, off with profile or on a device without graphs): a decode step's
+// launches are the same for every token (one token, fixed buffers; the
+// position is read from device memory), so the first decode step captures
+// them into a graph and every decode step, that one included, is the
+// staging copy, one graph launch and the logits copy. Prefill chunks are
+// always launched one by one.
 //
 //===----------------------------------------------------------------------===//
 
@@ -58,8 +67,14 @@ public:
   Device &device() { return *device_; }
   /// With SessionOptions::profile: time per kernel function so far.
   std::vector<KernelProfile> profile() const { return device_->profile(); }
-  /// Kernel launches so far.
+  /// Kernels run so far (a graph launch counts its kernels).
   uint64_t launches() const { return launches_; }
+  /// Whether decode steps run as a CUDA graph (decided at creation).
+  bool usesGraph() const { return useGraph_; }
+  /// Graphs captured so far (at most 1: the decode entry's) and graph
+  /// launches (one per decode step).
+  uint64_t graphCaptures() const { return graphCaptures_; }
+  uint64_t graphLaunches() const { return graphLaunches_; }
 
 private:
   struct Launch;
@@ -69,6 +84,11 @@ private:
                     const std::vector<std::string> &names, std::string &error);
   bool runChunk(size_t entry, const int32_t *tokens, int64_t count,
                 float *logits, bool allLogits, std::string &error) override;
+  /// Issues the entry's launches for `count` tokens (or records them, while
+  /// the device captures).
+  bool launchAll(EntryCode &code, int64_t count, std::string &error);
+  /// Captures the entry's launches (one token) into code.graph.
+  bool capture(EntryCode &code, std::string &error);
 
   std::unique_ptr<Device> device_;
   std::vector<EntryCode> code_; // per entry (as entries_)
@@ -76,8 +96,12 @@ private:
   std::vector<uint64_t> weightAddress_; // per plan weight
   uint64_t arenas_ = 0, arenasBytes_ = 0;
   uint64_t kvCache_ = 0;
-  uint64_t tokens_ = 0;
+  /// The staging buffer: the int32 position at 0, the token ids at 16.
+  uint64_t staging_ = 0;
+  std::vector<int32_t> stagingHost_;
   uint64_t launches_ = 0;
+  bool useGraph_ = false;
+  uint64_t graphCaptures_ = 0, graphLaunches_ = 0;
 };
 
 } // namespace qrt::cuda

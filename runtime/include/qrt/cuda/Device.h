@@ -8,11 +8,16 @@
 // runtime's tests run the same session on an emulator of the CUDA execution
 // model on the CPU (test/unit/cuda). Nothing here includes CUDA headers.
 //
-// Ordering: copies, memsets and launches run in the order they are issued
-// (one stream). copyToDevice may return before the copy ran, but the host
-// bytes may be reused at once; copyToHost synchronizes (it returns once
-// everything issued ran and the bytes are in host memory). Launch errors may
-// only show at the next synchronize or copyToHost.
+// Ordering: copies, memsets, launches and graph launches run in the order
+// they are issued (one stream). copyToDevice may return before the copy ran,
+// but the host bytes may be reused at once; copyToHost synchronizes (it
+// returns once everything issued ran and the bytes are in host memory).
+// Launch errors may only show at the next synchronize or copyToHost.
+//
+// Graphs (optional, supportsGraphs): launches issued between beginCapture
+// and endCapture are recorded, not run, into a graph that launchGraph then
+// runs as one operation, with the parameters each launch had at capture.
+// This is CUDA stream capture: only launches may be issued while capturing.
 //
 //===----------------------------------------------------------------------===//
 
@@ -52,6 +57,11 @@ std::vector<ModuleCode> cudaCodeOf(const fb::Plan &plan);
 /// An opaque handle of a loaded kernel, valid while its device lives.
 struct DeviceFunction;
 using Function = DeviceFunction *;
+
+/// An opaque handle of a graph of launches ready to run (a CUDA graph
+/// instantiated), valid until destroyGraph or while its device lives.
+struct DeviceGraph;
+using Graph = DeviceGraph *;
 
 /// Time spent in one kernel function (profiling mode).
 struct KernelProfile {
@@ -104,6 +114,22 @@ public:
                       const KernelParams &params, std::string &error) = 0;
   /// Waits for everything issued; reports an error of any of it.
   virtual bool synchronize(std::string &error) = 0;
+
+  /// Whether the device can capture launches into a graph (the real device:
+  /// the driver exports the graph API). The calls below fail without.
+  virtual bool supportsGraphs() const { return false; }
+  /// Starts capturing: launches are recorded until endCapture, not run.
+  /// Nothing but launch() may be issued meanwhile (not with profiling on).
+  virtual bool beginCapture(std::string &error);
+  /// Ends the capture begun by beginCapture (always call it once a capture
+  /// began, also after a failed launch) and makes the recorded launches a
+  /// graph; false and `error` (no graph) if the capture failed.
+  virtual bool endCapture(Graph &graph, std::string &error);
+  /// Runs the graph's launches, in their order, after everything issued
+  /// before. Errors may show at the next synchronize, as a launch's.
+  virtual bool launchGraph(Graph graph, std::string &error);
+  /// Frees a graph (null is ignored).
+  virtual void destroyGraph(Graph graph) { (void)graph; }
 
   /// Profiling: while on, every launch is timed (the real device: a pair of
   /// events around it, read at synchronize) and summed per function.

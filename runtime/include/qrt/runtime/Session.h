@@ -47,8 +47,13 @@ struct SessionOptions {
   int64_t context = 0;
   DeviceKind device = DeviceKind::Auto;
   /// CUDA: time every kernel launch, summed per kernel function
-  /// (cuda::CudaSession::profile). Slows the run down a little.
+  /// (cuda::CudaSession::profile). Slows the run down a little, and turns
+  /// cudaGraph off (a graph's launches cannot be timed one by one).
   bool profile = false;
+  /// CUDA: run the decode entry as one CUDA graph, captured at the first
+  /// decode step and replayed for every token after (where the device
+  /// supports graphs); false launches its kernels one by one.
+  bool cudaGraph = true;
 };
 
 /// Bytes of the session's own memory (on a GPU: device memory).
