@@ -144,7 +144,7 @@ profile = open(os.path.join(d, "profile.txt")).read()
 def int4_g128_bytes(rows, cols):
     groups = -(-cols // 128)
     return rows * (cols // 2) + rows * groups * 2 + rows * (-(-groups // 2))
-print("copy bandwidth (quant-run --cuda-bandwidth): %.1f GB/s" % copy)
+print("copy bandwidth (quant-run --cuda-bandwidth; bytes read + written per second): %.1f GB/s" % copy)
 for shape in ("11008x4096", "4096x11008"):
     rows, cols = (int(v) for v in shape.split("x"))
     m = re.search(r"qrt_gemv_int4_g128_f16_%s\S*\s+(\d+)\s+([0-9.]+)\s+([0-9.]+)" % shape, profile)

@@ -197,54 +197,6 @@ std::unique_ptr<CudaSession> CudaSession::create(const MappedPlan &plan,
   return session;
 }
 
-namespace {
-
-/// Whether `b` (a launch's own buffer, which the plan verifier does not see)
-/// lies where a kernel may touch it: an arena buffer inside the arena for
-/// `maxTokens` tokens, a weight the plan has. False and `error` otherwise.
-bool checkLaunchBuffer(const fb::Buffer *b, const fb::Entry &entry,
-                       int64_t maxTokens, uint32_t weights,
-                       std::string &error) {
-  if (!b) {
-    error = "a buffer is missing";
-    return false;
-  }
-  switch (b->kind()) {
-  case fb::BufferKind::Arena: {
-    const fb::TensorInfo *tensor = b->tensor();
-    uint64_t bytes = tensor ? dtypeBytes(tensor->dtype()) : 0;
-    bool ok = bytes > 0 && tensor->dims();
-    for (uint32_t i = 0; ok && i < tensor->dims()->size(); ++i) {
-      int64_t d = tensor->dims()->Get(i);
-      if (d == -1)
-        d = maxTokens;
-      ok = d >= 0 && d <= (int64_t(1) << 40) &&
-           (d == 0 || bytes <= (uint64_t(1) << 50) / uint64_t(d));
-      bytes *= ok ? uint64_t(d) : 0;
-    }
-    if (ok && b->offset() <= entry.arena_bytes() &&
-        bytes <= entry.arena_bytes() - b->offset())
-      return true;
-    error = "an arena buffer at " + std::to_string(b->offset()) +
-            " lies outside the arena of " +
-            std::to_string(entry.arena_bytes()) + " bytes";
-    return false;
-  }
-  case fb::BufferKind::Weight:
-    if (b->offset() < weights)
-      return true;
-    error = "a buffer refers to weight " + std::to_string(b->offset()) +
-            " of " + std::to_string(weights);
-    return false;
-  case fb::BufferKind::Tokens:
-    return true;
-  }
-  error = "a buffer has an unknown kind";
-  return false;
-}
-
-} // namespace
-
 bool CudaSession::prepareEntry(size_t index,
                                const std::vector<Function> &functions,
                                const std::vector<std::string> &names,
@@ -263,7 +215,9 @@ bool CudaSession::prepareEntry(size_t index,
     }
     return 0;
   };
-  // The step's buffers (inputs, then outputs) or the launch's own.
+  // The step's buffers (inputs, then outputs) or the launch's own (the plan
+  // verifier checked both; the count is checked again because it bounds the
+  // writes into KernelParams).
   using Buffers = flatbuffers::Vector<flatbuffers::Offset<fb::Buffer>>;
   auto fill = [&](const fb::Step &step,
                   const std::vector<const Buffers *> &lists, bool own,
@@ -282,12 +236,6 @@ bool CudaSession::prepareEntry(size_t index,
     size_t at = 0;
     for (const Buffers *list : lists)
       for (uint32_t i = 0; list && i < list->size(); ++i) {
-        if (own && !checkLaunchBuffer(list->Get(i), entry, maxTokens,
-                                      uint32_t(weightAddress_.size()), error)) {
-          error = stepText(step) + ": launch buffer " + std::to_string(at) +
-                  ": " + error;
-          return false;
-        }
         params.buffers[at++] = address(*list->Get(i));
       }
     params.kvCache = kvCache_;

@@ -11,8 +11,7 @@
 //
 // Per launch, KernelParams (qrt/cuda/KernelAbi.h) holds the device addresses
 // of the step's inputs then outputs, or of the launch's own buffers when it
-// lists them (a fused epilogue; checked here to lie in the arena, as the plan
-// verifier checks the steps') (Arena: the entry's arena + offset; Weight:
+// lists them (a fused epilogue; the plan verifier checks both) (Arena: the entry's arena + offset; Weight:
 // the uploaded weight; Tokens: the chunk's token ids), the KV cache
 // (f32 [layers][k|v][kv_heads][context][head_dim], as the CPU session's),
 // the address of the position in the staging buffer, the chunk's tokens and
@@ -50,10 +49,10 @@ inline constexpr const char *kNoCudaCode =
 class CudaSession final : public Session {
 public:
   /// A session over `plan` (which must outlive it) on `device`. nullptr and
-  /// `error` if the plan has no CUDA code, a launch is invalid (no function,
-  /// a zero grid, more than 1024 threads or kMaxKernelBuffers buffers, a
-  /// buffer of its own outside the arena) or the device fails (loading the
-  /// module, memory).
+  /// `error` if the plan has no CUDA code, was generated for another kernel
+  /// ABI, names a kernel its module lacks, or the device fails (loading the
+  /// module, memory). Launch grids, blocks and buffers are the verified
+  /// plan's (verifyPlan).
   static std::unique_ptr<CudaSession> create(const MappedPlan &plan,
                                              const SessionOptions &options,
                                              std::unique_ptr<Device> device,
