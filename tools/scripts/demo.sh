@@ -63,3 +63,17 @@ for options in "method=int8" "method=int4 group-size=128" "method=nf4 double-qua
   "$bin/quant-run" "$work/quantized.qplan" --perplexity "$data/text/tinystories_val_first1000.txt" \
     --max-docs 200 -q | tail -1
 done
+echo
+echo "== CUDA: kernels generated into the plan (NVRTC), run where a GPU is =="
+if "$bin/quant-translate" --onnx-to-plan "$work/model.onnx" \
+    --compile-options="method=int4 group-size=128 target=cuda tokenizer=$tokenizer" \
+    -o "$work/cuda.qplan"; then
+  "$bin/quant-run" "$work/cuda.qplan" --info | grep -E "^(cuda code|device):"
+  "$bin/quant-translate" --plan-cuda-source "$work/cuda.qplan" | grep -c "__global__" |
+    sed 's/^/generated kernels: /'
+  # --device auto: the GPU when there is one, else the CPU (same tokens).
+  "$bin/quant-run" "$work/cuda.qplan" --prompt "Once upon a time" -n 40 -q
+  echo
+else
+  echo "(no NVRTC here: target=cuda plans cannot be exported; see docs/cuda.md)"
+fi
