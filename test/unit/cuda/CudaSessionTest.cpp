@@ -33,18 +33,10 @@ using cuda::emulator::EmulatorDevice;
 /// Logits of the CUDA session within this of the CPU session's.
 constexpr float kTolerance = 1e-4f;
 
-struct LoadedPlan {
-  TempFile file;
-  std::unique_ptr<MappedPlan> plan;
-};
-
-std::unique_ptr<LoadedPlan> load(const PlanSpec &spec) {
-  auto loaded = std::make_unique<LoadedPlan>();
-  loaded->file.write(serializePlan(spec));
-  std::string error;
-  loaded->plan = MappedPlan::open(loaded->file.path(), error);
-  EXPECT_TRUE(loaded->plan) << error;
-  return loaded;
+std::unique_ptr<OpenedPlan> load(const PlanSpec &spec) {
+  std::unique_ptr<OpenedPlan> opened = openPlan(serializePlan(spec));
+  EXPECT_TRUE(opened->plan) << opened->error;
+  return opened;
 }
 
 PlanSpec cudaPlanSpec(const TinyConfig &config,

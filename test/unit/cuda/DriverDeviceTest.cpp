@@ -93,18 +93,10 @@ PlanSpec gpuPlanSpec(const TinyConfig &config, const std::string &cubinArch,
   return spec;
 }
 
-struct LoadedPlan {
-  TempFile file;
-  std::unique_ptr<MappedPlan> plan;
-};
-
-std::unique_ptr<LoadedPlan> load(const PlanSpec &spec) {
-  auto loaded = std::make_unique<LoadedPlan>();
-  loaded->file.write(serializePlan(spec));
-  std::string error;
-  loaded->plan = MappedPlan::open(loaded->file.path(), error);
-  EXPECT_TRUE(loaded->plan) << error;
-  return loaded;
+std::unique_ptr<OpenedPlan> load(const PlanSpec &spec) {
+  std::unique_ptr<OpenedPlan> opened = openPlan(serializePlan(spec));
+  EXPECT_TRUE(opened->plan) << opened->error;
+  return opened;
 }
 
 void setArch(const char *arch) { ::setenv("QRT_FAKE_CUDA_ARCH", arch, 1); }

@@ -149,80 +149,50 @@ QRT_EXPORT CUresult cuDriverGetVersion(int *version) {
   return kSuccess;
 }
 
+namespace {
+
+/// The name and text of each error the fake returns, as the driver's.
+struct ErrorInfo {
+  CUresult code;
+  const char *name;
+  const char *text;
+};
+const ErrorInfo kErrors[] = {
+    {kSuccess, "CUDA_SUCCESS", "no error"},
+    {kInvalidValue, "CUDA_ERROR_INVALID_VALUE", "invalid argument"},
+    {kOutOfMemory, "CUDA_ERROR_OUT_OF_MEMORY", "out of memory"},
+    {kNoDevice, "CUDA_ERROR_NO_DEVICE", "no CUDA-capable device is detected"},
+    {kInvalidImage, "CUDA_ERROR_INVALID_IMAGE",
+     "device kernel image is invalid"},
+    {kNotFound, "CUDA_ERROR_NOT_FOUND", "named symbol not found"},
+    {kLaunchFailed, "CUDA_ERROR_LAUNCH_FAILED", "unspecified launch failure"},
+    {kIllegalState, "CUDA_ERROR_ILLEGAL_STATE",
+     "the operation is not permitted in the current state"},
+    {kCaptureUnsupported, "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED",
+     "operation not permitted when stream is capturing"},
+    {kCaptureInvalidated, "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED",
+     "operation failed due to a previous error during capture"},
+};
+
+const ErrorInfo *errorInfo(CUresult error) {
+  for (const ErrorInfo &info : kErrors)
+    if (info.code == error)
+      return &info;
+  return nullptr;
+}
+
+} // namespace
+
 QRT_EXPORT CUresult cuGetErrorName(CUresult error, const char **name) {
-  switch (error) {
-  case kSuccess:
-    *name = "CUDA_SUCCESS";
-    return kSuccess;
-  case kInvalidValue:
-    *name = "CUDA_ERROR_INVALID_VALUE";
-    return kSuccess;
-  case kOutOfMemory:
-    *name = "CUDA_ERROR_OUT_OF_MEMORY";
-    return kSuccess;
-  case kNoDevice:
-    *name = "CUDA_ERROR_NO_DEVICE";
-    return kSuccess;
-  case kInvalidImage:
-    *name = "CUDA_ERROR_INVALID_IMAGE";
-    return kSuccess;
-  case kNotFound:
-    *name = "CUDA_ERROR_NOT_FOUND";
-    return kSuccess;
-  case kLaunchFailed:
-    *name = "CUDA_ERROR_LAUNCH_FAILED";
-    return kSuccess;
-  case kIllegalState:
-    *name = "CUDA_ERROR_ILLEGAL_STATE";
-    return kSuccess;
-  case kCaptureUnsupported:
-    *name = "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED";
-    return kSuccess;
-  case kCaptureInvalidated:
-    *name = "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED";
-    return kSuccess;
-  default:
-    *name = nullptr;
-    return kInvalidValue;
-  }
+  const ErrorInfo *info = errorInfo(error);
+  *name = info ? info->name : nullptr;
+  return info ? kSuccess : kInvalidValue;
 }
 
 QRT_EXPORT CUresult cuGetErrorString(CUresult error, const char **text) {
-  switch (error) {
-  case kSuccess:
-    *text = "no error";
-    return kSuccess;
-  case kInvalidValue:
-    *text = "invalid argument";
-    return kSuccess;
-  case kOutOfMemory:
-    *text = "out of memory";
-    return kSuccess;
-  case kNoDevice:
-    *text = "no CUDA-capable device is detected";
-    return kSuccess;
-  case kInvalidImage:
-    *text = "device kernel image is invalid";
-    return kSuccess;
-  case kNotFound:
-    *text = "named symbol not found";
-    return kSuccess;
-  case kLaunchFailed:
-    *text = "unspecified launch failure";
-    return kSuccess;
-  case kIllegalState:
-    *text = "the operation is not permitted in the current state";
-    return kSuccess;
-  case kCaptureUnsupported:
-    *text = "operation not permitted when stream is capturing";
-    return kSuccess;
-  case kCaptureInvalidated:
-    *text = "operation failed due to a previous error during capture";
-    return kSuccess;
-  default:
-    *text = nullptr;
-    return kInvalidValue;
-  }
+  const ErrorInfo *info = errorInfo(error);
+  *text = info ? info->text : nullptr;
+  return info ? kSuccess : kInvalidValue;
 }
 
 QRT_EXPORT CUresult cuDeviceGetCount(int *count) {

@@ -422,22 +422,11 @@ TEST(SessionTest, EveryKernelBuildMatchesReference) {
 
 IntNScheme intN(int bits, int64_t groupSize, bool symmetric, ScaleType scales,
                 bool actOrder = false) {
-  IntNScheme s;
-  s.bits = bits;
-  s.groupSize = groupSize;
-  s.symmetric = symmetric;
-  s.actOrder = actOrder;
-  s.scaleType = scales;
-  return s;
+  return intNScheme(bits, groupSize, symmetric, scales, actOrder);
 }
 
 NF4Scheme nf4(int64_t blockSize, ScaleType scales, int64_t doubleQuantBlock = 0) {
-  NF4Scheme s;
-  s.blockSize = blockSize;
-  s.scaleType = scales;
-  s.doubleQuant = doubleQuantBlock > 0;
-  s.doubleQuantBlockSize = doubleQuantBlock > 0 ? doubleQuantBlock : 256;
-  return s;
+  return nf4Scheme(blockSize, scales, doubleQuantBlock);
 }
 
 /// The tiny decoder with K = 64 (dim, and heads * head_dim) and K = 172

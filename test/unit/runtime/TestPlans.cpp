@@ -740,4 +740,32 @@ void TempFile::write(const uint8_t *data, size_t size) {
     throw std::runtime_error("cannot write " + path_);
 }
 
+std::unique_ptr<OpenedPlan> openPlan(const std::vector<uint8_t> &bytes) {
+  auto opened = std::make_unique<OpenedPlan>();
+  opened->file.write(bytes);
+  opened->plan = MappedPlan::open(opened->file.path(), opened->error);
+  return opened;
+}
+
+IntNScheme intNScheme(int bits, int64_t groupSize, bool symmetric,
+                      ScaleType scales, bool actOrder) {
+  IntNScheme s;
+  s.bits = bits;
+  s.groupSize = groupSize;
+  s.symmetric = symmetric;
+  s.actOrder = actOrder;
+  s.scaleType = scales;
+  return s;
+}
+
+NF4Scheme nf4Scheme(int64_t blockSize, ScaleType scales,
+                    int64_t doubleQuantBlock) {
+  NF4Scheme s;
+  s.blockSize = blockSize;
+  s.scaleType = scales;
+  s.doubleQuant = doubleQuantBlock > 0;
+  s.doubleQuantBlockSize = doubleQuantBlock > 0 ? doubleQuantBlock : 256;
+  return s;
+}
+
 } // namespace qrt::test

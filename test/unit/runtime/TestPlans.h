@@ -27,6 +27,7 @@
 #include "qrt/core/Quantize.h"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -280,6 +281,22 @@ public:
 private:
   std::string path_;
 };
+
+/// A plan written to a temporary file and opened (verified, checksums
+/// included); `plan` is null and `error` says why when it does not open.
+struct OpenedPlan {
+  TempFile file;
+  std::unique_ptr<MappedPlan> plan;
+  std::string error;
+};
+std::unique_ptr<OpenedPlan> openPlan(const std::vector<uint8_t> &bytes);
+
+/// Scheme builders for tests.
+IntNScheme intNScheme(int bits, int64_t groupSize, bool symmetric,
+                      ScaleType scales, bool actOrder = false);
+/// NF4 with double quantization in blocks of `doubleQuantBlock` (0: none).
+NF4Scheme nf4Scheme(int64_t blockSize, ScaleType scales,
+                    int64_t doubleQuantBlock = 0);
 
 } // namespace qrt::test
 

@@ -44,23 +44,12 @@ namespace {
 
 IntNScheme intN(int bits, int64_t groupSize, bool symmetric, ScaleType scales,
                 bool actOrder = false) {
-  IntNScheme s;
-  s.bits = bits;
-  s.groupSize = groupSize;
-  s.symmetric = symmetric;
-  s.actOrder = actOrder;
-  s.scaleType = scales;
-  return s;
+  return intNScheme(bits, groupSize, symmetric, scales, actOrder);
 }
 
 NF4Scheme nf4(int64_t blockSize, ScaleType scales,
               int64_t doubleQuantBlock = 0) {
-  NF4Scheme s;
-  s.blockSize = blockSize;
-  s.scaleType = scales;
-  s.doubleQuant = doubleQuantBlock > 0;
-  s.doubleQuantBlockSize = doubleQuantBlock > 0 ? doubleQuantBlock : 256;
-  return s;
+  return nf4Scheme(blockSize, scales, doubleQuantBlock);
 }
 
 /// The tiny decoder with K = 64 and K = 172 (a partial last group for every
@@ -117,17 +106,9 @@ std::vector<Variant> variants() {
 }
 
 /// A plan's bytes written to a file and opened.
-struct Opened {
-  TempFile file;
-  std::unique_ptr<MappedPlan> plan;
-};
-
-std::unique_ptr<Opened> open(const std::vector<uint8_t> &bytes) {
-  auto opened = std::make_unique<Opened>();
-  opened->file.write(bytes);
-  std::string error;
-  opened->plan = MappedPlan::open(opened->file.path(), error);
-  EXPECT_TRUE(opened->plan) << error;
+std::unique_ptr<OpenedPlan> open(const std::vector<uint8_t> &bytes) {
+  std::unique_ptr<OpenedPlan> opened = openPlan(bytes);
+  EXPECT_TRUE(opened->plan) << opened->error;
   return opened;
 }
 
@@ -208,7 +189,7 @@ TEST_P(WeightlessPlanTest, HoldsNoWeightBytes) {
 }
 
 TEST_P(WeightlessPlanTest, SynthesizesEachWeightInItsFormat) {
-  std::unique_ptr<Opened> opened = open(serializeWeightlessPlan(
+  std::unique_ptr<OpenedPlan> opened = open(serializeWeightlessPlan(
       tinyPlanSpec(makeTinyModel(GetParam().config)), 7));
   ASSERT_TRUE(opened->plan);
   const MappedPlan &plan = *opened->plan;
@@ -319,7 +300,7 @@ TEST_P(WeightlessPlanTest, SynthesizesEachWeightInItsFormat) {
 }
 
 TEST_P(WeightlessPlanTest, SessionGivesFiniteBoundedLogits) {
-  std::unique_ptr<Opened> opened = open(serializeWeightlessPlan(
+  std::unique_ptr<OpenedPlan> opened = open(serializeWeightlessPlan(
       tinyPlanSpec(makeTinyModel(GetParam().config)), 7));
   ASSERT_TRUE(opened->plan);
   std::vector<float> logits = run(*opened->plan);
@@ -357,7 +338,7 @@ PlanSpec mixedSpec() {
 
 TEST(WeightlessSeedTest, SameSeedSameWeightsAndLogits) {
   std::vector<uint8_t> bytes = serializeWeightlessPlan(mixedSpec(), 42);
-  std::unique_ptr<Opened> first = open(bytes), second = open(bytes);
+  std::unique_ptr<OpenedPlan> first = open(bytes), second = open(bytes);
   ASSERT_TRUE(first->plan && second->plan);
   EXPECT_EQ(weightBytes(*first->plan), weightBytes(*second->plan));
   EXPECT_EQ(run(*first->plan), run(*second->plan));
@@ -379,9 +360,10 @@ TEST(WeightlessSeedTest, IndependentOfThreads) {
 }
 
 TEST(WeightlessSeedTest, OtherSeedOtherWeights) {
-  std::unique_ptr<Opened> first = open(serializeWeightlessPlan(mixedSpec(), 1)),
-                          second =
-                              open(serializeWeightlessPlan(mixedSpec(), 2));
+  std::unique_ptr<OpenedPlan> first =
+                                  open(serializeWeightlessPlan(mixedSpec(), 1)),
+                              second =
+                                  open(serializeWeightlessPlan(mixedSpec(), 2));
   ASSERT_TRUE(first->plan && second->plan);
   EXPECT_NE(weightBytes(*first->plan), weightBytes(*second->plan));
   EXPECT_NE(run(*first->plan), run(*second->plan));
