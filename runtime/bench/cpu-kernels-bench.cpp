@@ -25,7 +25,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qrt/core/Quantize.h"
+#include "qrt/core/QuantizedWeight.h"
 #include "qrt/cpu/Kernels.h"
 
 #include <benchmark/benchmark.h>

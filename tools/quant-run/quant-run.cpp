@@ -12,12 +12,14 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qrt/cuda/CudaSession.h"
-#include "qrt/runtime/CpuSession.h"
+#include "qrt/core/Targets.h"
+#include "qrt/cpu/Kernels.h"
+#include "qrt/runtime/Backend.h"
 #include "qrt/runtime/Generate.h"
 #include "qrt/runtime/Session.h"
 #include "qrt/text/Tokenizer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -48,8 +50,10 @@ Modes (default: generate text):
   --doc-sep SEP          document separator (default <|endoftext|>)
   --max-docs N           the first N documents (default 200, 0: all)
   --info                 print the plan's model description and exit
-  --cuda-bandwidth       no plan: measure the GPU's device-to-device copy
-                         bandwidth (1 GiB buffer) and exit
+  --bandwidth            no plan: measure the memory bandwidth of --device
+                         (cuda: device-to-device copy of a 1 GiB buffer) and
+                         exit
+  --cuda-bandwidth       the same as --bandwidth --device cuda
 
 Generation:
   -n, --max-new-tokens N tokens to generate (default 256); stops at EOS
@@ -59,15 +63,16 @@ Generation:
   --print-ids            print generated token ids instead of text
 
 Runtime:
-  --device D             cpu, cuda or auto (default): auto runs the plan's
-                         CUDA code when it has some and a GPU is present,
-                         else the CPU; cuda fails without either
+  --device D             a backend (cpu, cuda) or auto (default): auto runs
+                         the plan's CUDA code when it has some and a GPU is
+                         present, else the CPU; cuda fails without either
   --tokenizer FILE       tokenizer (.bin, .model, tokenizer.json); default:
                          the one the plan names, relative to the plan's folder
   --threads N            CPU kernel threads (default: all cores)
-  --cuda-profile         CUDA: time every kernel launch; prints the time per
-                         kernel function to stderr at the end (launches the
-                         decode kernels one by one: no CUDA graph)
+  --cuda-profile         time every kernel launch (backends that can: CUDA);
+                         prints the time per kernel function to stderr at
+                         the end (launches the decode kernels one by one:
+                         no CUDA graph)
   --no-cuda-graph        CUDA: launch the decode step's kernels one by one
                          instead of replaying them as one CUDA graph
   --context N            KV-cache positions (default: the plan's)
@@ -81,14 +86,25 @@ struct Options {
       statsJson, docSep = "<|endoftext|>";
   std::vector<int32_t> tokenIds;
   bool havePrompt = false, haveTokens = false, info = false, printIds = false,
-       quiet = false, cudaProfile = false, cudaBandwidth = false,
-       cudaGraph = true;
-  qrt::DeviceKind device = qrt::DeviceKind::Auto;
+       quiet = false, profile = false, bandwidth = false, replayDecode = true;
+  std::string device = "auto";
   int64_t maxNew = 256, documents = 200, context = 0;
   int threads = 0;
   float temperature = 0, topP = 0.9f;
   uint64_t seed = 1;
 };
+
+/// "cpu, cuda": the backends this quant-run has.
+std::string backendNames() {
+  std::vector<std::string> names;
+  for (const qrt::Backend *backend : qrt::registeredBackends())
+    names.push_back(backend->name);
+  std::sort(names.begin(), names.end());
+  std::string text;
+  for (const std::string &name : names)
+    text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
 
 [[noreturn]] void usageError(const std::string &message) {
   std::fprintf(stderr, "quant-run: %s\n(run quant-run --help for usage)\n",
@@ -160,15 +176,19 @@ Options parseArgs(int argc, char **argv) {
     } else if (arg == "--info") {
       o.info = true;
     } else if (arg == "--device") {
-      std::string name = value();
-      if (!qrt::parseDeviceKind(name, o.device))
-        usageError("--device expects cpu, cuda or auto, got '" + name + "'");
+      o.device = value();
+      if (o.device != "auto" && !qrt::findBackend(o.device))
+        usageError("--device expects " + backendNames() + " or auto, got '" +
+                   o.device + "'");
     } else if (arg == "--cuda-profile") {
-      o.cudaProfile = true;
+      o.profile = true;
+    } else if (arg == "--bandwidth") {
+      o.bandwidth = true;
     } else if (arg == "--cuda-bandwidth") {
-      o.cudaBandwidth = true;
+      o.bandwidth = true;
+      o.device = "cuda";
     } else if (arg == "--no-cuda-graph") {
-      o.cudaGraph = false;
+      o.replayDecode = false;
     } else if (arg == "-n" || arg == "--max-new-tokens") {
       o.maxNew = parseInt(arg, value(), 0, 1 << 30);
     } else if (arg == "--temperature") {
@@ -197,9 +217,11 @@ Options parseArgs(int argc, char **argv) {
       usageError("more than one plan given ('" + o.plan + "', '" + arg + "')");
     }
   }
-  if (o.cudaBandwidth) {
+  if (o.bandwidth) {
     if (!o.plan.empty())
-      usageError("--cuda-bandwidth takes no plan");
+      usageError(std::string(o.device == "cuda" ? "--cuda-bandwidth"
+                                                : "--bandwidth") +
+                 " takes no plan");
     return o;
   }
   if (o.plan.empty())
@@ -228,46 +250,6 @@ long peakRssKb() {
   return usage.ru_maxrss;
 }
 
-/// The quantized matrices of a plan (each counted once, however many steps
-/// read it): how many, their elements and stored bytes (all components).
-struct QuantizedFigures {
-  int64_t matrices = 0, elements = 0, bytes = 0;
-  std::string schemes; // distinct scheme descriptions, comma-separated
-};
-
-QuantizedFigures quantizedFigures(const qrt::fb::Plan &plan) {
-  QuantizedFigures f;
-  std::vector<bool> seen(plan.weights() ? plan.weights()->size() : 0);
-  for (const qrt::fb::Entry *e : *plan.entries())
-    for (const qrt::fb::Step *step : *e->steps()) {
-      if (step->kernel() != qrt::fb::Kernel::DequantMatMul)
-        continue;
-      uint64_t data = step->inputs()->Get(1)->offset();
-      if (seen[data])
-        continue;
-      seen[data] = true;
-      const qrt::fb::QuantScheme *q = step->quant();
-      ++f.matrices;
-      f.elements += q->rows() * q->cols();
-      for (uint32_t c = 1; c < step->inputs()->size(); ++c)
-        f.bytes += static_cast<int64_t>(
-            plan.weights()->Get(step->inputs()->Get(c)->offset())->size());
-      std::string name =
-          q->kind() == qrt::fb::QuantKind::NF4
-              ? std::string("nf4 block ") + std::to_string(q->group_size()) +
-                    (q->double_quant() ? " double-quant" : "")
-              : "int" + std::to_string(q->bits()) + " " +
-                    (q->group_size() < 0
-                         ? std::string("per-channel")
-                         : "g" + std::to_string(q->group_size())) +
-                    (q->symmetric() ? " sym" : " asym") + " " +
-                    qrt::fb::EnumNameDType(q->scale_type()) + " scales";
-      if (f.schemes.find(name) == std::string::npos)
-        f.schemes += (f.schemes.empty() ? "" : ", ") + name;
-    }
-  return f;
-}
-
 std::string mib(uint64_t bytes) {
   char buf[32];
   if (bytes < (1u << 20))
@@ -276,39 +258,6 @@ std::string mib(uint64_t bytes) {
     std::snprintf(buf, sizeof(buf), "%.2f MiB", bytes / 1048576.0);
   return buf;
 }
-
-/// Figures of a run, printed to stderr and optionally written as JSON.
-struct Figures {
-  std::vector<std::pair<std::string, std::string>> items;
-  void add(const std::string &key, double v) {
-    char buf[64];
-    std::snprintf(buf, sizeof(buf), "%.6g", v);
-    items.push_back({key, buf});
-  }
-  void add(const std::string &key, int64_t v) {
-    items.push_back({key, std::to_string(v)});
-  }
-  void addString(const std::string &key, const std::string &v) {
-    items.push_back({key, "\"" + v + "\""});
-  }
-  void addBool(const std::string &key, bool v) {
-    items.push_back({key, v ? "true" : "false"});
-  }
-  bool writeJson(const std::string &path) const {
-    std::string tmp = path + ".tmp";
-    {
-      std::ofstream os(tmp);
-      os << "{";
-      for (size_t i = 0; i < items.size(); ++i)
-        os << (i ? ", " : "") << "\"" << items[i].first
-           << "\": " << items[i].second;
-      os << "}\n";
-      if (!os)
-        return false;
-    }
-    return std::rename(tmp.c_str(), path.c_str()) == 0;
-  }
-};
 
 /// Writes `bytes` to `path` through a temporary file, so a failure leaves no
 /// partial file.
@@ -343,54 +292,56 @@ std::string tokenizerPath(const Options &o, const qrt::fb::Plan &plan) {
   return dir + "/" + named;
 }
 
-/// The plan's CUDA code in words: "cubin sm_80, sm_90; ptx compute_80; 42
-/// kernels", or "none".
-std::string cudaCodeText(const qrt::fb::Plan &plan) {
-  std::vector<qrt::cuda::ModuleCode> code = qrt::cuda::cudaCodeOf(plan);
-  if (code.empty() || !qrt::cuda::hasCudaCode(plan))
-    return "none";
-  std::map<std::string, std::string> byFormat;
-  size_t kernels = 0;
-  for (const qrt::cuda::ModuleCode &c : code) {
-    std::string &archs = byFormat[c.format];
-    if (!c.arch.empty())
-      archs += (archs.empty() ? " " : ", ") + c.arch;
-    kernels = std::max(kernels, c.kernels.size());
-  }
+/// The plan's code per target in words ("cuda: cubin sm_80, sm_90; ptx
+/// compute_80; 42 kernels"), or "none".
+std::string targetCodeText(const qrt::fb::Plan &plan) {
   std::string text;
-  for (const auto &[format, archs] : byFormat)
-    text += (text.empty() ? "" : "; ") + format + archs;
-  return text + "; " + std::to_string(kernels) + " kernels";
+  if (plan.targets())
+    for (const qrt::fb::TargetCode *code : *plan.targets()) {
+      std::string name = code->target()->str();
+      const qrt::TargetSupport *support = qrt::findTarget(name);
+      std::string description =
+          support && support->describe
+              ? support->describe(qrt::executableOf(plan, name))
+              : std::to_string(code->executable()->size()) +
+                    " bytes for a backend this runtime does not have";
+      text += (text.empty() ? "" : "; ") + name + ": " + description;
+    }
+  return text.empty() ? "none" : text;
 }
 
 /// What --device would run on, without creating a session.
-std::string deviceText(qrt::DeviceKind kind, const qrt::fb::Plan &plan) {
-  if (kind == qrt::DeviceKind::Cpu)
-    return "cpu";
-  bool code = qrt::cuda::hasCudaCode(plan);
-  if (kind == qrt::DeviceKind::Auto && !code)
-    return "cpu (auto: the plan has no CUDA code)";
-  qrt::cuda::CudaProbe probe = qrt::cuda::probeCuda();
-  if (!probe.usable)
-    return kind == qrt::DeviceKind::Auto ? "cpu (auto: " + probe.error + ")"
-                                         : "cuda unavailable: " + probe.error;
-  if (!code)
-    return "cuda unavailable: " + std::string(qrt::cuda::kNoCudaCode);
-  return "cuda, " + probe.description;
+std::string deviceText(const std::string &device, const qrt::fb::Plan &plan) {
+  std::string reason, error;
+  const qrt::Backend *backend =
+      qrt::chooseBackend(plan, device, reason, error);
+  if (!backend)
+    return error;
+  qrt::BackendProbe probe = backend->probe(plan);
+  if (device != "auto" && !probe.usable)
+    return device + " unavailable: " + probe.reason;
+  std::string text = backend->name;
+  if (!probe.device.empty() && backend->name != "cpu")
+    text += ", " + probe.device;
+  if (device == "auto" && !reason.empty() && backend->name == "cpu")
+    text += " (auto: " + reason + ")";
+  return text;
 }
 
 /// The time per kernel function, most first, to stderr.
-void printProfile(const std::vector<qrt::cuda::KernelProfile> &profile,
-                  uint64_t launches) {
+void printProfile(const std::vector<qrt::KernelProfile> &profile) {
   double total = 0;
-  for (const qrt::cuda::KernelProfile &p : profile)
+  uint64_t launches = 0;
+  for (const qrt::KernelProfile &p : profile)
+    launches += p.calls;
+  for (const qrt::KernelProfile &p : profile)
     total += p.microseconds;
   std::fprintf(
       stderr,
-      "quant-run: cuda profile: %" PRIu64 " launches, %.1f us in kernels\n"
+      "quant-run: kernel profile: %" PRIu64 " launches, %.1f us in kernels\n"
       "%-48s %10s %14s %10s %7s\n",
       launches, total, "function", "calls", "total us", "mean us", "share");
-  for (const qrt::cuda::KernelProfile &p : profile)
+  for (const qrt::KernelProfile &p : profile)
     std::fprintf(stderr, "%-48s %10" PRIu64 " %14.1f %10.2f %6.2f%%\n",
                  p.function.c_str(), p.calls, p.microseconds,
                  p.calls ? p.microseconds / double(p.calls) : 0.0,
@@ -409,125 +360,109 @@ int fail(const std::string &message) {
   return 1;
 }
 
-} // namespace
+/// --bandwidth: the memory bandwidth of the device's backend.
+int measureBandwidth(const Options &o) {
+  std::string flag = o.device == "cuda" ? "--cuda-bandwidth" : "--bandwidth";
+  const qrt::Backend *backend = qrt::findBackend(o.device);
+  if (!backend || !backend->bandwidth)
+    return fail(flag + ": the " + o.device +
+                " backend measures no bandwidth (use --device cuda)");
+  std::string report, error;
+  if (!backend->bandwidth(report, error))
+    return fail(flag + ": " + error);
+  std::printf("%s bandwidth: %s\n", backend->name.c_str(), report.c_str());
+  return 0;
+}
 
-int main(int argc, char **argv) {
-  Options o = parseArgs(argc, argv);
-  auto start = std::chrono::steady_clock::now();
-  std::string error;
-  if (o.cudaBandwidth) {
-    std::unique_ptr<qrt::cuda::Device> device =
-        qrt::cuda::openCudaDevice(error);
-    if (!device)
-      return fail("--cuda-bandwidth: " + error);
-    const uint64_t bytes = uint64_t(1) << 30;
-    double gbPerSecond = 0;
-    if (!qrt::cuda::measureCopyBandwidth(*device, bytes, 20, gbPerSecond,
-                                         error))
-      return fail("--cuda-bandwidth: " + error);
-    std::printf("cuda bandwidth: %s: device-to-device copy of 1 GiB, %.1f "
-                "GB/s (bytes read + written)\n",
-                device->description().c_str(), gbPerSecond);
-    return 0;
-  }
-  std::unique_ptr<qrt::MappedPlan> mapped =
-      qrt::MappedPlan::open(o.plan, error);
-  if (!mapped)
-    return inputError(error);
-  const qrt::fb::Plan &plan = mapped->plan();
+/// --info: the plan's description and what --device would run it on.
+int printInfo(const Options &o, const qrt::LoadedPlan &loaded) {
+  const qrt::fb::Plan &plan = loaded.plan();
   const qrt::fb::ModelInfo &model = *plan.model();
-  double loadSeconds = seconds(start);
+  std::printf("plan %s: version %u, producer %s\n", o.plan.c_str(),
+              plan.version(), plan.producer() ? plan.producer()->c_str() : "?");
+  std::printf("model: %s, dim %d, hidden %d, layers %d, heads %d, kv heads "
+              "%d, head dim %d, vocab %d, context %d, bos %d, eos %d\n",
+              model.architecture() ? model.architecture()->c_str() : "?",
+              model.dim(), model.hidden_dim(), model.layers(), model.heads(),
+              model.kv_heads(), model.head_dim(), model.vocab(),
+              model.max_context(), model.bos(), model.eos());
+  if (loaded.weightless())
+    std::printf("weights: %u tensors, weightless: synthesized from seed "
+                "%" PRIu64 " at load (%s), for speed measurements only\n",
+                plan.weights() ? plan.weights()->size() : 0u,
+                static_cast<uint64_t>(plan.weight_seed()),
+                mib(loaded.syntheticBytes()).c_str());
+  else
+    std::printf("weights: %u tensors, %s\n",
+                plan.weights() ? plan.weights()->size() : 0u,
+                mib(plan.weights_size()).c_str());
+  qrt::QuantizedFigures q = qrt::quantizedFigures(plan);
+  if (q.matrices)
+    std::printf("quantized: %" PRId64 " matrices (%s), %" PRId64
+                " weights in %" PRId64 " bytes, %.3f bits/weight\n",
+                q.matrices, q.schemes.c_str(), q.elements, q.bytes,
+                q.bitsPerWeight());
+  for (const qrt::fb::Entry *e : *plan.entries())
+    std::printf("entry %s: up to %d tokens, %zu steps, arena %s\n",
+                e->name()->c_str(), e->max_tokens(),
+                static_cast<size_t>(e->steps()->size()),
+                mib(e->arena_bytes()).c_str());
+  std::printf("tokenizer: %s\n", tokenizerPath(o, plan).c_str());
+  std::printf("target code: %s\n", targetCodeText(plan).c_str());
+  std::printf("device: %s\n", deviceText(o.device, plan).c_str());
+  return 0;
+}
 
-  if (o.info) {
-    std::printf("plan %s: version %u, producer %s\n", o.plan.c_str(),
-                plan.version(),
-                plan.producer() ? plan.producer()->c_str() : "?");
-    std::printf("model: %s, dim %d, hidden %d, layers %d, heads %d, kv heads "
-                "%d, head dim %d, vocab %d, context %d, bos %d, eos %d\n",
-                model.architecture() ? model.architecture()->c_str() : "?",
-                model.dim(), model.hidden_dim(), model.layers(), model.heads(),
-                model.kv_heads(), model.head_dim(), model.vocab(),
-                model.max_context(), model.bos(), model.eos());
-    if (mapped->weightless())
-      std::printf("weights: %u tensors, weightless: synthesized from seed "
-                  "%" PRIu64 " at load (%s), for speed measurements only\n",
-                  plan.weights() ? plan.weights()->size() : 0u,
-                  static_cast<uint64_t>(plan.weight_seed()),
-                  mib(mapped->syntheticBytes()).c_str());
-    else
-      std::printf("weights: %u tensors, %s\n",
-                  plan.weights() ? plan.weights()->size() : 0u,
-                  mib(plan.weights_size()).c_str());
-    QuantizedFigures q = quantizedFigures(plan);
-    if (q.matrices)
-      std::printf("quantized: %" PRId64 " matrices (%s), %" PRId64
-                  " weights in %" PRId64 " bytes, %.3f bits/weight\n",
-                  q.matrices, q.schemes.c_str(), q.elements, q.bytes,
-                  8.0 * double(q.bytes) / double(q.elements));
-    for (const qrt::fb::Entry *e : *plan.entries())
-      std::printf("entry %s: up to %d tokens, %zu steps, arena %s\n",
-                  e->name()->c_str(), e->max_tokens(),
-                  static_cast<size_t>(e->steps()->size()),
-                  mib(e->arena_bytes()).c_str());
-    std::printf("tokenizer: %s\n", tokenizerPath(o, plan).c_str());
-    std::printf("cuda code: %s\n", cudaCodeText(plan).c_str());
-    std::printf("device: %s\n", deviceText(o.device, plan).c_str());
-    return 0;
-  }
-
-  qrt::SessionOptions sessionOptions;
-  sessionOptions.threads = o.threads;
-  sessionOptions.context = o.context;
-  sessionOptions.device = o.device;
-  sessionOptions.profile = o.cudaProfile;
-  sessionOptions.cudaGraph = o.cudaGraph;
-  std::unique_ptr<qrt::Session> session =
-      qrt::Session::create(*mapped, sessionOptions, error);
-  if (!session)
-    return fail((o.device == qrt::DeviceKind::Cuda ? "--device cuda: "
-                                                   : o.plan + ": ") +
-                error);
-  qrt::DeviceInfo device = session->deviceInfo();
-  auto *cudaSession = dynamic_cast<qrt::cuda::CudaSession *>(session.get());
-  if (o.cudaProfile && !cudaSession)
-    return fail(
-        "--cuda-profile needs the CUDA device; the session runs on "
-        "the CPU" +
-        (device.reason.empty() ? std::string() : " (" + device.reason + ")"));
-
-  std::unique_ptr<qrt::text::Tokenizer> tokenizer;
+/// The tokenizer the run needs (null when token ids go in and out); false
+/// with the exit status in `status`.
+bool loadTokenizer(const Options &o, const qrt::fb::Plan &plan,
+                   std::unique_ptr<qrt::text::Tokenizer> &tokenizer,
+                   int &status) {
   // Token ids in and out (--tokens with --print-ids or --dump-logits) need
   // no tokenizer; text does.
-  bool needTokenizer = !o.haveTokens || !o.perplexity.empty() ||
-                       (o.dumpLogits.empty() && !o.printIds);
-  if (needTokenizer) {
-    std::string path = tokenizerPath(o, plan);
-    if (path.empty())
-      return inputError(
-          "the plan names no tokenizer: pass --tokenizer FILE (or "
-          "--tokens IDS with --print-ids)");
-    tokenizer = qrt::text::loadTokenizer(path, error);
-    if (!tokenizer)
-      return inputError(error);
-    if (tokenizer->vocabSize() != model.vocab())
-      return inputError("tokenizer " + path + " has " +
-                        std::to_string(tokenizer->vocabSize()) +
-                        " tokens, the model " + std::to_string(model.vocab()));
+  bool needed = !o.haveTokens || !o.perplexity.empty() ||
+                (o.dumpLogits.empty() && !o.printIds);
+  if (!needed)
+    return true;
+  std::string path = tokenizerPath(o, plan), error;
+  if (path.empty()) {
+    status = inputError("the plan names no tokenizer: pass --tokenizer FILE "
+                        "(or --tokens IDS with --print-ids)");
+    return false;
   }
+  tokenizer = qrt::text::loadTokenizer(path, error);
+  if (!tokenizer) {
+    status = inputError(error);
+    return false;
+  }
+  if (tokenizer->vocabSize() != plan.model()->vocab()) {
+    status = inputError("tokenizer " + path + " has " +
+                        std::to_string(tokenizer->vocabSize()) +
+                        " tokens, the model " +
+                        std::to_string(plan.model()->vocab()));
+    return false;
+  }
+  return true;
+}
 
-  Figures figures;
+/// The figures every run reports: the device, load time and memory.
+void addPlanFigures(qrt::Figures &figures, const Options &o,
+                    const qrt::LoadedPlan &loaded, const qrt::Session &session,
+                    double loadSeconds) {
+  const qrt::fb::Plan &plan = loaded.plan();
+  qrt::DeviceInfo device = session.deviceInfo();
   figures.addString("isa", qrt::cpu::isaName());
-  figures.addString("device", qrt::deviceKindName(device.kind));
-  if (device.kind == qrt::DeviceKind::Cpu)
+  figures.addString("device", device.backend);
+  if (device.threads > 0)
     figures.add("threads", static_cast<int64_t>(device.threads));
   else
     figures.addString("device_name", device.name);
   figures.add("load_seconds", loadSeconds);
   figures.add("weights_bytes", static_cast<int64_t>(plan.weights_size()));
-  if (mapped->weightless()) {
+  if (loaded.weightless()) {
     figures.add("weightless", int64_t(1));
     figures.add("synthesized_weights_bytes",
-                static_cast<int64_t>(mapped->syntheticBytes()));
+                static_cast<int64_t>(loaded.syntheticBytes()));
     if (!o.quiet)
       std::fprintf(stderr,
                    "quant-run: %s is weightless: its weights are synthesized "
@@ -535,153 +470,214 @@ int main(int argc, char **argv) {
                    "measure speed only\n",
                    o.plan.c_str(), static_cast<uint64_t>(plan.weight_seed()));
   }
-  if (QuantizedFigures q = quantizedFigures(plan); q.matrices) {
+  if (qrt::QuantizedFigures q = qrt::quantizedFigures(plan); q.matrices) {
     figures.add("quantized_matrices", q.matrices);
     figures.add("quantized_bytes", q.bytes);
-    figures.add("quantized_bits_per_weight",
-                8.0 * double(q.bytes) / double(q.elements));
+    figures.add("quantized_bits_per_weight", q.bitsPerWeight());
   }
-  figures.add("kv_cache_bytes",
-              static_cast<int64_t>(session->memory().kvCache));
-  figures.add("arena_bytes", static_cast<int64_t>(session->memory().arenas));
-  if (cudaSession)
-    figures.add("device_weights_bytes",
-                static_cast<int64_t>(session->memory().weights));
-  int64_t vocab = session->vocab();
+  figures.add("kv_cache_bytes", static_cast<int64_t>(session.memory().kvCache));
+  figures.add("arena_bytes", static_cast<int64_t>(session.memory().arenas));
+}
 
-  if (!o.perplexity.empty()) {
-    std::ifstream in(o.perplexity, std::ios::binary);
-    if (!in)
-      return inputError(o.perplexity +
-                        ": cannot read: " + std::strerror(errno));
-    std::stringstream text;
-    text << in.rdbuf();
-    std::vector<std::string> documents = qrt::splitDocuments(
-        text.str(), o.docSep, static_cast<size_t>(o.documents));
-    if (documents.empty())
-      return inputError(o.perplexity + ": no documents");
-    qrt::PerplexityResult result;
-    auto began = std::chrono::steady_clock::now();
-    auto lastReport = began;
-    bool ok = qrt::evaluatePerplexity(
-        *session, *tokenizer, documents, result, error,
-        [&](size_t done, const qrt::PerplexityResult &r) {
-          if (o.quiet || (seconds(lastReport) < 2 && done != documents.size()))
-            return;
-          lastReport = std::chrono::steady_clock::now();
-          std::fprintf(stderr,
-                       "\r[%zu/%zu documents] %" PRId64
-                       " tokens, perplexity so far %.4f",
-                       done, documents.size(), r.tokens, r.perplexity());
-        });
-    if (!o.quiet)
-      std::fputc('\n', stderr);
-    if (!ok)
-      return fail(error);
-    double elapsed = seconds(began);
-    std::printf("mean NLL: %.6f nats per token\n", result.meanNll());
-    std::printf("perplexity: %.6f (%" PRId64 " tokens, %" PRId64
-                " documents)\n",
-                result.perplexity(), result.tokens, result.documents);
-    figures.add("perplexity", result.perplexity());
-    figures.add("mean_nll", result.meanNll());
-    figures.add("tokens", result.tokens);
-    figures.add("documents", result.documents);
-    figures.add("seconds", elapsed);
-    figures.add("tokens_per_second",
-                (result.tokens + result.documents) / elapsed);
-  } else {
-    std::vector<int32_t> prompt;
-    if (o.haveTokens) {
-      prompt = o.tokenIds;
-    } else {
-      prompt.push_back(tokenizer->bos());
-      std::vector<int32_t> text = tokenizer->encode(o.prompt);
-      prompt.insert(prompt.end(), text.begin(), text.end());
-    }
-    int64_t count = static_cast<int64_t>(prompt.size());
-    for (int32_t id : prompt)
-      if (id >= vocab)
-        return inputError("--tokens: id " + std::to_string(id) +
-                          " is outside the vocabulary of " +
-                          std::to_string(vocab));
-    if (count > session->context())
-      return inputError("the prompt has " + std::to_string(count) +
-                        " tokens, the context " +
-                        std::to_string(session->context()));
-
-    bool dump = !o.dumpLogits.empty();
-    std::vector<float> logits(static_cast<size_t>((dump ? count : 1) * vocab));
-    auto began = std::chrono::steady_clock::now();
-    if (!session->forward(prompt.data(), count, logits.data(), dump, error))
-      return fail(error);
-    double prefillSeconds = seconds(began);
-    figures.add("prompt_tokens", count);
-    figures.add("prefill_seconds", prefillSeconds);
-    figures.add("prefill_tokens_per_second", count / prefillSeconds);
-
-    if (dump) {
-      if (!writeFileAtomically(o.dumpLogits, logits.data(),
-                               logits.size() * sizeof(float), error))
-        return fail(error);
-    } else {
-      qrt::Sampler sampler(o.temperature, o.topP, o.seed);
-      int32_t previous = prompt.back();
-      int64_t generated = 0;
-      if (!o.printIds && tokenizer) {
-        // Echo the prompt, as it continues into the generated text.
-        for (size_t i = 0; i < prompt.size(); ++i)
-          std::fputs(
-              tokenizer
-                  ->decodeToken(i ? prompt[i - 1] : tokenizer->bos(), prompt[i])
-                  .c_str(),
-              stdout);
-      }
-      auto decodeBegan = std::chrono::steady_clock::now();
-      while (generated < o.maxNew) {
-        int32_t next = sampler.sample(logits.data(), vocab);
-        ++generated;
-        if (o.printIds)
-          std::printf(generated == 1 ? "%d" : " %d", next);
-        else
-          std::fputs(tokenizer->decodeToken(previous, next).c_str(), stdout);
-        std::fflush(stdout);
-        if (next == model.eos() || session->position() >= session->context())
-          break;
-        if (generated == o.maxNew)
-          break;
-        if (!session->forward(&next, 1, logits.data(), false, error))
-          return fail(error);
-        previous = next;
-      }
-      std::fputc('\n', stdout);
-      std::fflush(stdout);
-      double decodeSeconds = seconds(decodeBegan);
-      figures.add("generated_tokens", generated);
-      figures.add("decode_seconds", decodeSeconds);
-      figures.add("decode_tokens_per_second",
-                  generated > 1 ? (generated - 1) / decodeSeconds : 0.0);
-    }
-  }
-  figures.add("peak_rss_bytes", static_cast<int64_t>(peakRssKb()) * 1024);
-  if (cudaSession) {
-    figures.add("cuda_launches", static_cast<int64_t>(cudaSession->launches()));
-    // Whether decode steps ran as a CUDA graph (none ran: false).
-    figures.addBool("cuda_graph", cudaSession->graphLaunches() > 0);
-    figures.add("cuda_graph_launches",
-                static_cast<int64_t>(cudaSession->graphLaunches()));
-  }
-
-  std::fflush(stdout); // results before the figures when both go to a pipe
-  if (!o.quiet) {
-    std::string line;
-    for (const auto &[key, value] : figures.items)
-      line += (line.empty() ? "" : ", ") + key + " " + value;
-    std::fprintf(stderr, "quant-run: %s\n", line.c_str());
-  }
-  if (cudaSession && o.cudaProfile)
-    printProfile(cudaSession->profile(), cudaSession->launches());
-  if (!o.statsJson.empty() && !figures.writeJson(o.statsJson))
-    return fail(o.statsJson + ": cannot write");
+/// --perplexity: over the documents of the file.
+int runPerplexity(const Options &o, qrt::Session &session,
+                  const qrt::text::Tokenizer &tokenizer,
+                  qrt::Figures &figures) {
+  std::ifstream in(o.perplexity, std::ios::binary);
+  if (!in)
+    return inputError(o.perplexity + ": cannot read: " + std::strerror(errno));
+  std::stringstream text;
+  text << in.rdbuf();
+  std::vector<std::string> documents = qrt::splitDocuments(
+      text.str(), o.docSep, static_cast<size_t>(o.documents));
+  if (documents.empty())
+    return inputError(o.perplexity + ": no documents");
+  qrt::PerplexityResult result;
+  std::string error;
+  auto began = std::chrono::steady_clock::now();
+  auto lastReport = began;
+  bool ok = qrt::evaluatePerplexity(
+      session, tokenizer, documents, result, error,
+      [&](size_t done, const qrt::PerplexityResult &r) {
+        if (o.quiet || (seconds(lastReport) < 2 && done != documents.size()))
+          return;
+        lastReport = std::chrono::steady_clock::now();
+        std::fprintf(stderr,
+                     "\r[%zu/%zu documents] %" PRId64
+                     " tokens, perplexity so far %.4f",
+                     done, documents.size(), r.tokens, r.perplexity());
+      });
+  if (!o.quiet)
+    std::fputc('\n', stderr);
+  if (!ok)
+    return fail(error);
+  double elapsed = seconds(began);
+  std::printf("mean NLL: %.6f nats per token\n", result.meanNll());
+  std::printf("perplexity: %.6f (%" PRId64 " tokens, %" PRId64
+              " documents)\n",
+              result.perplexity(), result.tokens, result.documents);
+  figures.add("perplexity", result.perplexity());
+  figures.add("mean_nll", result.meanNll());
+  figures.add("tokens", result.tokens);
+  figures.add("documents", result.documents);
+  figures.add("seconds", elapsed);
+  figures.add("tokens_per_second",
+              (result.tokens + result.documents) / elapsed);
   return 0;
+}
+
+/// Generation after the prompt's logits: sample, print, decode.
+int generate(const Options &o, qrt::Session &session,
+             const qrt::text::Tokenizer *tokenizer,
+             const std::vector<int32_t> &prompt, std::vector<float> &logits,
+             int32_t eos, qrt::Figures &figures) {
+  qrt::Sampler sampler(o.temperature, o.topP, o.seed);
+  int32_t previous = prompt.back();
+  int64_t generated = 0;
+  int64_t vocab = session.vocab();
+  std::string error;
+  if (!o.printIds && tokenizer) {
+    // Echo the prompt, as it continues into the generated text.
+    for (size_t i = 0; i < prompt.size(); ++i)
+      std::fputs(
+          tokenizer->decodeToken(i ? prompt[i - 1] : tokenizer->bos(), prompt[i])
+              .c_str(),
+          stdout);
+  }
+  auto began = std::chrono::steady_clock::now();
+  while (generated < o.maxNew) {
+    int32_t next = sampler.sample(logits.data(), vocab);
+    ++generated;
+    if (o.printIds)
+      std::printf(generated == 1 ? "%d" : " %d", next);
+    else
+      std::fputs(tokenizer->decodeToken(previous, next).c_str(), stdout);
+    std::fflush(stdout);
+    if (next == eos || session.position() >= session.context() ||
+        generated == o.maxNew)
+      break;
+    if (!session.forward(&next, 1, logits.data(), false, error))
+      return fail(error);
+    previous = next;
+  }
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+  double decodeSeconds = seconds(began);
+  figures.add("generated_tokens", generated);
+  figures.add("decode_seconds", decodeSeconds);
+  figures.add("decode_tokens_per_second",
+              generated > 1 ? (generated - 1) / decodeSeconds : 0.0);
+  return 0;
+}
+
+/// --prompt / --tokens: the prompt's logits (dumped with --dump-logits),
+/// then generation.
+int runPrompt(const Options &o, qrt::Session &session,
+              const qrt::text::Tokenizer *tokenizer, int32_t eos,
+              qrt::Figures &figures) {
+  std::vector<int32_t> prompt;
+  if (o.haveTokens) {
+    prompt = o.tokenIds;
+  } else {
+    prompt.push_back(tokenizer->bos());
+    std::vector<int32_t> text = tokenizer->encode(o.prompt);
+    prompt.insert(prompt.end(), text.begin(), text.end());
+  }
+  int64_t count = static_cast<int64_t>(prompt.size());
+  int64_t vocab = session.vocab();
+  for (int32_t id : prompt)
+    if (id >= vocab)
+      return inputError("--tokens: id " + std::to_string(id) +
+                        " is outside the vocabulary of " +
+                        std::to_string(vocab));
+  if (count > session.context())
+    return inputError("the prompt has " + std::to_string(count) +
+                      " tokens, the context " +
+                      std::to_string(session.context()));
+  bool dump = !o.dumpLogits.empty();
+  std::vector<float> logits(static_cast<size_t>((dump ? count : 1) * vocab));
+  std::string error;
+  auto began = std::chrono::steady_clock::now();
+  if (!session.forward(prompt.data(), count, logits.data(), dump, error))
+    return fail(error);
+  double prefillSeconds = seconds(began);
+  figures.add("prompt_tokens", count);
+  figures.add("prefill_seconds", prefillSeconds);
+  figures.add("prefill_tokens_per_second", count / prefillSeconds);
+  if (!dump)
+    return generate(o, session, tokenizer, prompt, logits, eos, figures);
+  if (!writeFileAtomically(o.dumpLogits, logits.data(),
+                           logits.size() * sizeof(float), error))
+    return fail(error);
+  return 0;
+}
+
+/// The figures to stderr (and --stats-json), the profile with
+/// --cuda-profile.
+int report(const Options &o, const qrt::Session &session,
+           qrt::Figures &figures) {
+  figures.add("peak_rss_bytes", static_cast<int64_t>(peakRssKb()) * 1024);
+  session.addFigures(figures);
+  std::fflush(stdout); // results before the figures when both go to a pipe
+  if (!o.quiet)
+    std::fprintf(stderr, "quant-run: %s\n", figures.line().c_str());
+  if (o.profile)
+    printProfile(session.profile());
+  std::string error;
+  if (!o.statsJson.empty() && !figures.writeJson(o.statsJson, error))
+    return fail(error);
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  qrt::registerBuiltinBackends();
+  Options o = parseArgs(argc, argv);
+  if (o.bandwidth)
+    return measureBandwidth(o);
+  auto start = std::chrono::steady_clock::now();
+  std::string error;
+  std::unique_ptr<qrt::LoadedPlan> loaded =
+      qrt::LoadedPlan::openFile(o.plan, error);
+  if (!loaded)
+    return inputError(error);
+  if (o.info)
+    return printInfo(o, *loaded);
+  double loadSeconds = seconds(start);
+
+  qrt::SessionOptions options;
+  options.device = o.device;
+  options.threads = o.threads;
+  options.context = o.context;
+  options.profile = o.profile;
+  options.replayDecode = o.replayDecode;
+  std::unique_ptr<qrt::Session> session =
+      qrt::Session::create(*loaded, options, error);
+  if (!session)
+    return fail((o.device != "auto" ? "--device " + o.device + ": "
+                                    : o.plan + ": ") +
+                error);
+  qrt::DeviceInfo device = session->deviceInfo();
+  const qrt::Backend *backend = qrt::findBackend(device.backend);
+  if (o.profile && !(backend && backend->profiles))
+    return fail("--cuda-profile needs a backend that profiles kernels "
+                "(cuda); the session runs on " +
+                device.backend +
+                (device.reason.empty() ? std::string()
+                                       : " (" + device.reason + ")"));
+  std::unique_ptr<qrt::text::Tokenizer> tokenizer;
+  int status = 0;
+  if (!loadTokenizer(o, loaded->plan(), tokenizer, status))
+    return status;
+
+  qrt::Figures figures;
+  addPlanFigures(figures, o, *loaded, *session, loadSeconds);
+  status = !o.perplexity.empty()
+               ? runPerplexity(o, *session, *tokenizer, figures)
+               : runPrompt(o, *session, tokenizer.get(),
+                           loaded->plan().model()->eos(), figures);
+  if (status != 0)
+    return status;
+  return report(o, *session, figures);
 }

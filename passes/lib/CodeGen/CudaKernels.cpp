@@ -11,7 +11,7 @@
 
 #include "quant/CodeGen/CudaKernels.h"
 
-#include "qrt/core/Quantize.h"
+#include "qrt/core/QuantizedWeight.h"
 #include "qrt/cuda/KernelAbi.h"
 
 #include <cassert>

@@ -9,6 +9,7 @@
 #include "quant/Passes/Passes.h"
 
 #include "qllm/IR/QLLMOps.h"
+#include "qllm/IR/QLLMPlanAttrs.h"
 #include "quant/CodeGen/CudaKernels.h"
 #include "quant/Plan/PlanInfo.h"
 
@@ -34,50 +35,43 @@ std::optional<std::pair<int64_t, int64_t>> arenaRange(Value v, int64_t tokens) {
   auto result = dyn_cast<OpResult>(v);
   if (!result)
     return std::nullopt;
-  auto arena =
-      result.getOwner()->getAttrOfType<DenseI64ArrayAttr>("qllm.arena");
-  if (!arena || arena[result.getResultNumber()] < 0)
+  ArenaAttr arena = getArena(result.getOwner());
+  if (!arena || arena.getOffsets()[result.getResultNumber()] < 0)
     return std::nullopt;
   auto type = cast<RankedTensorType>(v.getType());
   int64_t elements = 1;
   for (int64_t d : type.getShape())
     elements *= ShapedType::isDynamic(d) ? tokens : d;
-  int64_t begin = arena[result.getResultNumber()];
+  int64_t begin = arena.getOffsets()[result.getResultNumber()];
   return std::make_pair(begin, begin + elements * 4);
-}
-
-bool isStep(Operation *op) {
-  StringRef kernel = kernelOf(op);
-  return !kernel.empty() && kernel != "weight" && kernel != "constant" &&
-         kernel != "view";
 }
 
 struct QLLMGenerateCudaPass
     : qllm::impl::QLLMGenerateCudaPassBase<QLLMGenerateCudaPass> {
-  using Base::Base;
+  QLLMGenerateCudaPass() = default;
+  QLLMGenerateCudaPass(const QLLMGenerateCudaPass &other)
+      : QLLMGenerateCudaPassBase(other) {}
+
+  CudaOptionSet<Pass> options{*this};
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
     cuda::CudaModule code;
     Builder builder(module.getContext());
     bool any = false;
+    CudaOptions o = options.values();
     for (auto func : module.getOps<func::FuncOp>()) {
-      auto entry = func->getAttrOfType<DictionaryAttr>("qllm.entry");
+      EntryAttr entry = getEntry(func);
       if (!entry)
         continue;
-      auto maxTokens = entry.getAs<IntegerAttr>("max_tokens");
-      if (!maxTokens) {
-        func.emitError() << "entry has no max_tokens (run quant-compile)";
-        return signalPassFailure();
-      }
       // Token-parallel launches put the tokens on grid y (at most 65535).
-      if (maxTokens.getInt() > 65535) {
-        func.emitError() << "entry takes " << maxTokens.getInt()
+      if (entry.getMaxTokens() > 65535) {
+        func.emitError() << "entry takes " << entry.getMaxTokens()
                          << " tokens per step; CUDA launches take at most "
                             "65535 (use prefill-tokens=65535 or fewer)";
         return signalPassFailure();
       }
-      if (failed(generate(func, maxTokens.getInt(), code, builder)))
+      if (failed(generate(func, entry.getMaxTokens(), o, code, builder)))
         return signalPassFailure();
       any = true;
     }
@@ -86,45 +80,54 @@ struct QLLMGenerateCudaPass
                             "quant-compile first)";
       return signalPassFailure();
     }
-    module->setAttr("qllm.cuda_source", builder.getStringAttr(code.source()));
-    SmallVector<Attribute> names;
+    SmallVector<Attribute> names, archs;
     for (const std::string &name : code.kernelNames())
       names.push_back(builder.getStringAttr(name));
-    module->setAttr("qllm.cuda_kernels", builder.getArrayAttr(names));
+    for (const std::string &arch : o.archs)
+      archs.push_back(builder.getStringAttr(arch));
+    auto attr = CudaCodeAttr::getChecked(
+        [&] { return module.emitError() << "qllm-generate-cuda: "; },
+        module.getContext(), StringRef(code.source()),
+        builder.getArrayAttr(names),
+        builder.getArrayAttr(archs));
+    if (!attr)
+      return signalPassFailure();
+    module->setAttr(kCudaCodeAttrName, attr);
   }
 
   LogicalResult generate(func::FuncOp func, int64_t maxTokens,
-                         cuda::CudaModule &code, Builder &builder) {
+                         const CudaOptions &o, cuda::CudaModule &code,
+                         Builder &builder) {
     SmallVector<Operation *> steps;
     for (Operation &op : func.getBody().front()) {
       if (isa<func::ReturnOp>(&op))
         continue;
-      if (kernelOf(&op).empty())
+      if (!hasKernelOrStorage(&op))
         return op.emitError() << "has no kernel (run quant-compile, or "
                                  "qllm-select-kernels{target=cuda})";
-      if (isStep(&op))
+      if (getKernel(&op))
         steps.push_back(&op);
     }
     const bool gemm = maxTokens > 1;
     for (size_t i = 0; i < steps.size(); ++i) {
       Operation *op = steps[i];
-      if (op->hasAttr("qllm.cuda"))
+      if (getCudaLaunches(op))
         continue; // an add fused into the matmul before it
-      StringRef kernel = kernelOf(op);
+      Kernel kernel = *getKernel(op);
       SmallVector<cuda::Launch> launches;
       SmallVector<bool> fusedAdd;
-      if (kernel == "embedding") {
+      if (kernel == Kernel::embedding) {
         auto embedding = cast<EmbeddingOp>(op);
         auto table = cast<RankedTensorType>(
             weightOf(embedding.getTable())->getResult(0).getType());
         launches.push_back(code.embedding(table.getDimSize(0),
                                           table.getDimSize(1),
                                           table.getElementType().isF16()));
-      } else if (kernel == "rms_norm") {
+      } else if (kernel == Kernel::rms_norm) {
         auto norm = cast<RmsNormOp>(op);
         launches.push_back(code.rmsNorm(lastDim(norm.getInput()),
                                         norm.getEpsilon().convertToFloat()));
-      } else if (kernel == "matmul" || kernel == "dequant_matmul") {
+      } else if (kernel == Kernel::matmul || kernel == Kernel::dequant_matmul) {
         cuda::MatmulSpec spec;
         spec.gemm = gemm;
         Value x;
@@ -150,14 +153,15 @@ struct QLLMGenerateCudaPass
             spec.nf4 = cast<NF4Attr>(type.getScheme()).getScheme();
           }
         }
-        Operation *add = fusableAdd(
-            op, x, i + 1 < steps.size() ? steps[i + 1] : nullptr, maxTokens);
+        Operation *add =
+            fusableAdd(op, x, i + 1 < steps.size() ? steps[i + 1] : nullptr,
+                       maxTokens, o.fuseEpilogues);
         spec.addResidual = add != nullptr;
         launches.push_back(code.matmul(spec));
         fusedAdd.push_back(spec.addResidual);
         if (add)
-          add->setAttr("qllm.cuda", builder.getArrayAttr({}));
-      } else if (kernel == "rotary") {
+          add->setAttr(kCudaLaunchesAttrName, builder.getArrayAttr({}));
+      } else if (kernel == Kernel::rotary) {
         auto rotary = cast<RotaryOp>(op);
         auto type = cast<RankedTensorType>(rotary.getInput().getType());
         cuda::RotarySpec spec;
@@ -174,7 +178,7 @@ struct QLLMGenerateCudaPass
         auto out = arenaRange(rotary.getResult(), 1);
         spec.inPlace = in && out && in->first == out->first;
         launches.push_back(code.rotary(spec));
-      } else if (kernel == "attention") {
+      } else if (kernel == Kernel::attention) {
         auto attention = cast<AttentionOp>(op);
         auto q = cast<RankedTensorType>(attention.getQuery().getType());
         auto k = cast<RankedTensorType>(attention.getKey().getType());
@@ -182,7 +186,11 @@ struct QLLMGenerateCudaPass
         spec.heads = q.getDimSize(2);
         spec.kvHeads = k.getDimSize(2);
         spec.headDim = q.getDimSize(3);
-        spec.layer = op->getAttrOfType<IntegerAttr>("qllm.layer").getInt();
+        std::optional<int64_t> layer = getLayer(op);
+        if (!layer)
+          return op->emitError() << "has no qllm.layer (run "
+                                    "qllm-specialize-entries)";
+        spec.layer = *layer;
         spec.scale =
             attention.getScale()
                 ? attention.getScale()->convertToFloat()
@@ -190,34 +198,18 @@ struct QLLMGenerateCudaPass
         spec.causal = attention.getCausal();
         for (const cuda::Launch &launch : code.attention(spec))
           launches.push_back(launch);
-      } else if (kernel == "add") {
+      } else if (kernel == Kernel::add) {
         launches.push_back(code.add(lastDim(op->getResult(0))));
-      } else if (kernel == "swiglu") {
+      } else if (kernel == Kernel::swiglu) {
         launches.push_back(code.swiglu(lastDim(op->getResult(0))));
-      } else {
-        return op->emitError() << "has kernel '" << kernel
-                               << "' that the CUDA target does not generate";
       }
       SmallVector<Attribute> attrs;
-      for (auto [index, launch] : llvm::enumerate(launches)) {
-        SmallVector<NamedAttribute> fields = {
-            builder.getNamedAttr("function",
-                                 builder.getStringAttr(launch.function)),
-            builder.getNamedAttr("grid_x",
-                                 builder.getI64IntegerAttr(launch.gridX)),
-            builder.getNamedAttr(
-                "tokens_per_block",
-                builder.getI64IntegerAttr(launch.tokensPerBlock)),
-            builder.getNamedAttr("block_x",
-                                 builder.getI64IntegerAttr(launch.blockX)),
-            builder.getNamedAttr(
-                "shared_bytes", builder.getI64IntegerAttr(launch.sharedBytes))};
-        if (index < fusedAdd.size() && fusedAdd[index])
-          fields.push_back(
-              builder.getNamedAttr("fused_add", builder.getUnitAttr()));
-        attrs.push_back(builder.getDictionaryAttr(fields));
-      }
-      op->setAttr("qllm.cuda", builder.getArrayAttr(attrs));
+      for (auto [index, launch] : llvm::enumerate(launches))
+        attrs.push_back(CudaLaunchAttr::get(
+            builder.getContext(), launch.function, launch.gridX,
+            launch.tokensPerBlock, launch.blockX, launch.sharedBytes,
+            index < fusedAdd.size() && fusedAdd[index]));
+      op->setAttr(kCudaLaunchesAttrName, builder.getArrayAttr(attrs));
     }
     return success();
   }
@@ -226,8 +218,8 @@ struct QLLMGenerateCudaPass
   /// next step, the only use of the product, adding a value computed
   /// earlier, into a buffer that does not overlap x.
   Operation *fusableAdd(Operation *matmul, Value x, Operation *next,
-                        int64_t maxTokens) {
-    if (!fuseEpilogues || !next || kernelOf(next) != "add")
+                        int64_t maxTokens, bool fuseEpilogues) {
+    if (!fuseEpilogues || !next || getKernel(next) != Kernel::add)
       return nullptr;
     Value product = matmul->getResult(0);
     if (!product.hasOneUse() || *product.getUsers().begin() != next)
@@ -250,3 +242,10 @@ struct QLLMGenerateCudaPass
 };
 
 } // namespace
+
+std::unique_ptr<Pass>
+mlir::qllm::createQLLMGenerateCudaPass(const CudaOptions &options) {
+  auto pass = std::make_unique<QLLMGenerateCudaPass>();
+  pass->options.assign(options);
+  return pass;
+}

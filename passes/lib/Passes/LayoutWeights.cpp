@@ -142,16 +142,8 @@ struct QLLMLayoutWeightsPass
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     Type f32 = Float32Type::get(ctx);
-    Type storage;
-    if (weightType == "f32")
-      storage = f32;
-    else if (weightType == "f16")
-      storage = Float16Type::get(ctx);
-    else {
-      getOperation().emitError()
-          << "weight-type must be f32 or f16, got '" << weightType << "'";
-      return signalPassFailure();
-    }
+    Type storage =
+        weightType == FloatStorage::f16 ? Type(Float16Type::get(ctx)) : f32;
 
     // What to change, grouped by the blob it reads, in program order.
     std::map<const void *, SmallVector<Request>> requests;

@@ -9,10 +9,35 @@
 
 using namespace mlir;
 
+llvm::StringRef mlir::qllm::nameOf(WeightMethod method) {
+  switch (method) {
+  case WeightMethod::fp32:
+    return "fp32";
+  case WeightMethod::fp16:
+    return "fp16";
+  case WeightMethod::int8:
+    return "int8";
+  case WeightMethod::int4:
+    return "int4";
+  case WeightMethod::intN:
+    return "int";
+  case WeightMethod::nf4:
+    return "nf4";
+  }
+  return "?";
+}
+
+llvm::StringRef mlir::qllm::nameOf(Target target) {
+  return target == Target::cuda ? "cuda" : "cpu";
+}
+
 void mlir::qllm::buildImportCleanupPipeline(OpPassManager &pm) {
-  // Fold shape subgraphs (Shape -> Gather -> Concat -> Reshape) as far as the
-  // known dimensions allow, then raise the primitive-op patterns of both
-  // export styles into LLM ops, cleaning up after each step.
+  // What each input and output dimension counts, from the decoder
+  // interface; then fold shape subgraphs (Shape -> Gather -> Concat ->
+  // Reshape) as far as the known dimensions allow, and raise the
+  // primitive-op patterns of both export styles into LLM ops, cleaning up
+  // after each step.
+  pm.addNestedPass<func::FuncOp>(createQLLMClassifyDimsPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createQLLMRaiseEmbeddingPass());
@@ -32,40 +57,26 @@ void mlir::qllm::buildCompilePipeline(OpPassManager &pm,
                                       const CompileOptions &options) {
   buildImportCleanupPipeline(pm);
   pm.addNestedPass<func::FuncOp>(createQLLMPromoteToF32Pass());
-  bool quantized = options.method != "fp32" && options.method != "fp16";
+  QuantizeOptions quantize = options.quantize.values();
+  bool quantized = isQuantized(quantize.method);
   if (quantized) {
-    QLLMQuantizeWeightsPassOptions quantize;
-    quantize.method = options.method;
-    quantize.bits = options.bits;
-    quantize.groupSize = options.groupSize;
-    quantize.symmetric = options.symmetric;
-    quantize.scaleType = options.scaleType;
-    quantize.doubleQuant = options.doubleQuant;
-    quantize.exclude.assign(options.exclude.begin(), options.exclude.end());
-    quantize.quantizeOutput = options.quantizeOutput;
     pm.addPass(createQLLMQuantizeWeightsPass(quantize));
     pm.addPass(createQLLMFuseDequantMatmulPass());
   }
-  QLLMSpecializeEntriesPassOptions entries;
-  entries.maxContext = options.maxContext;
-  entries.prefillTokens = options.prefillTokens;
-  entries.bos = options.bos;
-  entries.eos = options.eos;
-  entries.tokenizer = options.tokenizer;
-  pm.addPass(createQLLMSpecializeEntriesPass(entries));
+  pm.addPass(createQLLMSpecializeEntriesPass(options.entries.values()));
   QLLMLayoutWeightsPassOptions layout;
-  layout.weightType = quantized                  ? options.floatWeights.getValue()
-                      : options.method == "fp16" ? "f16"
-                                                 : "f32";
+  layout.weightType = quantized ? options.floatWeights.getValue()
+                      : quantize.method == WeightMethod::fp16
+                          ? FloatStorage::f16
+                          : FloatStorage::f32;
   pm.addPass(createQLLMLayoutWeightsPass(layout));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  QLLMSelectKernelsPassOptions kernels;
-  kernels.target = options.target;
-  pm.addNestedPass<func::FuncOp>(createQLLMSelectKernelsPass(kernels));
+  Target target = options.target.target;
+  pm.addNestedPass<func::FuncOp>(createQLLMSelectKernelsPass(target));
   pm.addNestedPass<func::FuncOp>(createQLLMPlanMemoryPass());
-  if (options.target == "cuda")
-    pm.addPass(createQLLMGenerateCudaPass());
+  if (target == Target::cuda)
+    pm.addPass(createQLLMGenerateCudaPass(options.cuda.values()));
 }
 
 void mlir::qllm::registerQuantPipelines() {
@@ -81,7 +92,8 @@ void mlir::qllm::registerQuantPipelines() {
       });
   PassPipelineRegistration<>(
       "quant-import-cleanup",
-      "Fold shape subgraphs of an imported ONNX graph and raise it to LLM "
-      "ops (embedding, rms_norm, rotary, attention, swiglu)",
+      "Classify the input dimensions of an imported ONNX graph, fold its "
+      "shape subgraphs and raise it to LLM ops (embedding, rms_norm, rotary, "
+      "attention, swiglu)",
       [](OpPassManager &pm) { buildImportCleanupPipeline(pm); });
 }

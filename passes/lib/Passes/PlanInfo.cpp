@@ -3,6 +3,7 @@
 #include "quant/Plan/PlanInfo.h"
 
 #include "qllm/IR/QLLMOps.h"
+#include "qllm/IR/QLLMPlanAttrs.h"
 #include "qllm/IR/QLLMShapes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -18,24 +19,31 @@ std::optional<int64_t> PlanShapes::resolve(Value value, int64_t dim,
   std::optional<int64_t> size;
   DimRef root = traceDim(value, dim);
   if (auto arg = dyn_cast<BlockArgument>(root.value)) {
+    // The role qllm-classify-dims gave the argument's dimension.
     auto func = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
-    auto dims =
-        func ? func.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(), "qllm.dims")
-             : ArrayAttr();
+    unsigned index = arg.getArgNumber();
+    auto roles = func ? func.getArgAttrOfType<ArrayAttr>(index, kDimRolesAttrName)
+                      : ArrayAttr();
+    auto names = func ? func.getArgAttrOfType<ArrayAttr>(index, kDimsAttrName)
+                      : ArrayAttr();
     StringRef name;
-    if (dims && root.dim < static_cast<int64_t>(dims.size()))
-      if (auto s = dyn_cast<StringAttr>(dims[root.dim]))
+    if (names && root.dim < static_cast<int64_t>(names.size()))
+      if (auto s = dyn_cast<StringAttr>(names[root.dim]))
         name = s.getValue();
-    std::string lower = name.lower();
-    if (StringRef(lower).contains("batch"))
+    auto role = roles && root.dim < static_cast<int64_t>(roles.size())
+                    ? dyn_cast<DimRoleAttr>(roles[root.dim])
+                    : DimRoleAttr();
+    if (!role)
+      why = "the model's input dimensions are not classified (run "
+            "qllm-classify-dims)";
+    else if (role.getValue() == DimRole::batch)
       size = batch;
-    else if (StringRef(lower).contains("seq") &&
-             !StringRef(lower).contains("past") &&
-             !StringRef(lower).contains("total"))
+    else if (role.getValue() == DimRole::sequence)
       size = kTokenDim;
     else
       why = "it traces to the input dimension '" +
-            (name.empty() ? std::string("?") : name.str()) + "'";
+            (name.empty() ? std::string("?") : name.str()) + "' (" +
+            stringifyDimRole(role.getValue()).str() + ")";
   } else if (Operation *op = root.value.getDefiningOp();
              op && op->hasTrait<OpTrait::ResultsBroadcastableShape>()) {
     // Several operands carry the dimension: all must agree.
@@ -94,12 +102,6 @@ FailureOr<SmallVector<int64_t>> PlanShapes::shape(Value value) {
     shape.push_back(*size);
   }
   return shape;
-}
-
-StringRef mlir::qllm::kernelOf(Operation *op) {
-  if (auto kernel = op->getAttrOfType<StringAttr>("qllm.kernel"))
-    return kernel.getValue();
-  return {};
 }
 
 Operation *mlir::qllm::weightOf(Value value) {

@@ -12,6 +12,7 @@
 #include "quant/Passes/Passes.h"
 
 #include "qllm/IR/QLLMOps.h"
+#include "qllm/IR/QLLMPlanAttrs.h"
 #include "quant/Plan/PlanInfo.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -40,38 +41,26 @@ struct Group {
   int64_t offset = -1;
 };
 
-/// Kernels whose results are new activations in the arena.
-bool writesArena(StringRef kernel) {
-  return kernel == "embedding" || kernel == "rms_norm" || kernel == "matmul" ||
-         kernel == "dequant_matmul" ||
-         kernel == "rotary" || kernel == "attention" || kernel == "add" ||
-         kernel == "swiglu";
-}
-
 struct QLLMPlanMemoryPass
     : qllm::impl::QLLMPlanMemoryPassBase<QLLMPlanMemoryPass> {
   void runOnOperation() override {
     func::FuncOp func = getOperation();
-    auto entry = func->getAttrOfType<DictionaryAttr>("qllm.entry");
+    EntryAttr entry = getEntry(func);
     if (!entry)
       return;
-    auto maxTokens = entry.getAs<IntegerAttr>("max_tokens");
-    auto plan =
-        func->getParentOfType<ModuleOp>()
-            ? func->getParentOfType<ModuleOp>()->getAttrOfType<DictionaryAttr>(
-                  "qllm.plan")
-            : DictionaryAttr();
-    if (!maxTokens || maxTokens.getInt() <= 0 || !plan) {
+    auto module = func->getParentOfType<ModuleOp>();
+    PlanAttr plan = module ? getPlan(module) : PlanAttr();
+    if (!plan) {
       func.emitError() << "is not a specialized entry point (run "
                           "qllm-specialize-entries first)";
       return signalPassFailure();
     }
-    int64_t batch = cast<IntegerAttr>(plan.get("batch")).getInt();
-    if (failed(assign(func, maxTokens.getInt(), batch)))
+    if (failed(assign(func, entry, plan.getBatch())))
       signalPassFailure();
   }
 
-  LogicalResult assign(func::FuncOp func, int64_t maxTokens, int64_t batch) {
+  LogicalResult assign(func::FuncOp func, EntryAttr entry, int64_t batch) {
+    const int64_t maxTokens = entry.getMaxTokens();
     Block &body = func.getBody().front();
     llvm::DenseMap<Value, unsigned> groupOf;
     SmallVector<Group> groups;
@@ -90,8 +79,8 @@ struct QLLMPlanMemoryPass
     };
 
     for (Operation &op : body) {
-      StringRef kernel = kernelOf(&op);
-      if (kernel == "view") {
+      std::optional<Kernel> kernel = getKernel(&op);
+      if (getStorage(&op) == Storage::view) {
         Value input = op.getOperand(0);
         auto it = groupOf.find(input);
         if (it == groupOf.end())
@@ -102,9 +91,9 @@ struct QLLMPlanMemoryPass
         group.end = std::max(group.end, lastUse(op.getResult(0)));
         continue;
       }
-      if (!writesArena(kernel))
-        continue;
-      if (kernel == "attention") {
+      if (!kernel)
+        continue; // weights and constants are not in the arena
+      if (kernel == Kernel::attention) {
         // The presents are the KV cache, written by the kernel, not the arena.
         for (Value present : op.getResults().drop_front())
           for (Operation *user : present.getUsers())
@@ -127,7 +116,7 @@ struct QLLMPlanMemoryPass
         elements *= d == kTokenDim ? maxTokens : d;
       int64_t bytes = elements * 4;
 
-      if (kernel == "rotary") {
+      if (kernel == Kernel::rotary) {
         // In place when the input's bytes die here.
         auto it = groupOf.find(op.getOperand(0));
         if (it != groupOf.end() && groups[it->second].end == index[&op]) {
@@ -185,9 +174,10 @@ struct QLLMPlanMemoryPass
         any |= it != groupOf.end();
       }
       if (any)
-        op.setAttr("qllm.arena", builder.getDenseI64ArrayAttr(offsets));
+        op.setAttr(kArenaAttrName, ArenaAttr::get(builder.getContext(), offsets));
     }
-    func->setAttr("qllm.arena_bytes", builder.getI64IntegerAttr(arenaBytes));
+    func->setAttr(kEntryAttrName,
+                  EntryAttr::get(builder.getContext(), maxTokens, arenaBytes));
     return success();
   }
 };

@@ -14,8 +14,9 @@
 #include "qllm/IR/Weightless.h"
 #include "quant/Plan/PlanInfo.h"
 
+#include "qllm/IR/QLLMPlanAttrs.h"
 #include "qrt/core/Half.h"
-#include "qrt/core/Quantize.h"
+#include "quant/Quantize/RoundToNearest.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -58,9 +59,10 @@ void collectOutputProjections(func::FuncOp func,
     return;
   for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
     bool logits = false;
-    for (StringRef attr : {"qllm.name", "qllm.role"})
-      if (auto name = func.getResultAttrOfType<StringAttr>(i, attr))
-        logits |= name.getValue() == "logits";
+    if (auto name = func.getResultAttrOfType<StringAttr>(i, kNameAttrName))
+      logits |= name.getValue() == "logits";
+    if (auto role = func.getResultAttrOfType<RoleAttr>(i, kRoleAttrName))
+      logits |= role.getRole() == InterfaceRole::logits;
     if (!logits)
       continue;
     Value v = value;
@@ -124,146 +126,142 @@ struct Job {
   SmallVector<DenseResourceElementsAttr> components; // created from result
 };
 
-struct QLLMQuantizeWeightsPass
-    : qllm::impl::QLLMQuantizeWeightsPassBase<QLLMQuantizeWeightsPass> {
-  using Base::Base;
-
-  /// The scheme attribute the options describe, or failure with an error.
-  FailureOr<QuantSchemeAttrInterface> buildScheme(ModuleOp module) {
-    MLIRContext *ctx = &getContext();
-    auto fail = [&](const Twine &message) -> InFlightDiagnostic {
-      InFlightDiagnostic diag = mlir::emitError(module.getLoc());
-      diag << "qllm-quantize-weights: " << message;
-      return diag;
-    };
-    auto floatType = [&](StringRef name, FloatType fallback) -> FloatType {
-      if (name == "default")
-        return fallback;
-      if (name == "f32")
-        return Float32Type::get(ctx);
-      if (name == "f16")
-        return Float16Type::get(ctx);
-      if (name == "bf16")
-        return BFloat16Type::get(ctx);
-      return {};
-    };
-    if (symmetric != "default" && symmetric != "true" && symmetric != "false") {
-      fail("symmetric must be true, false or default, got '" + symmetric + "'");
-      return failure();
+/// The scheme attribute the options describe, or failure with an error.
+FailureOr<QuantSchemeAttrInterface> buildScheme(ModuleOp module,
+                                                const QuantizeOptions &o) {
+  MLIRContext *ctx = module.getContext();
+  auto fail = [&](const Twine &message) -> FailureOr<QuantSchemeAttrInterface> {
+    mlir::emitError(module.getLoc()) << "qllm-quantize-weights: " << message;
+    return failure();
+  };
+  auto floatType = [&](ScaleTypeChoice choice, FloatType fallback) {
+    switch (choice) {
+    case ScaleTypeChoice::f32:
+      return FloatType(Float32Type::get(ctx));
+    case ScaleTypeChoice::f16:
+      return FloatType(Float16Type::get(ctx));
+    case ScaleTypeChoice::bf16:
+      return FloatType(BFloat16Type::get(ctx));
+    case ScaleTypeChoice::byMethod:
+      break;
     }
-    if (method == "nf4") {
-      if (bits != 0 && bits != 4) {
-        fail("nf4 has 4-bit codes, got bits=" + Twine(bits));
-        return failure();
-      }
-      if (symmetric != "default") {
-        fail("symmetric has no meaning for nf4");
-        return failure();
-      }
-      int64_t block = groupSize == 0 ? 64 : groupSize;
-      if (block <= 0) {
-        fail("nf4 needs a positive block size (group-size), got " +
-             Twine(block));
-        return failure();
-      }
-      FloatType scale = floatType(scaleType, Float32Type::get(ctx));
-      if (!scale) {
-        fail("scale-type must be f32, f16, bf16 or default, got '" +
-             scaleType + "'");
-        return failure();
-      }
-      if (doubleQuant && !scale.isF32()) {
-        fail("with double-quant the absmax is stored as 8-bit codes; "
-             "scale-type must stay f32");
-        return failure();
-      }
-      auto attr = NF4Attr::getChecked(
-          [&] { return fail(""); }, ctx, block, bool(doubleQuant),
-          doubleQuant ? doubleQuantBlockSize.getValue()
+    return fallback;
+  };
+  // getChecked reports a bad scheme at the module.
+  auto emitAtModule = [&] {
+    return mlir::emitError(module.getLoc()) << "qllm-quantize-weights: ";
+  };
+  if (!isQuantized(o.method))
+    return fail("method=" + nameOf(o.method) +
+                " stores floats; quantizing methods are int8, int4, int, nf4");
+  if (o.method == WeightMethod::nf4) {
+    if (o.bits != 0 && o.bits != 4)
+      return fail("nf4 has 4-bit codes, got bits=" + Twine(o.bits));
+    if (o.symmetric != SymmetryChoice::byMethod)
+      return fail("symmetric has no meaning for nf4");
+    int64_t block = o.groupSize == 0 ? 64 : o.groupSize;
+    if (block <= 0)
+      return fail("nf4 needs a positive block size (group-size), got " +
+                  Twine(block));
+    FloatType scale = floatType(o.scaleType, Float32Type::get(ctx));
+    if (o.doubleQuant && !scale.isF32())
+      return fail("with double-quant the absmax is stored as 8-bit codes; "
+                  "scale-type must stay f32");
+    auto attr = NF4Attr::getChecked(
+        emitAtModule, ctx, block, o.doubleQuant,
+        o.doubleQuant ? o.doubleQuantBlockSize
                       : ::qrt::NF4Scheme().doubleQuantBlockSize,
-          scale);
-      if (!attr)
-        return failure();
-      return cast<QuantSchemeAttrInterface>(attr);
-    }
-    int codeBits;
-    if (method == "int8")
-      codeBits = 8;
-    else if (method == "int4")
-      codeBits = 4;
-    else if (method == "int")
-      codeBits = bits;
-    else {
-      fail("unknown method '" + method + "' (int8, int4, int, nf4)");
-      return failure();
-    }
-    if (method != "int" && bits != 0 && bits != codeBits) {
-      fail("method=" + method + " has " + Twine(codeBits) +
-           "-bit codes, got bits=" + Twine(bits) + " (use method=int)");
-      return failure();
-    }
-    if (codeBits != 2 && codeBits != 3 && codeBits != 4 && codeBits != 8) {
-      fail("method=int needs bits=2, 3, 4 or 8, got " + Twine(codeBits));
-      return failure();
-    }
-    if (doubleQuant) {
-      fail("double-quant applies to nf4 only");
-      return failure();
-    }
-    bool int8 = method == "int8";
-    int64_t group = groupSize != 0 ? groupSize.getValue()
-                    : int8         ? ::qrt::kPerChannel
-                                   : 128;
-    if (group <= 0 && group != ::qrt::kPerChannel) {
-      fail("group-size must be positive or -1 (per channel), got " +
-           Twine(group));
-      return failure();
-    }
-    bool sym = symmetric == "default" ? int8 : symmetric == "true";
-    FloatType scale =
-        floatType(scaleType, int8 ? FloatType(Float32Type::get(ctx))
-                                  : FloatType(Float16Type::get(ctx)));
-    if (!scale) {
-      fail("scale-type must be f32, f16, bf16 or default, got '" + scaleType +
-           "'");
-      return failure();
-    }
-    auto attr = IntQuantAttr::getChecked([&] { return fail(""); }, ctx,
-                                         static_cast<unsigned>(codeBits), group,
-                                         sym, /*act_order=*/false, scale);
+        scale);
     if (!attr)
       return failure();
     return cast<QuantSchemeAttrInterface>(attr);
   }
+  int codeBits = o.method == WeightMethod::int8   ? 8
+                 : o.method == WeightMethod::int4 ? 4
+                                                  : o.bits;
+  if (o.method != WeightMethod::intN && o.bits != 0 && o.bits != codeBits)
+    return fail("method=" + nameOf(o.method) + " has " + Twine(codeBits) +
+                "-bit codes, got bits=" + Twine(o.bits) + " (use method=int)");
+  if (codeBits != 2 && codeBits != 3 && codeBits != 4 && codeBits != 8)
+    return fail("method=int needs bits=2, 3, 4 or 8, got " + Twine(codeBits));
+  if (o.doubleQuant)
+    return fail("double-quant applies to nf4 only");
+  bool int8 = o.method == WeightMethod::int8;
+  int64_t group = o.groupSize != 0 ? o.groupSize
+                  : int8           ? ::qrt::kPerChannel
+                                   : 128;
+  if (group <= 0 && group != ::qrt::kPerChannel)
+    return fail("group-size must be positive or -1 (per channel), got " +
+                Twine(group));
+  bool sym = o.symmetric == SymmetryChoice::byMethod
+                 ? int8
+                 : o.symmetric == SymmetryChoice::symmetric;
+  FloatType scale =
+      floatType(o.scaleType, int8 ? FloatType(Float32Type::get(ctx))
+                                  : FloatType(Float16Type::get(ctx)));
+  auto attr = IntQuantAttr::getChecked(emitAtModule, ctx,
+                                       static_cast<unsigned>(codeBits), group,
+                                       sym, /*act_order=*/false, scale);
+  if (!attr)
+    return failure();
+  return cast<QuantSchemeAttrInterface>(attr);
+}
+
+struct QLLMQuantizeWeightsPass
+    : qllm::impl::QLLMQuantizeWeightsPassBase<QLLMQuantizeWeightsPass> {
+  QLLMQuantizeWeightsPass() = default;
+  QLLMQuantizeWeightsPass(const QLLMQuantizeWeightsPass &other)
+      : QLLMQuantizeWeightsPassBase(other) {}
+
+  QuantizeOptionSet<Pass> options{*this};
+  Option<bool> report{
+      *this, "report",
+      llvm::cl::desc("Print bytes before/after and bits per weight to stderr"),
+      llvm::cl::init(false)};
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    MLIRContext *ctx = &getContext();
-    FailureOr<QuantSchemeAttrInterface> scheme = buildScheme(module);
-    if (failed(scheme))
-      return signalPassFailure();
-
+    QuantizeOptions o = options.values();
+    FailureOr<QuantSchemeAttrInterface> scheme = buildScheme(module, o);
     SmallVector<llvm::Regex> excluded;
-    for (const std::string &pattern : exclude) {
+    if (failed(scheme) || failed(compileExcludes(module, o, excluded)))
+      return signalPassFailure();
+    std::vector<Job> jobs;
+    SmallVector<std::pair<MatmulOp, size_t>> rewrites;
+    collectJobs(module, o, excluded, jobs, rewrites);
+    if (failed(quantize(module, *scheme, jobs)))
+      return signalPassFailure();
+    createComponents(module, jobs);
+    rewrite(*scheme, jobs, rewrites);
+    if (report)
+      printReport(o, jobs);
+    freeOriginals(module, jobs);
+  }
+
+  /// The exclude patterns, compiled.
+  LogicalResult compileExcludes(ModuleOp module, const QuantizeOptions &o,
+                                SmallVectorImpl<llvm::Regex> &excluded) {
+    for (const std::string &pattern : o.exclude) {
       llvm::Regex regex(pattern);
       std::string problem;
-      if (!regex.isValid(problem)) {
-        mlir::emitError(module.getLoc())
-            << "qllm-quantize-weights: exclude pattern '" << pattern
-            << "' is not a valid regex: " << problem;
-        return signalPassFailure();
-      }
+      if (!regex.isValid(problem))
+        return mlir::emitError(module.getLoc())
+               << "qllm-quantize-weights: exclude pattern '" << pattern
+               << "' is not a valid regex: " << problem;
       excluded.push_back(std::move(regex));
     }
+    return success();
+  }
 
-    // The matmuls to rewrite, and one job per distinct (blob, orientation).
+  /// The matmuls to rewrite, and one job per distinct (blob, orientation).
+  void collectJobs(ModuleOp module, const QuantizeOptions &o,
+                   ArrayRef<llvm::Regex> excluded, std::vector<Job> &jobs,
+                   SmallVectorImpl<std::pair<MatmulOp, size_t>> &rewrites) {
     llvm::SmallPtrSet<Operation *, 4> outputs;
-    if (!quantizeOutput)
+    if (!o.quantizeOutput)
       for (auto func : module.getOps<func::FuncOp>())
         collectOutputProjections(func, outputs);
-    std::vector<Job> jobs;
     std::map<std::pair<const void *, bool>, size_t> jobOf;
-    SmallVector<std::pair<MatmulOp, size_t>> rewrites;
     module.walk([&](MatmulOp matmul) {
       WeightOp weight = weightUnder(matmul.getRhs());
       if (!weight || !resourceOf(weight) || outputs.contains(matmul))
@@ -289,39 +287,45 @@ struct QLLMQuantizeWeightsPass
       }
       rewrites.push_back({matmul, it->second});
     });
+  }
 
-    auto intN = dyn_cast<IntQuantAttr>(*scheme);
-    auto nf4 = dyn_cast<NF4Attr>(*scheme);
-    // A weightless module: only the components' shapes, no values.
+  /// Quantizes every job, in parallel (pure computation on the blobs); in a
+  /// weightless module only the components' shapes.
+  LogicalResult quantize(ModuleOp module, QuantSchemeAttrInterface scheme,
+                         std::vector<Job> &jobs) {
+    auto intN = dyn_cast<IntQuantAttr>(scheme);
+    auto nf4 = dyn_cast<NF4Attr>(scheme);
     bool weightless = isWeightless(module);
-    if (failed(failableParallelForEach(
-            ctx, jobs.begin(), jobs.end(), [&](Job &job) -> LogicalResult {
+    if (succeeded(failableParallelForEach(
+            module.getContext(), jobs.begin(), jobs.end(),
+            [&](Job &job) -> LogicalResult {
               if (weightless) {
-                job.result.layout =
-                    intN
-                        ? ::qrt::layoutFor(intN.getScheme(), job.rows, job.cols)
-                        : ::qrt::layoutFor(nf4.getScheme(), job.rows, job.cols);
+                job.result.layout = scheme.getLayout(job.rows, job.cols);
                 job.result.components.resize(
                     job.result.layout.components.size());
                 return success();
               }
               std::vector<float> w = readMatrix(job.weight, job.transpose);
               job.error =
-                  intN ? ::qrt::quantizeIntN(intN.getScheme(), w.data(),
+                  intN ? quant::quantizeIntN(intN.getScheme(), w.data(),
                                              job.rows, job.cols, job.result)
-                       : ::qrt::quantizeNF4(nf4.getScheme(), w.data(),
+                       : quant::quantizeNF4(nf4.getScheme(), w.data(),
                                             job.rows, job.cols, job.result);
               return success(job.error.empty());
-            }))) {
-      for (Job &job : jobs)
-        if (!job.error.empty())
-          job.weight.emitError()
-              << "cannot quantize weight '" << job.weight.getName() << "' ("
-              << job.rows << "x" << job.cols << " as [N, K]): " << job.error;
-      return signalPassFailure();
-    }
+            })))
+      return success();
+    for (Job &job : jobs)
+      if (!job.error.empty())
+        job.weight.emitError()
+            << "cannot quantize weight '" << job.weight.getName() << "' ("
+            << job.rows << "x" << job.cols << " as [N, K]): " << job.error;
+    return failure();
+  }
 
-    // Component blobs, shared by every function that reads the weight.
+  /// Component blobs, shared by every function that reads the weight.
+  void createComponents(ModuleOp module, std::vector<Job> &jobs) {
+    MLIRContext *ctx = module.getContext();
+    bool weightless = isWeightless(module);
     for (Job &job : jobs) {
       for (auto [component, bytes] : llvm::zip_equal(
                job.result.layout.components, job.result.components)) {
@@ -334,11 +338,15 @@ struct QLLMQuantizeWeightsPass
         std::vector<uint8_t>().swap(bytes);
       }
     }
+  }
 
-    // Rewrite: one quantized_weight + dequantize per job and function, right
-    // after the original weight op (which dominates all its readers).
+  /// One quantized_weight + dequantize per job and function, right after the
+  /// original weight op (which dominates all its readers), read by each
+  /// matmul of the job.
+  void rewrite(QuantSchemeAttrInterface scheme, std::vector<Job> &jobs,
+               ArrayRef<std::pair<MatmulOp, size_t>> rewrites) {
     std::map<std::tuple<Operation *, size_t, const void *>, Value> dequantized;
-    OpBuilder builder(ctx);
+    OpBuilder builder(&getContext());
     for (auto [matmul, index] : rewrites) {
       Job &job = jobs[index];
       auto func = matmul->getParentOfType<func::FuncOp>();
@@ -346,47 +354,51 @@ struct QLLMQuantizeWeightsPass
       // (f32 after qllm-promote-to-f32; f16 in an f16 graph).
       Type element =
           cast<RankedTensorType>(matmul.getRhs().getType()).getElementType();
-      Value &value =
-          dequantized[{func.getOperation(), index, element.getAsOpaquePointer()}];
-      if (!value) {
-        WeightOp original = weightUnder(matmul.getRhs());
-        builder.setInsertionPointAfter(original);
-        Location loc = original.getLoc();
-        SmallVector<Value> parts;
-        for (auto [component, attr] :
-             llvm::zip_equal(job.result.layout.components, job.components)) {
-          std::string name = original.getName().str() + "." +
-                             ::qrt::componentRoleName(component.role);
-          parts.push_back(WeightOp::create(builder, loc, name, attr));
-        }
-        auto part = [&](::qrt::ComponentRole role) -> Value {
-          for (auto [i, component] :
-               llvm::enumerate(job.result.layout.components))
-            if (component.role == role)
-              return parts[i];
-          return Value();
-        };
-        auto qtype = QTensorType::get(ctx, {job.rows, job.cols}, *scheme);
-        Value q = QuantizedWeightOp::create(
-            builder, loc, qtype, original.getName(),
-            part(::qrt::ComponentRole::Data),
-            part(::qrt::ComponentRole::Scales),
-            part(::qrt::ComponentRole::ZeroPoints),
-            part(::qrt::ComponentRole::GroupIndex),
-            part(::qrt::ComponentRole::DoubleQuantScales),
-            part(::qrt::ComponentRole::DoubleQuantOffset));
-        value = DequantizeOp::create(
-            builder, loc,
-            RankedTensorType::get({job.rows, job.cols}, element), q);
-      }
+      Value &value = dequantized[{func.getOperation(), index,
+                                  element.getAsOpaquePointer()}];
+      if (!value)
+        value = assemble(builder, scheme, job, weightUnder(matmul.getRhs()),
+                         element);
       matmul.getRhsMutable().assign(value);
       matmul.setTransposeRhs(true);
     }
+  }
 
-    if (report)
-      printReport(jobs);
+  /// The quantized_weight of `job` and its dequantize to `element`, after
+  /// `original`.
+  Value assemble(OpBuilder &builder, QuantSchemeAttrInterface scheme, Job &job,
+                 WeightOp original, Type element) {
+    builder.setInsertionPointAfter(original);
+    Location loc = original.getLoc();
+    SmallVector<Value> parts;
+    for (auto [component, attr] :
+         llvm::zip_equal(job.result.layout.components, job.components)) {
+      std::string name = original.getName().str() + "." +
+                         ::qrt::componentRoleName(component.role);
+      parts.push_back(WeightOp::create(builder, loc, name, attr));
+    }
+    auto part = [&](::qrt::ComponentRole role) -> Value {
+      for (auto [i, component] : llvm::enumerate(job.result.layout.components))
+        if (component.role == role)
+          return parts[i];
+      return Value();
+    };
+    auto qtype =
+        QTensorType::get(builder.getContext(), {job.rows, job.cols}, scheme);
+    Value q = QuantizedWeightOp::create(
+        builder, loc, qtype, original.getName(),
+        part(::qrt::ComponentRole::Data), part(::qrt::ComponentRole::Scales),
+        part(::qrt::ComponentRole::ZeroPoints),
+        part(::qrt::ComponentRole::GroupIndex),
+        part(::qrt::ComponentRole::DoubleQuantScales),
+        part(::qrt::ComponentRole::DoubleQuantOffset));
+    return DequantizeOp::create(
+        builder, loc, RankedTensorType::get({job.rows, job.cols}, element), q);
+  }
 
-    // Free the float originals nothing reads any more.
+  /// Frees the float originals nothing reads any more: their storage casts,
+  /// then the weights and their blobs.
+  void freeOriginals(ModuleOp module, std::vector<Job> &jobs) {
     llvm::SetVector<const void *> candidates;
     for (Job &job : jobs)
       candidates.insert(resourceOf(job.weight));
@@ -417,9 +429,9 @@ struct QLLMQuantizeWeightsPass
     }
   }
 
-  void printReport(MutableArrayRef<Job> jobs) {
+  void printReport(const QuantizeOptions &o, MutableArrayRef<Job> jobs) {
     llvm::raw_ostream &os = llvm::errs();
-    os << "quantized weights (" << method << "):\n";
+    os << "quantized weights (" << nameOf(o.method) << "):\n";
     os << llvm::formatv("{0,-40} {1,12} {2,14} {3,14} {4,8}\n", "weight",
                         "[N, K]", "bytes before", "bytes after", "bits/w");
     uint64_t before = 0, after = 0, elements = 0;
@@ -445,3 +457,10 @@ struct QLLMQuantizeWeightsPass
 };
 
 } // namespace
+
+std::unique_ptr<Pass>
+mlir::qllm::createQLLMQuantizeWeightsPass(const QuantizeOptions &options) {
+  auto pass = std::make_unique<QLLMQuantizeWeightsPass>();
+  pass->options.assign(options);
+  return pass;
+}

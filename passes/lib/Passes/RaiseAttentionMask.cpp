@@ -12,6 +12,7 @@
 
 #include "qllm/Analysis/ReferenceEvaluator.h"
 #include "qllm/IR/QLLMOps.h"
+#include "qllm/IR/QLLMPlanAttrs.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/PatternMatch.h"
@@ -35,20 +36,32 @@ struct Sample {
   std::vector<std::vector<int64_t>> padded;
 };
 
-/// The size of a dimension named by the importer (`qllm.dims`), or nullopt
-/// for a name this pass does not understand.
-std::optional<int64_t> dimByName(StringRef name, const Sample &sample) {
-  std::string lower = name.lower();
-  StringRef n(lower);
-  if (n.contains("batch"))
+/// The size of a dimension of role `role` (qllm-classify-dims), or nullopt
+/// for one that is not a sequence or batch dimension.
+std::optional<int64_t> dimByRole(DimRole role, const Sample &sample) {
+  switch (role) {
+  case DimRole::batch:
     return sample.batch;
-  if (n.contains("total") || (n.contains("past") && n.contains("+")))
-    return sample.total();
-  if (n.contains("past"))
-    return sample.past;
-  if (n.contains("seq"))
+  case DimRole::sequence:
     return sample.seq;
+  case DimRole::past_sequence:
+    return sample.past;
+  case DimRole::total_sequence:
+    return sample.total();
+  case DimRole::other:
+    return std::nullopt;
+  }
   return std::nullopt;
+}
+
+/// The roles of argument `index`'s dimensions (empty if unclassified).
+SmallVector<DimRole> argRoles(func::FuncOp func, unsigned index) {
+  SmallVector<DimRole> roles;
+  if (auto list = func.getArgAttrOfType<ArrayAttr>(index, kDimRolesAttrName))
+    for (Attribute a : list)
+      if (auto role = dyn_cast<DimRoleAttr>(a))
+        roles.push_back(role.getValue());
+  return roles;
 }
 
 /// The concrete type of argument `index` in a sample.
@@ -57,18 +70,16 @@ std::optional<SmallVector<int64_t>> argShape(func::FuncOp func, unsigned index,
   auto type = dyn_cast<RankedTensorType>(func.getArgument(index).getType());
   if (!type)
     return std::nullopt;
-  auto dims = func.getArgAttrOfType<ArrayAttr>(index, "qllm.dims");
+  SmallVector<DimRole> roles = argRoles(func, index);
   SmallVector<int64_t> shape;
   for (int64_t i = 0; i < type.getRank(); ++i) {
     if (!ShapedType::isDynamic(type.getDimSize(i))) {
       shape.push_back(type.getDimSize(i));
       continue;
     }
-    auto name = dims && i < static_cast<int64_t>(dims.size())
-                    ? dyn_cast<StringAttr>(dims[i])
-                    : StringAttr();
     std::optional<int64_t> size =
-        name ? dimByName(name.getValue(), sample) : std::nullopt;
+        i < static_cast<int64_t>(roles.size()) ? dimByRole(roles[i], sample)
+                                               : std::nullopt;
     if (!size)
       return std::nullopt;
     shape.push_back(*size);
@@ -113,7 +124,7 @@ struct QLLMRaiseAttentionMaskPass
     if (!bias || op.getAttentionMask() || op.getCausal())
       return;
     // The function arguments the bias depends on, and which of them is the
-    // padding mask: an integer [batch, total] argument.
+    // padding mask: an integer argument of dimensions [batch, total].
     llvm::SetVector<BlockArgument> args;
     SmallVector<Value> worklist{bias};
     llvm::DenseSet<Value> seen;
@@ -131,9 +142,9 @@ struct QLLMRaiseAttentionMaskPass
     std::optional<unsigned> maskArg;
     for (BlockArgument arg : args) {
       auto type = cast<RankedTensorType>(arg.getType());
-      auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "qllm.name");
-      if (type.getRank() == 2 && type.getElementType().isInteger() && name &&
-          StringRef(name.getValue().lower()).contains("mask")) {
+      if (type.getElementType().isInteger() &&
+          argRoles(func, arg.getArgNumber()) ==
+              SmallVector<DimRole>{DimRole::batch, DimRole::total_sequence}) {
         if (maskArg)
           return; // ambiguous
         maskArg = arg.getArgNumber();

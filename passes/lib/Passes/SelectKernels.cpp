@@ -3,6 +3,7 @@
 #include "quant/Passes/Passes.h"
 
 #include "qllm/IR/QLLMOps.h"
+#include "qllm/IR/QLLMPlanAttrs.h"
 #include "quant/Plan/PlanInfo.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -18,17 +19,27 @@ using namespace mlir::qllm;
 
 namespace {
 
-/// The kernel of `op`, or "" with `why` explaining what is missing.
-StringRef kernelFor(Operation *op, std::string &why) {
+/// What runs or holds `op`: a kernel (a plan step) or a storage; neither,
+/// with `why`, when no kernel can.
+struct Choice {
+  std::optional<Kernel> kernel;
+  std::optional<Storage> storage;
+  Choice() = default;
+  Choice(Kernel k) : kernel(k) {}
+  Choice(Storage s) : storage(s) {}
+  explicit operator bool() const { return kernel || storage; }
+};
+
+Choice kernelFor(Operation *op, std::string &why) {
   auto rank = [](Value v) {
     return cast<RankedTensorType>(v.getType()).getRank();
   };
   if (isa<WeightOp>(op))
-    return "weight";
+    return Storage::weight;
   if (auto q = dyn_cast<QuantizedWeightOp>(op)) {
     if (llvm::all_of(q->getOperands(),
                      [](Value v) { return v.getDefiningOp<WeightOp>(); }))
-      return "weight"; // assembles stored components
+      return Storage::weight; // assembles stored components
     why = "the components are not stored weights";
     return {};
   }
@@ -38,7 +49,7 @@ StringRef kernelFor(Operation *op, std::string &why) {
       return {};
     }
     if (dq.getWeight().getDefiningOp<QuantizedWeightOp>())
-      return "dequant_matmul";
+      return Kernel::dequant_matmul;
     why = "the weight is not a quantized_weight of stored components";
     return {};
   }
@@ -49,7 +60,7 @@ StringRef kernelFor(Operation *op, std::string &why) {
   }
   if (auto cast = dyn_cast<CastOp>(op)) {
     if (cast.getInput().getDefiningOp<WeightOp>())
-      return "weight"; // the weight's storage type
+      return Storage::weight; // the weight's storage type
     why = "casts of activations do not run (the plan computes in f32)";
     return {};
   }
@@ -58,28 +69,28 @@ StringRef kernelFor(Operation *op, std::string &why) {
       return isa<ReshapeOp>(use.getOwner()) && use.getOperandNumber() == 1;
     });
     if (shapesOnly)
-      return "constant";
+      return Storage::constant;
     why = "constants other than reshape shapes have no kernel";
     return {};
   }
   if (isa<ReshapeOp>(op))
-    return "view";
+    return Storage::view;
   if (auto embedding = dyn_cast<EmbeddingOp>(op)) {
     if (weightOf(embedding.getTable()))
-      return "embedding";
+      return Kernel::embedding;
     why = "the table is not a weight";
     return {};
   }
   if (auto norm = dyn_cast<RmsNormOp>(op)) {
     if (weightOf(norm.getWeight()))
-      return "rms_norm";
+      return Kernel::rms_norm;
     why = "the weight is computed";
     return {};
   }
   if (auto matmul = dyn_cast<MatmulOp>(op)) {
     if (matmul.getTransposeRhs() && weightOf(matmul.getRhs()) &&
         rank(matmul.getRhs()) == 2)
-      return "matmul";
+      return Kernel::matmul;
     why =
         "only activations times a [N, K] weight run (run qllm-layout-weights)";
     return {};
@@ -87,22 +98,22 @@ StringRef kernelFor(Operation *op, std::string &why) {
   if (auto rotary = dyn_cast<RotaryOp>(op)) {
     auto positions = dyn_cast<BlockArgument>(rotary.getPositions());
     auto func = op->getParentOfType<func::FuncOp>();
-    auto role = positions ? func.getArgAttrOfType<StringAttr>(
-                                positions.getArgNumber(), "qllm.role")
-                          : StringAttr();
-    if (role && role.getValue() == "positions" &&
+    auto role = positions ? func.getArgAttrOfType<RoleAttr>(
+                                positions.getArgNumber(), kRoleAttrName)
+                          : RoleAttr();
+    if (role && role.getRole() == InterfaceRole::positions &&
         (!rotary.getCosCache() ||
          (weightOf(rotary.getCosCache()) && weightOf(rotary.getSinCache()))))
-      return "rotary";
+      return Kernel::rotary;
     why = "positions must be the model's position_ids and tables weights";
     return {};
   }
   if (auto attention = dyn_cast<AttentionOp>(op)) {
     if (attention.getCausal() && !attention.getAttentionBias() &&
-        op->hasAttr("qllm.layer") &&
+        getLayer(op) &&
         cast<RankedTensorType>(attention.getValue().getType()).getDimSize(3) ==
             cast<RankedTensorType>(attention.getKey().getType()).getDimSize(3))
-      return "attention";
+      return Kernel::attention;
     why = "only causal attention over a model's KV cache, with equal key and "
           "value head sizes, runs (run qllm-specialize-entries)";
     return {};
@@ -110,43 +121,55 @@ StringRef kernelFor(Operation *op, std::string &why) {
   if (auto add = dyn_cast<AddOp>(op)) {
     if (add.getLhs().getType() == add.getType() &&
         add.getRhs().getType() == add.getType())
-      return "add";
+      return Kernel::add;
     why = "broadcasting additions have no kernel";
     return {};
   }
   if (isa<SwiGluOp>(op))
-    return "swiglu";
+    return Kernel::swiglu;
   why = "no target has a kernel for it";
   return {};
 }
 
 struct QLLMSelectKernelsPass
     : qllm::impl::QLLMSelectKernelsPassBase<QLLMSelectKernelsPass> {
-  using Base::Base;
+  QLLMSelectKernelsPass() = default;
+  QLLMSelectKernelsPass(const QLLMSelectKernelsPass &other)
+      : QLLMSelectKernelsPassBase(other) {}
+
   void runOnOperation() override {
     func::FuncOp func = getOperation();
-    if (!func->hasAttr("qllm.entry"))
+    if (!getEntry(func))
       return; // only entry points run
     // The CUDA target has a kernel for every op the CPU runs (its plans
     // run on both), so both select the same kernels.
-    if (target != "cpu" && target != "cuda") {
-      func.emitError() << "unknown target '" << target << "' (cpu, cuda)";
-      return signalPassFailure();
-    }
-    Builder builder(func.getContext());
+    MLIRContext *ctx = func.getContext();
     WalkResult walk = func.walk([&](Operation *op) -> WalkResult {
       if (isa<func::FuncOp, func::ReturnOp>(op))
         return WalkResult::advance();
       std::string why;
-      StringRef kernel = kernelFor(op, why);
-      if (kernel.empty())
-        return op->emitError() << "has no " << target << " kernel: " << why;
-      op->setAttr("qllm.kernel", builder.getStringAttr(kernel));
+      Choice choice = kernelFor(op, why);
+      if (!choice)
+        return op->emitError() << "has no " << nameOf(options.target)
+                               << " kernel: " << why;
+      op->removeAttr(choice.kernel ? kStorageAttrName : kKernelAttrName);
+      if (choice.kernel)
+        op->setAttr(kKernelAttrName, KernelAttr::get(ctx, *choice.kernel));
+      else
+        op->setAttr(kStorageAttrName, StorageAttr::get(ctx, *choice.storage));
       return WalkResult::advance();
     });
     if (walk.wasInterrupted())
       signalPassFailure();
   }
+
+  TargetOptionSet<Pass> options{*this};
 };
 
 } // namespace
+
+std::unique_ptr<Pass> mlir::qllm::createQLLMSelectKernelsPass(Target target) {
+  auto pass = std::make_unique<QLLMSelectKernelsPass>();
+  pass->options.target = target;
+  return pass;
+}

@@ -3,6 +3,7 @@
 #include "quant/Passes/Passes.h"
 
 #include "qllm/IR/QLLMOps.h"
+#include "qllm/IR/QLLMPlanAttrs.h"
 #include "quant/Plan/PlanInfo.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -23,19 +24,26 @@ namespace {
 /// The role of an argument or result in the decoder interface, and its
 /// layer for caches.
 struct Role {
-  StringRef name; // tokens, positions, mask, past_key, past_value, logits,
-                  // present_key, present_value
+  InterfaceRole name;
   int64_t layer = -1;
+
+  RoleAttr attr(MLIRContext *ctx) const {
+    return RoleAttr::get(ctx, name,
+                         layer >= 0 ? std::optional<int64_t>(layer)
+                                    : std::nullopt);
+  }
+  StringRef text() const { return stringifyInterfaceRole(name); }
 };
 
 /// Parses "past_key_values.N.key" / "present.N.value" style names.
-std::optional<Role> cacheRole(StringRef name, StringRef prefix, StringRef key,
-                              StringRef value) {
+std::optional<Role> cacheRole(StringRef name, StringRef prefix,
+                              InterfaceRole key, InterfaceRole value) {
   if (!name.consume_front(prefix))
     return std::nullopt;
   auto [number, kind] = name.split('.');
   int64_t layer;
-  if (number.getAsInteger(10, layer) || layer < 0)
+  // Layers beyond 2^20 are not a model's (and not a #qllm.role's).
+  if (number.getAsInteger(10, layer) || layer < 0 || layer >= (1 << 20))
     return std::nullopt;
   if (kind == "key")
     return Role{key, layer};
@@ -46,23 +54,31 @@ std::optional<Role> cacheRole(StringRef name, StringRef prefix, StringRef key,
 
 std::optional<Role> argumentRole(StringRef name) {
   if (name == "input_ids")
-    return Role{"tokens"};
+    return Role{InterfaceRole::tokens};
   if (name == "position_ids")
-    return Role{"positions"};
+    return Role{InterfaceRole::positions};
   if (name == "attention_mask")
-    return Role{"mask"};
-  return cacheRole(name, "past_key_values.", "past_key", "past_value");
+    return Role{InterfaceRole::mask};
+  return cacheRole(name, "past_key_values.", InterfaceRole::past_key,
+                   InterfaceRole::past_value);
 }
 
 std::optional<Role> resultRole(StringRef name) {
   if (name == "logits")
-    return Role{"logits"};
-  return cacheRole(name, "present.", "present_key", "present_value");
+    return Role{InterfaceRole::logits};
+  return cacheRole(name, "present.", InterfaceRole::present_key,
+                   InterfaceRole::present_value);
 }
 
 struct QLLMSpecializeEntriesPass
     : qllm::impl::QLLMSpecializeEntriesPassBase<QLLMSpecializeEntriesPass> {
-  using Base::Base;
+  QLLMSpecializeEntriesPass() = default;
+  QLLMSpecializeEntriesPass(const QLLMSpecializeEntriesPass &other)
+      : QLLMSpecializeEntriesPassBase(other) {}
+
+  Option<int64_t> batch{*this, "batch", llvm::cl::desc("Batch size (1)"),
+                        llvm::cl::init(1)};
+  EntryOptionSet<Pass> options{*this};
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -80,24 +96,27 @@ struct QLLMSpecializeEntriesPass
     if (failed(checkInterface(main)) || failed(specializeBatch(main)))
       return signalPassFailure();
 
-    int64_t context = maxContext;
+    EntryOptions o = options.values();
+    int64_t context = o.maxContext;
     if (context == 0)
       context = defaultContext(module, main);
     if (context <= 0 || context > (int64_t(1) << 24)) {
       module.emitError() << "max-context " << context << " is out of range";
       return signalPassFailure();
     }
-    int64_t chunk = prefillTokens > 0
-                        ? std::min<int64_t>(prefillTokens, context)
+    int64_t chunk = o.prefillTokens > 0
+                        ? std::min<int64_t>(o.prefillTokens, context)
                         : std::min<int64_t>(context, 512);
     OpBuilder builder(module.getContext());
-    SmallVector<NamedAttribute> plan = {
-        builder.getNamedAttr("batch", builder.getI64IntegerAttr(batch)),
-        builder.getNamedAttr("max_context", builder.getI64IntegerAttr(context)),
-        builder.getNamedAttr("bos", builder.getI64IntegerAttr(bos)),
-        builder.getNamedAttr("eos", builder.getI64IntegerAttr(eos)),
-        builder.getNamedAttr("tokenizer", builder.getStringAttr(tokenizer))};
-    module->setAttr("qllm.plan", builder.getDictionaryAttr(plan));
+    for (auto [name, id] : {std::pair<const char *, int64_t>{"bos", o.bos},
+                            {"eos", o.eos}})
+      if (id < 0 || id > INT32_MAX) {
+        module.emitError() << name << " " << id << " is not a token id";
+        return signalPassFailure();
+      }
+    module->setAttr(kPlanAttrName,
+                    PlanAttr::get(module.getContext(), batch, context, o.bos,
+                                  o.eos, o.tokenizer));
 
     // Prefill and decode: the same graph for up to `context` tokens or one.
     builder.setInsertionPoint(main);
@@ -105,9 +124,8 @@ struct QLLMSpecializeEntriesPass
          {std::pair<StringRef, int64_t>{"prefill", chunk}, {"decode", 1}}) {
       func::FuncOp entry = cast<func::FuncOp>(builder.clone(*main));
       entry.setSymName(name);
-      entry->setAttr("qllm.entry",
-                     builder.getDictionaryAttr({builder.getNamedAttr(
-                         "max_tokens", builder.getI64IntegerAttr(tokens))}));
+      entry->setAttr(kEntryAttrName,
+                     EntryAttr::get(module.getContext(), tokens, std::nullopt));
     }
     main.erase();
   }
@@ -157,7 +175,7 @@ struct QLLMSpecializeEntriesPass
   }
 
   int64_t defaultContext(ModuleOp module, func::FuncOp main) {
-    if (auto metadata = module->getAttrOfType<DictionaryAttr>("qllm.metadata"))
+    if (auto metadata = module->getAttrOfType<DictionaryAttr>(kMetadataAttrName))
       if (auto value = metadata.getAs<StringAttr>("max_seq_len")) {
         int64_t n;
         if (!value.getValue().getAsInteger(10, n) && n > 0)
@@ -177,7 +195,7 @@ struct QLLMSpecializeEntriesPass
     Value tokens;
     for (BlockArgument arg : main.getArguments()) {
       auto name =
-          main.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "qllm.name");
+          main.getArgAttrOfType<StringAttr>(arg.getArgNumber(), kNameAttrName);
       std::optional<Role> role =
           name ? argumentRole(name.getValue()) : std::nullopt;
       if (!role)
@@ -186,23 +204,21 @@ struct QLLMSpecializeEntriesPass
                << "' is not part of the decoder interface the runtime drives "
                   "(input_ids, position_ids, attention_mask, "
                   "past_key_values.N.key/value)";
-      main.setArgAttr(arg.getArgNumber(), "qllm.role",
-                      builder.getStringAttr(role->name));
-      if (role->layer >= 0) {
-        main.setArgAttr(arg.getArgNumber(), "qllm.layer",
-                        builder.getI64IntegerAttr(role->layer));
-        (role->name == "past_key" ? pasts[role->layer].first
-                                  : pasts[role->layer].second) = arg;
-      }
-      if (role->name == "tokens")
+      main.setArgAttr(arg.getArgNumber(), kRoleAttrName,
+                      role->attr(main.getContext()));
+      if (role->layer >= 0)
+        (role->name == InterfaceRole::past_key ? pasts[role->layer].first
+                                               : pasts[role->layer].second) =
+            arg;
+      if (role->name == InterfaceRole::tokens)
         tokens = arg;
       // What each input may feed.
       for (OpOperand &use : arg.getUses()) {
         Operation *user = use.getOwner();
         bool ok = true;
-        if (role->name == "positions")
+        if (role->name == InterfaceRole::positions)
           ok = isa<RotaryOp>(user) && use.getOperandNumber() == 1;
-        else if (role->name == "mask")
+        else if (role->name == InterfaceRole::mask)
           ok = isa<AttentionOp>(user) &&
                cast<AttentionOp>(user).getAttentionMask() == arg;
         else if (role->layer >= 0)
@@ -211,8 +227,9 @@ struct QLLMSpecializeEntriesPass
           return user->emitError()
                  << "uses the model input '" << name.getValue()
                  << "' in a way the runtime cannot provide (it feeds "
-                 << role->name << " only to "
-                 << (role->name == "positions" ? "rotary" : "attention")
+                 << role->text() << " only to "
+                 << (role->name == InterfaceRole::positions ? "rotary"
+                                                            : "attention")
                  << " ops)";
       }
     }
@@ -222,7 +239,7 @@ struct QLLMSpecializeEntriesPass
     auto ret = cast<func::ReturnOp>(main.getBody().front().getTerminator());
     bool logits = false;
     for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
-      auto name = main.getResultAttrOfType<StringAttr>(i, "qllm.name");
+      auto name = main.getResultAttrOfType<StringAttr>(i, kNameAttrName);
       std::optional<Role> role =
           name ? resultRole(name.getValue()) : std::nullopt;
       if (!role)
@@ -230,13 +247,11 @@ struct QLLMSpecializeEntriesPass
                << "result '" << (name ? name.getValue() : StringRef("?"))
                << "' is not part of the decoder interface (logits, "
                   "present.N.key/value)";
-      main.setResultAttr(i, "qllm.role", builder.getStringAttr(role->name));
-      logits |= role->name == "logits";
+      main.setResultAttr(i, kRoleAttrName, role->attr(main.getContext()));
+      logits |= role->name == InterfaceRole::logits;
       if (role->layer >= 0) {
-        main.setResultAttr(i, "qllm.layer",
-                           builder.getI64IntegerAttr(role->layer));
         auto attention = value.getDefiningOp<AttentionOp>();
-        if (!attention || (role->name == "present_key"
+        if (!attention || (role->name == InterfaceRole::present_key
                                ? attention.getPresentKey() != value
                                : attention.getPresentValue() != value))
           return main.emitError()
@@ -260,13 +275,16 @@ struct QLLMSpecializeEntriesPass
       if (!past)
         return op.emitError() << "does not read its past keys from a "
                                  "past_key_values input";
-      int64_t layer =
-          cast<IntegerAttr>(main.getArgAttr(past.getArgNumber(), "qllm.layer"))
-              .getInt();
+      auto role = main.getArgAttrOfType<RoleAttr>(past.getArgNumber(),
+                                                  kRoleAttrName);
+      if (!role || role.getRole() != InterfaceRole::past_key)
+        return op.emitError() << "does not read its past keys from a "
+                                 "past_key_values.N.key input";
+      int64_t layer = *role.getLayer();
       if (pasts[layer].second != op.getPastValue())
         return op.emitError()
                << "reads past keys and values of different layers";
-      op->setAttr("qllm.layer", builder.getI64IntegerAttr(layer));
+      op->setAttr(kLayerAttrName, builder.getI64IntegerAttr(layer));
       return WalkResult::advance();
     });
     return failure(walk.wasInterrupted());
@@ -274,3 +292,10 @@ struct QLLMSpecializeEntriesPass
 };
 
 } // namespace
+
+std::unique_ptr<Pass>
+mlir::qllm::createQLLMSpecializeEntriesPass(const EntryOptions &options) {
+  auto pass = std::make_unique<QLLMSpecializeEntriesPass>();
+  pass->options.assign(options);
+  return pass;
+}

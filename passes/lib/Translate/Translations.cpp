@@ -4,6 +4,7 @@
 
 #include "qllm/IR/QLLMDialect.h"
 #include "qrt/core/Plan.h"
+#include "qrt/cuda/Executable.h"
 #include "quant/Import/OnnxImporter.h"
 #include "quant/Passes/Passes.h"
 #include "quant/Plan/ExportPlan.h"
@@ -47,7 +48,24 @@ func::FuncOp mlir::qllm::findModelFunction(Operation *root) {
   return func;
 }
 
+/// Verifies the plan in `buffer` (with the code of every target this tool
+/// knows) or reports why at the file.
+static const qrt::fb::Plan *verifiedPlan(const llvm::MemoryBuffer &buffer,
+                                         MLIRContext *context,
+                                         bool checksums) {
+  std::string error;
+  auto *data = reinterpret_cast<const uint8_t *>(buffer.getBufferStart());
+  if (!qrt::verifyPlan(data, buffer.getBufferSize(), checksums, error)) {
+    emitError(FileLineColLoc::get(context, buffer.getBufferIdentifier(), 0, 0))
+        << error;
+    return nullptr;
+  }
+  return qrt::planOf(data);
+}
+
 void mlir::qllm::registerQuantTranslations() {
+  // The plan tools verify and describe the CUDA backend's code too.
+  qrt::cuda::registerTarget();
   static llvm::cl::opt<bool> emitBytecode(
       "emit-bytecode",
       llvm::cl::desc("Write imported modules as MLIR bytecode (weights are "
@@ -171,17 +189,13 @@ void mlir::qllm::registerQuantTranslations() {
       "verify a runtime plan (.qplan) and print it as JSON (no weight bytes)",
       [](const std::shared_ptr<llvm::SourceMgr> &sourceMgr,
          llvm::raw_ostream &output, MLIRContext *context) -> LogicalResult {
-        const llvm::MemoryBuffer *buffer =
-            sourceMgr->getMemoryBuffer(sourceMgr->getMainFileID());
-        std::string error;
-        auto *data =
-            reinterpret_cast<const uint8_t *>(buffer->getBufferStart());
-        if (!qrt::verifyPlan(data, buffer->getBufferSize(), true, error))
-          return emitError(FileLineColLoc::get(
-                     context, buffer->getBufferIdentifier(), 0, 0))
-                 << error;
+        const qrt::fb::Plan *plan = verifiedPlan(
+            *sourceMgr->getMemoryBuffer(sourceMgr->getMainFileID()), context,
+            /*checksums=*/true);
+        if (!plan)
+          return failure();
         std::ostringstream json;
-        qrt::writePlanJson(*qrt::planOf(data), json);
+        qrt::writePlanJson(*plan, json);
         output << json.str();
         return success();
       });
@@ -194,22 +208,17 @@ void mlir::qllm::registerQuantTranslations() {
          llvm::raw_ostream &output, MLIRContext *context) -> LogicalResult {
         const llvm::MemoryBuffer *buffer =
             sourceMgr->getMemoryBuffer(sourceMgr->getMainFileID());
-        auto location =
-            FileLineColLoc::get(context, buffer->getBufferIdentifier(), 0, 0);
-        std::string error;
-        auto *data =
-            reinterpret_cast<const uint8_t *>(buffer->getBufferStart());
-        if (!qrt::verifyPlan(data, buffer->getBufferSize(), false, error))
-          return emitError(location) << error;
-        if (const auto *targets = qrt::planOf(data)->targets())
-          for (const qrt::fb::TargetCode *code : *targets)
-            if (code->format() && code->format()->str() == "cuda-source" &&
-                code->code()) {
-              output.write(reinterpret_cast<const char *>(code->code()->data()),
-                           code->code()->size());
-              return success();
-            }
-        return emitError(location)
+        const qrt::fb::Plan *plan =
+            verifiedPlan(*buffer, context, /*checksums=*/false);
+        if (!plan)
+          return failure();
+        for (const qrt::cuda::ModuleCode &code : qrt::cuda::cudaCodeOf(*plan))
+          if (code.format == "cuda-source") {
+            output.write(reinterpret_cast<const char *>(code.code), code.size);
+            return success();
+          }
+        return emitError(FileLineColLoc::get(
+                   context, buffer->getBufferIdentifier(), 0, 0))
                << "the plan has no CUDA code (compile it with "
                   "quant-compile{... target=cuda})";
       });

@@ -1,5 +1,4 @@
-//===- PlanJson.cpp - a JSON view of a plan
-//--------------------------------===//
+//===- PlanJson.cpp - a JSON view of a plan -------------------------------===//
 //
 // One step per line, so tests can FileCheck a plan and users can grep it.
 // Weight bytes are not printed, their offsets, sizes and checksums are.
@@ -7,15 +6,14 @@
 //===----------------------------------------------------------------------===//
 
 #include "qrt/core/Plan.h"
+#include "qrt/core/Targets.h"
 
 #include <cstdio>
 #include <iomanip>
 
 namespace qrt {
 
-namespace {
-
-void string(std::ostream &os, const flatbuffers::String *s) {
+void writeJsonString(std::ostream &os, const flatbuffers::String *s) {
   os << '"';
   if (s)
     for (char c : s->str()) {
@@ -31,14 +29,22 @@ void string(std::ostream &os, const flatbuffers::String *s) {
   os << '"';
 }
 
-const char *dtypeName(fb::DType type) { return fb::EnumNameDType(type); }
+void writeBuffersJson(
+    std::ostream &os,
+    const flatbuffers::Vector<flatbuffers::Offset<fb::Buffer>> *v);
+
+namespace {
+
+void string(std::ostream &os, const flatbuffers::String *s) {
+  writeJsonString(os, s);
+}
 
 void tensor(std::ostream &os, const fb::TensorInfo *t) {
   if (!t) {
     os << "null";
     return;
   }
-  os << "\"dtype\": \"" << dtypeName(t->dtype()) << "\", \"shape\": [";
+  os << "\"dtype\": \"" << fb::EnumNameDType(t->dtype()) << "\", \"shape\": [";
   if (t->dims())
     for (size_t i = 0; i < t->dims()->size(); ++i)
       os << (i ? ", " : "") << t->dims()->Get(i);
@@ -69,13 +75,7 @@ void buffer(std::ostream &os, const fb::Buffer *b) {
 
 void buffers(std::ostream &os,
              const flatbuffers::Vector<flatbuffers::Offset<fb::Buffer>> *v) {
-  os << "[";
-  if (v)
-    for (size_t i = 0; i < v->size(); ++i) {
-      os << (i ? ", " : "");
-      buffer(os, v->Get(i));
-    }
-  os << "]";
+  writeBuffersJson(os, v);
 }
 
 void step(std::ostream &os, const fb::Step &s) {
@@ -120,29 +120,22 @@ void step(std::ostream &os, const fb::Step &s) {
   default:
     break;
   }
-  if (const auto *launches = s.cuda()) {
-    os << ", \"cuda\": [";
-    for (size_t i = 0; i < launches->size(); ++i) {
-      const fb::CudaLaunch *l = launches->Get(i);
-      os << (i ? ", " : "") << "{\"function\": ";
-      string(os, l->function());
-      os << ", \"grid_x\": " << l->grid_x()
-         << ", \"tokens_per_block\": " << l->tokens_per_block()
-         << ", \"block_x\": " << l->block_x();
-      if (l->shared_bytes())
-        os << ", \"shared_bytes\": " << l->shared_bytes();
-      if (l->buffers()) {
-        os << ", \"buffers\": ";
-        buffers(os, l->buffers());
-      }
-      os << "}";
-    }
-    os << "]";
-  }
   os << "}";
 }
 
 } // namespace
+
+void writeBuffersJson(
+    std::ostream &os,
+    const flatbuffers::Vector<flatbuffers::Offset<fb::Buffer>> *v) {
+  os << "[";
+  if (v)
+    for (size_t i = 0; i < v->size(); ++i) {
+      os << (i ? ", " : "");
+      buffer(os, v->Get(i));
+    }
+  os << "]";
+}
 
 void writePlanJson(const fb::Plan &plan, std::ostream &os) {
   os << std::setprecision(9);
@@ -167,12 +160,15 @@ void writePlanJson(const fb::Plan &plan, std::ostream &os) {
        << ", \"kv_heads\": " << c->kv_heads()
        << ", \"head_dim\": " << c->head_dim()
        << ", \"capacity\": " << c->capacity() << ", \"dtype\": \""
-       << dtypeName(c->dtype()) << "\"}";
+       << fb::EnumNameDType(c->dtype()) << "\"}";
   os << ",\n  \"weights_offset\": " << plan.weights_offset()
      << ",\n  \"weights_size\": " << plan.weights_size();
   if (plan.weightless())
     os << ",\n  \"weightless\": true,\n  \"weight_seed\": "
        << plan.weight_seed();
+  if (const fb::Sharding *sharding = plan.sharding())
+    os << ",\n  \"sharding\": {\"world_size\": " << sharding->world_size()
+       << ", \"rank\": " << sharding->rank() << "}";
   os << ",\n  \"weights\": [";
   if (plan.weights())
     for (size_t i = 0; i < plan.weights()->size(); ++i) {
@@ -204,27 +200,22 @@ void writePlanJson(const fb::Plan &plan, std::ostream &os) {
         }
       os << "\n     ]}";
     }
-  // One target code per line, then its kernels one per line.
+  // One target per line; a registered target describes its executable.
   os << "\n  ],\n  \"targets\": [";
   if (plan.targets())
     for (size_t i = 0; i < plan.targets()->size(); ++i) {
       const fb::TargetCode *t = plan.targets()->Get(i);
       os << (i ? "," : "") << "\n    {\"target\": ";
       string(os, t->target());
-      os << ", \"format\": ";
-      string(os, t->format());
-      if (t->arch() && t->arch()->size()) {
-        os << ", \"arch\": ";
-        string(os, t->arch());
-      }
-      os << ", \"bytes\": " << (t->code() ? t->code()->size() : 0);
-      if (const auto *kernels = t->kernels()) {
-        os << ", \"kernels\": [";
-        for (size_t k = 0; k < kernels->size(); ++k) {
-          os << (k ? "," : "") << "\n       ";
-          string(os, kernels->Get(k));
-        }
-        os << "]";
+      Executable executable;
+      if (t->executable())
+        executable = {t->executable()->data(), t->executable()->size()};
+      os << ", \"bytes\": " << executable.size;
+      const TargetSupport *support =
+          t->target() ? findTarget(t->target()->str()) : nullptr;
+      if (support && support->json && executable.data) {
+        os << ", \"executable\": ";
+        support->json(plan, executable, os);
       }
       os << "}";
     }

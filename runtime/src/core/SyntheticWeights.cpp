@@ -10,7 +10,7 @@
 
 #include "qrt/core/Half.h"
 #include "qrt/core/Plan.h"
-#include "qrt/core/Quantize.h"
+#include "qrt/core/QuantizedWeight.h"
 
 #include <algorithm>
 #include <atomic>

@@ -10,7 +10,7 @@
 #ifndef QRT_SRC_CPU_KERNELTABLE_H
 #define QRT_SRC_CPU_KERNELTABLE_H
 
-#include "qrt/core/Quantize.h"
+#include "qrt/core/QuantizedWeight.h"
 #include "qrt/cpu/Kernels.h"
 
 #include <cstdint>

@@ -2,7 +2,12 @@
 
 #include "qrt/cuda/CudaSession.h"
 
+#include "qrt/cuda/Executable.h"
+#include "qrt/runtime/Backend.h"
+#include "qrt/schema/cuda_executable_generated.h"
+
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <string_view>
 
@@ -50,12 +55,21 @@ bool checkKernelAbi(const std::vector<ModuleCode> &code, std::string &error) {
 
 } // namespace
 
+/// The launch lists of a verified plan's CUDA executable, per entry and
+/// step (null without one).
+const flatbuffers::Vector<flatbuffers::Offset<schema::EntryLaunches>> *
+launchesOf(const fb::Plan &plan) {
+  Executable executable = executableOf(plan, kTargetName);
+  return executable.data ? executableRoot(executable).entries() : nullptr;
+}
+
 bool hasCudaCode(const fb::Plan &plan) {
-  if (cudaCodeOf(plan).empty() || !plan.entries())
+  const auto *entries = launchesOf(plan);
+  if (!entries)
     return false;
-  for (const fb::Entry *entry : *plan.entries())
-    for (const fb::Step *step : *entry->steps())
-      if (step->cuda() && step->cuda()->size() > 0)
+  for (const schema::EntryLaunches *entry : *entries)
+    for (const schema::StepLaunches *step : *entry->steps())
+      if (step->launches() && step->launches()->size() > 0)
         return true;
   return false;
 }
@@ -63,8 +77,11 @@ bool hasCudaCode(const fb::Plan &plan) {
 struct CudaSession::Launch {
   Function function = nullptr;
   uint32_t gridX = 1, tokensPerBlock = 0, blockX = 1, sharedBytes = 0;
-  /// The step (for messages).
+  /// The step (for messages) and its index in the entry.
   const fb::Step *step = nullptr;
+  uint32_t stepIndex = 0;
+  /// The launch has buffers of its own (a fused epilogue).
+  bool fused = false;
   const std::string *name = nullptr;
   /// Buffers and KV cache (tokens, position, context are set per chunk).
   KernelParams params = {};
@@ -90,11 +107,17 @@ CudaSession::~CudaSession() {
     device_->free(address);
 }
 
-std::unique_ptr<CudaSession> CudaSession::create(const MappedPlan &plan,
+std::unique_ptr<CudaSession> CudaSession::create(const LoadedPlan &plan,
                                                  const SessionOptions &options,
                                                  std::unique_ptr<Device> device,
                                                  std::string &error) {
   const fb::Plan &p = plan.plan();
+  // Verified here whatever was registered when the plan was opened.
+  Executable executable = executableOf(p, kTargetName);
+  if (executable.data && !verifyExecutable(p, executable, error)) {
+    error = "the plan's CUDA code: " + error;
+    return nullptr;
+  }
   if (!hasCudaCode(p)) {
     error = kNoCudaCode;
     return nullptr;
@@ -111,15 +134,13 @@ std::unique_ptr<CudaSession> CudaSession::create(const MappedPlan &plan,
   if (!checkKernelAbi(code, error) || !d.loadModule(code, error))
     return nullptr;
   std::map<std::string, Function> functions;
-  for (const EntryInfo &info : session->entries_)
-    for (const fb::Step *step : *info.entry->steps()) {
-      if (!step->cuda())
-        continue;
-      for (const fb::CudaLaunch *launch : *step->cuda()) {
-        if (!launch->function() || launch->function()->size() == 0) {
-          error = stepText(*step) + ": a CUDA launch names no function";
-          return nullptr;
-        }
+  const auto *entryLaunches = launchesOf(p);
+  for (uint32_t e = 0; e < entryLaunches->size(); ++e)
+    for (uint32_t i = 0; i < entryLaunches->Get(e)->steps()->size(); ++i) {
+      const fb::Step *step = p.entries()->Get(e)->steps()->Get(i);
+      const auto *launches = entryLaunches->Get(e)->steps()->Get(i)->launches();
+      for (uint32_t l = 0; launches && l < launches->size(); ++l) {
+        const schema::Launch *launch = launches->Get(l);
         std::string name = launch->function()->str();
         if (functions.count(name))
           continue;
@@ -190,7 +211,7 @@ std::unique_ptr<CudaSession> CudaSession::create(const MappedPlan &plan,
       return nullptr;
   }
   d.setProfiling(options.profile);
-  session->useGraph_ = options.cudaGraph && !options.profile &&
+  session->useGraph_ = options.replayDecode && !options.profile &&
                        d.supportsGraphs() && session->decode_ != kNoEntry;
   if (!d.synchronize(error))
     return nullptr;
@@ -204,17 +225,7 @@ bool CudaSession::prepareEntry(size_t index,
   const fb::Entry &entry = *entries_[index].entry;
   const int64_t maxTokens = entries_[index].maxTokens;
   EntryCode &code = code_[index];
-  auto address = [&](const fb::Buffer &b) -> uint64_t {
-    switch (b.kind()) {
-    case fb::BufferKind::Arena:
-      return code.arena + b.offset();
-    case fb::BufferKind::Weight:
-      return weightAddress_[static_cast<size_t>(b.offset())];
-    case fb::BufferKind::Tokens:
-      return staging_ + kTokensOffset;
-    }
-    return 0;
-  };
+  auto address = [&](const fb::Buffer &b) { return bufferAddress(code, b); };
   // The step's buffers (inputs, then outputs) or the launch's own (the plan
   // verifier checked both; the count is checked again because it bounds the
   // writes into KernelParams).
@@ -244,13 +255,18 @@ bool CudaSession::prepareEntry(size_t index,
     return true;
   };
 
-  for (const fb::Step *step : *entry.steps()) {
-    if (!step->cuda() || step->cuda()->size() == 0)
+  const auto *steps = launchesOf(plan_->plan())->Get(index)->steps();
+  for (uint32_t i = 0; i < entry.steps()->size(); ++i) {
+    const fb::Step *step = entry.steps()->Get(i);
+    const auto *launches = steps->Get(i)->launches();
+    if (!launches)
       continue;
-    for (const fb::CudaLaunch *l : *step->cuda()) {
+    for (const schema::Launch *l : *launches) {
       Launch launch;
       launch.step = step;
+      launch.stepIndex = i;
       bool own = l->buffers() && l->buffers()->size() > 0;
+      launch.fused = own;
       if (!(own ? fill(*step, {l->buffers()}, true, launch.params)
                 : fill(*step, {step->inputs(), step->outputs()}, false,
                        launch.params)))
@@ -293,6 +309,19 @@ bool CudaSession::prepareEntry(size_t index,
   return true;
 }
 
+uint64_t CudaSession::bufferAddress(const EntryCode &code,
+                                    const fb::Buffer &b) const {
+  switch (b.kind()) {
+  case fb::BufferKind::Arena:
+    return code.arena + b.offset();
+  case fb::BufferKind::Weight:
+    return weightAddress_[static_cast<size_t>(b.offset())];
+  case fb::BufferKind::Tokens:
+    return staging_ + kTokensOffset;
+  }
+  return 0;
+}
+
 SessionMemory CudaSession::memory() const {
   SessionMemory m;
   for (const EntryInfo &info : entries_)
@@ -304,7 +333,7 @@ SessionMemory CudaSession::memory() const {
 
 DeviceInfo CudaSession::deviceInfo() const {
   DeviceInfo info;
-  info.kind = DeviceKind::Cuda;
+  info.backend = kTargetName;
   info.name = device_->name();
   info.description = device_->description();
   info.reason = reason_;
@@ -313,19 +342,9 @@ DeviceInfo CudaSession::deviceInfo() const {
 
 bool CudaSession::launchAll(EntryCode &code, int64_t count,
                             std::string &error) {
-  for (Launch &launch : code.launches) {
-    launch.params.tokens = static_cast<int32_t>(count);
-    uint32_t gridY =
-        launch.tokensPerBlock
-            ? static_cast<uint32_t>((count + launch.tokensPerBlock - 1) /
-                                    launch.tokensPerBlock)
-            : 1;
-    if (!device_->launch(launch.function, launch.gridX, gridY, launch.blockX,
-                         launch.sharedBytes, launch.params, error)) {
-      error = stepText(*launch.step) + ": " + error;
+  for (Launch &l : code.launches)
+    if (!launch(l, count, error))
       return false;
-    }
-  }
   return true;
 }
 
@@ -359,14 +378,17 @@ bool CudaSession::runChunk(size_t entryIndex, const int32_t *tokens,
   if (!d.copyToDevice(staging_, staged,
                       kTokensOffset + uint64_t(count) * sizeof(int32_t), error))
     return false;
-  const bool graph = useGraph_ && entryIndex == decode_;
+  const bool graph = useGraph_ && entryIndex == decode_ && !observer_;
   auto fail = [&](const std::string &what) {
     error = "entry '" + entryName(*entries_[entryIndex].entry) + "' (" +
             std::to_string(code.launches.size()) + " launches" +
             (graph ? " in a CUDA graph" : "") + "): " + what;
     return false;
   };
-  if (graph) {
+  if (observer_) {
+    if (!launchObserved(entryIndex, code, tokens, count, error))
+      return false;
+  } else if (graph) {
     if (!code.graph && !capture(code, error))
       return fail("capturing the graph: " + error);
     if (!d.launchGraph(code.graph, error))
@@ -389,4 +411,143 @@ bool CudaSession::runChunk(size_t entryIndex, const int32_t *tokens,
   return ok || fail(error);
 }
 
+bool CudaSession::launch(Launch &launch, int64_t count, std::string &error) {
+  launch.params.tokens = static_cast<int32_t>(count);
+  uint32_t gridY =
+      launch.tokensPerBlock
+          ? static_cast<uint32_t>((count + launch.tokensPerBlock - 1) /
+                                  launch.tokensPerBlock)
+          : 1;
+  if (!device_->launch(launch.function, launch.gridX, gridY, launch.blockX,
+                       launch.sharedBytes, launch.params, error)) {
+    error = stepText(*launch.step) + ": " + error;
+    return false;
+  }
+  return true;
+}
+
+bool CudaSession::launchObserved(size_t entryIndex, EntryCode &code,
+                                 const int32_t *tokens, int64_t count,
+                                 std::string &error) {
+  const fb::Entry &entry = *entries_[entryIndex].entry;
+  // Host copies of the step's arena buffers, valid during the callbacks.
+  std::vector<std::vector<uint8_t>> copies;
+  auto tensor = [&](const fb::Buffer *b, bool read, StepTensor &out) {
+    const void *data = nullptr;
+    if (b->kind() == fb::BufferKind::Weight) {
+      data = plan_->weight(static_cast<uint32_t>(b->offset()));
+    } else if (b->kind() == fb::BufferKind::Tokens) {
+      data = tokens;
+    } else if (read) {
+      uint64_t bytes = tensorElements(*b->tensor(), count) *
+                       dtypeBytes(b->tensor()->dtype());
+      copies.emplace_back(bytes);
+      if (!device_->copyToHost(copies.back().data(), bufferAddress(code, *b),
+                               bytes, error))
+        return false;
+      data = copies.back().data();
+    }
+    out = stepTensor(b, data, count);
+    return true;
+  };
+  size_t next = 0; // the next launch of code.launches
+  for (uint32_t i = 0; i < entry.steps()->size(); ++i) {
+    size_t begin = next;
+    while (next < code.launches.size() && code.launches[next].stepIndex == i)
+      ++next;
+    StepEvent event = stepEvent(entryIndex, i, count);
+    // A step without launches is computed by another step's kernel, and a
+    // fused launch writes the next step's result, not this step's: no
+    // buffers of their own to show.
+    bool computed = next > begin;
+    bool fused = computed && code.launches[begin].fused;
+    copies.clear();
+    copies.reserve(event.step->inputs()->size() +
+                   event.step->outputs()->size());
+    if (computed)
+      for (const fb::Buffer *b : *event.step->inputs()) {
+        event.inputs.emplace_back();
+        if (!tensor(b, true, event.inputs.back()))
+          return false;
+      }
+    if (computed && !fused)
+      for (const fb::Buffer *b : *event.step->outputs()) {
+        event.outputs.emplace_back();
+        if (!tensor(b, false, event.outputs.back()))
+          return false;
+      }
+    observer_->beforeStep(event);
+    for (size_t l = begin; l < next; ++l)
+      if (!launch(code.launches[l], count, error))
+        return false;
+    for (size_t o = 0; o < event.outputs.size(); ++o)
+      if (!tensor(event.step->outputs()->Get(static_cast<uint32_t>(o)), true,
+                  event.outputs[o]))
+        return false;
+    observer_->afterStep(event);
+  }
+  return true;
+}
+
+void CudaSession::addFigures(Figures &figures) const {
+  figures.add("device_weights_bytes", static_cast<int64_t>(weightsBytes_));
+  figures.add("cuda_launches", static_cast<int64_t>(launches_));
+  // Whether decode steps ran as a CUDA graph (none ran: false).
+  figures.addBool("cuda_graph", graphLaunches_ > 0);
+  figures.add("cuda_graph_launches", static_cast<int64_t>(graphLaunches_));
+}
+
 } // namespace qrt::cuda
+
+namespace qrt {
+
+void registerCudaBackend() {
+  cuda::registerTarget();
+  Backend backend;
+  backend.name = cuda::kTargetName;
+  backend.autoRank = 10;
+  backend.profiles = true;
+  backend.probe = [](const fb::Plan &plan) {
+    BackendProbe probe;
+    // The plan first: a CPU plan never loads the driver.
+    if (!cuda::hasCudaCode(plan)) {
+      probe.reason = "the plan has no CUDA code";
+      return probe;
+    }
+    cuda::CudaProbe gpu = cuda::probeCuda();
+    if (!gpu.usable) {
+      probe.reason = gpu.error;
+      return probe;
+    }
+    probe.usable = true;
+    probe.reason = "the plan has CUDA code and " + gpu.name + " is present";
+    probe.device = gpu.description;
+    return probe;
+  };
+  backend.create = [](const LoadedPlan &plan, const SessionOptions &options,
+                      std::string &error) -> std::unique_ptr<Session> {
+    std::unique_ptr<cuda::Device> device = cuda::openCudaDevice(error);
+    if (!device)
+      return nullptr;
+    return cuda::CudaSession::create(plan, options, std::move(device), error);
+  };
+  backend.bandwidth = [](std::string &report, std::string &error) {
+    std::unique_ptr<cuda::Device> device = cuda::openCudaDevice(error);
+    if (!device)
+      return false;
+    double gbPerSecond = 0;
+    if (!cuda::measureCopyBandwidth(*device, uint64_t(1) << 30, 20,
+                                    gbPerSecond, error))
+      return false;
+    char line[256];
+    std::snprintf(line, sizeof(line),
+                  "%s: device-to-device copy of 1 GiB, %.1f GB/s (bytes read "
+                  "+ written)",
+                  device->description().c_str(), gbPerSecond);
+    report = line;
+    return true;
+  };
+  registerBackend(std::move(backend));
+}
+
+} // namespace qrt

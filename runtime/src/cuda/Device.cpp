@@ -2,8 +2,6 @@
 
 #include "qrt/cuda/Device.h"
 
-#include "qrt/schema/plan_generated.h"
-
 #include <algorithm>
 #include <chrono>
 
@@ -27,26 +25,6 @@ bool Device::endCapture(Graph &graph, std::string &error) {
 
 bool Device::launchGraph(Graph, std::string &error) {
   return noGraphs(*this, error);
-}
-
-std::vector<ModuleCode> cudaCodeOf(const fb::Plan &plan) {
-  std::vector<ModuleCode> out;
-  if (!plan.targets())
-    return out;
-  for (const fb::TargetCode *t : *plan.targets()) {
-    if (!t->target() || t->target()->str() != "cuda" || !t->code())
-      continue;
-    ModuleCode c;
-    c.format = t->format() ? t->format()->str() : "";
-    c.arch = t->arch() ? t->arch()->str() : "";
-    c.code = t->code()->data();
-    c.size = t->code()->size();
-    if (t->kernels())
-      for (const flatbuffers::String *k : *t->kernels())
-        c.kernels.push_back(k->str());
-    out.push_back(std::move(c));
-  }
-  return out;
 }
 
 bool measureCopyBandwidth(Device &device, uint64_t bytes, int iterations,

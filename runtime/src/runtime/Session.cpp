@@ -1,86 +1,24 @@
 //===- Session.cpp - running a plan ---------------------------------------===//
 //
-// What every device shares: reading the plan's entries and KV cache, the
-// checks on forward()'s input, the chunking into entry steps; and the choice
-// of the device.
+// What every backend shares: reading the plan's entries and KV cache, the
+// checks on forward()'s input, the chunking into entry steps, observer
+// events; and the registry of backends.
 //
 //===----------------------------------------------------------------------===//
 
-#include "qrt/runtime/Session.h"
-
-#include "qrt/cuda/CudaSession.h"
-#include "qrt/runtime/CpuSession.h"
+#include "qrt/runtime/Backend.h"
 
 #include <algorithm>
+#include <map>
+#include <mutex>
 
 namespace qrt {
 
-const char *deviceKindName(DeviceKind kind) {
-  switch (kind) {
-  case DeviceKind::Auto:
-    return "auto";
-  case DeviceKind::Cpu:
-    return "cpu";
-  case DeviceKind::Cuda:
-    return "cuda";
-  }
-  return "?";
-}
-
-bool parseDeviceKind(const std::string &name, DeviceKind &kind) {
-  for (DeviceKind k : {DeviceKind::Auto, DeviceKind::Cpu, DeviceKind::Cuda})
-    if (name == deviceKindName(k)) {
-      kind = k;
-      return true;
-    }
-  return false;
-}
+StepObserver::~StepObserver() = default;
 
 Session::~Session() = default;
 
-std::unique_ptr<Session> Session::create(const MappedPlan &plan,
-                                         const SessionOptions &options,
-                                         std::string &error) {
-  std::string reason;
-  switch (options.device) {
-  case DeviceKind::Cpu:
-    return CpuSession::create(plan, options, error);
-  case DeviceKind::Cuda: {
-    std::unique_ptr<cuda::Device> device = cuda::openCudaDevice(error);
-    if (!device)
-      return nullptr;
-    return cuda::CudaSession::create(plan, options, std::move(device), error);
-  }
-  case DeviceKind::Auto: {
-    // The plan first: a CPU plan never loads the driver.
-    if (!cuda::hasCudaCode(plan.plan())) {
-      reason = "the plan has no CUDA code";
-      break;
-    }
-    cuda::CudaProbe probe = cuda::probeCuda();
-    if (!probe.usable) {
-      reason = probe.error;
-      break;
-    }
-    std::unique_ptr<cuda::Device> device = cuda::openCudaDevice(error);
-    if (!device)
-      return nullptr;
-    std::unique_ptr<cuda::CudaSession> session =
-        cuda::CudaSession::create(plan, options, std::move(device), error);
-    if (session)
-      static_cast<Session &>(*session).reason_ =
-          "the plan has CUDA code and " + probe.name + " is present";
-    return session;
-  }
-  }
-  std::unique_ptr<CpuSession> session =
-      CpuSession::create(plan, options, error);
-  if (session)
-    static_cast<Session &>(*session).reason_ = reason;
-  return session;
-}
-
-bool Session::initialize(const MappedPlan &plan, const SessionOptions &options,
+bool Session::initialize(const LoadedPlan &plan, const SessionOptions &options,
                          std::string &error) {
   const fb::Plan &p = plan.plan();
   const fb::KvCache *cache = p.kv_cache();
@@ -148,6 +86,147 @@ bool Session::forward(const int32_t *tokens, int64_t count, float *logits,
     done += chunk;
   }
   return true;
+}
+
+namespace {
+
+/// The name of a quantized weight from its data component's
+/// ("layers.0.attention.wq.data" -> "layers.0.attention.wq").
+std::string weightNameOf(const std::string &component) {
+  const std::string suffix =
+      std::string(".") + componentRoleName(ComponentRole::Data);
+  if (component.size() > suffix.size() &&
+      component.compare(component.size() - suffix.size(), suffix.size(),
+                        suffix) == 0)
+    return component.substr(0, component.size() - suffix.size());
+  return component;
+}
+
+} // namespace
+
+StepEvent Session::stepEvent(size_t entry, uint32_t step, int64_t count) const {
+  StepEvent event;
+  event.entryIndex = entry;
+  event.stepIndex = step;
+  event.entry = entries_[entry].entry;
+  event.step = event.entry->steps()->Get(step);
+  event.tokens = count;
+  event.position = position_;
+  const fb::Step &s = *event.step;
+  const fb::Plan &plan = plan_->plan();
+  if (s.kernel() == fb::Kernel::MatMul ||
+      s.kernel() == fb::Kernel::DequantMatMul) {
+    const fb::WeightInfo *w =
+        plan.weights()->Get(static_cast<uint32_t>(s.inputs()->Get(1)->offset()));
+    std::string name = w->name() ? w->name()->str() : std::string();
+    if (s.kernel() == fb::Kernel::MatMul) {
+      event.weight = name;
+      event.weightRows = w->tensor()->dims()->Get(0);
+      event.weightCols = w->tensor()->dims()->Get(1);
+    } else {
+      event.weight = weightNameOf(name);
+      event.weightRows = s.quant()->rows();
+      event.weightCols = s.quant()->cols();
+    }
+  }
+  return event;
+}
+
+StepTensor Session::stepTensor(const fb::Buffer *buffer, const void *data,
+                               int64_t count) const {
+  StepTensor t;
+  t.buffer = buffer;
+  t.data = data;
+  t.dtype = buffer->tensor()->dtype();
+  for (int64_t d : *buffer->tensor()->dims())
+    t.shape.push_back(d == -1 ? count : d);
+  if (buffer->kind() == fb::BufferKind::Weight) {
+    const fb::WeightInfo *w = plan_->plan().weights()->Get(
+        static_cast<uint32_t>(buffer->offset()));
+    t.weight = w->name() ? w->name()->str() : std::string();
+  }
+  return t;
+}
+
+//===----------------------------------------------------------------------===//
+// The registry of backends
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+struct BackendRegistry {
+  std::mutex mutex;
+  /// Never removed: pointers stay valid.
+  std::map<std::string, std::unique_ptr<Backend>> backends;
+};
+
+BackendRegistry &backendRegistry() {
+  static BackendRegistry registry;
+  return registry;
+}
+
+} // namespace
+
+void registerBackend(Backend backend) {
+  BackendRegistry &r = backendRegistry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  auto &slot = r.backends[backend.name];
+  if (!slot)
+    slot = std::make_unique<Backend>(std::move(backend));
+}
+
+const Backend *findBackend(const std::string &name) {
+  BackendRegistry &r = backendRegistry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  auto it = r.backends.find(name);
+  return it == r.backends.end() ? nullptr : it->second.get();
+}
+
+std::vector<const Backend *> registeredBackends() {
+  BackendRegistry &r = backendRegistry();
+  std::vector<const Backend *> out;
+  {
+    std::lock_guard<std::mutex> lock(r.mutex);
+    for (const auto &[name, backend] : r.backends)
+      out.push_back(backend.get());
+  }
+  std::stable_sort(out.begin(), out.end(), [](const Backend *a, const Backend *b) {
+    return a->autoRank > b->autoRank;
+  });
+  return out;
+}
+
+const Backend *chooseBackend(const fb::Plan &plan, const std::string &device,
+                             std::string &reason, std::string &error) {
+  reason.clear();
+  std::vector<const Backend *> backends = registeredBackends();
+  if (device != "auto") {
+    for (const Backend *backend : backends)
+      if (backend->name == device)
+        return backend;
+    std::string names;
+    for (const Backend *backend : backends)
+      names += backend->name + ", ";
+    error = "unknown device '" + device + "' (this runtime runs: " + names +
+            "auto)";
+    return nullptr;
+  }
+  // The first usable one; its reason, or the reason the one ranked above it
+  // could not (the CPU says nothing of itself).
+  std::string declined;
+  for (const Backend *backend : backends) {
+    BackendProbe probe = backend->probe(plan);
+    if (!probe.usable) {
+      if (declined.empty())
+        declined = probe.reason;
+      continue;
+    }
+    reason = probe.reason.empty() ? declined : probe.reason;
+    return backend;
+  }
+  error = "no backend of this runtime can run the plan" +
+          (declined.empty() ? std::string() : " (" + declined + ")");
+  return nullptr;
 }
 
 } // namespace qrt

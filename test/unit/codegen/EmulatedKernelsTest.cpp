@@ -18,7 +18,7 @@
 
 #include "../cuda/CudaEmulator.h"
 #include "qrt/core/Half.h"
-#include "qrt/core/Quantize.h"
+#include "qrt/core/QuantizedWeight.h"
 #include "qrt/cpu/Kernels.h"
 #include "qrt/cuda/KernelAbi.h"
 

@@ -22,7 +22,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "qrt/core/Half.h"
-#include "qrt/core/Quantize.h"
+#include "qrt/core/QuantizedWeight.h"
+#include "quant/Quantize/RoundToNearest.h"
 #include "qrt/cpu/Kernels.h"
 
 #include <gtest/gtest.h>
@@ -273,8 +274,8 @@ protected:
           std::vector<float> original = normal(n * k, 0.02f);
           std::string error =
               format.nf4
-                  ? quantizeNF4(format.nf4Scheme, original.data(), n, k, weight)
-                  : quantizeIntN(format.intN, original.data(), n, k, weight);
+                  ? quant::quantizeNF4(format.nf4Scheme, original.data(), n, k, weight)
+                  : quant::quantizeIntN(format.intN, original.data(), n, k, weight);
           ASSERT_EQ(error, "") << format.name();
         } else {
           weight = randomWeight(format, n, k);
@@ -426,7 +427,7 @@ TEST_F(QuantKernelsTest, IntNRoundTripWithinHalfAStep) {
           std::vector<float> original = normal(rows * cols, 0.02f);
           QuantizedWeight weight;
           ASSERT_EQ(
-              quantizeIntN(format.intN, original.data(), rows, cols, weight),
+              quant::quantizeIntN(format.intN, original.data(), rows, cols, weight),
               "");
           QuantizedView view = viewOf(weight, format);
           std::vector<float> back(static_cast<size_t>(rows * cols));
@@ -462,7 +463,7 @@ TEST_F(QuantKernelsTest, NF4RoundTripWithinHalfAGap) {
       std::vector<float> original = normal(rows * cols, 0.02f);
       QuantizedWeight weight;
       ASSERT_EQ(
-          quantizeNF4(format.nf4Scheme, original.data(), rows, cols, weight),
+          quant::quantizeNF4(format.nf4Scheme, original.data(), rows, cols, weight),
           "");
       QuantizedView view = viewOf(weight, format);
       std::vector<float> back(static_cast<size_t>(rows * cols));

@@ -18,7 +18,7 @@
 #include "CudaEmulator.h"
 
 #include "qrt/cuda/CudaSession.h"
-#include "qrt/runtime/CpuSession.h"
+#include "qrt/cpu/CpuSession.h"
 
 #include <gtest/gtest.h>
 
@@ -61,7 +61,7 @@ TEST(CudaPlanFilesTest, EmulatedCudaMatchesCpu) {
   for (const std::string &path : paths) {
     SCOPED_TRACE(path);
     std::string error;
-    std::unique_ptr<MappedPlan> plan = MappedPlan::open(path, error);
+    std::unique_ptr<LoadedPlan> plan = LoadedPlan::openFile(path, error);
     ASSERT_TRUE(plan) << error;
     ASSERT_TRUE(cuda::hasCudaCode(plan->plan()))
         << path << ": " << cuda::kNoCudaCode;
@@ -74,7 +74,7 @@ TEST(CudaPlanFilesTest, EmulatedCudaMatchesCpu) {
     ASSERT_TRUE(gpu) << error;
     ASSERT_TRUE(gpu->usesGraph());
     SessionOptions plainOptions = options;
-    plainOptions.cudaGraph = false;
+    plainOptions.replayDecode = false;
     cuda::emulator::EmulatorDevice plainDevice;
     auto plain = cuda::CudaSession::create(
         *plan, plainOptions, cuda::emulator::borrow(plainDevice), error);

@@ -15,7 +15,7 @@
 #include "TinyCudaKernels.h"
 
 #include "qrt/cuda/CudaSession.h"
-#include "qrt/runtime/CpuSession.h"
+#include "qrt/cpu/CpuSession.h"
 
 #include <gtest/gtest.h>
 
@@ -33,17 +33,45 @@ using cuda::emulator::EmulatorDevice;
 /// Logits of the CUDA session within this of the CPU session's.
 constexpr float kTolerance = 1e-4f;
 
-std::unique_ptr<OpenedPlan> load(const PlanSpec &spec) {
-  std::unique_ptr<OpenedPlan> opened = openPlan(serializePlan(spec));
+/// A plan for the CUDA target: its description and its CUDA executable,
+/// each editable before writing.
+struct CudaPlan {
+  PlanDesc spec;
+  cuda::ExecutableDesc code;
+  PlanDesc plan() const { return withExecutable(spec, code); }
+  /// The source of the executable's "cuda-source" module.
+  std::string source() const {
+    return std::string(code.modules[0].code.begin(),
+                       code.modules[0].code.end());
+  }
+  void setSource(const std::string &source) {
+    code.modules[0].code.assign(source.begin(), source.end());
+  }
+  /// Launches of the entry in all.
+  size_t launches(size_t entry) const {
+    size_t count = 0;
+    for (const auto &step : code.launches[entry])
+      count += step.size();
+    return count;
+  }
+};
+
+std::unique_ptr<OpenedPlan> load(const PlanDesc &spec) {
+  std::unique_ptr<OpenedPlan> opened = openPlan(writePlan(spec));
   EXPECT_TRUE(opened->plan) << opened->error;
   return opened;
 }
 
-PlanSpec cudaPlanSpec(const TinyConfig &config,
+std::unique_ptr<OpenedPlan> load(const CudaPlan &plan) {
+  return load(plan.plan());
+}
+
+CudaPlan cudaPlanSpec(const TinyConfig &config,
                       const TinyCudaOptions &options = {}) {
-  PlanSpec spec = tinyPlanSpec(makeTinyModel(config));
-  attachTinyCudaKernels(spec, options);
-  return spec;
+  CudaPlan plan;
+  plan.spec = tinyPlanSpec(makeTinyModel(config));
+  plan.code = tinyCudaExecutable(plan.spec, options);
+  return plan;
 }
 
 std::vector<int32_t> randomTokens(size_t count, int32_t vocab, uint32_t seed) {
@@ -68,7 +96,7 @@ int32_t greedy(const std::vector<float> &logits) {
                  logits.begin());
 }
 
-std::unique_ptr<CudaSession> cudaSession(const MappedPlan &plan,
+std::unique_ptr<CudaSession> cudaSession(const LoadedPlan &plan,
                                          EmulatorDevice &device,
                                          SessionOptions options = {}) {
   std::string error;
@@ -119,7 +147,7 @@ void runAgainstCpu(const TinyConfig &config, const TinyCudaOptions &options,
   {
     auto gpu = cudaSession(*loaded->plan, device, cpuOptions);
     ASSERT_TRUE(gpu);
-    EXPECT_EQ(gpu->deviceInfo().kind, DeviceKind::Cuda);
+    EXPECT_EQ(gpu->deviceInfo().backend, "cuda");
     EXPECT_EQ(gpu->deviceInfo().name, "CUDA emulator");
     EXPECT_EQ(gpu->context(), cpu->context());
     // 13 tokens: a prefill chunk of 8, then one of 5; then decode.
@@ -188,16 +216,15 @@ TEST(CudaSessionTest, ChecksInputLikeTheCpuSession) {
 
 TEST(CudaSessionTest, MemoryAndLaunches) {
   TinyConfig config;
-  PlanSpec spec = cudaPlanSpec(config);
+  CudaPlan plan = cudaPlanSpec(config);
+  const PlanDesc &spec = plan.spec;
   uint64_t weightBytes = 0, arenas = 0;
-  for (const WeightSpec &w : spec.weights)
+  for (const WeightDesc &w : spec.weights)
     weightBytes += w.bytes.size();
-  for (const EntrySpec &e : spec.entries)
+  for (const EntryDesc &e : spec.entries)
     arenas += e.arenaBytes;
-  size_t decodeLaunches = 0;
-  for (const StepSpec &s : spec.entries[1].steps)
-    decodeLaunches += s.cuda.size();
-  auto loaded = load(spec);
+  size_t decodeLaunches = plan.launches(1);
+  auto loaded = load(plan);
   ASSERT_TRUE(loaded->plan);
   EmulatorDevice device;
   auto session = cudaSession(*loaded->plan, device);
@@ -267,7 +294,7 @@ TEST(CudaSessionTest, DecodeGraphGivesTheBitsOfLaunches) {
   ASSERT_TRUE(loaded->plan);
   EmulatorDevice graphDevice, plainDevice;
   SessionOptions plainOptions;
-  plainOptions.cudaGraph = false;
+  plainOptions.replayDecode = false;
   auto graph = cudaSession(*loaded->plan, graphDevice);
   auto plain = cudaSession(*loaded->plan, plainDevice, plainOptions);
   ASSERT_TRUE(graph && plain);
@@ -335,21 +362,110 @@ TEST(CudaSessionTest, ProfilesKernels) {
       << error;
   EXPECT_EQ(session->graphCaptures(), 0u);
   uint64_t calls = 0;
-  for (const cuda::KernelProfile &p : session->profile())
+  for (const KernelProfile &p : session->profile())
     calls += p.calls;
   EXPECT_EQ(calls, session->launches());
   EXPECT_GT(calls, 0u);
+}
+
+/// What an observer saw of one step: the first input and output, copied.
+struct SeenStep {
+  size_t step = 0;
+  std::vector<float> x, out;
+  bool hasInputs = false, hasOutputs = false;
+};
+
+class StepCopier : public StepObserver {
+public:
+  void beforeStep(const StepEvent &event) override {
+    current = SeenStep();
+    current.step = event.stepIndex;
+    current.hasInputs = !event.inputs.empty();
+    if (current.hasInputs &&
+        event.inputs[0].buffer->kind() == fb::BufferKind::Arena)
+      current.x = floats(event.inputs[0]);
+  }
+  void afterStep(const StepEvent &event) override {
+    current.hasOutputs = !event.outputs.empty();
+    if (current.hasOutputs)
+      current.out = floats(event.outputs[0]);
+    seen.push_back(current);
+  }
+  static std::vector<float> floats(const StepTensor &t) {
+    size_t n = 1;
+    for (int64_t d : t.shape)
+      n *= size_t(d);
+    std::vector<float> v(n);
+    std::memcpy(v.data(), t.data, n * sizeof(float));
+    return v;
+  }
+  SeenStep current;
+  std::vector<SeenStep> seen;
+};
+
+TEST(CudaSessionTest, ObserverSeesWhatTheCpuSessionSees) {
+  // The CUDA session, observed, copies each step's buffers to the host:
+  // the same activations as the CPU session's within the tolerance. A
+  // matmul that adds the next step's residual shows no output of its own,
+  // and the fused add (no launch) no buffers: its sum is the matmul's.
+  TinyConfig config;
+  CudaPlan plan = cudaPlanSpec(config); // residual adds and key rotaries fused
+  auto loaded = load(plan);
+  ASSERT_TRUE(loaded->plan);
+  SessionOptions options;
+  options.threads = 1;
+  std::string error;
+  auto cpu = CpuSession::create(*loaded->plan, options, error);
+  ASSERT_TRUE(cpu) << error;
+  EmulatorDevice device;
+  auto gpu = cudaSession(*loaded->plan, device, options);
+  ASSERT_TRUE(gpu);
+  StepCopier cpuSeen, gpuSeen;
+  cpu->setObserver(&cpuSeen);
+  gpu->setObserver(&gpuSeen);
+  std::vector<int32_t> prompt = randomTokens(5, config.vocab, 12);
+  std::vector<float> a(config.vocab), b(config.vocab);
+  ASSERT_TRUE(cpu->forward(prompt.data(), 5, a.data(), false, error)) << error;
+  ASSERT_TRUE(gpu->forward(prompt.data(), 5, b.data(), false, error)) << error;
+  int32_t next = 3; // a decode step too: observed, it runs no graph
+  ASSERT_TRUE(cpu->forward(&next, 1, a.data(), false, error)) << error;
+  ASSERT_TRUE(gpu->forward(&next, 1, b.data(), false, error)) << error;
+  EXPECT_LE(maxDifference(a, b), kTolerance);
+  EXPECT_EQ(static_cast<CudaSession &>(*gpu).graphLaunches(), 0u);
+  ASSERT_EQ(cpuSeen.seen.size(), gpuSeen.seen.size());
+  size_t compared = 0, fusedMatmuls = 0, computedElsewhere = 0;
+  for (size_t i = 0; i < gpuSeen.seen.size(); ++i) {
+    const SeenStep &c = cpuSeen.seen[i], &g = gpuSeen.seen[i];
+    ASSERT_EQ(c.step, g.step);
+    if (!g.hasInputs) {
+      EXPECT_FALSE(g.hasOutputs);
+      ++computedElsewhere;
+      continue;
+    }
+    EXPECT_LE(maxDifference(c.x, g.x), kTolerance) << "step " << g.step;
+    if (!g.hasOutputs) {
+      ++fusedMatmuls;
+      continue;
+    }
+    EXPECT_LE(maxDifference(c.out, g.out), kTolerance) << "step " << g.step;
+    ++compared;
+  }
+  // Two residual adds per layer in each of two entries' runs, and the
+  // rotaries of the keys.
+  EXPECT_EQ(fusedMatmuls, size_t(2 * config.layers * 2));
+  EXPECT_EQ(computedElsewhere, size_t(3 * config.layers * 2));
+  EXPECT_GT(compared, 20u);
 }
 
 TEST(CudaSessionTest, RefusesPlansItCannotRun) {
   std::string error;
   SessionOptions options;
   // Refused by the session, or already by the plan verifier
-  // (MappedPlan::open, which checks launches too): `error` says why.
-  auto create = [&](const PlanSpec &spec) {
+  // (LoadedPlan::open, which checks launches too): `error` says why.
+  auto create = [&](const PlanDesc &spec) {
     TempFile file;
-    file.write(serializePlan(spec));
-    std::unique_ptr<MappedPlan> plan = MappedPlan::open(file.path(), error);
+    file.write(writePlan(spec));
+    std::unique_ptr<LoadedPlan> plan = LoadedPlan::openFile(file.path(), error);
     if (!plan)
       return false;
     EmulatorDevice device;
@@ -366,84 +482,84 @@ TEST(CudaSessionTest, RefusesPlansItCannotRun) {
                    "quant-compile{... target=cuda})");
 
   // A launch of a kernel the module does not define.
-  PlanSpec spec = cudaPlanSpec(TinyConfig{});
-  spec.entries[1].steps[2].cuda[0].function = "no_such_kernel";
-  EXPECT_FALSE(create(spec));
+  CudaPlan spec = cudaPlanSpec(TinyConfig{});
+  spec.code.launches[1][2][0].function = "no_such_kernel";
+  EXPECT_FALSE(create(spec.plan()));
   EXPECT_NE(error.find("layers.0.attention.wq"), std::string::npos) << error;
   EXPECT_NE(error.find("no kernel"), std::string::npos) << error;
   EXPECT_NE(error.find("no_such_kernel"), std::string::npos) << error;
 
   // A launch without a function, with too many threads.
   spec = cudaPlanSpec(TinyConfig{});
-  spec.entries[0].steps[0].cuda[0].function = "";
-  EXPECT_FALSE(create(spec));
+  spec.code.launches[0][0][0].function = "";
+  EXPECT_FALSE(create(spec.plan()));
   EXPECT_NE(error.find("tok_embeddings"), std::string::npos) << error;
   EXPECT_NE(error.find("names no function"), std::string::npos) << error;
   spec = cudaPlanSpec(TinyConfig{});
-  spec.entries[0].steps[1].cuda[0].blockX = 2048;
-  EXPECT_FALSE(create(spec));
+  spec.code.launches[0][1][0].blockX = 2048;
+  EXPECT_FALSE(create(spec.plan()));
   EXPECT_NE(error.find("layers.0.attention_norm"), std::string::npos) << error;
   EXPECT_NE(error.find("2048"), std::string::npos) << error;
 
   // A launch's own buffer outside the arena.
   spec = cudaPlanSpec(TinyConfig{});
-  StepSpec *fused = nullptr;
-  for (StepSpec &s : spec.entries[1].steps)
-    if (s.name == "layers.0.attention.wo")
-      fused = &s;
+  std::vector<cuda::LaunchDesc> *fused = nullptr;
+  for (size_t i = 0; i < spec.spec.entries[1].steps.size(); ++i)
+    if (spec.spec.entries[1].steps[i].name == "layers.0.attention.wo")
+      fused = &spec.code.launches[1][i];
   ASSERT_TRUE(fused);
-  ASSERT_EQ(fused->cuda.size(), 1u);
-  ASSERT_EQ(fused->cuda[0].buffers.size(), 4u);
-  fused->cuda[0].buffers[3].offset = spec.entries[1].arenaBytes - 4;
-  EXPECT_FALSE(create(spec));
+  ASSERT_EQ(fused->size(), 1u);
+  ASSERT_EQ((*fused)[0].buffers.size(), 4u);
+  (*fused)[0].buffers[3].offset = spec.spec.entries[1].arenaBytes - 4;
+  EXPECT_FALSE(create(spec.plan()));
   EXPECT_NE(error.find("layers.0.attention.wo"), std::string::npos) << error;
   EXPECT_NE(error.find("buffer 3"), std::string::npos) << error;
   EXPECT_NE(error.find(" lies outside the arena of " +
-                       std::to_string(spec.entries[1].arenaBytes) + " bytes"),
+                       std::to_string(spec.spec.entries[1].arenaBytes) +
+                       " bytes"),
             std::string::npos)
       << error;
 
   // An entry whose steps have no launches.
   spec = cudaPlanSpec(TinyConfig{});
-  for (StepSpec &s : spec.entries[1].steps)
-    s.cuda.clear();
-  EXPECT_FALSE(create(spec));
+  for (auto &step : spec.code.launches[1])
+    step.clear();
+  EXPECT_FALSE(create(spec.plan()));
   EXPECT_EQ(error, "entry 'decode' has no CUDA launches");
 
   // Source that does not compile.
   spec = cudaPlanSpec(TinyConfig{});
-  std::string broken =
-      std::string(cuda::kKernelParamsSource) + "#error broken on purpose\n";
-  spec.targets[0].code.assign(broken.begin(), broken.end());
-  EXPECT_FALSE(create(spec));
+  spec.setSource(std::string(cuda::kKernelParamsSource) +
+                 "#error broken on purpose\n");
+  EXPECT_FALSE(create(spec.plan()));
   EXPECT_NE(error.find("broken on purpose"), std::string::npos) << error;
 
   // Code generated for another kernel ABI (here: the position by value).
   spec = cudaPlanSpec(TinyConfig{});
-  std::string source(spec.targets[0].code.begin(), spec.targets[0].code.end());
+  std::string source = spec.source();
   const std::string field = "  unsigned long long position_address;";
   size_t at = source.find(field);
   ASSERT_NE(at, std::string::npos);
   source.replace(at, source.find('\n', at) - at, "  int position;");
-  spec.targets[0].code.assign(source.begin(), source.end());
-  EXPECT_FALSE(create(spec));
+  spec.setSource(source);
+  EXPECT_FALSE(create(spec.plan()));
   EXPECT_EQ(error, "the plan's CUDA code was generated for another kernel ABI "
                    "than this runtime's (qrt/cuda/KernelAbi.h): export the "
                    "plan again");
 
   // Only a cubin: nothing the emulator can run.
   spec = cudaPlanSpec(TinyConfig{});
-  spec.targets[0].format = "cubin";
-  spec.targets[0].arch = "sm_90";
-  EXPECT_FALSE(create(spec));
+  spec.code.modules[0].format = "cubin";
+  spec.code.modules[0].arch = "sm_90";
+  EXPECT_FALSE(create(spec.plan()));
   EXPECT_EQ(error, "the plan has no \"cuda-source\" code for the emulator");
 }
 
 TEST(CudaSessionTest, LaunchFailureNamesTheStep) {
   // A kernel whose barrier cannot complete fails the forward, naming the
   // step; the position does not move.
-  PlanSpec spec = cudaPlanSpec(TinyConfig{});
-  std::string source(spec.targets[0].code.begin(), spec.targets[0].code.end());
+  CudaPlan spec = cudaPlanSpec(TinyConfig{});
+  std::string source = spec.source();
   source += R"(
 extern "C" __global__ void stuck(qrt_params p) {
   if (threadIdx.x == 0)
@@ -451,14 +567,14 @@ extern "C" __global__ void stuck(qrt_params p) {
   __syncthreads();
 }
 )";
-  spec.targets[0].code.assign(source.begin(), source.end());
-  spec.targets[0].kernels.push_back("stuck");
-  spec.entries[1].steps.back().cuda.push_back({"stuck", 1, 0, 64, 0});
+  spec.setSource(source);
+  spec.code.kernels.push_back("stuck");
+  spec.code.launches[1].back().push_back({"stuck", 1, 0, 64, 0, {}});
   auto loaded = load(spec);
   ASSERT_TRUE(loaded->plan);
   EmulatorDevice device;
   SessionOptions options;
-  options.cudaGraph = false;
+  options.replayDecode = false;
   auto session = cudaSession(*loaded->plan, device, options);
   ASSERT_TRUE(session);
   int32_t token = 1;
@@ -475,9 +591,7 @@ extern "C" __global__ void stuck(qrt_params p) {
   ASSERT_TRUE(session);
   const size_t launches = device.launches();
   EXPECT_FALSE(session->forward(&token, 1, nullptr, false, error));
-  size_t count = 0;
-  for (const StepSpec &s : spec.entries[1].steps)
-    count += s.cuda.size();
+  size_t count = spec.launches(1);
   EXPECT_EQ(error, "entry 'decode' (" + std::to_string(count) +
                        " launches in a CUDA graph): graph launch " +
                        std::to_string(count) + " of " + std::to_string(count) +
@@ -498,16 +612,16 @@ TEST(CudaSessionTest, CreatePicksTheDevice) {
   std::string error;
   auto session = Session::create(*loaded->plan, options, error);
   ASSERT_TRUE(session) << error;
-  EXPECT_EQ(session->deviceInfo().kind, DeviceKind::Cpu);
+  EXPECT_EQ(session->deviceInfo().backend, "cpu");
   EXPECT_EQ(session->deviceInfo().reason, "the plan has no CUDA code");
   EXPECT_EQ(session->deviceInfo().threads, 1);
 
-  options.device = DeviceKind::Cpu;
+  options.device = "cpu";
   session = Session::create(*loaded->plan, options, error);
   ASSERT_TRUE(session) << error;
   EXPECT_EQ(session->deviceInfo().reason, "");
 
-  options.device = DeviceKind::Cuda;
+  options.device = "cuda";
   cuda::CudaProbe probe = cuda::probeCuda();
   EXPECT_FALSE(Session::create(*loaded->plan, options, error));
   if (probe.usable)
@@ -520,11 +634,11 @@ TEST(CudaSessionTest, CreatePicksTheDevice) {
   auto cudaPlan = load(cudaPlanSpec(TinyConfig{}));
   ASSERT_TRUE(cudaPlan->plan);
   EXPECT_TRUE(cuda::hasCudaCode(cudaPlan->plan->plan()));
-  options.device = DeviceKind::Auto;
+  options.device = "auto";
   if (!probe.usable) {
     session = Session::create(*cudaPlan->plan, options, error);
     ASSERT_TRUE(session) << error;
-    EXPECT_EQ(session->deviceInfo().kind, DeviceKind::Cpu);
+    EXPECT_EQ(session->deviceInfo().backend, "cpu");
     EXPECT_EQ(session->deviceInfo().reason, probe.error);
   } else {
     EXPECT_FALSE(Session::create(*cudaPlan->plan, options, error));

@@ -16,7 +16,7 @@
 #include "TinyCudaKernels.h"
 
 #include "qrt/cuda/CudaSession.h"
-#include "qrt/runtime/CpuSession.h"
+#include "qrt/cpu/CpuSession.h"
 
 #include <gtest/gtest.h>
 
@@ -75,12 +75,22 @@ GraphCounts graphCounts() {
 /// The tiny decoder with the tests' kernels, its source stored as the
 /// cubin for `cubinArch`, a broken cubin for `brokenArch`, and as PTX for
 /// compute_80 (the fake driver compiles any image as source).
-PlanSpec gpuPlanSpec(const TinyConfig &config, const std::string &cubinArch,
-                     const std::string &brokenArch) {
-  PlanSpec spec = tinyPlanSpec(makeTinyModel(config));
-  attachTinyCudaKernels(spec);
-  TargetCodeSpec source = spec.targets[0];
-  TargetCodeSpec cubin = source, broken = source, ptx = source;
+/// A plan and its CUDA executable, editable before writing.
+struct GpuPlan {
+  PlanDesc spec;
+  cuda::ExecutableDesc code;
+};
+
+/// The tiny decoder with the test kernels as source, a cubin for
+/// `cubinArch` (the fake driver "loads" the source under any format), a
+/// broken cubin for `brokenArch`, and PTX for compute_80.
+GpuPlan gpuPlanSpec(const TinyConfig &config, const std::string &cubinArch,
+                    const std::string &brokenArch) {
+  GpuPlan plan;
+  plan.spec = tinyPlanSpec(makeTinyModel(config));
+  plan.code = tinyCudaExecutable(plan.spec);
+  cuda::ModuleDesc source = plan.code.modules[0];
+  cuda::ModuleDesc cubin = source, broken = source, ptx = source;
   cubin.format = "cubin";
   cubin.arch = cubinArch;
   broken.format = "cubin";
@@ -89,12 +99,13 @@ PlanSpec gpuPlanSpec(const TinyConfig &config, const std::string &cubinArch,
   broken.code.assign(bad.begin(), bad.end());
   ptx.format = "ptx";
   ptx.arch = "compute_80";
-  spec.targets = {source, broken, cubin, ptx};
-  return spec;
+  plan.code.modules = {source, broken, cubin, ptx};
+  return plan;
 }
 
-std::unique_ptr<OpenedPlan> load(const PlanSpec &spec) {
-  std::unique_ptr<OpenedPlan> opened = openPlan(serializePlan(spec));
+std::unique_ptr<OpenedPlan> load(const GpuPlan &plan) {
+  std::unique_ptr<OpenedPlan> opened =
+      openPlan(writePlan(withExecutable(plan.spec, plan.code)));
   EXPECT_TRUE(opened->plan) << opened->error;
   return opened;
 }
@@ -133,11 +144,11 @@ TEST_F(DriverDeviceTest, SessionMatchesCpu) {
   std::string error;
   auto cpu = CpuSession::create(*loaded->plan, options, error);
   ASSERT_TRUE(cpu) << error;
-  options.device = DeviceKind::Auto;
+  options.device = "auto";
   auto gpu = Session::create(*loaded->plan, options, error);
   ASSERT_TRUE(gpu) << error;
   DeviceInfo info = gpu->deviceInfo();
-  EXPECT_EQ(info.kind, DeviceKind::Cuda);
+  EXPECT_EQ(info.backend, "cuda");
   EXPECT_EQ(info.name, "Fake CUDA GPU");
   EXPECT_EQ(info.reason, "the plan has CUDA code and Fake CUDA GPU is present");
   EXPECT_GT(hooks().liveAllocations(), 0u);
@@ -171,7 +182,7 @@ TEST_F(DriverDeviceTest, SessionMatchesCpu) {
 
 TEST_F(DriverDeviceTest, ModuleIsTheCubinOfTheArchElseThePtx) {
   SessionOptions options;
-  options.device = DeviceKind::Cuda;
+  options.device = "cuda";
   std::string error;
   auto loaded = load(gpuPlanSpec(TinyConfig{}, "sm_90", "sm_80"));
   ASSERT_TRUE(loaded->plan);
@@ -202,7 +213,7 @@ TEST_F(DriverDeviceTest, ProfilesWithEvents) {
   auto loaded = load(gpuPlanSpec(TinyConfig{}, "sm_90", "sm_80"));
   ASSERT_TRUE(loaded->plan);
   SessionOptions options;
-  options.device = DeviceKind::Cuda;
+  options.device = "cuda";
   options.profile = true;
   std::string error;
   auto session = Session::create(*loaded->plan, options, error);
@@ -216,8 +227,8 @@ TEST_F(DriverDeviceTest, ProfilesWithEvents) {
   ASSERT_TRUE(session->forward(tokens.data(), 1, logits.data(), false, error))
       << error;
   uint64_t calls = 0;
-  std::vector<cuda::KernelProfile> profile = cuda->profile();
-  for (const cuda::KernelProfile &p : profile) {
+  std::vector<KernelProfile> profile = cuda->profile();
+  for (const KernelProfile &p : profile) {
     calls += p.calls;
     EXPECT_GE(p.microseconds, 0.0);
   }
@@ -228,29 +239,28 @@ TEST_F(DriverDeviceTest, ProfilesWithEvents) {
 }
 
 TEST_F(DriverDeviceTest, LaunchFailuresShowAtSynchronization) {
-  PlanSpec spec = gpuPlanSpec(TinyConfig{}, "sm_90", "sm_80");
-  for (TargetCodeSpec &t : spec.targets) {
-    if (t.code.size() < 10)
+  GpuPlan spec = gpuPlanSpec(TinyConfig{}, "sm_90", "sm_80");
+  for (cuda::ModuleDesc &m : spec.code.modules) {
+    if (m.code.size() < 10)
       continue; // the broken cubin
-    std::string source(t.code.begin(), t.code.end());
+    std::string source(m.code.begin(), m.code.end());
     source += "extern \"C\" __global__ void stuck(qrt_params) {\n"
               "  if (threadIdx.x == 0) return;\n  __syncthreads();\n}\n";
-    t.code.assign(source.begin(), source.end());
+    m.code.assign(source.begin(), source.end());
   }
-  for (TargetCodeSpec &t : spec.targets)
-    t.kernels.push_back("stuck");
-  spec.entries[1].steps.back().cuda.push_back({"stuck", 1, 0, 64, 0, {}});
+  spec.code.kernels.push_back("stuck");
+  spec.code.launches[1].back().push_back({"stuck", 1, 0, 64, 0, {}});
   size_t launches = 0;
-  for (const StepSpec &s : spec.entries[1].steps)
-    launches += s.cuda.size();
+  for (const auto &step : spec.code.launches[1])
+    launches += step.size();
   auto loaded = load(spec);
   ASSERT_TRUE(loaded->plan);
   // Kernel by kernel, and in a graph.
   for (bool graph : {false, true}) {
     SCOPED_TRACE(graph ? "graph" : "launches");
     SessionOptions options;
-    options.device = DeviceKind::Cuda;
-    options.cudaGraph = graph;
+    options.device = "cuda";
+    options.replayDecode = graph;
     std::string error;
     auto session = Session::create(*loaded->plan, options, error);
     ASSERT_TRUE(session) << error;
@@ -279,8 +289,8 @@ TEST_F(DriverDeviceTest, DecodeGraphGivesTheBitsOfLaunches) {
   uint64_t launches[2] = {};
   for (bool graph : {false, true}) {
     SessionOptions options;
-    options.device = DeviceKind::Cuda;
-    options.cudaGraph = graph;
+    options.device = "cuda";
+    options.replayDecode = graph;
     std::string error;
     auto session = Session::create(*loaded->plan, options, error);
     ASSERT_TRUE(session) << error;

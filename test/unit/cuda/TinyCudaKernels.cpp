@@ -35,7 +35,7 @@ std::string floatText(float v) {
 }
 
 /// Elements per token of an activation [1, -1, d...].
-int64_t perToken(const BufferSpec &b) {
+int64_t perToken(const BufferDesc &b) {
   int64_t n = 1;
   for (size_t i = 2; i < b.dims.size(); ++i)
     n *= b.dims[i];
@@ -123,9 +123,9 @@ const char *kRotateHead = R"(
 
 class Generator {
 public:
-  Generator(PlanSpec &spec, const TinyCudaOptions &options)
+  Generator(const PlanDesc &spec, const TinyCudaOptions &options)
       : spec_(spec), options_(options) {}
-  std::string run();
+  cuda::ExecutableDesc run();
 
 private:
   std::string kernel(const std::string &stem, const std::string &text) {
@@ -137,18 +137,20 @@ private:
     kernels_.push_back(name);
     return name;
   }
-  void step(size_t entry, StepSpec &s, const std::vector<size_t> &fusedRotary,
-            const std::map<size_t, size_t> &fusedAdd, size_t index);
-  std::string rotate(const StepSpec &s, const std::string &x,
+  void step(size_t entry, const StepDesc &s,
+            const std::vector<size_t> &fusedRotary,
+            const std::map<size_t, size_t> &fusedAdd, size_t index,
+            std::vector<cuda::LaunchDesc> &launches);
+  std::string rotate(const StepDesc &s, const std::string &x,
                      const std::string &y);
 
-  PlanSpec &spec_;
+  const PlanDesc &spec_;
   TinyCudaOptions options_;
   std::string source_;
   std::vector<std::string> kernels_;
 };
 
-std::string Generator::rotate(const StepSpec &s, const std::string &x,
+std::string Generator::rotate(const StepDesc &s, const std::string &x,
                               const std::string &y) {
   const int64_t headDim = s.inputs[0].dims[3];
   return fill(
@@ -164,17 +166,18 @@ std::string Generator::rotate(const StepSpec &s, const std::string &x,
         s.convention == fb::RotaryConvention::Interleaved ? "1" : "0"}});
 }
 
-void Generator::step(size_t entry, StepSpec &s,
+void Generator::step(size_t entry, const StepDesc &s,
                      const std::vector<size_t> &fusedRotary,
-                     const std::map<size_t, size_t> &fusedAdd, size_t index) {
+                     const std::map<size_t, size_t> &fusedAdd, size_t index,
+                     std::vector<cuda::LaunchDesc> &launches) {
   for (const auto &[matmul, add] : fusedAdd)
     if (add == index) {
-      s.cuda.clear(); // the matmul before adds the residual
+      launches.clear(); // the matmul before adds the residual
       return;
     }
   auto fused = fusedAdd.find(index);
   // Element `index` of weight buffer `buffer`, as float.
-  auto weightLoad = [](const BufferSpec &w, int buffer,
+  auto weightLoad = [](const BufferDesc &w, int buffer,
                        const std::string &index) {
     std::string pointer = "p.buffers[" + std::to_string(buffer) + "]";
     return w.dtype == fb::DType::F16
@@ -184,7 +187,7 @@ void Generator::step(size_t entry, StepSpec &s,
   };
   switch (s.kernel) {
   case fb::Kernel::Embedding: {
-    const BufferSpec &table = s.inputs[0];
+    const BufferDesc &table = s.inputs[0];
     std::string name = kernel(
         "embedding",
         fill(R"(
@@ -200,7 +203,7 @@ extern "C" __global__ void $NAME$(qrt_params p) {
              {{"DIM", str(table.dims[1])},
               {"LOAD", weightLoad(table, 0,
                                   "token * " + str(table.dims[1]) + " + i")}}));
-    s.cuda = {{name, uint32_t((table.dims[1] + 63) / 64), 1, 64, 0}};
+    launches = {{name, uint32_t((table.dims[1] + 63) / 64), 1, 64, 0}};
     return;
   }
   case fb::Kernel::RmsNorm: {
@@ -223,11 +226,11 @@ extern "C" __global__ void $NAME$(qrt_params p) {
 )",
                                 {{"DIM", str(s.inputs[1].dims[0])},
                                  {"EPSILON", floatText(s.epsilon)}}));
-    s.cuda = {{name, 1, 1, 64, 0}};
+    launches = {{name, 1, 1, 64, 0}};
     return;
   }
   case fb::Kernel::MatMul: {
-    const BufferSpec &w = s.inputs[1];
+    const BufferDesc &w = s.inputs[1];
     const int64_t n = w.dims[0], k = w.dims[1];
     // Fused: buffers x, w, residual, out (the add's); else x, w, out.
     const bool residual = fused != fusedAdd.end();
@@ -258,10 +261,10 @@ extern "C" __global__ void $NAME$(qrt_params p) {
                         : ""},
               {"K", str(k)},
               {"LOAD", weightLoad(w, 1, "row * " + str(k) + " + c")}}));
-    s.cuda = {{name, uint32_t((n + 1) / 2), 1, 64, 0, {}}};
+    launches = {{name, uint32_t((n + 1) / 2), 1, 64, 0, {}}};
     if (residual) {
-      const StepSpec &add = spec_.entries[entry].steps[fused->second];
-      s.cuda[0].buffers = {s.inputs[0], s.inputs[1], add.inputs[0],
+      const StepDesc &add = spec_.entries[entry].steps[fused->second];
+      launches[0].buffers = {s.inputs[0], s.inputs[1], add.inputs[0],
                            add.outputs[0]};
     }
     return;
@@ -271,7 +274,7 @@ extern "C" __global__ void $NAME$(qrt_params p) {
     for (size_t f : fusedRotary)
       fused |= &spec_.entries[entry].steps[f] == &s;
     if (fused) {
-      s.cuda.clear(); // the attention's append rotates the keys
+      launches.clear(); // the attention's append rotates the keys
       return;
     }
     const int64_t heads = s.inputs[0].dims[2], headDim = s.inputs[0].dims[3];
@@ -291,14 +294,14 @@ $ROTATE$
                                {"HEAD_DIM", str(headDim)},
                                {"OUT", out},
                                {"ROTATE", rotate(s, "x", "y")}}));
-    s.cuda = {{name, 1, 1, 32, 0}};
+    launches = {{name, 1, 1, 32, 0}};
     return;
   }
   case fb::Kernel::Attention: {
     // Launch 1: append k (rotated here when fused) and v to the cache.
-    const StepSpec *rotaryK = nullptr;
+    const StepDesc *rotaryK = nullptr;
     for (size_t f : fusedRotary) {
-      const StepSpec &r = spec_.entries[entry].steps[f];
+      const StepDesc &r = spec_.entries[entry].steps[f];
       if (r.outputs[0].offset == s.inputs[1].offset)
         rotaryK = &r;
     }
@@ -310,7 +313,7 @@ $ROTATE$
         {"LAYER", str(s.layer)},
         {"SCALE", floatText(s.scale)},
         {"CAUSAL", s.causal ? "1" : "0"},
-        {"CAPACITY", str(spec_.cacheCapacity)},
+        {"CAPACITY", str(spec_.kvCache->capacity)},
         {"ROTATE", rotaryK ? rotate(*rotaryK, "kc + pos * " + str(headDim),
                                     "kc + pos * " + str(headDim))
                            : ""}};
@@ -378,7 +381,7 @@ extern "C" __global__ void $NAME$(qrt_params p) {
 }
 )";
     std::string attendName = kernel("attention", fill(attend, values));
-    s.cuda = {{appendName, 1, 1, 32, 0},
+    launches = {{appendName, 1, 1, 32, 0},
               {attendName, uint32_t(heads), 1, 64, 0}};
     return;
   }
@@ -396,7 +399,7 @@ extern "C" __global__ void $NAME$(qrt_params p) {
 }
 )",
                                           {{"E", str(e)}}));
-    s.cuda = {{name, uint32_t((e + 63) / 64), 4, 64, 0}};
+    launches = {{name, uint32_t((e + 63) / 64), 4, 64, 0}};
     return;
   }
   case fb::Kernel::SwiGlu: {
@@ -411,7 +414,7 @@ extern "C" __global__ void $NAME$(qrt_params p) {
 }
 )",
                                              {{"E", str(e)}}));
-    s.cuda = {{name, 3, 0, 64, 0}};
+    launches = {{name, 3, 0, 64, 0}};
     return;
   }
   case fb::Kernel::DequantMatMul:
@@ -421,19 +424,20 @@ extern "C" __global__ void $NAME$(qrt_params p) {
                          fb::EnumNameKernel(s.kernel));
 }
 
-std::string Generator::run() {
+cuda::ExecutableDesc Generator::run() {
+  cuda::ExecutableDesc executable;
   source_ = std::string(cuda::kKernelParamsSource) + kPrelude;
   for (size_t e = 0; e < spec_.entries.size(); ++e) {
-    std::vector<StepSpec> &steps = spec_.entries[e].steps;
+    const std::vector<StepDesc> &steps = spec_.entries[e].steps;
     // Rotary steps of keys (in place, by base) the attention can do.
     std::vector<size_t> fused;
     if (options_.fuseRotaryK)
       for (size_t i = 0; i < steps.size(); ++i) {
-        const StepSpec &r = steps[i];
+        const StepDesc &r = steps[i];
         if (r.kernel != fb::Kernel::Rotary || r.inputs.size() != 1 ||
             r.inputs[0].offset != r.outputs[0].offset)
           continue;
-        for (const StepSpec &a : steps)
+        for (const StepDesc &a : steps)
           if (a.kernel == fb::Kernel::Attention &&
               a.inputs[1].offset == r.outputs[0].offset)
             fused.push_back(i);
@@ -443,35 +447,43 @@ std::string Generator::run() {
     std::map<size_t, size_t> adds;
     if (options_.fuseResidual)
       for (size_t i = 0; i + 1 < steps.size(); ++i) {
-        const StepSpec &m = steps[i], &a = steps[i + 1];
+        const StepDesc &m = steps[i], &a = steps[i + 1];
         if (m.kernel != fb::Kernel::MatMul || a.kernel != fb::Kernel::Add ||
             a.inputs[1].offset != m.outputs[0].offset)
           continue;
         bool readLater = false;
         for (size_t j = i + 2; j < steps.size(); ++j)
-          for (const BufferSpec &b : steps[j].inputs)
+          for (const BufferDesc &b : steps[j].inputs)
             readLater |= b.kind == fb::BufferKind::Arena &&
                          b.offset == m.outputs[0].offset;
         if (!readLater)
           adds[i] = i + 1;
       }
+    std::vector<std::vector<cuda::LaunchDesc>> launches(steps.size());
     for (size_t i = 0; i < steps.size(); ++i)
-      step(e, steps[i], fused, adds, i);
+      step(e, steps[i], fused, adds, i, launches[i]);
+    executable.launches.push_back(std::move(launches));
   }
-  TargetCodeSpec code;
-  code.target = "cuda";
-  code.format = "cuda-source";
-  code.code.assign(source_.begin(), source_.end());
-  code.kernels = kernels_;
-  spec_.targets.push_back(std::move(code));
-  return source_;
+  executable.kernels = kernels_;
+  executable.modules.push_back(
+      {"cuda-source", "", std::vector<uint8_t>(source_.begin(), source_.end())});
+  return executable;
 }
 
 } // namespace
 
-std::string attachTinyCudaKernels(PlanSpec &spec,
-                                  const TinyCudaOptions &options) {
+cuda::ExecutableDesc tinyCudaExecutable(const PlanDesc &spec,
+                                        const TinyCudaOptions &options) {
   return Generator(spec, options).run();
+}
+
+std::string attachTinyCudaKernels(PlanDesc &spec,
+                                  const TinyCudaOptions &options) {
+  cuda::ExecutableDesc executable = tinyCudaExecutable(spec, options);
+  std::string source(executable.modules[0].code.begin(),
+                     executable.modules[0].code.end());
+  spec = withExecutable(std::move(spec), executable);
+  return source;
 }
 
 } // namespace qrt::test

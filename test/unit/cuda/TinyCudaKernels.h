@@ -3,8 +3,9 @@
 // A small code generator of the tests' own, independent of the compiler's
 // (passes/lib/CodeGen): it gives every step of a test plan (TestPlans.h,
 // float and f16 weights; no DequantMatMul) a naive CUDA C++ kernel with the
-// step's shapes as constants, and the plan a "cuda-source" TargetCode, so a
-// CudaSession can run the plan and be compared with the CPU session. The
+// step's shapes as constants, in a CUDA executable (qrt/cuda/Executable.h)
+// with a "cuda-source" module, so a CudaSession can run the plan and be
+// compared with the CPU session. The
 // kernels use what the real generator may use: static __shared__ arrays,
 // __syncthreads, float warp shuffles, grids over tokens with
 // tokens_per_block 1, 4 and 0, two launches in one step (attention: append
@@ -20,6 +21,8 @@
 
 #include "../runtime/TestPlans.h"
 
+#include "qrt/cuda/Executable.h"
+
 #include <string>
 
 namespace qrt::test {
@@ -33,9 +36,13 @@ struct TinyCudaOptions {
   bool fuseResidual = true;
 };
 
-/// Adds the kernels and launches to `spec`; returns the generated source.
-/// Throws std::logic_error for a step it has no kernel for.
-std::string attachTinyCudaKernels(PlanSpec &spec,
+/// The CUDA executable of `spec`'s steps. Throws std::logic_error for a step
+/// it has no kernel for.
+cuda::ExecutableDesc tinyCudaExecutable(const PlanDesc &spec,
+                                        const TinyCudaOptions &options = {});
+
+/// Adds that executable to `spec`; returns the generated source.
+std::string attachTinyCudaKernels(PlanDesc &spec,
                                   const TinyCudaOptions &options = {});
 
 } // namespace qrt::test

@@ -308,7 +308,7 @@ TEST(PerplexityTest, SumsTheNextTokenLikelihoods) {
   test::TempFile file;
   file.write(test::tinyPlanBytes(config));
   std::string error;
-  auto plan = MappedPlan::open(file.path(), error);
+  auto plan = LoadedPlan::openFile(file.path(), error);
   ASSERT_TRUE(plan) << error;
   SessionOptions options;
   options.threads = 1;

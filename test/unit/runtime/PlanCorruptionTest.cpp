@@ -13,7 +13,9 @@
 // order (a g_idx) and int8 per channel (a prefill entry only, to keep the
 // flips affordable under ASan), and f32 compiled for the CUDA target (code
 // of each format, every step's launches, fused epilogues with buffers of
-// their own; the verifier checks them, the sessions here run on the CPU).
+// their own; the CUDA backend's verifier checks them, registered with the
+// core verifier by the backends' registration; the sessions here run on the
+// CPU).
 // A damaged plan must either be rejected with a message, or, if verifyPlan
 // accepts it (a flipped float parameter or name, padding), it must be
 // mappable, printable as JSON, and a Session over it must run prefill and
@@ -31,7 +33,9 @@
 
 #include "TestPlans.h"
 
+#include "qrt/cuda/Executable.h"
 #include "qrt/cuda/KernelAbi.h"
+#include "qrt/runtime/Backend.h"
 #include "qrt/runtime/Session.h"
 
 #include <gtest/gtest.h>
@@ -52,6 +56,13 @@ using namespace qrt;
 using namespace qrt::test;
 
 namespace {
+
+/// The CUDA backend's verifier of its plan code, registered with the core
+/// verifier (the backends' registration does it).
+const bool kBackendsRegistered = [] {
+  registerBuiltinBackends();
+  return true;
+}();
 
 /// Sessions over accepted variants are created only if their arenas and a KV
 /// cache of kSessionContext positions stay below this (a flipped arena size
@@ -109,10 +120,10 @@ public:
       tally.fail(label + ": no JSON");
     file.write(copy.get(), size);
     std::string openError;
-    std::unique_ptr<MappedPlan> plan =
-        MappedPlan::open(file.path(), openError, checksums);
+    std::unique_ptr<LoadedPlan> plan =
+        LoadedPlan::openFile(file.path(), openError, VerifyOptions{checksums});
     if (!plan) {
-      tally.fail(label + ": verifyPlan accepts what MappedPlan::open rejects: " +
+      tally.fail(label + ": verifyPlan accepts what LoadedPlan::open rejects: " +
                  openError);
       return true;
     }
@@ -126,7 +137,7 @@ public:
   }
 
 private:
-  void run(const MappedPlan &plan, const std::string &label) {
+  void run(const LoadedPlan &plan, const std::string &label) {
     const fb::Plan &p = plan.plan();
     double bytes = 0;
     for (const fb::Entry *entry : *p.entries())
@@ -143,7 +154,7 @@ private:
     options.context = kSessionContext;
     // The CPU session, also for plans with CUDA code (which would run on a
     // GPU if this machine had one): their CUDA launches are only verified.
-    options.device = DeviceKind::Cpu;
+    options.device = "cpu";
     std::string error;
     std::unique_ptr<Session> session = Session::create(plan, options, error);
     if (!session) {
@@ -209,84 +220,86 @@ std::vector<WeightScheme> quantizedSchemes() {
           WeightScheme::of(actOrder), WeightScheme::of(int8)};
 }
 
-/// `spec` compiled for the CUDA target, laid out as the compiler writes such
-/// a plan (passes/lib/Plan/ExportPlan.cpp): a launch list on every step, one
+/// The CUDA executable of `spec`, laid out as the compiler writes one
+/// (passes/lib/Plan/ExportCuda.cpp): a launch list for every step, one
 /// launch per step but two for attention (the KV append, then attention); a
 /// matmul followed by the add of its product runs the add in its epilogue,
 /// with buffers of its own (its inputs, the residual, the sum), and the
-/// add's list is empty. Targets: cuda-source, PTX for compute_80, a
-/// cubin for sm_90, each listing the kernels. The code is a placeholder: the
-/// verifier does not read it, and these tests run plans on the CPU.
-PlanSpec withCuda(PlanSpec spec) {
-  std::vector<std::string> kernels;
+/// add's list is empty. Modules: cuda-source, PTX for compute_80, a cubin
+/// for sm_90. The code is a placeholder: the verifier does not read it, and
+/// these tests run plans on the CPU.
+cuda::ExecutableDesc cudaExecutableFor(const PlanDesc &spec) {
+  cuda::ExecutableDesc executable;
+  std::vector<std::string> &kernels = executable.kernels;
   auto launch = [&](std::string function, uint32_t gridX,
                     uint32_t tokensPerBlock, uint32_t blockX) {
     if (std::find(kernels.begin(), kernels.end(), function) == kernels.end())
       kernels.push_back(function);
-    CudaLaunchSpec l;
+    cuda::LaunchDesc l;
     l.function = std::move(function);
     l.gridX = gridX;
     l.tokensPerBlock = tokensPerBlock;
     l.blockX = blockX;
     return l;
   };
-  auto isMatMul = [](const StepSpec &s) {
+  auto isMatMul = [](const StepDesc &s) {
     return s.kernel == fb::Kernel::MatMul ||
            s.kernel == fb::Kernel::DequantMatMul;
   };
-  for (EntrySpec &entry : spec.entries) {
+  for (const EntryDesc &entry : spec.entries) {
     const bool decode = entry.maxTokens == 1;
     const std::string suffix = "_" + entry.name;
-    bool fusedIntoPrevious = false;
+    std::vector<std::vector<cuda::LaunchDesc>> steps(entry.steps.size());
     for (size_t i = 0; i < entry.steps.size(); ++i) {
-      StepSpec &s = entry.steps[i];
-      if (fusedIntoPrevious) {
-        fusedIntoPrevious = false;
-        continue; // an empty list
-      }
+      const StepDesc &s = entry.steps[i];
+      if (i > 0 && !steps[i - 1].empty() && !steps[i - 1][0].buffers.empty())
+        continue; // the add fused into the matmul before: an empty list
       std::string kind = fb::EnumNameKernel(s.kernel);
       std::transform(kind.begin(), kind.end(), kind.begin(),
                      [](unsigned char c) { return std::tolower(c); });
       if (s.kernel == fb::Kernel::Attention) {
-        s.cuda = {launch("qrt_kv_append" + suffix, uint32_t(s.kvHeads), 1, 32),
-                  launch("qrt_attention" + suffix, uint32_t(s.heads), 1, 128)};
+        steps[i] = {launch("qrt_kv_append" + suffix, uint32_t(s.kvHeads), 1, 32),
+                    launch("qrt_attention" + suffix, uint32_t(s.heads), 1, 128)};
         continue;
       }
       if (!isMatMul(s)) {
-        s.cuda = {launch("qrt_" + kind + suffix, 1, 1, 64)};
+        steps[i] = {launch("qrt_" + kind + suffix, 1, 1, 64)};
         continue;
       }
       uint32_t rows = uint32_t(s.outputs[0].dims.back());
-      CudaLaunchSpec l =
+      cuda::LaunchDesc l =
           decode ? launch("qrt_" + kind + suffix, (rows + 3) / 4, 0, 128)
                  : launch("qrt_" + kind + suffix, 1, 32, 256);
       if (i + 1 < entry.steps.size()) {
-        const StepSpec &add = entry.steps[i + 1];
+        const StepDesc &add = entry.steps[i + 1];
         if (add.kernel == fb::Kernel::Add &&
             add.inputs[1].kind == fb::BufferKind::Arena &&
             add.inputs[1].offset == s.outputs[0].offset) {
-          l = launch("qrt_" + kind + "_add" + suffix, l.gridX, l.tokensPerBlock,
-                     l.blockX);
+          l = launch("qrt_" + kind + "_add" + suffix, l.gridX,
+                     l.tokensPerBlock, l.blockX);
           l.buffers = s.inputs;
           l.buffers.push_back(add.inputs[0]);
           l.buffers.push_back(add.outputs[0]);
-          fusedIntoPrevious = true;
         }
       }
-      s.cuda = {l};
+      steps[i] = {l};
     }
+    executable.launches.push_back(std::move(steps));
   }
   auto bytes = [](const std::string &text) {
     return std::vector<uint8_t>(text.begin(), text.end());
   };
-  TargetCodeSpec source{"cuda", "cuda-source", "",
-                        bytes("// the generated CUDA C++\n"), kernels};
-  TargetCodeSpec ptx{"cuda", "ptx", "compute_80", bytes(".version 8.0\n"),
-                     kernels};
-  TargetCodeSpec cubin{
-      "cuda", "cubin", "sm_90", {0x7f, 'E', 'L', 'F'}, kernels};
-  spec.targets = {source, ptx, cubin};
-  return spec;
+  executable.modules = {
+      {"cuda-source", "", bytes("// the generated CUDA C++\n")},
+      {"ptx", "compute_80", bytes(".version 8.0\n")},
+      {"cubin", "sm_90", {0x7f, 'E', 'L', 'F'}}};
+  return executable;
+}
+
+/// `spec` with cudaExecutableFor's executable as its CUDA code.
+PlanDesc withCuda(PlanDesc spec) {
+  cuda::ExecutableDesc executable = cudaExecutableFor(spec);
+  return withExecutable(std::move(spec), executable);
 }
 
 /// One-layer models: every kernel, and half the FlatBuffer of two layers
@@ -305,7 +318,7 @@ std::vector<Base> basePlans() {
   quantized.layers = 1;
   quantized.projectionSchemes = quantizedSchemes();
   quantized.seed = 3;
-  PlanSpec quantizedSpec = tinyPlanSpec(makeTinyModel(quantized));
+  PlanDesc quantizedSpec = tinyPlanSpec(makeTinyModel(quantized));
   // Only the prefill entry, which then also runs the 1-token steps (the
   // GEMV): every dequant_matmul structure in half the FlatBuffer.
   quantizedSpec.entries.resize(1);
@@ -313,12 +326,12 @@ std::vector<Base> basePlans() {
   // prefill entry only, as above.
   TinyConfig cuda = base;
   cuda.seed = 4;
-  PlanSpec cudaSpec = tinyPlanSpec(makeTinyModel(cuda));
+  PlanDesc cudaSpec = tinyPlanSpec(makeTinyModel(cuda));
   cudaSpec.entries.resize(1);
   return {{"f16+tables", tinyPlanBytes(tables), {0x01, 0xFF}},
           {"f32+base", tinyPlanBytes(base), {0x80}},
-          {"quantized", serializePlan(quantizedSpec), {0x01}},
-          {"cuda", serializePlan(withCuda(cudaSpec)), {0xFF}}};
+          {"quantized", writePlan(quantizedSpec), {0x01}},
+          {"cuda", writePlan(withCuda(cudaSpec)), {0xFF}}};
 }
 
 /// [begin, end) and name of every weight's bytes, and the start of the
@@ -406,8 +419,8 @@ TEST(PlanCorruptionTest, EveryTruncationIsRejected) {
       if (n < 16 || i % 50 == 0) {
         file.write(bytes.data(), n);
         std::string openError;
-        if (MappedPlan::open(file.path(), openError) || openError.empty())
-          tally.fail(label + ": MappedPlan::open accepted or gave no message");
+        if (LoadedPlan::openFile(file.path(), openError) || openError.empty())
+          tally.fail(label + ": LoadedPlan::open accepted or gave no message");
       }
     }
   }
@@ -518,14 +531,14 @@ TEST(PlanCorruptionTest, ByteFlipsAreRejectedOrRunSafely) {
 // (c) Targeted corruptions
 //===----------------------------------------------------------------------===//
 
-StepSpec &stepOf(PlanSpec &spec, size_t entry, fb::Kernel kernel, size_t nth = 0) {
-  for (StepSpec &step : spec.entries.at(entry).steps)
+StepDesc &stepOf(PlanDesc &spec, size_t entry, fb::Kernel kernel, size_t nth = 0) {
+  for (StepDesc &step : spec.entries.at(entry).steps)
     if (step.kernel == kernel && nth-- == 0)
       return step;
   throw std::logic_error("no such step");
 }
 
-size_t weightNamed(const PlanSpec &spec, const std::string &name) {
+size_t weightNamed(const PlanDesc &spec, const std::string &name) {
   for (size_t i = 0; i < spec.weights.size(); ++i)
     if (spec.weights[i].name == name)
       return i;
@@ -534,19 +547,19 @@ size_t weightNamed(const PlanSpec &spec, const std::string &name) {
 
 /// A KV cache of 2^22 layers x 2^10 heads x 2^10 dims x 2^22 positions:
 /// 2^64 floats, 0 in 64-bit arithmetic.
-PlanSpec overflowingKvCachePlan() {
-  PlanSpec spec;
-  spec.vocab = 1;
-  spec.cacheLayers = 1 << 22;
-  spec.cacheKvHeads = 1 << 10;
-  spec.cacheHeadDim = 1 << 10;
-  spec.cacheCapacity = 1 << 22;
-  EntrySpec entry;
+PlanDesc overflowingKvCachePlan() {
+  PlanDesc spec;
+  spec.model.vocab = 1;
+  spec.kvCache->layers = 1 << 22;
+  spec.kvCache->kvHeads = 1 << 10;
+  spec.kvCache->headDim = 1 << 10;
+  spec.kvCache->capacity = 1 << 22;
+  EntryDesc entry;
   entry.name = "decode";
   entry.maxTokens = 1;
   entry.arenaBytes = 4 << 20;
-  BufferSpec heads{fb::BufferKind::Arena, 0, fb::DType::F32, {1, -1, 1024, 1024}};
-  StepSpec attention;
+  BufferDesc heads{fb::BufferKind::Arena, 0, fb::DType::F32, {1, -1, 1024, 1024}};
+  StepDesc attention;
   attention.kernel = fb::Kernel::Attention;
   attention.inputs = {heads, heads, heads};
   attention.outputs = {heads};
@@ -561,17 +574,17 @@ PlanSpec overflowingKvCachePlan() {
 
 /// An Add over [1, tokens, 2^33] with max_tokens 2^29: 2^64 bytes, 0 in
 /// 64-bit arithmetic.
-PlanSpec overflowingArenaPlan() {
-  PlanSpec spec;
-  spec.vocab = 1;
-  spec.cacheLayers = spec.cacheKvHeads = spec.cacheHeadDim = 1;
-  spec.cacheCapacity = 1 << 29;
-  EntrySpec entry;
+PlanDesc overflowingArenaPlan() {
+  PlanDesc spec;
+  spec.model.vocab = 1;
+  spec.kvCache->layers = spec.kvCache->kvHeads = spec.kvCache->headDim = 1;
+  spec.kvCache->capacity = 1 << 29;
+  EntryDesc entry;
   entry.name = "prefill";
   entry.maxTokens = 1 << 29;
   entry.arenaBytes = uint64_t(1) << 31;
-  BufferSpec huge{fb::BufferKind::Arena, 0, fb::DType::F32, {1, -1, int64_t(1) << 33}};
-  StepSpec add;
+  BufferDesc huge{fb::BufferKind::Arena, 0, fb::DType::F32, {1, -1, int64_t(1) << 33}};
+  StepDesc add;
   add.kernel = fb::Kernel::Add;
   add.inputs = {huge, huge};
   add.outputs = {huge};
@@ -585,11 +598,14 @@ struct Corruption {
   const char *name;
   /// Part of the expected message.
   const char *message;
-  std::function<void(PlanSpec &)> edit;
+  std::function<void(PlanDesc &)> edit;
   /// Applied to the serialized bytes, after `edit`.
   std::function<void(std::vector<uint8_t> &)> editBytes = {};
   /// Starts from this plan instead of the tiny one.
-  std::function<PlanSpec()> make = {};
+  std::function<PlanDesc()> make = {};
+  /// A plan for the CUDA target: its executable, edited (after `edit`),
+  /// becomes the plan's CUDA code.
+  std::function<void(PlanDesc &, cuda::ExecutableDesc &)> editCuda = {};
 };
 
 std::vector<Corruption> corruptions() {
@@ -598,120 +614,128 @@ std::vector<Corruption> corruptions() {
   return {
       // Arena buffers.
       {"arena offset past the arena", "outside the arena",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          stepOf(s, P, K::MatMul).outputs[0].offset = s.entries[P].arenaBytes;
        }},
       {"arena buffer crossing the arena end", "outside the arena",
-       [=](PlanSpec &s) { s.entries[P].logits.offset = s.entries[P].arenaBytes - 64; }},
+       [=](PlanDesc &s) { s.entries[P].logits.offset = s.entries[P].arenaBytes - 64; }},
       {"arena offset not a multiple of 4", "outside the arena",
-       [=](PlanSpec &s) { stepOf(s, D, K::Add).inputs[1].offset += 2; }},
+       [=](PlanDesc &s) { stepOf(s, D, K::Add).inputs[1].offset += 2; }},
       {"arena smaller than its buffers", "outside the arena",
-       [=](PlanSpec &s) { s.entries[D].arenaBytes -= 4; }},
+       [=](PlanDesc &s) { s.entries[D].arenaBytes -= 4; }},
       {"f16 activation", "activations are f32",
-       [=](PlanSpec &s) { stepOf(s, P, K::SwiGlu).inputs[0].dtype = fb::DType::F16; }},
+       [=](PlanDesc &s) { stepOf(s, P, K::SwiGlu).inputs[0].dtype = fb::DType::F16; }},
       // Weights.
       {"weight index out of range", "refers to weight",
-       [=](PlanSpec &s) { stepOf(s, P, K::MatMul, 3).inputs[1].offset = s.weights.size(); }},
+       [=](PlanDesc &s) { stepOf(s, P, K::MatMul, 3).inputs[1].offset = s.weights.size(); }},
       {"weight index 2^40", "refers to weight",
-       [=](PlanSpec &s) { stepOf(s, D, K::RmsNorm).inputs[1].offset = uint64_t(1) << 40; }},
+       [=](PlanDesc &s) { stepOf(s, D, K::RmsNorm).inputs[1].offset = uint64_t(1) << 40; }},
       {"buffer shape differs from its weight", "does not match weight",
-       [=](PlanSpec &s) { stepOf(s, P, K::MatMul).inputs[1].dims[1] += 1; }},
+       [=](PlanDesc &s) { stepOf(s, P, K::MatMul).inputs[1].dims[1] += 1; }},
       {"buffer type differs from its weight", "does not match weight",
-       [=](PlanSpec &s) { stepOf(s, D, K::MatMul, 2).inputs[1].dtype = fb::DType::F16; }},
+       [=](PlanDesc &s) { stepOf(s, D, K::MatMul, 2).inputs[1].dtype = fb::DType::F16; }},
       {"weight shape disagrees with its bytes", "holds",
-       [=](PlanSpec &s) { s.weights[weightNamed(s, "output")].dims[0] = 31; }},
+       [=](PlanDesc &s) { s.weights[weightNamed(s, "output")].dims[0] = 31; }},
       {"weight size field", "holds",
-       [=](PlanSpec &s) { s.weights[3].size = s.weights[3].bytes.size() + 64; }},
+       [=](PlanDesc &s) { s.weights[3].size = s.weights[3].bytes.size() + 64; }},
       {"matmul contraction mismatch", "contraction",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          // layers.0.feed_forward.w1 stored as [16, 24] (same bytes).
          size_t w = weightNamed(s, "layers.0.feed_forward.w1");
          s.weights[w].dims = {16, 24};
-         for (EntrySpec &e : s.entries)
-           for (StepSpec &step : e.steps)
-             for (BufferSpec &b : step.inputs)
+         for (EntryDesc &e : s.entries)
+           for (StepDesc &step : e.steps)
+             for (BufferDesc &b : step.inputs)
                if (b.kind == fb::BufferKind::Weight && b.offset == w)
                  b.dims = {16, 24};
        }},
       {"misaligned weight offset", "outside the weight region",
-       [=](PlanSpec &s) { s.weights[4].offsetDelta = 4; }},
+       [](PlanDesc &) {},
+       [](std::vector<uint8_t> &b) { patchWeightOffset(b, 4, 4); }},
       {"weight inside the FlatBuffer", "outside the weight region",
-       [=](PlanSpec &s) { s.weights[0].offsetDelta = -64; }},
+       [](PlanDesc &) {},
+       [](std::vector<uint8_t> &b) { patchWeightOffset(b, 0, -64); }},
       {"weight past the end of the file", "outside the weight region",
-       [=](PlanSpec &s) { s.weights.back().offsetDelta = 1 << 20; }},
+       [](PlanDesc &) {},
+       [](std::vector<uint8_t> &b) {
+         patchWeightOffset(b, planOf(b.data())->weights()->size() - 1,
+                           1 << 20);
+       }},
       {"bad checksum", "checksum",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          s.weights[5].checksum =
              checksum64(s.weights[5].bytes.data(), s.weights[5].bytes.size()) ^ 1;
        }},
       {"unknown element type", "unknown element type",
-       [=](PlanSpec &s) { s.weights[2].dtype = static_cast<fb::DType>(99); }},
+       [=](PlanDesc &s) { s.weights[2].dtype = static_cast<fb::DType>(99); }},
       // Versions and identity.
-      {"version 0", "version", [=](PlanSpec &s) { s.version = 0; }},
-      {"version 2", "version", [=](PlanSpec &s) { s.version = kPlanVersion + 1; }},
-      {"version 2^32-1", "version", [=](PlanSpec &s) { s.version = 0xFFFFFFFFu; }},
-      {"not a plan", "not a plan", [](PlanSpec &) {},
+      {"version 0", "version", [=](PlanDesc &s) { s.version = 0; }},
+      {"version 2", "version", [=](PlanDesc &s) { s.version = kPlanVersion + 1; }},
+      {"version 2^32-1", "version", [=](PlanDesc &s) { s.version = 0xFFFFFFFFu; }},
+      {"not a plan", "not a plan", [](PlanDesc &) {},
        [](std::vector<uint8_t> &b) { std::memcpy(b.data() + 8, "QPLM", 4); /* after size, root */ }},
-      {"size prefix past the end", "truncated", [](PlanSpec &) {},
+      {"size prefix past the end", "truncated", [](PlanDesc &) {},
        [](std::vector<uint8_t> &b) {
          uint32_t n = uint32_t(b.size());
          std::memcpy(b.data(), &n, 4);
        }},
       // The KV cache and attention.
       {"layer >= cache layers", "KV cache",
-       [=](PlanSpec &s) { stepOf(s, P, K::Attention, 1).layer = s.cacheLayers; }},
+       [=](PlanDesc &s) {
+         stepOf(s, P, K::Attention, 1).layer = s.kvCache->layers;
+       }},
       {"negative layer", "KV cache",
-       [=](PlanSpec &s) { stepOf(s, D, K::Attention).layer = -1; }},
+       [=](PlanDesc &s) { stepOf(s, D, K::Attention).layer = -1; }},
       {"cache smaller than max_tokens", "more tokens than the KV cache",
-       [=](PlanSpec &s) { s.cacheCapacity = s.entries[P].maxTokens - 1; }},
+       [=](PlanDesc &s) { s.kvCache->capacity = s.entries[P].maxTokens - 1; }},
       {"cache KV heads differ", "KV cache",
-       [=](PlanSpec &s) { s.cacheKvHeads = 4; }},
+       [=](PlanDesc &s) { s.kvCache->kvHeads = 4; }},
       {"f16 KV cache", "KV cache description",
-       [=](PlanSpec &s) { s.cacheDtype = fb::DType::F16; }},
+       [=](PlanDesc &s) { s.kvCache->dtype = fb::DType::F16; }},
       {"heads not a multiple of KV heads", "head counts",
-       [=](PlanSpec &s) { stepOf(s, P, K::Attention).heads = 3; }},
+       [=](PlanDesc &s) { stepOf(s, P, K::Attention).heads = 3; }},
       {"non-causal attention", "causal",
-       [=](PlanSpec &s) { stepOf(s, D, K::Attention).causal = false; }},
+       [=](PlanDesc &s) { stepOf(s, D, K::Attention).causal = false; }},
       {"attention query shape", "attention shapes",
-       [=](PlanSpec &s) { stepOf(s, P, K::Attention).inputs[0].dims = {1, -1, 2, 8}; }},
+       [=](PlanDesc &s) { stepOf(s, P, K::Attention).inputs[0].dims = {1, -1, 2, 8}; }},
       // Other steps.
       {"unknown kernel", "unknown kernel",
-       [=](PlanSpec &s) { s.entries[D].steps[3].kernel = static_cast<K>(99); }},
+       [=](PlanDesc &s) { s.entries[D].steps[3].kernel = static_cast<K>(99); }},
       {"odd rotary_dim", "rotary",
-       [=](PlanSpec &s) { stepOf(s, P, K::Rotary).rotaryDim = 3; }},
+       [=](PlanDesc &s) { stepOf(s, P, K::Rotary).rotaryDim = 3; }},
       {"rotary tables of the wrong width", "rotary tables",
-       [=](PlanSpec &s) { stepOf(s, P, K::Rotary, 1).rotaryDim = 2; }},
+       [=](PlanDesc &s) { stepOf(s, P, K::Rotary, 1).rotaryDim = 2; }},
       {"rotary without tables or base", "positive base",
-       [=](PlanSpec &s) {
-         StepSpec &r = stepOf(s, D, K::Rotary);
+       [=](PlanDesc &s) {
+         StepDesc &r = stepOf(s, D, K::Rotary);
          r.inputs.resize(1);
          r.rotaryBase = 0;
        }},
       {"unknown rotary convention", "convention",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          stepOf(s, P, K::Rotary).convention = static_cast<fb::RotaryConvention>(7);
        }},
       {"output into a weight", "writes outside the arena",
-       [=](PlanSpec &s) {
-         StepSpec &norm = stepOf(s, P, K::RmsNorm);
+       [=](PlanDesc &s) {
+         StepDesc &norm = stepOf(s, P, K::RmsNorm);
          norm.outputs[0] = norm.inputs[1];
          norm.inputs[0].dims = norm.inputs[1].dims;
        }},
       {"tokens as int64", "token ids",
-       [=](PlanSpec &s) { stepOf(s, P, K::Embedding).inputs[1].dtype = fb::DType::I64; }},
+       [=](PlanDesc &s) { stepOf(s, P, K::Embedding).inputs[1].dtype = fb::DType::I64; }},
       {"embedding of an arena buffer", "embedding takes",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          stepOf(s, P, K::Embedding).inputs[1] =
-             BufferSpec{fb::BufferKind::Arena, 0, fb::DType::F32, {1, -1}};
+             BufferDesc{fb::BufferKind::Arena, 0, fb::DType::F32, {1, -1}};
        }},
       {"elementwise shapes differ", "one shape",
-       [=](PlanSpec &s) { stepOf(s, P, K::Add).inputs[1].dims = {1, -1, 8}; }},
+       [=](PlanDesc &s) { stepOf(s, P, K::Add).inputs[1].dims = {1, -1, 8}; }},
       {"logits not over the vocabulary", "logits",
-       [=](PlanSpec &s) { s.vocab -= 1; }},
+       [=](PlanDesc &s) { s.model.vocab -= 1; }},
       {"no entries", "entry points",
-       [=](PlanSpec &s) { s.entries.clear(); }},
+       [=](PlanDesc &s) { s.entries.clear(); }},
       {"max_tokens 0", "entry point is invalid",
-       [=](PlanSpec &s) { s.entries[D].maxTokens = 0; }},
+       [=](PlanDesc &s) { s.entries[D].maxTokens = 0; }},
 
       // Found by these tests (each passed verification before the fix in
       // runtime/src/core/Plan.cpp, and crashed or read out of bounds in a
@@ -719,75 +743,76 @@ std::vector<Corruption> corruptions() {
       // (At the end of the arena, so that reading more than one row
       // overflows the arena's allocation.)
       {"logits without a token dimension", "logits",
-       [=](PlanSpec &s) {
-         s.entries[P].logits.dims = {1, s.vocab};
-         s.entries[P].logits.offset = s.entries[P].arenaBytes - 4 * s.vocab;
+       [=](PlanDesc &s) {
+         s.entries[P].logits.dims = {1, s.model.vocab};
+         s.entries[P].logits.offset =
+             s.entries[P].arenaBytes - 4 * s.model.vocab;
        }},
       {"logits of rank 0", "logits",
-       [=](PlanSpec &s) { s.entries[D].logits.dims = {}; }},
+       [=](PlanDesc &s) { s.entries[D].logits.dims = {}; }},
       {"embedding output without a token dimension", "embedding output",
-       [=](PlanSpec &s) {
-         BufferSpec &out = stepOf(s, P, K::Embedding).outputs[0];
-         out.dims = {1, s.dim};
-         out.offset = s.entries[P].arenaBytes - 4 * s.dim;
+       [=](PlanDesc &s) {
+         BufferDesc &out = stepOf(s, P, K::Embedding).outputs[0];
+         out.dims = {1, s.model.dim};
+         out.offset = s.entries[P].arenaBytes - 4 * s.model.dim;
        }},
       {"add reads the token ids", "arena",
-       [=](PlanSpec &s) {
-         StepSpec &add = stepOf(s, P, K::Add);
-         BufferSpec tokens{fb::BufferKind::Tokens, uint64_t(1) << 40, fb::DType::I32, {-1}};
+       [=](PlanDesc &s) {
+         StepDesc &add = stepOf(s, P, K::Add);
+         BufferDesc tokens{fb::BufferKind::Tokens, uint64_t(1) << 40, fb::DType::I32, {-1}};
          add.inputs = {tokens, tokens};
          add.outputs[0].dims = {-1};
        }},
       {"matmul reads a weight as its activation", "arena",
-       [=](PlanSpec &s) {
-         StepSpec &mm = stepOf(s, D, K::MatMul);
+       [=](PlanDesc &s) {
+         StepDesc &mm = stepOf(s, D, K::MatMul);
          mm.inputs[0] = stepOf(s, D, K::RmsNorm).inputs[1]; // a [dim] weight
          mm.outputs[0].dims = {mm.inputs[1].dims[0]};
        }},
       {"f16 rms_norm weight", "rms_norm weight",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          size_t w = weightNamed(s, "norm");
          s.weights[w].dtype = fb::DType::F16;
          s.weights[w].bytes.resize(s.weights[w].bytes.size() / 2);
-         for (EntrySpec &e : s.entries)
+         for (EntryDesc &e : s.entries)
            e.steps[e.steps.size() - 2].inputs[1].dtype = fb::DType::F16;
        }},
       {"rotary sin table shorter than cos", "rotary tables",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          size_t w = weightNamed(s, "rope.sin");
          s.weights[w].dims[0] /= 2;
          s.weights[w].bytes.resize(s.weights[w].bytes.size() / 2);
-         for (EntrySpec &e : s.entries)
-           for (StepSpec &step : e.steps)
+         for (EntryDesc &e : s.entries)
+           for (StepDesc &step : e.steps)
              if (step.kernel == K::Rotary)
                step.inputs[2].dims[0] /= 2;
        }},
       {"rms_norm over an empty dimension", "rms_norm",
-       [=](PlanSpec &s) {
-         WeightSpec empty;
+       [=](PlanDesc &s) {
+         WeightDesc empty;
          empty.name = "empty";
          empty.dims = {0};
          s.weights.push_back(empty);
-         StepSpec &norm = s.entries[P].steps[s.entries[P].steps.size() - 2];
+         StepDesc &norm = s.entries[P].steps[s.entries[P].steps.size() - 2];
          norm.inputs[0].dims = {1, -1, 0};
          norm.inputs[1] = {fb::BufferKind::Weight, s.weights.size() - 1,
                            fb::DType::F32, {0}};
          norm.outputs[0].dims = {1, -1, 0};
        }},
       {"matmul over an empty contraction", "matmul",
-       [=](PlanSpec &s) {
-         WeightSpec empty;
+       [=](PlanDesc &s) {
+         WeightDesc empty;
          empty.name = "empty";
-         empty.dims = {int64_t(s.vocab), 0};
+         empty.dims = {int64_t(s.model.vocab), 0};
          s.weights.push_back(empty);
-         StepSpec &out = s.entries[D].steps.back();
+         StepDesc &out = s.entries[D].steps.back();
          out.inputs[0].dims = {1, -1, 0};
          out.inputs[1] = {fb::BufferKind::Weight, s.weights.size() - 1,
-                          fb::DType::F32, {int64_t(s.vocab), 0}};
+                          fb::DType::F32, {int64_t(s.model.vocab), 0}};
        }},
-      {"KV cache size overflows 64 bits", "KV cache", [](PlanSpec &) {}, {},
+      {"KV cache size overflows 64 bits", "KV cache", [](PlanDesc &) {}, {},
        overflowingKvCachePlan},
-      {"arena buffer size overflows 64 bits", "step 0", [](PlanSpec &) {}, {},
+      {"arena buffer size overflows 64 bits", "step 0", [](PlanDesc &) {}, {},
        overflowingArenaPlan},
   };
 }
@@ -799,15 +824,15 @@ std::vector<Corruption> corruptions() {
 /// scale codes [8, 2], double-quant scales [4], offset []); wv int4 g4 act
 /// order [8, 16] (4 groups; g_idx [16]); wo int8 per channel sym f32
 /// [16, 16]; w1 int4; w3 NF4; w2 act order [16, 24] (6 groups).
-PlanSpec quantizedTargetPlan() {
+PlanDesc quantizedTargetPlan() {
   TinyConfig config;
   config.rotaryTables = true;
   config.projectionSchemes = quantizedSchemes();
   return tinyPlanSpec(makeTinyModel(config));
 }
 
-StepSpec &stepNamed(PlanSpec &spec, size_t entry, const std::string &name) {
-  for (StepSpec &step : spec.entries.at(entry).steps)
+StepDesc &stepNamed(PlanDesc &spec, size_t entry, const std::string &name) {
+  for (StepDesc &step : spec.entries.at(entry).steps)
     if (step.name == name)
       return step;
   throw std::logic_error("no step " + name);
@@ -816,7 +841,7 @@ StepSpec &stepNamed(PlanSpec &spec, size_t entry, const std::string &name) {
 /// Gives weight `w` another type and shape (its bytes resized), in the
 /// weight and in every buffer that refers to it: the plan stays consistent
 /// up to the step that reads it.
-void retypeWeight(PlanSpec &s, size_t w, fb::DType dtype,
+void retypeWeight(PlanDesc &s, size_t w, fb::DType dtype,
                   std::vector<int64_t> dims) {
   uint64_t elements = 1;
   for (int64_t d : dims)
@@ -824,9 +849,9 @@ void retypeWeight(PlanSpec &s, size_t w, fb::DType dtype,
   s.weights[w].dtype = dtype;
   s.weights[w].dims = dims;
   s.weights[w].bytes.resize(elements * dtypeBytes(dtype), 0x11);
-  for (EntrySpec &e : s.entries)
-    for (StepSpec &step : e.steps)
-      for (BufferSpec &b : step.inputs)
+  for (EntryDesc &e : s.entries)
+    for (StepDesc &step : e.steps)
+      for (BufferDesc &b : step.inputs)
         if (b.kind == fb::BufferKind::Weight && b.offset == w) {
           b.dtype = dtype;
           b.dims = dims;
@@ -834,9 +859,9 @@ void retypeWeight(PlanSpec &s, size_t w, fb::DType dtype,
 }
 
 /// Sets g_idx[column] of weight `name` + ".g_idx" (its checksum follows).
-void setGroup(PlanSpec &s, const std::string &name, int64_t column,
+void setGroup(PlanDesc &s, const std::string &name, int64_t column,
               int32_t group) {
-  WeightSpec &w = s.weights[weightNamed(s, name + ".g_idx")];
+  WeightDesc &w = s.weights[weightNamed(s, name + ".g_idx")];
   std::memcpy(w.bytes.data() + 4 * column, &group, 4);
 }
 
@@ -845,201 +870,201 @@ std::vector<Corruption> quantizedCorruptions() {
   const std::string wq = "layers.0.attention.wq", wk = "layers.0.attention.wk",
                     wv = "layers.0.attention.wv", wo = "layers.0.attention.wo",
                     w2 = "layers.0.feed_forward.w2";
-  auto quant = [=](PlanSpec &s, size_t entry, const std::string &name) -> QuantSpec & {
+  auto quant = [=](PlanDesc &s, size_t entry, const std::string &name) -> QuantDesc & {
     return *stepNamed(s, entry, name).quant;
   };
   std::vector<Corruption> list = {
       // The group index, entry by entry.
       {"g_idx entry -1", "g_idx[5] = -1 is not a group of the weight (4 groups)",
-       [=](PlanSpec &s) { setGroup(s, wv, 5, -1); }},
+       [=](PlanDesc &s) { setGroup(s, wv, 5, -1); }},
       {"g_idx entry == groups", "g_idx[0] = 4 is not a group of the weight (4 groups)",
-       [=](PlanSpec &s) { setGroup(s, wv, 0, 4); }},
+       [=](PlanDesc &s) { setGroup(s, wv, 0, 4); }},
       {"g_idx entry INT32_MIN", "g_idx[23] = -2147483648 is not a group",
-       [=](PlanSpec &s) { setGroup(s, w2, 23, INT32_MIN); }},
+       [=](PlanDesc &s) { setGroup(s, w2, 23, INT32_MIN); }},
       {"g_idx entry INT32_MAX", "g_idx[12] = 2147483647 is not a group",
-       [=](PlanSpec &s) { setGroup(s, w2, 12, INT32_MAX); }},
+       [=](PlanDesc &s) { setGroup(s, w2, 12, INT32_MAX); }},
       // The scheme.
       {"no quant table", "no quantization scheme",
-       [=](PlanSpec &s) { stepNamed(s, P, wq).quant.reset(); }},
+       [=](PlanDesc &s) { stepNamed(s, P, wq).quant.reset(); }},
       {"bits 5", "bits must be 2, 3, 4 or 8, got 5",
-       [=](PlanSpec &s) { quant(s, P, wq).bits = 5; }},
+       [=](PlanDesc &s) { quant(s, P, wq).bits = 5; }},
       {"bits 0", "bits must be 2, 3, 4 or 8, got 0",
-       [=](PlanSpec &s) { quant(s, D, wo).bits = 0; }},
+       [=](PlanDesc &s) { quant(s, D, wo).bits = 0; }},
       {"bits -4", "bits must be 2, 3, 4 or 8, got -4",
-       [=](PlanSpec &s) { quant(s, P, wv).bits = -4; }},
+       [=](PlanDesc &s) { quant(s, P, wv).bits = -4; }},
       {"group_size 0", "group size must be positive or per_channel, got 0",
-       [=](PlanSpec &s) { quant(s, P, wq).groupSize = 0; }},
+       [=](PlanDesc &s) { quant(s, P, wq).groupSize = 0; }},
       {"group_size -2", "group size must be positive or per_channel, got -2",
-       [=](PlanSpec &s) { quant(s, D, wq).groupSize = -2; }},
+       [=](PlanDesc &s) { quant(s, D, wq).groupSize = -2; }},
       {"NF4 block size 0", "block size must be positive, got 0",
-       [=](PlanSpec &s) { quant(s, P, wk).groupSize = 0; }},
+       [=](PlanDesc &s) { quant(s, P, wk).groupSize = 0; }},
       {"NF4 block size -1 (per channel is intN's)", "block size must be positive, got -1",
-       [=](PlanSpec &s) { quant(s, P, wk).groupSize = -1; }},
+       [=](PlanDesc &s) { quant(s, P, wk).groupSize = -1; }},
       {"act order per channel", "act_order needs a group size",
-       [=](PlanSpec &s) { quant(s, P, wv).groupSize = kPerChannel; }},
+       [=](PlanDesc &s) { quant(s, P, wv).groupSize = kPerChannel; }},
       {"double_quant block size 0",
        "double-quantization block size must be positive, got 0",
-       [=](PlanSpec &s) { quant(s, P, wk).doubleQuantBlockSize = 0; }},
+       [=](PlanDesc &s) { quant(s, P, wk).doubleQuantBlockSize = 0; }},
       {"double_quant block size -5",
        "double-quantization block size must be positive, got -5",
-       [=](PlanSpec &s) { quant(s, D, wk).doubleQuantBlockSize = -5; }},
+       [=](PlanDesc &s) { quant(s, D, wk).doubleQuantBlockSize = -5; }},
       {"rows 0", "the quantized weight's shape [0, 16] is invalid",
-       [=](PlanSpec &s) { quant(s, P, wq).rows = 0; }},
+       [=](PlanDesc &s) { quant(s, P, wq).rows = 0; }},
       {"cols 0", "the quantized weight's shape [16, 0] is invalid",
-       [=](PlanSpec &s) { quant(s, P, wq).cols = 0; }},
+       [=](PlanDesc &s) { quant(s, P, wq).cols = 0; }},
       {"rows -16", "the quantized weight's shape [-16, 16] is invalid",
-       [=](PlanSpec &s) { quant(s, D, wo).rows = -16; }},
+       [=](PlanDesc &s) { quant(s, D, wo).rows = -16; }},
       {"rows 2^40", "is invalid",
-       [=](PlanSpec &s) { quant(s, P, wk).rows = int64_t(1) << 40; }},
+       [=](PlanDesc &s) { quant(s, P, wk).rows = int64_t(1) << 40; }},
       {"cols 2^31 + 1", "is invalid",
-       [=](PlanSpec &s) { quant(s, P, wv).cols = (int64_t(1) << 31) + 1; }},
+       [=](PlanDesc &s) { quant(s, P, wv).cols = (int64_t(1) << 31) + 1; }},
       {"cols INT64_MIN", "is invalid",
-       [=](PlanSpec &s) { quant(s, P, wv).cols = INT64_MIN; }},
+       [=](PlanDesc &s) { quant(s, P, wv).cols = INT64_MIN; }},
       // 2^31 rows pass the bound, not the components' shapes.
       {"rows 2^31", "input 1 must be the data weight, u8 [2147483648, 8]",
-       [=](PlanSpec &s) { quant(s, P, wq).rows = int64_t(1) << 31; }},
+       [=](PlanDesc &s) { quant(s, P, wq).rows = int64_t(1) << 31; }},
       {"scale_type U8", "scale type is not f32, f16 or bf16",
-       [=](PlanSpec &s) { quant(s, P, wq).scaleType = fb::DType::U8; }},
+       [=](PlanDesc &s) { quant(s, P, wq).scaleType = fb::DType::U8; }},
       {"scale_type I64", "scale type is not f32, f16 or bf16",
-       [=](PlanSpec &s) { quant(s, P, wo).scaleType = fb::DType::I64; }},
+       [=](PlanDesc &s) { quant(s, P, wo).scaleType = fb::DType::I64; }},
       {"scale_type 99", "scale type is not f32, f16 or bf16",
-       [=](PlanSpec &s) { quant(s, D, wk).scaleType = static_cast<fb::DType>(99); }},
+       [=](PlanDesc &s) { quant(s, D, wk).scaleType = static_cast<fb::DType>(99); }},
       {"unknown quantization kind", "unknown quantization kind 9",
-       [=](PlanSpec &s) { quant(s, P, wq).kind = static_cast<fb::QuantKind>(9); }},
+       [=](PlanDesc &s) { quant(s, P, wq).kind = static_cast<fb::QuantKind>(9); }},
       {"NF4 with 8 bits", "NF4 codes have 4 bits, got 8",
-       [=](PlanSpec &s) { quant(s, P, wk).bits = 8; }},
+       [=](PlanDesc &s) { quant(s, P, wk).bits = 8; }},
       {"NF4 with act order", "NF4 has no act order",
-       [=](PlanSpec &s) { quant(s, D, wk).actOrder = true; }},
+       [=](PlanDesc &s) { quant(s, D, wk).actOrder = true; }},
       {"intN with double quantization", "intN weights have no double quantization",
-       [=](PlanSpec &s) { quant(s, P, wq).doubleQuant = true; }},
+       [=](PlanDesc &s) { quant(s, P, wq).doubleQuant = true; }},
       // The number of components.
       {"zero points missing", "dequant_matmul takes x and the 3 components",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          auto &in = stepNamed(s, P, wq).inputs;
          in.erase(in.begin() + 3);
        }},
       {"one component too many", "dequant_matmul takes x and the 3 components",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          auto &in = stepNamed(s, D, wq).inputs;
          in.push_back(in[2]);
        }},
       {"no components", "dequant_matmul takes x and the 4 components",
-       [=](PlanSpec &s) { stepNamed(s, P, wv).inputs.resize(1); }},
+       [=](PlanDesc &s) { stepNamed(s, P, wv).inputs.resize(1); }},
       {"no inputs", "dequant_matmul takes x and the 4 components",
-       [=](PlanSpec &s) { stepNamed(s, P, wk).inputs.clear(); }},
+       [=](PlanDesc &s) { stepNamed(s, P, wk).inputs.clear(); }},
       {"two outputs", "dequant_matmul takes x and the 2 components",
-       [=](PlanSpec &s) {
-         StepSpec &step = stepNamed(s, P, wo);
+       [=](PlanDesc &s) {
+         StepDesc &step = stepNamed(s, P, wo);
          step.outputs.push_back(step.outputs[0]);
        }},
       {"asymmetric weight declared symmetric", "takes x and the 2 components",
-       [=](PlanSpec &s) { quant(s, P, wq).symmetric = true; }},
+       [=](PlanDesc &s) { quant(s, P, wq).symmetric = true; }},
       {"symmetric weight declared asymmetric", "takes x and the 3 components",
-       [=](PlanSpec &s) { quant(s, P, wo).symmetric = false; }},
+       [=](PlanDesc &s) { quant(s, P, wo).symmetric = false; }},
       {"double-quantized weight declared plain", "takes x and the 2 components",
-       [=](PlanSpec &s) { quant(s, P, wk).doubleQuant = false; }},
+       [=](PlanDesc &s) { quant(s, P, wk).doubleQuant = false; }},
       {"act-order weight declared in order", "takes x and the 3 components",
-       [=](PlanSpec &s) { quant(s, D, wv).actOrder = false; }},
+       [=](PlanDesc &s) { quant(s, D, wv).actOrder = false; }},
       // Each component's type, shape and kind.
       {"f32 scales for f16", "input 2 must be the scales weight, f16 [16, 2], not a weight f32 [16, 2]",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          retypeWeight(s, weightNamed(s, wq + ".scales"), fb::DType::F32, {16, 2});
        }},
       {"scale_type disagrees with the stored scales",
        "input 2 must be the scales weight, bf16 [16, 2]",
-       [=](PlanSpec &s) { quant(s, P, wq).scaleType = fb::DType::BF16; }},
+       [=](PlanDesc &s) { quant(s, P, wq).scaleType = fb::DType::BF16; }},
       {"f16 scales for f32", "input 2 must be the scales weight, f32 [16, 1]",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          retypeWeight(s, weightNamed(s, wo + ".scales"), fb::DType::F16, {16, 1});
        }},
       {"int64 g_idx", "input 4 must be the g_idx weight, i32 [16]",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          retypeWeight(s, weightNamed(s, wv + ".g_idx"), fb::DType::I64, {16});
        }},
       {"f32 codes", "input 1 must be the data weight, u8 [8, 8]",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          retypeWeight(s, weightNamed(s, wk + ".data"), fb::DType::F32, {8, 8});
        }},
       {"codes one byte short a row", "input 1 must be the data weight, u8 [16, 8], not a weight u8 [16, 7]",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          retypeWeight(s, weightNamed(s, wq + ".data"), fb::DType::U8, {16, 7});
        }},
       {"codes flattened", "input 1 must be the data weight, u8 [16, 16]",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          retypeWeight(s, weightNamed(s, wo + ".data"), fb::DType::U8, {256});
        }},
       {"zero points of the wrong shape", "input 3 must be the zero_points weight, u8 [16, 1]",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          retypeWeight(s, weightNamed(s, wq + ".zero_points"), fb::DType::U8, {16, 2});
        }},
       {"g_idx one entry short", "input 4 must be the g_idx weight, i32 [16]",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          retypeWeight(s, weightNamed(s, wv + ".g_idx"), fb::DType::I32, {15});
        }},
       {"double-quant scales one short", "input 3 must be the double_quant_scales weight, f32 [4]",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          retypeWeight(s, weightNamed(s, wk + ".double_quant_scales"), fb::DType::F32, {3});
        }},
       {"double-quant offset not a scalar",
        "input 4 must be the double_quant_offset weight, f32 [], not a weight f32 [1]",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          retypeWeight(s, weightNamed(s, wk + ".double_quant_offset"), fb::DType::F32, {1});
        }},
       {"group size of other scales", "input 2 must be the scales weight, f16 [16, 1]",
-       [=](PlanSpec &s) { quant(s, P, wq).groupSize = 16; }},
+       [=](PlanDesc &s) { quant(s, P, wq).groupSize = 16; }},
       {"double-quant block of other scales",
        "input 3 must be the double_quant_scales weight, f32 [6]",
-       [=](PlanSpec &s) { quant(s, P, wk).doubleQuantBlockSize = 3; }},
+       [=](PlanDesc &s) { quant(s, P, wk).doubleQuantBlockSize = 3; }},
       {"rows of other components", "input 1 must be the data weight, u8 [8, 8]",
-       [=](PlanSpec &s) { quant(s, P, wq).rows = 8; }},
+       [=](PlanDesc &s) { quant(s, P, wq).rows = 8; }},
       {"scales in the arena",
        "input 2 must be the scales weight, f32 [16, 1], not an arena buffer f32 [16, 1]",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          stepNamed(s, P, wo).inputs[2] =
-             BufferSpec{fb::BufferKind::Arena, 0, fb::DType::F32, {16, 1}};
+             BufferDesc{fb::BufferKind::Arena, 0, fb::DType::F32, {16, 1}};
        }},
       {"codes in the arena", "activations are f32",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          stepNamed(s, D, wq).inputs[1] =
-             BufferSpec{fb::BufferKind::Arena, 0, fb::DType::U8, {16, 8}};
+             BufferDesc{fb::BufferKind::Arena, 0, fb::DType::U8, {16, 8}};
        }},
       {"g_idx from the tokens", "input 4 must be the g_idx weight, i32 [16], not the tokens",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          stepNamed(s, P, wv).inputs[4] =
-             BufferSpec{fb::BufferKind::Tokens, 0, fb::DType::I32, {-1}};
+             BufferDesc{fb::BufferKind::Tokens, 0, fb::DType::I32, {-1}};
        }},
       {"codes of another projection", "input 1 must be the data weight, u8 [16, 8]",
-       [=](PlanSpec &s) {
+       [=](PlanDesc &s) {
          stepNamed(s, P, wq).inputs[1].offset = weightNamed(s, wo + ".data");
          stepNamed(s, P, wq).inputs[1].dims = {16, 16};
        }},
       {"a float weight as the codes", "input 1 must be the data weight",
-       [=](PlanSpec &s) {
-         StepSpec &step = stepNamed(s, P, wq);
+       [=](PlanDesc &s) {
+         StepDesc &step = stepNamed(s, P, wq);
          step.inputs[1] = {fb::BufferKind::Weight, weightNamed(s, "norm"),
                            fb::DType::F32, {16}};
        }},
       {"component index out of range", "refers to weight",
-       [=](PlanSpec &s) { stepNamed(s, P, wk).inputs[2].offset = s.weights.size(); }},
+       [=](PlanDesc &s) { stepNamed(s, P, wk).inputs[2].offset = s.weights.size(); }},
       // x and the output.
       {"x from a weight", "input 0 must be an arena activation",
-       [=](PlanSpec &s) {
-         StepSpec &step = stepNamed(s, P, wo);
+       [=](PlanDesc &s) {
+         StepDesc &step = stepNamed(s, P, wo);
          step.inputs[0] = step.inputs[1];
        }},
       {"x's last dimension is not cols", "dequant_matmul contraction sizes differ",
-       [=](PlanSpec &s) { stepNamed(s, P, wq).inputs[0].dims = {1, -1, 15}; }},
+       [=](PlanDesc &s) { stepNamed(s, P, wq).inputs[0].dims = {1, -1, 15}; }},
       {"x's last dimension is not cols (decode)", "dequant_matmul contraction sizes differ",
-       [=](PlanSpec &s) { stepNamed(s, D, w2).inputs[0].dims = {1, -1, 16}; }},
+       [=](PlanDesc &s) { stepNamed(s, D, w2).inputs[0].dims = {1, -1, 16}; }},
       {"output's last dimension is not rows",
        "the dequant_matmul output must be [..., rows]",
-       [=](PlanSpec &s) { stepNamed(s, P, wk).outputs[0].dims = {1, -1, 16}; }},
+       [=](PlanDesc &s) { stepNamed(s, P, wk).outputs[0].dims = {1, -1, 16}; }},
       {"output without the token dimension",
        "the dequant_matmul output must be [..., rows]",
-       [=](PlanSpec &s) { stepNamed(s, P, wv).outputs[0].dims = {1, 8}; }},
+       [=](PlanDesc &s) { stepNamed(s, P, wv).outputs[0].dims = {1, 8}; }},
       {"output into a weight", "writes outside the arena",
-       [=](PlanSpec &s) {
-         StepSpec &step = stepNamed(s, P, wo);
+       [=](PlanDesc &s) {
+         StepDesc &step = stepNamed(s, P, wo);
          step.outputs[0] = step.inputs[2];
        }},
       // Found by the byte flips under UBSan (fixed in Plan.cpp): the empty
@@ -1048,7 +1073,7 @@ std::vector<Corruption> quantizedCorruptions() {
       // more in its length made a 1-element int64 vector that the FlatBuffers
       // verifier accepts and the plan verifier then read misaligned.
       {"scalar's dims grown to one element",
-       "layers.0.attention.wk.double_quant_offset'", [](PlanSpec &) {},
+       "layers.0.attention.wk.double_quant_offset'", [](PlanDesc &) {},
        [](std::vector<uint8_t> &b) {
          for (const fb::WeightInfo *w : *planOf(b.data())->weights())
            if (w->name()->str() == "layers.0.attention.wk.double_quant_offset") {
@@ -1065,273 +1090,281 @@ std::vector<Corruption> quantizedCorruptions() {
 }
 
 /// The base of the CUDA targeted corruptions: the tiny decoder (two layers,
-/// rotary tables) with withCuda's launches and targets (0: cuda-source,
-/// 1: ptx compute_80, 2: cubin sm_90). Steps of each entry: 0 tok_embeddings,
-/// 1 layers.0.attention_norm, 2-4 wq, wk, wv, 5-6 rotary, 7 attention (two
-/// launches), 8 wo (its add fused), 9 attention.residual (no launch), ...
-PlanSpec cudaTargetPlan() {
-  TinyConfig config;
-  config.rotaryTables = true;
-  return withCuda(tinyPlanSpec(makeTinyModel(config)));
-}
-
-/// A one-layer CUDA plan whose prefill entry takes 131070 tokens, in
-/// launches of 2 tokens per block: a grid y of 65535, the most CUDA allows.
-/// (The arenas and the KV cache are only sizes here: nothing is allocated.)
-PlanSpec longPrefillCudaPlan() {
-  TinyConfig config;
-  config.layers = 1;
-  config.prefillTokens = 131070;
-  config.context = 131070;
-  PlanSpec spec = withCuda(tinyPlanSpec(makeTinyModel(config)));
-  for (StepSpec &step : spec.entries[0].steps)
-    for (CudaLaunchSpec &launch : step.cuda)
-      launch.tokensPerBlock = 2;
-  return spec;
-}
-
-/// A CPU plan (no targets) of the tiny decoder.
-PlanSpec cpuTargetPlan() {
+/// rotary tables), whose CUDA executable is cudaExecutableFor's (modules 0:
+/// cuda-source, 1: ptx compute_80, 2: cubin sm_90). Steps of each entry: 0
+/// tok_embeddings, 1 layers.0.attention_norm, 2-4 wq, wk, wv, 5-6 rotary, 7
+/// attention (two launches), 8 wo (its add fused), 9 attention.residual (no
+/// launch), ...
+PlanDesc cudaTargetPlan() {
   TinyConfig config;
   config.rotaryTables = true;
   return tinyPlanSpec(makeTinyModel(config));
 }
 
+/// A one-layer CUDA plan whose prefill entry takes 131070 tokens, in
+/// launches of 2 tokens per block: a grid y of 65535, the most CUDA allows.
+/// (The arenas and the KV cache are only sizes here: nothing is allocated.)
+PlanDesc longPrefillPlan() {
+  TinyConfig config;
+  config.layers = 1;
+  config.prefillTokens = 131070;
+  config.context = 131070;
+  return tinyPlanSpec(makeTinyModel(config));
+}
+
+/// A CPU plan (no targets) of the tiny decoder.
+PlanDesc cpuTargetPlan() { return cudaTargetPlan(); }
+
+void tokensPerBlock(cuda::ExecutableDesc &x, size_t entry, uint32_t n) {
+  for (auto &step : x.launches[entry])
+    for (cuda::LaunchDesc &launch : step)
+      launch.tokensPerBlock = n;
+}
+
 std::vector<Corruption> cudaCorruptions() {
   const size_t P = 0, D = 1; // prefill, decode entries
+  using X = cuda::ExecutableDesc;
+  // Steps by name (the same indices in both entries).
+  auto index = [](const PlanDesc &s, const std::string &name) {
+    for (size_t i = 0; i < s.entries[0].steps.size(); ++i)
+      if (s.entries[0].steps[i].name == name)
+        return i;
+    throw std::logic_error("no step " + name);
+  };
+  auto launch = [=](const PlanDesc &s, X &x, size_t entry,
+                    const std::string &step, size_t n = 0) -> cuda::LaunchDesc & {
+    return x.launches.at(entry).at(index(s, step)).at(n);
+  };
   const std::string wq = "layers.0.attention.wq", wo = "layers.0.attention.wo",
                     attention = "layers.0.attention",
                     residual = "layers.0.attention.residual";
-  auto launch = [=](PlanSpec &s, size_t entry, const std::string &step,
-                    size_t n = 0) -> CudaLaunchSpec & {
-    return stepNamed(s, entry, step).cuda.at(n);
-  };
   // The buffers of decode's fused wo launch: x, w, the residual, the sum.
-  auto fused = [=](PlanSpec &s, size_t b) -> BufferSpec & {
-    return launch(s, D, wo).buffers.at(b);
+  auto fused = [=](const PlanDesc &s, X &x, size_t b) -> BufferDesc & {
+    return launch(s, x, D, wo).buffers.at(b);
   };
-  auto everyTarget = [](PlanSpec &s,
-                        const std::function<void(TargetCodeSpec &)> &edit) {
-    for (TargetCodeSpec &t : s.targets)
-      edit(t);
-  };
+  auto cudaEdit = [](std::function<void(PlanDesc &, X &)> edit) { return edit; };
+  auto none = [](PlanDesc &) {};
   std::vector<Corruption> list = {
-      // TargetCode.
-      {"target missing", "target code 1 names no target",
-       [](PlanSpec &s) { s.targets[1].target = ""; }},
-      {"format missing", "target code 2 (cuda) has no format",
-       [](PlanSpec &s) { s.targets[2].format = ""; }},
+      // The TargetCode (the core verifier).
+      {"target missing", "target code 0 names no target", none,
+       [](std::vector<uint8_t> &) {}, {},
+       cudaEdit([](PlanDesc &s, X &) { s.targets.push_back({"", {1, 2, 3}}); })},
+      {"empty executable", "target code 0 (cuda) has no executable", none, {},
+       {}, cudaEdit([](PlanDesc &s, X &) {
+         s.targets.push_back({"cuda", {}});
+       })},
+      {"two CUDA executables",
+       "target code 1 (cuda): the plan has a second executable for 'cuda'",
+       none, {}, {}, cudaEdit([](PlanDesc &s, X &x) {
+         s.targets.push_back({"cuda", cuda::writeExecutable(x)});
+         s.targets.push_back({"cuda", cuda::writeExecutable(x)});
+       })},
+      {"not a CUDA executable",
+       "target code 0 (cuda): not a CUDA executable (no QCUD identifier)",
+       none, {}, {}, cudaEdit([](PlanDesc &s, X &) {
+         s.targets.push_back({"cuda", std::vector<uint8_t>(64, 0x5A)});
+       })},
+      {"executable truncated",
+       "target code 0 (cuda): the CUDA executable's FlatBuffer is malformed",
+       none, {}, {}, cudaEdit([](PlanDesc &s, X &x) {
+         std::vector<uint8_t> bytes = cuda::writeExecutable(x);
+         bytes.resize(bytes.size() / 2);
+         s.targets.push_back({"cuda", bytes});
+       })},
+      // Modules.
+      {"format missing", "target code 0 (cuda): module 2 has no format", none,
+       {}, {}, cudaEdit([](PlanDesc &, X &x) { x.modules[2].format = ""; })},
       {"unknown CUDA format",
-       "target code 1 (cuda fatbin compute_80): unknown CUDA code format "
-       "'fatbin' (cuda-source, ptx or cubin)",
-       [](PlanSpec &s) { s.targets[1].format = "fatbin"; }},
-      {"format in capitals", "unknown CUDA code format 'PTX'",
-       [](PlanSpec &s) { s.targets[1].format = "PTX"; }},
-      {"source without code", "target code 0 (cuda cuda-source) has no code",
-       [](PlanSpec &s) { s.targets[0].code.clear(); }},
-      {"cubin without code", "target code 2 (cuda cubin sm_90) has no code",
-       [](PlanSpec &s) { s.targets[2].code.clear(); }},
+       "module 1 (fatbin compute_80): unknown CUDA code format 'fatbin' "
+       "(cuda-source, ptx or cubin)",
+       none, {}, {}, cudaEdit([](PlanDesc &, X &x) { x.modules[1].format = "fatbin"; })},
+      {"format in capitals", "unknown CUDA code format 'PTX'", none, {}, {},
+       cudaEdit([](PlanDesc &, X &x) { x.modules[1].format = "PTX"; })},
+      {"source without code", "module 0 (cuda-source) has no code", none, {},
+       {}, cudaEdit([](PlanDesc &, X &x) { x.modules[0].code.clear(); })},
+      {"cubin without code", "module 2 (cubin sm_90) has no code", none, {},
+       {}, cudaEdit([](PlanDesc &, X &x) { x.modules[2].code.clear(); })},
+      {"no modules", "the executable has no code", none, {}, {},
+       cudaEdit([](PlanDesc &, X &x) { x.modules.clear(); })},
       {"ptx without an architecture",
-       "target code 1 (cuda ptx): ptx needs an architecture (compute_XY)",
-       [](PlanSpec &s) { s.targets[1].arch = ""; }},
+       "module 1 (ptx): ptx needs an architecture (compute_XY)", none, {}, {},
+       cudaEdit([](PlanDesc &, X &x) { x.modules[1].arch = ""; })},
       {"cubin without an architecture",
-       "target code 2 (cuda cubin): cubin needs an architecture (sm_XY)",
-       [](PlanSpec &s) { s.targets[2].arch = ""; }},
+       "module 2 (cubin): cubin needs an architecture (sm_XY)", none, {}, {},
+       cudaEdit([](PlanDesc &, X &x) { x.modules[2].arch = ""; })},
       {"ptx for a real architecture",
-       "target code 1 (cuda ptx sm_80): the architecture 'sm_80' is not "
-       "compute_XY",
-       [](PlanSpec &s) { s.targets[1].arch = "sm_80"; }},
+       "module 1 (ptx sm_80): the architecture 'sm_80' is not compute_XY",
+       none, {}, {}, cudaEdit([](PlanDesc &, X &x) { x.modules[1].arch = "sm_80"; })},
       {"cubin for a virtual architecture",
-       "the architecture 'compute_90' is not sm_XY",
-       [](PlanSpec &s) { s.targets[2].arch = "compute_90"; }},
+       "the architecture 'compute_90' is not sm_XY", none, {}, {},
+       cudaEdit([](PlanDesc &, X &x) { x.modules[2].arch = "compute_90"; })},
       {"architecture of one digit", "the architecture 'sm_9' is not sm_XY",
-       [](PlanSpec &s) { s.targets[2].arch = "sm_9"; }},
+       none, {}, {}, cudaEdit([](PlanDesc &, X &x) { x.modules[2].arch = "sm_9"; })},
       {"architecture of four digits", "the architecture 'sm_1000' is not",
-       [](PlanSpec &s) { s.targets[2].arch = "sm_1000"; }},
+       none, {}, {}, cudaEdit([](PlanDesc &, X &x) { x.modules[2].arch = "sm_1000"; })},
       {"architecture with a leading zero", "the architecture 'sm_090' is not",
-       [](PlanSpec &s) { s.targets[2].arch = "sm_090"; }},
+       none, {}, {}, cudaEdit([](PlanDesc &, X &x) { x.modules[2].arch = "sm_090"; })},
       {"architecture with a suffix",
-       "the architecture 'compute_90a' is not compute_XY",
-       [](PlanSpec &s) { s.targets[1].arch = "compute_90a"; }},
+       "the architecture 'compute_90a' is not compute_XY", none, {}, {},
+       cudaEdit([](PlanDesc &, X &x) { x.modules[1].arch = "compute_90a"; })},
       {"architecture of the prefix only", "the architecture 'sm_' is not",
-       [](PlanSpec &s) { s.targets[2].arch = "sm_"; }},
+       none, {}, {}, cudaEdit([](PlanDesc &, X &x) { x.modules[2].arch = "sm_"; })},
       {"source with an architecture",
-       "target code 0 (cuda cuda-source sm_90): CUDA source has no "
-       "architecture",
-       [](PlanSpec &s) { s.targets[0].arch = "sm_90"; }},
+       "module 0 (cuda-source sm_90): CUDA source has no architecture", none,
+       {}, {}, cudaEdit([](PlanDesc &, X &x) { x.modules[0].arch = "sm_90"; })},
       {"two cuda-sources",
-       "target code 3 (cuda cuda-source): the plan has a second cuda-source",
-       [](PlanSpec &s) { s.targets.push_back(s.targets[0]); }},
+       "module 3 (cuda-source): the executable has a second cuda-source", none,
+       {}, {}, cudaEdit([](PlanDesc &, X &x) { x.modules.push_back(x.modules[0]); })},
       {"two cubins for one architecture",
-       "target code 3 (cuda cubin sm_90): the plan has a second cubin sm_90",
-       [](PlanSpec &s) { s.targets.push_back(s.targets[2]); }},
-      {"no kernels", "target code 0 (cuda cuda-source) lists no kernels",
-       [=](PlanSpec &s) {
-         everyTarget(s, [](TargetCodeSpec &t) { t.kernels.clear(); });
-       }},
-      {"empty kernel name",
-       "target code 0 (cuda cuda-source): kernel 2 '' is not a C identifier",
-       [=](PlanSpec &s) {
-         everyTarget(s, [](TargetCodeSpec &t) { t.kernels[2] = ""; });
-       }},
+       "module 3 (cubin sm_90): the executable has a second cubin sm_90", none,
+       {}, {}, cudaEdit([](PlanDesc &, X &x) { x.modules.push_back(x.modules[2]); })},
+      // Kernels.
+      {"no kernels", "the executable lists no kernels", none, {}, {},
+       cudaEdit([](PlanDesc &, X &x) { x.kernels.clear(); })},
+      {"empty kernel name", "kernel 2 '' is not a C identifier", none, {}, {},
+       cudaEdit([](PlanDesc &, X &x) { x.kernels[2] = ""; })},
       {"kernel name starting with a digit",
-       "kernel 0 '1qrt' is not a C identifier",
-       [=](PlanSpec &s) {
-         everyTarget(s, [](TargetCodeSpec &t) { t.kernels[0] = "1qrt"; });
-       }},
+       "kernel 0 '1qrt' is not a C identifier", none, {}, {},
+       cudaEdit([](PlanDesc &, X &x) { x.kernels[0] = "1qrt"; })},
       {"kernel name with a dash", "kernel 1 'qrt-gemv' is not a C identifier",
-       [=](PlanSpec &s) {
-         everyTarget(s, [](TargetCodeSpec &t) { t.kernels[1] = "qrt-gemv"; });
-       }},
-      {"kernel name with a NUL", "is not a C identifier",
-       [=](PlanSpec &s) {
-         everyTarget(s, [](TargetCodeSpec &t) {
-           t.kernels[1] += std::string(1, '\0') + "x";
-         });
-       }},
+       none, {}, {}, cudaEdit([](PlanDesc &, X &x) { x.kernels[1] = "qrt-gemv"; })},
+      {"kernel name with a NUL", "is not a C identifier", none, {}, {},
+       cudaEdit([](PlanDesc &, X &x) {
+         x.kernels[1] += std::string(1, '\0') + "x";
+       })},
       {"kernel listed twice",
-       "target code 0 (cuda cuda-source): kernel 'qrt_rmsnorm_prefill' is "
-       "listed twice",
-       [=](PlanSpec &s) {
-         everyTarget(s, [](TargetCodeSpec &t) {
-           t.kernels.push_back("qrt_rmsnorm_prefill");
-         });
-       }},
-      {"cubin missing a kernel",
-       "target code 2 (cuda cubin sm_90) lists other kernels than target "
-       "code 0 (cuda cuda-source)",
-       [](PlanSpec &s) { s.targets[2].kernels.pop_back(); }},
-      {"ptx with an extra kernel",
-       "target code 1 (cuda ptx compute_80) lists other kernels than target "
-       "code 0",
-       [](PlanSpec &s) { s.targets[1].kernels.push_back("qrt_extra"); }},
-      // Step.cuda present iff the plan has CUDA code.
-      {"fused step without a launch list",
-       "entry 'decode' step 9 (layers.0.attention.residual) has no CUDA "
-       "launch list (the plan has CUDA code)",
-       [=](PlanSpec &s) { stepNamed(s, D, residual).cudaList = false; }},
-      {"step with launches but no list",
-       "entry 'prefill' step 0 (tok_embeddings) has no CUDA launch list",
-       [=](PlanSpec &s) { s.entries[P].steps[0].cudaList = false; }},
-      {"launches in a CPU plan",
-       "entry 'prefill' step 1 (layers.0.attention_norm) has a CUDA launch "
-       "list but the plan has no CUDA code",
-       [=](PlanSpec &s) {
-         stepNamed(s, P, "layers.0.attention_norm").cuda = {
-             {"qrt_rms_norm", 1, 1, 64, 0, {}}};
-       },
-       {},
-       cpuTargetPlan},
-      {"empty launch list in a CPU plan",
-       "entry 'decode' step 9 (layers.0.attention.residual) has a CUDA "
-       "launch list but the plan has no CUDA code",
-       [=](PlanSpec &s) { stepNamed(s, D, residual).cudaList = true; },
-       {},
-       cpuTargetPlan},
-      {"launches with code for another target only",
-       "entry 'prefill' step 0 (tok_embeddings) has a CUDA launch list but "
-       "the plan has no CUDA code",
-       [=](PlanSpec &s) {
-         everyTarget(s, [](TargetCodeSpec &t) { t.target = "metal"; });
-       }},
-      // CudaLaunch.
+       "kernel 'qrt_rmsnorm_prefill' is listed twice", none, {}, {},
+       cudaEdit([](PlanDesc &, X &x) { x.kernels.push_back("qrt_rmsnorm_prefill"); })},
+      // Launch lists: one per step of every entry.
+      {"launches for one entry of two",
+       "the executable has launches for 1 entries, the plan has 2", none, {},
+       {}, cudaEdit([](PlanDesc &, X &x) { x.launches.pop_back(); })},
+      {"a step without a launch list",
+       "entry 'decode' has 33 steps, the executable launches 32", none, {}, {},
+       cudaEdit([](PlanDesc &, X &x) { x.launches[1].pop_back(); })},
+      {"launch lists for a step too many",
+       "entry 'prefill' has 33 steps, the executable launches 34", none, {}, {},
+       cudaEdit([](PlanDesc &, X &x) { x.launches[0].emplace_back(); })},
+      // Launches.
       {"launch names no function",
        "entry 'prefill' step 0 (tok_embeddings) launch 0 names no function",
-       [=](PlanSpec &s) { s.entries[P].steps[0].cuda[0].function = ""; }},
+       none, {}, {},
+       cudaEdit([](PlanDesc &, X &x) { x.launches[0][0][0].function = ""; })},
       {"function the code does not define",
        "entry 'decode' step 2 (layers.0.attention.wq) launch 0 "
-       "(no_such_kernel): the plan's CUDA code has no kernel "
-       "'no_such_kernel'",
-       [=](PlanSpec &s) { launch(s, D, wq).function = "no_such_kernel"; }},
+       "(no_such_kernel): the executable has no kernel 'no_such_kernel'",
+       none, {}, {}, cudaEdit([=](PlanDesc &s, X &x) {
+         launch(s, x, D, wq).function = "no_such_kernel";
+       })},
       {"second launch's function unknown",
        "entry 'prefill' step 7 (layers.0.attention) launch 1 "
-       "(qrt_attention): the plan's CUDA code has no kernel",
-       [=](PlanSpec &s) {
-         launch(s, P, attention, 1).function = "qrt_attention";
-       }},
+       "(qrt_attention): the executable has no kernel",
+       none, {}, {}, cudaEdit([=](PlanDesc &s, X &x) {
+         launch(s, x, P, attention, 1).function = "qrt_attention";
+       })},
       {"function of another case", "has no kernel 'QRT_EMBEDDING_PREFILL'",
-       [=](PlanSpec &s) {
-         s.entries[P].steps[0].cuda[0].function = "QRT_EMBEDDING_PREFILL";
-       }},
+       none, {}, {}, cudaEdit([](PlanDesc &, X &x) {
+         x.launches[0][0][0].function = "QRT_EMBEDDING_PREFILL";
+       })},
       {"grid_x 0",
        "entry 'decode' step 10 (layers.0.ffn_norm) launch 0 "
        "(qrt_rmsnorm_decode): grid_x 0 is not in [1, 2147483647]",
-       [=](PlanSpec &s) { launch(s, D, "layers.0.ffn_norm").gridX = 0; }},
-      {"grid_x 2^31", "grid_x 2147483648 is not in [1, 2147483647]",
-       [=](PlanSpec &s) { launch(s, D, wq).gridX = 0x80000000u; }},
-      {"grid_x 2^32-1", "grid_x 4294967295 is not in [1, 2147483647]",
-       [=](PlanSpec &s) { launch(s, P, attention, 1).gridX = 0xFFFFFFFFu; }},
+       none, {}, {}, cudaEdit([=](PlanDesc &s, X &x) {
+         launch(s, x, D, "layers.0.ffn_norm").gridX = 0;
+       })},
+      {"grid_x 2^31", "grid_x 2147483648 is not in [1, 2147483647]", none, {},
+       {}, cudaEdit([=](PlanDesc &s, X &x) {
+         launch(s, x, D, wq).gridX = 0x80000000u;
+       })},
+      {"grid_x 2^32-1", "grid_x 4294967295 is not in [1, 2147483647]", none,
+       {}, {}, cudaEdit([=](PlanDesc &s, X &x) {
+         launch(s, x, P, attention, 1).gridX = 0xFFFFFFFFu;
+       })},
       {"block_x 0",
        "entry 'prefill' step 7 (layers.0.attention) launch 0 "
        "(qrt_kv_append_prefill): block_x 0 is not in [1, 1024]",
-       [=](PlanSpec &s) { launch(s, P, attention).blockX = 0; }},
-      {"block_x 1025", "block_x 1025 is not in [1, 1024]",
-       [=](PlanSpec &s) { launch(s, D, wq).blockX = 1025; }},
-      {"block_x 2^32-1", "block_x 4294967295 is not in [1, 1024]",
-       [=](PlanSpec &s) { launch(s, P, wq).blockX = 0xFFFFFFFFu; }},
+       none, {}, {}, cudaEdit([=](PlanDesc &s, X &x) {
+         launch(s, x, P, attention).blockX = 0;
+       })},
+      {"block_x 1025", "block_x 1025 is not in [1, 1024]", none, {}, {},
+       cudaEdit([=](PlanDesc &s, X &x) { launch(s, x, D, wq).blockX = 1025; })},
+      {"block_x 2^32-1", "block_x 4294967295 is not in [1, 1024]", none, {},
+       {}, cudaEdit([=](PlanDesc &s, X &x) {
+         launch(s, x, P, wq).blockX = 0xFFFFFFFFu;
+       })},
       {"tokens_per_block 1 for 131070 tokens",
        "entry 'prefill' step 2 (layers.0.attention.wq) launch 0 "
        "(qrt_matmul_prefill): tokens_per_block 1 makes a grid y of 131070 "
        "for 131070 tokens (at most 65535)",
-       [=](PlanSpec &s) { launch(s, P, wq).tokensPerBlock = 1; },
-       {},
-       longPrefillCudaPlan},
+       none, {}, longPrefillPlan, cudaEdit([=](PlanDesc &s, X &x) {
+         tokensPerBlock(x, P, 2);
+         launch(s, x, P, wq).tokensPerBlock = 1;
+       })},
       {"shared_bytes 48 KiB + 1",
        "entry 'decode' step 8 (layers.0.attention.wo) launch 0 "
        "(qrt_matmul_add_decode): shared_bytes 49153 exceeds 49152 (48 KiB)",
-       [=](PlanSpec &s) { launch(s, D, wo).sharedBytes = 48 * 1024 + 1; }},
-      {"shared_bytes 2^32-1", "shared_bytes 4294967295 exceeds 49152",
-       [=](PlanSpec &s) { launch(s, P, wq).sharedBytes = 0xFFFFFFFFu; }},
-      // The launch's own buffers.
+       none, {}, {}, cudaEdit([=](PlanDesc &s, X &x) {
+         launch(s, x, D, wo).sharedBytes = 48 * 1024 + 1;
+       })},
+      {"shared_bytes 2^32-1", "shared_bytes 4294967295 exceeds 49152", none,
+       {}, {}, cudaEdit([=](PlanDesc &s, X &x) {
+         launch(s, x, P, wq).sharedBytes = 0xFFFFFFFFu;
+       })},
+      // The launch's own buffers (checked as the core checks a step's).
       {"13 buffers",
        "entry 'decode' step 8 (layers.0.attention.wo) launch 0 "
        "(qrt_matmul_add_decode): has 13 buffers (a kernel takes at most 12)",
-       [=](PlanSpec &s) {
-         std::vector<BufferSpec> &b = launch(s, D, wo).buffers;
+       none, {}, {}, cudaEdit([=](PlanDesc &s, X &x) {
+         std::vector<BufferDesc> &b = launch(s, x, D, wo).buffers;
          while (b.size() < 13)
            b.push_back(b[0]);
-       }},
+       })},
       {"own buffer past the arena's end",
        "entry 'decode' step 8 (layers.0.attention.wo) launch 0 "
        "(qrt_matmul_add_decode) buffer 3 [",
-       [=](PlanSpec &s) { fused(s, 3).offset = s.entries[D].arenaBytes - 4; }},
+       none, {}, {}, cudaEdit([=](PlanDesc &s, X &x) {
+         fused(s, x, 3).offset = s.entries[D].arenaBytes - 4;
+       })},
       {"own buffer offset 2^63",
-       "buffer 2 [9223372036854775808, +64) lies outside the arena",
-       [=](PlanSpec &s) { fused(s, 2).offset = uint64_t(1) << 63; }},
-      {"own buffer offset not a multiple of 4", "buffer 0 [",
-       [=](PlanSpec &s) { fused(s, 0).offset += 2; }},
-      {"own buffer larger than the arena", "lies outside the arena of",
-       [=](PlanSpec &s) {
-         fused(s, 3).dims = {1, -1, int64_t(1) << 30};
-       }},
+       "buffer 2 [9223372036854775808, +64) lies outside the arena", none, {},
+       {}, cudaEdit([=](PlanDesc &s, X &x) {
+         fused(s, x, 2).offset = uint64_t(1) << 63;
+       })},
+      {"own buffer offset not a multiple of 4", "buffer 0 [", none, {}, {},
+       cudaEdit([=](PlanDesc &s, X &x) { fused(s, x, 0).offset += 2; })},
+      {"own buffer larger than the arena", "lies outside the arena of", none,
+       {}, {}, cudaEdit([=](PlanDesc &s, X &x) {
+         fused(s, x, 3).dims = {1, -1, int64_t(1) << 30};
+       })},
       {"own buffer of f16 activations",
-       "(qrt_matmul_add_decode) buffer 2: activations are f32",
-       [=](PlanSpec &s) { fused(s, 2).dtype = fb::DType::F16; }},
+       "(qrt_matmul_add_decode) buffer 2: activations are f32", none, {}, {},
+       cudaEdit([=](PlanDesc &s, X &x) {
+         fused(s, x, 2).dtype = fb::DType::F16;
+       })},
       {"own buffer of a weight out of range",
-       "(qrt_matmul_add_decode) buffer 1 refers to weight 4096 of ",
-       [=](PlanSpec &s) { fused(s, 1).offset = 4096; }},
+       "(qrt_matmul_add_decode) buffer 1 refers to weight 4096 of ", none, {},
+       {}, cudaEdit([=](PlanDesc &s, X &x) { fused(s, x, 1).offset = 4096; })},
       {"own buffer of another weight's shape",
        "(qrt_matmul_add_decode) buffer 1 does not match weight "
        "'layers.0.attention.wo'",
-       [=](PlanSpec &s) {
-         fused(s, 1).dims = {16, 15};
-       }},
+       none, {}, {},
+       cudaEdit([=](PlanDesc &s, X &x) { fused(s, x, 1).dims = {16, 15}; })},
       {"own buffer of int64 token ids",
-       "(qrt_matmul_add_decode) buffer 0: token ids are int32 [tokens]",
-       [=](PlanSpec &s) {
-         fused(s, 0) = {fb::BufferKind::Tokens, 0, fb::DType::I64, {-1}};
-       }},
+       "(qrt_matmul_add_decode) buffer 0: token ids are int32 [tokens]", none,
+       {}, {}, cudaEdit([=](PlanDesc &s, X &x) {
+         fused(s, x, 0) = {fb::BufferKind::Tokens, 0, fb::DType::I64, {-1}};
+       })},
       {"own buffer of an unknown kind", "buffer 2 has an unknown buffer kind 7",
-       [=](PlanSpec &s) { fused(s, 2).kind = static_cast<fb::BufferKind>(7); }},
-      {"own buffer of a negative dimension", "buffer 3 has dimension -5",
-       [=](PlanSpec &s) {
-         fused(s, 3).dims = {1, -5, 16};
-       }},
+       none, {}, {}, cudaEdit([=](PlanDesc &s, X &x) {
+         fused(s, x, 2).kind = static_cast<fb::BufferKind>(7);
+       })},
+      {"own buffer of a negative dimension", "buffer 3 has dimension -5", none,
+       {}, {}, cudaEdit([=](PlanDesc &s, X &x) {
+         fused(s, x, 3).dims = {1, -5, 16};
+       })},
       {"own buffer of two token dimensions",
-       "buffer 3 has more than one token dimension",
-       [=](PlanSpec &s) {
-         fused(s, 3).dims = {-1, -1, 16};
-       }},
+       "buffer 3 has more than one token dimension", none, {}, {},
+       cudaEdit([=](PlanDesc &s, X &x) { fused(s, x, 3).dims = {-1, -1, 16}; })},
   };
   for (Corruption &c : list)
     if (!c.make)
@@ -1339,10 +1372,28 @@ std::vector<Corruption> cudaCorruptions() {
   return list;
 }
 
+/// The plan of a corruption: its base, edited, written (with the edited
+/// CUDA executable for a CUDA one), the bytes edited.
+std::vector<uint8_t> corruptedBytes(const Corruption &c, const PlanDesc &base) {
+  PlanDesc spec = c.make ? c.make() : base;
+  c.edit(spec);
+  if (c.editCuda) {
+    cuda::ExecutableDesc executable = cudaExecutableFor(spec);
+    c.editCuda(spec, executable);
+    // An edit that adds its own TargetCode replaces the executable.
+    if (spec.targets.empty())
+      spec = withExecutable(std::move(spec), executable);
+  }
+  std::vector<uint8_t> bytes = writePlan(spec);
+  if (c.editBytes)
+    c.editBytes(bytes);
+  return bytes;
+}
+
 TEST(PlanCorruptionTest, TargetedCorruptionsAreRejected) {
   TinyConfig config; // f32, rotary tables: every kind of input is present
   config.rotaryTables = true;
-  const PlanSpec base = tinyPlanSpec(makeTinyModel(config));
+  const PlanDesc base = tinyPlanSpec(makeTinyModel(config));
   TempFile file;
   size_t tested = 0, rejected = 0;
   std::vector<Corruption> all = corruptions();
@@ -1352,11 +1403,7 @@ TEST(PlanCorruptionTest, TargetedCorruptionsAreRejected) {
     all.push_back(std::move(c));
   for (const Corruption &c : all) {
     SCOPED_TRACE(c.name);
-    PlanSpec spec = c.make ? c.make() : base;
-    c.edit(spec);
-    std::vector<uint8_t> bytes = serializePlan(spec);
-    if (c.editBytes)
-      c.editBytes(bytes);
+    std::vector<uint8_t> bytes = corruptedBytes(c, base);
     ++tested;
     std::string error;
     std::vector<uint8_t> exact(bytes); // exact size for ASan
@@ -1369,13 +1416,26 @@ TEST(PlanCorruptionTest, TargetedCorruptionsAreRejected) {
         << "expected a message with '" << c.message << "', got: " << error;
     file.write(bytes);
     std::string openError;
-    EXPECT_FALSE(MappedPlan::open(file.path(), openError));
+    EXPECT_FALSE(LoadedPlan::openFile(file.path(), openError));
+    // From memory too.
+    std::string memoryError;
+    EXPECT_FALSE(LoadedPlan::openMemory(bytes, memoryError));
+    EXPECT_NE(memoryError.find(error), std::string::npos) << memoryError;
     EXPECT_NE(openError.find(file.path()), std::string::npos) << openError;
     EXPECT_NE(openError.find(error), std::string::npos) << openError;
   }
   std::printf("[ variants ] targeted corruptions: %zu tested, %zu rejected\n",
               tested, rejected);
   EXPECT_EQ(rejected, tested);
+}
+
+/// The long prefill plan at its limit: 2 tokens per block, a grid y of
+/// 65535.
+std::vector<uint8_t> longPrefillCudaBytes() {
+  PlanDesc spec = longPrefillPlan();
+  cuda::ExecutableDesc executable = cudaExecutableFor(spec);
+  tokensPerBlock(executable, 0, 2);
+  return writePlan(withExecutable(std::move(spec), executable));
 }
 
 TEST(PlanCorruptionTest, UntouchedBaseOfTheTargetedCorruptionsIsAccepted) {
@@ -1387,16 +1447,17 @@ TEST(PlanCorruptionTest, UntouchedBaseOfTheTargetedCorruptionsIsAccepted) {
   Prober prober(tally);
   std::string error;
   EXPECT_TRUE(prober.examine(tinyPlanBytes(config), "float", error)) << error;
-  EXPECT_TRUE(prober.examine(serializePlan(quantizedTargetPlan()), "quantized",
+  EXPECT_TRUE(prober.examine(writePlan(quantizedTargetPlan()), "quantized",
                              error))
       << error;
-  EXPECT_TRUE(prober.examine(serializePlan(cudaTargetPlan()), "cuda", error))
+  EXPECT_TRUE(
+      prober.examine(writePlan(withCuda(cudaTargetPlan())), "cuda", error))
       << error;
-  EXPECT_TRUE(prober.examine(serializePlan(cpuTargetPlan()), "cpu", error))
+  EXPECT_TRUE(prober.examine(writePlan(cpuTargetPlan()), "cpu", error))
       << error;
   EXPECT_EQ(tally.ran, 4u);
   // Too large to run here (its arenas), but valid.
-  std::vector<uint8_t> longPrefill = serializePlan(longPrefillCudaPlan());
+  std::vector<uint8_t> longPrefill = longPrefillCudaBytes();
   EXPECT_TRUE(verifyPlan(longPrefill.data(), longPrefill.size(), true, error))
       << error;
   EXPECT_EQ(tally.failures, 0u);
@@ -1406,28 +1467,31 @@ TEST(PlanCorruptionTest, CudaLaunchLimitsAndOtherTargetsAreAccepted) {
   // A CUDA plan at each launch limit, with code for an unknown target beside
   // (skipped, whatever it holds: later targets must not break older
   // readers); and a CPU plan with code for an unknown target only.
-  PlanSpec spec = cudaTargetPlan();
+  PlanDesc spec = cudaTargetPlan();
+  cuda::ExecutableDesc x = cudaExecutableFor(spec);
   const size_t P = 0, D = 1;
-  stepNamed(spec, D, "layers.0.attention.wq").cuda[0].gridX = 0x7FFFFFFFu;
-  stepNamed(spec, P, "layers.0.attention.wq").cuda[0].blockX = 1024;
-  stepNamed(spec, P, "layers.0.attention.wk").cuda[0].blockX = 1;
-  stepNamed(spec, P, "layers.0.attention.wv").cuda[0].tokensPerBlock = 0;
-  stepNamed(spec, D, "layers.0.attention").cuda[1].sharedBytes = 48 * 1024;
-  std::vector<BufferSpec> &own =
-      stepNamed(spec, D, "layers.0.attention.wo").cuda[0].buffers;
+  // Steps 2-4: wq, wk, wv; 7: attention; 8: wo (fused).
+  x.launches[D][2][0].gridX = 0x7FFFFFFFu;
+  x.launches[P][2][0].blockX = 1024;
+  x.launches[P][3][0].blockX = 1;
+  x.launches[P][4][0].tokensPerBlock = 0;
+  x.launches[D][7][1].sharedBytes = 48 * 1024;
+  std::vector<BufferDesc> &own = x.launches[D][8][0].buffers;
+  ASSERT_FALSE(own.empty());
   while (own.size() < size_t(cuda::kMaxKernelBuffers))
     own.push_back(own[0]);
-  TargetCodeSpec other{"metal", "msl", "not an arch", {}, {"not a name", ""}};
-  spec.targets.insert(spec.targets.begin() + 1, other);
-  PlanSpec cpu = cpuTargetPlan();
+  TargetDesc other{"metal", {'n', 'o', 't', ' ', 'a', ' ', 'p', 'l', 'a', 'n'}};
+  spec.targets.push_back(other);
+  spec = withExecutable(std::move(spec), x);
+  PlanDesc cpu = cpuTargetPlan();
   cpu.targets = {other};
 
   Tally tally;
   Prober prober(tally);
   std::string error;
-  EXPECT_TRUE(prober.examine(serializePlan(spec), "cuda at the limits", error))
+  EXPECT_TRUE(prober.examine(writePlan(spec), "cuda at the limits", error))
       << error;
-  EXPECT_TRUE(prober.examine(serializePlan(cpu), "cpu, other target", error))
+  EXPECT_TRUE(prober.examine(writePlan(cpu), "cpu, other target", error))
       << error;
   EXPECT_EQ(tally.ran, 2u);
   EXPECT_EQ(tally.failures, 0u);
@@ -1439,13 +1503,13 @@ TEST(PlanCorruptionTest, RotaryOverlappingItsInputRuns) {
   // tests: Session copied the input with memcpy, undefined for overlapping
   // ranges (ASan: memcpy-param-overlap); it now uses memmove.
   TinyConfig config;
-  PlanSpec spec = tinyPlanSpec(makeTinyModel(config));
+  PlanDesc spec = tinyPlanSpec(makeTinyModel(config));
   for (size_t entry = 0; entry < spec.entries.size(); ++entry)
     stepOf(spec, entry, fb::Kernel::Rotary).outputs[0].offset += 16;
   Tally tally;
   Prober prober(tally);
   std::string error;
-  EXPECT_TRUE(prober.examine(serializePlan(spec), "overlapping rotary", error))
+  EXPECT_TRUE(prober.examine(writePlan(spec), "overlapping rotary", error))
       << error;
   EXPECT_EQ(tally.ran, 1u);
   EXPECT_EQ(tally.failures, 0u);

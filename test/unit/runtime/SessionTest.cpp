@@ -28,6 +28,7 @@
 
 #include "TestPlans.h"
 
+#include "qrt/cpu/Kernels.h"
 #include "qrt/runtime/Session.h"
 
 #include <gtest/gtest.h>
@@ -166,23 +167,23 @@ std::vector<Vec> referenceForward(const TinyModel &m,
 //===----------------------------------------------------------------------===//
 
 /// A plan written to a temporary file and mapped.
-struct LoadedPlan {
+struct TinyPlan {
   TinyModel model;
   TempFile file;
-  std::unique_ptr<MappedPlan> plan;
+  std::unique_ptr<LoadedPlan> plan;
 };
 
-std::unique_ptr<LoadedPlan> load(const TinyConfig &config) {
-  auto loaded = std::make_unique<LoadedPlan>();
+std::unique_ptr<TinyPlan> load(const TinyConfig &config) {
+  auto loaded = std::make_unique<TinyPlan>();
   loaded->model = makeTinyModel(config);
-  loaded->file.write(serializePlan(tinyPlanSpec(loaded->model)));
+  loaded->file.write(writePlan(tinyPlanSpec(loaded->model)));
   std::string error;
-  loaded->plan = MappedPlan::open(loaded->file.path(), error);
+  loaded->plan = LoadedPlan::openFile(loaded->file.path(), error);
   EXPECT_TRUE(loaded->plan) << error;
   return loaded;
 }
 
-std::unique_ptr<Session> makeSession(const MappedPlan &plan, int threads = 1,
+std::unique_ptr<Session> makeSession(const LoadedPlan &plan, int threads = 1,
                                      int64_t context = 0) {
   SessionOptions options;
   options.threads = threads;
@@ -869,20 +870,20 @@ TEST(SessionTest, MemoryAccountsForArenasAndCache) {
 }
 
 TEST(SessionTest, PlanWithoutKvCacheCannotRun) {
-  PlanSpec spec = tinyPlanSpec(makeTinyModel(TinyConfig{}));
-  spec.hasKvCache = false;
+  PlanDesc spec = tinyPlanSpec(makeTinyModel(TinyConfig{}));
+  spec.kvCache.reset();
   // Without a cache the attention steps cannot verify: drop them, the plan
   // is then valid but has nothing to keep positions in.
-  for (EntrySpec &entry : spec.entries)
+  for (EntryDesc &entry : spec.entries)
     entry.steps.erase(std::remove_if(entry.steps.begin(), entry.steps.end(),
-                                     [](const StepSpec &s) {
+                                     [](const StepDesc &s) {
                                        return s.kernel == fb::Kernel::Attention;
                                      }),
                       entry.steps.end());
   TempFile file;
-  file.write(serializePlan(spec));
+  file.write(writePlan(spec));
   std::string error;
-  auto plan = MappedPlan::open(file.path(), error);
+  auto plan = LoadedPlan::openFile(file.path(), error);
   ASSERT_TRUE(plan) << error;
   SessionOptions options;
   options.threads = 1;

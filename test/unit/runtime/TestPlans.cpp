@@ -3,6 +3,7 @@
 #include "TestPlans.h"
 
 #include "qrt/core/Half.h"
+#include "quant/Quantize/RoundToNearest.h"
 
 #include <algorithm>
 #include <cmath>
@@ -18,190 +19,33 @@
 namespace qrt::test {
 
 //===----------------------------------------------------------------------===//
-// Serialization
+// Plans
 //===----------------------------------------------------------------------===//
 
-namespace {
-
-uint64_t alignUp(uint64_t v) {
-  return (v + kWeightAlignment - 1) / kWeightAlignment * kWeightAlignment;
+std::vector<uint8_t> weightlessPlanBytes(PlanDesc spec, uint64_t seed) {
+  spec.weightless = true;
+  spec.weightSeed = seed;
+  for (WeightDesc &w : spec.weights) {
+    if (!w.size)
+      w.size = w.bytes.size();
+    w.bytes.clear();
+  }
+  return writePlan(spec);
 }
 
-flatbuffers::Offset<fb::Plan>
-buildPlan(flatbuffers::FlatBufferBuilder &fbb, const PlanSpec &spec,
-          const std::vector<uint64_t> &offsets, uint64_t weightsOffset,
-          uint64_t weightsSize, bool weightless = false, uint64_t seed = 0) {
-  auto tensor = [&](fb::DType dtype, const std::vector<int64_t> &dims) {
-    return fb::CreateTensorInfo(fbb, dtype, fbb.CreateVector(dims));
-  };
-  auto buffer = [&](const BufferSpec &b) {
-    auto t = tensor(b.dtype, b.dims);
-    return fb::CreateBuffer(fbb, b.kind, b.offset, t);
-  };
-  auto buffers = [&](const std::vector<BufferSpec> &list) {
-    std::vector<flatbuffers::Offset<fb::Buffer>> out;
-    for (const BufferSpec &b : list)
-      out.push_back(buffer(b));
-    return fbb.CreateVector(out);
-  };
-
-  std::vector<flatbuffers::Offset<fb::WeightInfo>> weightInfos;
-  for (size_t i = 0; i < spec.weights.size(); ++i) {
-    const WeightSpec &w = spec.weights[i];
-    auto name = fbb.CreateString(w.name);
-    auto t = tensor(w.dtype, w.dims);
-    uint64_t checksum = w.checksum ? *w.checksum
-                        : weightless
-                            ? 0
-                            : checksum64(w.bytes.data(), w.bytes.size());
-    uint64_t size = w.size ? *w.size : w.bytes.size();
-    weightInfos.push_back(fb::CreateWeightInfo(
-        fbb, name, t, offsets[i] + static_cast<uint64_t>(w.offsetDelta), size,
-        checksum));
-  }
-  auto weightVector = fbb.CreateVector(weightInfos);
-
-  bool cudaCode =
-      std::any_of(spec.targets.begin(), spec.targets.end(),
-                  [](const TargetCodeSpec &t) { return t.target == "cuda"; });
-  std::vector<flatbuffers::Offset<fb::Entry>> entries;
-  for (const EntrySpec &entry : spec.entries) {
-    std::vector<flatbuffers::Offset<fb::Step>> steps;
-    for (const StepSpec &s : entry.steps) {
-      auto inputs = buffers(s.inputs);
-      auto outputs = buffers(s.outputs);
-      auto name = fbb.CreateString(s.name);
-      flatbuffers::Offset<fb::QuantScheme> quant = 0;
-      if (const std::optional<QuantSpec> &q = s.quant)
-        quant = fb::CreateQuantScheme(fbb, q->kind, q->rows, q->cols, q->bits,
-                                      q->groupSize, q->symmetric, q->actOrder,
-                                      q->scaleType, q->doubleQuant,
-                                      q->doubleQuantBlockSize);
-      flatbuffers::Offset<flatbuffers::Vector<
-          flatbuffers::Offset<fb::CudaLaunch>>>
-          cuda = 0;
-      if (s.cudaList.value_or(cudaCode || !s.cuda.empty())) {
-        std::vector<flatbuffers::Offset<fb::CudaLaunch>> launches;
-        for (const CudaLaunchSpec &l : s.cuda) {
-          flatbuffers::Offset<
-              flatbuffers::Vector<flatbuffers::Offset<fb::Buffer>>>
-              own = 0;
-          if (!l.buffers.empty())
-            own = buffers(l.buffers);
-          launches.push_back(fb::CreateCudaLaunch(
-              fbb, fbb.CreateString(l.function), l.gridX, l.tokensPerBlock,
-              l.blockX, l.sharedBytes, own));
-        }
-        cuda = fbb.CreateVector(launches);
-      }
-      steps.push_back(fb::CreateStep(fbb, s.kernel, inputs, outputs, name,
-                                     s.epsilon, s.scale, s.causal, s.layer,
-                                     s.heads, s.kvHeads, s.headDim,
-                                     s.convention, s.rotaryDim, s.rotaryBase,
-                                     quant, cuda));
-    }
-    auto stepVector = fbb.CreateVector(steps);
-    auto name = fbb.CreateString(entry.name);
-    auto logits = buffer(entry.logits);
-    entries.push_back(fb::CreateEntry(fbb, name, entry.maxTokens,
-                                      entry.arenaBytes, stepVector, logits));
-  }
-  auto entryVector = fbb.CreateVector(entries);
-
-  auto model = fb::CreateModelInfo(
-      fbb, fbb.CreateString("llama"), spec.dim, spec.hiddenDim, spec.layers,
-      spec.heads, spec.kvHeads, spec.headDim, spec.vocab, spec.maxContext,
-      spec.bos, spec.eos, fbb.CreateString("tokenizer.bin"),
-      fbb.CreateString("TestPlans"));
-  flatbuffers::Offset<fb::KvCache> cache = 0;
-  if (spec.hasKvCache)
-    cache = fb::CreateKvCache(fbb, spec.cacheLayers, spec.cacheKvHeads,
-                              spec.cacheHeadDim, spec.cacheCapacity,
-                              spec.cacheDtype);
-  std::vector<flatbuffers::Offset<fb::TargetCode>> targetCode;
-  for (const TargetCodeSpec &t : spec.targets) {
-    std::vector<flatbuffers::Offset<flatbuffers::String>> kernels;
-    for (const std::string &k : t.kernels)
-      kernels.push_back(fbb.CreateString(k));
-    targetCode.push_back(fb::CreateTargetCode(
-        fbb, fbb.CreateString(t.target), fbb.CreateString(t.format),
-        fbb.CreateVector(t.code), fbb.CreateString(t.arch),
-        fbb.CreateVector(kernels)));
-  }
-  auto targets = fbb.CreateVector(targetCode);
-  auto producer = fbb.CreateString(spec.producer);
-  return fb::CreatePlan(fbb, spec.version, producer, model, weightVector,
-                        entryVector, cache, targets, weightsOffset, weightsSize,
-                        weightless, seed);
+PlanDesc withExecutable(PlanDesc spec,
+                        const cuda::ExecutableDesc &executable) {
+  spec.targets.push_back({cuda::kTargetName, cuda::writeExecutable(executable)});
+  return spec;
 }
 
-} // namespace
-
-std::vector<uint8_t> serializePlan(const PlanSpec &spec) {
-  // Build once with the weights laid out after a FlatBuffer of the previous
-  // build's size; with ForceDefaults every scalar is stored, so only values
-  // change and the second build has the first one's size.
-  uint64_t headerSize = 0, weightsOffset = 0, weightsEnd = 0;
-  std::vector<uint64_t> offsets(spec.weights.size());
-  std::unique_ptr<flatbuffers::FlatBufferBuilder> fbb;
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    weightsOffset = alignUp(headerSize);
-    uint64_t offset = weightsOffset;
-    weightsEnd = weightsOffset;
-    for (size_t i = 0; i < spec.weights.size(); ++i) {
-      offsets[i] = offset;
-      weightsEnd = offset + spec.weights[i].bytes.size();
-      offset = alignUp(weightsEnd);
-    }
-    fbb = std::make_unique<flatbuffers::FlatBufferBuilder>(1 << 14);
-    fbb->ForceDefaults(true);
-    fb::FinishSizePrefixedPlanBuffer(
-        *fbb, buildPlan(*fbb, spec, offsets, weightsOffset,
-                        weightsEnd - weightsOffset));
-    if (fbb->GetSize() == headerSize)
-      break;
-    headerSize = fbb->GetSize();
-  }
-  if (fbb->GetSize() != headerSize)
-    throw std::logic_error("the test plan's layout did not converge");
-
-  std::vector<uint8_t> file(std::max<uint64_t>(weightsEnd, weightsOffset), 0);
-  std::memcpy(file.data(), fbb->GetBufferPointer(), fbb->GetSize());
-  for (size_t i = 0; i < spec.weights.size(); ++i)
-    if (!spec.weights[i].bytes.empty())
-      std::memcpy(file.data() + offsets[i], spec.weights[i].bytes.data(),
-                  spec.weights[i].bytes.size());
-  return file;
-}
-
-std::vector<uint8_t> serializeWeightlessPlan(const PlanSpec &spec,
-                                             uint64_t seed) {
-  // As serializePlan, with every weight at offset 0 and an empty region.
-  uint64_t headerSize = 0, weightsOffset = 0;
-  std::vector<uint64_t> offsets(spec.weights.size(), 0);
-  std::unique_ptr<flatbuffers::FlatBufferBuilder> fbb;
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    weightsOffset = alignUp(headerSize);
-    fbb = std::make_unique<flatbuffers::FlatBufferBuilder>(1 << 14);
-    fbb->ForceDefaults(true);
-    fb::FinishSizePrefixedPlanBuffer(
-        *fbb, buildPlan(*fbb, spec, offsets, weightsOffset, 0,
-                        /*weightless=*/true, seed));
-    if (fbb->GetSize() == headerSize)
-      break;
-    headerSize = fbb->GetSize();
-  }
-  if (fbb->GetSize() != headerSize)
-    throw std::logic_error("the test plan's layout did not converge");
-  std::vector<uint8_t> file(weightsOffset, 0);
-  std::memcpy(file.data(), fbb->GetBufferPointer(), fbb->GetSize());
-  return file;
-}
-
-size_t flatBufferBytes(const std::vector<uint8_t> &plan) {
-  uint32_t length = 0;
-  std::memcpy(&length, plan.data(), 4);
-  return static_cast<size_t>(length) + 4;
+void patchWeightOffset(std::vector<uint8_t> &plan, uint32_t index,
+                       int64_t delta) {
+  fb::Plan *root = fb::GetMutableSizePrefixedPlan(plan.data());
+  fb::WeightInfo *w = root->mutable_weights()->GetMutableObject(index);
+  // Every scalar is stored (the writer forces defaults): the mutation takes.
+  if (!w->mutate_offset(w->offset() + static_cast<uint64_t>(delta)))
+    throw std::logic_error("the weight's offset is not stored");
 }
 
 //===----------------------------------------------------------------------===//
@@ -209,18 +53,6 @@ size_t flatBufferBytes(const std::vector<uint8_t> &plan) {
 //===----------------------------------------------------------------------===//
 
 namespace {
-
-fb::DType planScaleType(ScaleType type) {
-  switch (type) {
-  case ScaleType::F32:
-    return fb::DType::F32;
-  case ScaleType::F16:
-    return fb::DType::F16;
-  case ScaleType::BF16:
-    return fb::DType::BF16;
-  }
-  return fb::DType::F32;
-}
 
 } // namespace
 
@@ -238,26 +70,9 @@ WeightScheme WeightScheme::of(const NF4Scheme &scheme) {
   return s;
 }
 
-QuantSpec WeightScheme::spec(int64_t rows, int64_t cols) const {
-  QuantSpec q;
-  q.rows = rows;
-  q.cols = cols;
-  if (kind == QuantizedView::Kind::NF4) {
-    q.kind = fb::QuantKind::NF4;
-    q.bits = 4;
-    q.groupSize = nf4.blockSize;
-    q.scaleType = planScaleType(nf4.scaleType);
-    q.doubleQuant = nf4.doubleQuant;
-    q.doubleQuantBlockSize = nf4.doubleQuantBlockSize;
-  } else {
-    q.kind = fb::QuantKind::IntN;
-    q.bits = intN.bits;
-    q.groupSize = intN.groupSize;
-    q.symmetric = intN.symmetric;
-    q.actOrder = intN.actOrder;
-    q.scaleType = planScaleType(intN.scaleType);
-  }
-  return q;
+QuantDesc WeightScheme::spec(int64_t rows, int64_t cols) const {
+  return kind == QuantizedView::Kind::NF4 ? QuantDesc::of(nf4, rows, cols)
+                                          : QuantDesc::of(intN, rows, cols);
 }
 
 std::string WeightScheme::name() const {
@@ -277,9 +92,9 @@ QuantizedWeight quantizeWeight(const WeightScheme &scheme, const float *w,
   QuantizedWeight out;
   std::string error;
   if (scheme.kind == QuantizedView::Kind::NF4) {
-    error = quantizeNF4(scheme.nf4, w, rows, cols, out);
+    error = quant::quantizeNF4(scheme.nf4, w, rows, cols, out);
   } else if (!scheme.intN.actOrder) {
-    error = quantizeIntN(scheme.intN, w, rows, cols, out);
+    error = quant::quantizeIntN(scheme.intN, w, rows, cols, out);
   } else {
     // GPTQ's group index: column perm[i] belongs to group i / group_size.
     // Quantizing the permuted matrix (column i of it is column perm[i] of w)
@@ -298,7 +113,7 @@ QuantizedWeight quantizeWeight(const WeightScheme &scheme, const float *w,
     IntNScheme natural = scheme.intN;
     natural.actOrder = false;
     QuantizedWeight inOrder;
-    error = quantizeIntN(natural, permuted.data(), rows, cols, inOrder);
+    error = quant::quantizeIntN(natural, permuted.data(), rows, cols, inOrder);
     if (error.empty()) {
       WeightLayout layout = layoutFor(scheme.intN, rows, cols);
       for (const Component &c : layout.components) {
@@ -361,6 +176,10 @@ float TinyConfig::effectiveScale() const {
 }
 
 namespace {
+
+uint64_t alignUp(uint64_t v) {
+  return (v + kWeightAlignment - 1) / kWeightAlignment * kWeightAlignment;
+}
 
 /// Uniform values in [center - spread, center + spread), rounded to what a
 /// weight of `type` stores.
@@ -457,15 +276,15 @@ public:
     entry.maxTokens = maxTokens;
   }
 
-  EntrySpec build(const std::vector<uint64_t> &weightIndex);
+  EntryDesc build(const std::vector<uint64_t> &weightIndex);
 
 private:
   /// A fresh arena region for [1, tokens, perToken...].
-  BufferSpec activation(std::vector<int64_t> perToken) {
+  BufferDesc activation(std::vector<int64_t> perToken) {
     int64_t elements = 1;
     for (int64_t d : perToken)
       elements *= d;
-    BufferSpec b;
+    BufferDesc b;
     b.kind = fb::BufferKind::Arena;
     b.offset = entry.arenaBytes;
     b.dtype = fb::DType::F32;
@@ -476,17 +295,17 @@ private:
     return b;
   }
   /// The same arena bytes with another shape.
-  static BufferSpec view(BufferSpec b, std::vector<int64_t> perToken) {
+  static BufferDesc view(BufferDesc b, std::vector<int64_t> perToken) {
     b.dims = {1, -1};
     b.dims.insert(b.dims.end(), perToken.begin(), perToken.end());
     return b;
   }
-  BufferSpec weight(uint64_t index, fb::DType type,
+  BufferDesc weight(uint64_t index, fb::DType type,
                     std::vector<int64_t> dims) const {
-    return BufferSpec{fb::BufferKind::Weight, index, type, std::move(dims)};
+    return BufferDesc{fb::BufferKind::Weight, index, type, std::move(dims)};
   }
-  void step(fb::Kernel kernel, std::vector<BufferSpec> inputs, BufferSpec out,
-            std::string name, StepSpec extra = {}) {
+  void step(fb::Kernel kernel, std::vector<BufferDesc> inputs, BufferDesc out,
+            std::string name, StepDesc extra = {}) {
     extra.kernel = kernel;
     extra.inputs = std::move(inputs);
     extra.outputs = {std::move(out)};
@@ -496,37 +315,37 @@ private:
 
   const TinyModel &m;
   const TinyConfig &c;
-  EntrySpec entry;
+  EntryDesc entry;
 };
 
-EntrySpec EntryBuilder::build(const std::vector<uint64_t> &index) {
+EntryDesc EntryBuilder::build(const std::vector<uint64_t> &index) {
   const fb::DType wt = c.weightType, f32 = fb::DType::F32;
   const int64_t d = c.dim, q = int64_t(c.heads) * c.headDim,
                 kv = int64_t(c.kvHeads) * c.headDim, h = c.hiddenDim;
   size_t w = 0; // the next weight index, in tinyPlanSpec's order
   auto next = [&] { return index[w++]; };
 
-  BufferSpec tokens{fb::BufferKind::Tokens, 0, fb::DType::I32, {-1}};
-  BufferSpec x = activation({d});
+  BufferDesc tokens{fb::BufferKind::Tokens, 0, fb::DType::I32, {-1}};
+  BufferDesc x = activation({d});
   step(fb::Kernel::Embedding, {weight(next(), wt, {c.vocab, d}), tokens}, x,
        "tok_embeddings");
 
-  std::vector<BufferSpec> rotaryTables;
+  std::vector<BufferDesc> rotaryTables;
   if (c.rotaryTables) {
     int64_t half = c.effectiveRotaryDim() / 2;
     rotaryTables = {
         weight(index[index.size() - 2], f32, {c.effectiveTablePositions(), half}),
         weight(index[index.size() - 1], f32, {c.effectiveTablePositions(), half})};
   }
-  auto rotary = [&](const BufferSpec &in, const std::string &name) {
-    StepSpec s;
+  auto rotary = [&](const BufferDesc &in, const std::string &name) {
+    StepDesc s;
     s.convention = c.convention;
     s.rotaryDim = c.effectiveRotaryDim();
     if (!c.rotaryTables)
       s.rotaryBase = c.rotaryBase;
-    std::vector<BufferSpec> inputs = {in};
+    std::vector<BufferDesc> inputs = {in};
     inputs.insert(inputs.end(), rotaryTables.begin(), rotaryTables.end());
-    BufferSpec out = in;
+    BufferDesc out = in;
     if (c.rotaryOutOfPlace)
       out = activation({in.dims[2], in.dims[3]});
     step(fb::Kernel::Rotary, inputs, out, name, s);
@@ -536,8 +355,8 @@ EntrySpec EntryBuilder::build(const std::vector<uint64_t> &index) {
   // Projection `which` (0..6: q, k, v, o, gate, up, down) of layer l,
   // out = x @ w^T with w [n, k]: a matmul of the next weight, or a
   // dequant_matmul of the next components.
-  auto projection = [&](int32_t l, int which, const BufferSpec &x,
-                        const BufferSpec &out, int64_t n, int64_t k,
+  auto projection = [&](int32_t l, int which, const BufferDesc &x,
+                        const BufferDesc &out, int64_t n, int64_t k,
                         const std::string &name) {
     const TinyModel::Layer &layer = m.layers[l];
     if (layer.quantized.empty()) {
@@ -545,34 +364,34 @@ EntrySpec EntryBuilder::build(const std::vector<uint64_t> &index) {
       return;
     }
     const TinyModel::QuantizedProjection &p = layer.quantized[which];
-    std::vector<BufferSpec> inputs = {x};
+    std::vector<BufferDesc> inputs = {x};
     for (const Component &component : p.weight.layout.components)
       inputs.push_back(
           weight(next(), dtypeOf(component.element), component.shape));
-    StepSpec s;
+    StepDesc s;
     s.quant = p.scheme.spec(n, k);
     step(fb::Kernel::DequantMatMul, inputs, out, name, s);
   };
 
   for (int32_t l = 0; l < c.layers; ++l) {
     std::string p = "layers." + std::to_string(l) + ".";
-    BufferSpec normed = activation({d});
-    StepSpec norm;
+    BufferDesc normed = activation({d});
+    StepDesc norm;
     norm.epsilon = c.epsilon;
     step(fb::Kernel::RmsNorm, {x, weight(next(), f32, {d})}, normed,
          p + "attention_norm", norm);
-    BufferSpec qOut = activation({q}), kOut = activation({kv}),
+    BufferDesc qOut = activation({q}), kOut = activation({kv}),
                vOut = activation({kv});
     projection(l, 0, normed, qOut, q, d, p + "attention.wq");
     projection(l, 1, normed, kOut, kv, d, p + "attention.wk");
     projection(l, 2, normed, vOut, kv, d, p + "attention.wv");
-    BufferSpec qHeads = rotary(view(qOut, {c.heads, c.headDim}),
+    BufferDesc qHeads = rotary(view(qOut, {c.heads, c.headDim}),
                                p + "attention.rotary_q");
-    BufferSpec kHeads = rotary(view(kOut, {c.kvHeads, c.headDim}),
+    BufferDesc kHeads = rotary(view(kOut, {c.kvHeads, c.headDim}),
                                p + "attention.rotary_k");
-    BufferSpec vHeads = view(vOut, {c.kvHeads, c.headDim});
-    BufferSpec attended = activation({c.heads, c.headDim});
-    StepSpec attention;
+    BufferDesc vHeads = view(vOut, {c.kvHeads, c.headDim});
+    BufferDesc attended = activation({c.heads, c.headDim});
+    StepDesc attention;
     attention.scale = c.effectiveScale();
     attention.causal = true;
     attention.layer = l;
@@ -581,39 +400,39 @@ EntrySpec EntryBuilder::build(const std::vector<uint64_t> &index) {
     attention.headDim = c.headDim;
     step(fb::Kernel::Attention, {qHeads, kHeads, vHeads}, attended,
          p + "attention", attention);
-    BufferSpec projected = activation({d});
+    BufferDesc projected = activation({d});
     projection(l, 3, view(attended, {q}), projected, d, q, p + "attention.wo");
-    BufferSpec residual = activation({d});
+    BufferDesc residual = activation({d});
     step(fb::Kernel::Add, {x, projected}, residual, p + "attention.residual");
 
-    BufferSpec ffnNormed = activation({d});
+    BufferDesc ffnNormed = activation({d});
     step(fb::Kernel::RmsNorm, {residual, weight(next(), f32, {d})}, ffnNormed,
          p + "ffn_norm", norm);
-    BufferSpec gate = activation({h}), up = activation({h}),
+    BufferDesc gate = activation({h}), up = activation({h}),
                hidden = activation({h}), down = activation({d});
     projection(l, 4, ffnNormed, gate, h, d, p + "feed_forward.w1");
     projection(l, 5, ffnNormed, up, h, d, p + "feed_forward.w3");
     step(fb::Kernel::SwiGlu, {gate, up}, hidden, p + "feed_forward.swiglu");
     projection(l, 6, hidden, down, d, h, p + "feed_forward.w2");
-    BufferSpec out = activation({d});
+    BufferDesc out = activation({d});
     step(fb::Kernel::Add, {residual, down}, out, p + "feed_forward.residual");
     x = out;
   }
-  BufferSpec normed = activation({d});
-  StepSpec norm;
+  BufferDesc normed = activation({d});
+  StepDesc norm;
   norm.epsilon = c.epsilon;
   step(fb::Kernel::RmsNorm, {x, weight(next(), f32, {d})}, normed, "norm",
        norm);
-  BufferSpec logits = activation({c.vocab});
+  BufferDesc logits = activation({c.vocab});
   step(fb::Kernel::MatMul, {normed, weight(next(), wt, {c.vocab, d})}, logits,
        "output");
   entry.logits = logits;
   return std::move(entry);
 }
 
-WeightSpec weightOf(const std::string &name, const std::vector<float> &values,
+WeightDesc weightOf(const std::string &name, const std::vector<float> &values,
                     fb::DType type, std::vector<int64_t> dims) {
-  WeightSpec w;
+  WeightDesc w;
   w.name = name;
   w.dtype = type;
   w.dims = std::move(dims);
@@ -632,21 +451,24 @@ WeightSpec weightOf(const std::string &name, const std::vector<float> &values,
 
 } // namespace
 
-PlanSpec tinyPlanSpec(const TinyModel &m) {
+PlanDesc tinyPlanSpec(const TinyModel &m) {
   const TinyConfig &c = m.config;
-  PlanSpec spec;
-  spec.dim = c.dim;
-  spec.hiddenDim = c.hiddenDim;
-  spec.layers = c.layers;
-  spec.heads = c.heads;
-  spec.kvHeads = c.kvHeads;
-  spec.headDim = c.headDim;
-  spec.vocab = c.vocab;
-  spec.maxContext = c.context;
-  spec.cacheLayers = c.layers;
-  spec.cacheKvHeads = c.kvHeads;
-  spec.cacheHeadDim = c.headDim;
-  spec.cacheCapacity = c.context;
+  PlanDesc spec;
+  spec.producer = "qrt-runtime-tests";
+  spec.model.dim = c.dim;
+  spec.model.hiddenDim = c.hiddenDim;
+  spec.model.layers = c.layers;
+  spec.model.heads = c.heads;
+  spec.model.kvHeads = c.kvHeads;
+  spec.model.headDim = c.headDim;
+  spec.model.vocab = c.vocab;
+  spec.model.maxContext = c.context;
+  spec.model.tokenizer = "tokenizer.bin";
+  spec.model.source = "TestPlans";
+  spec.kvCache->layers = c.layers;
+  spec.kvCache->kvHeads = c.kvHeads;
+  spec.kvCache->headDim = c.headDim;
+  spec.kvCache->capacity = c.context;
 
   const fb::DType wt = c.weightType, f32 = fb::DType::F32;
   const int64_t d = c.dim, q = int64_t(c.heads) * c.headDim,
@@ -667,7 +489,7 @@ PlanSpec tinyPlanSpec(const TinyModel &m) {
       const QuantizedWeight &qw = layer.quantized[which].weight;
       for (size_t i = 0; i < qw.components.size(); ++i) {
         const Component &component = qw.layout.components[i];
-        WeightSpec w;
+        WeightDesc w;
         w.name = name + "." + componentRoleName(component.role);
         w.dtype = dtypeOf(component.element);
         w.dims = component.shape;
@@ -743,7 +565,7 @@ void TempFile::write(const uint8_t *data, size_t size) {
 std::unique_ptr<OpenedPlan> openPlan(const std::vector<uint8_t> &bytes) {
   auto opened = std::make_unique<OpenedPlan>();
   opened->file.write(bytes);
-  opened->plan = MappedPlan::open(opened->file.path(), opened->error);
+  opened->plan = LoadedPlan::openFile(opened->file.path(), opened->error);
   return opened;
 }
 

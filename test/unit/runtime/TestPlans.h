@@ -1,11 +1,10 @@
 //===- TestPlans.h - small valid plans for the runtime's tests --*- C++ -*-===//
 //
-// A builder of plans independent of the compiler: a PlanSpec describes a plan
-// field by field (like the compiler's own export structures), tests edit it
-// (to corrupt one thing on purpose), and serializePlan lays it out as a
-// .qplan: a size-prefixed FlatBuffer built twice with ForceDefaults so the
-// weights' absolute offsets are known, then the weights at 64-byte aligned
-// offsets with their checksums.
+// The runtime's tests build their plans as the compiler does: a description
+// (qrt::PlanDesc, qrt/core/PlanWriter.h) written by the runtime's writer.
+// Tests edit a description to damage one thing on purpose; what a
+// description cannot express (a misplaced weight) they patch in the written
+// bytes (patchWeightOffset).
 //
 // makeTinyModel draws a tiny Llama-like decoder with seeded random weights;
 // tinyPlanSpec turns it into a plan with a `prefill` and a `decode` entry that
@@ -14,9 +13,10 @@
 // outputs [1, tokens, heads * head_dim] at the same arena offset, and every
 // activation in its own 64-byte aligned region of the arena. With
 // TinyConfig::projectionSchemes, the projection matmuls (q, k, v, o, gate, up,
-// down) are DequantMatMul steps over weights quantized by the runtime's own
-// quantizers (qrt/core/Quantize.h), and the model's float matrices are their
-// dequantized values, so a float reference still reads what the plan stores.
+// down) are DequantMatMul steps over weights quantized by the compiler's
+// round-to-nearest quantizers (quant/Quantize/RoundToNearest.h), and the
+// model's float matrices are their dequantized values, so a float reference
+// still reads what the plan stores.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,7 +24,9 @@
 #define QRT_TEST_UNIT_RUNTIME_TESTPLANS_H
 
 #include "qrt/core/Plan.h"
-#include "qrt/core/Quantize.h"
+#include "qrt/core/PlanWriter.h"
+#include "qrt/core/QuantizedWeight.h"
+#include "qrt/cuda/Executable.h"
 
 #include <cstdint>
 #include <memory>
@@ -35,114 +37,22 @@
 namespace qrt::test {
 
 //===----------------------------------------------------------------------===//
-// Plans, field by field
+// Plans
 //===----------------------------------------------------------------------===//
 
-struct BufferSpec {
-  fb::BufferKind kind = fb::BufferKind::Arena;
-  /// Arena byte offset, or weight index.
-  uint64_t offset = 0;
-  fb::DType dtype = fb::DType::F32;
-  std::vector<int64_t> dims;
-};
+/// `spec` as a weightless plan (Plan.weightless, weight_seed `seed`): each
+/// weight keeps the size of its bytes (or its `size`), but no bytes are
+/// written.
+std::vector<uint8_t> weightlessPlanBytes(PlanDesc spec, uint64_t seed);
 
-/// Step.quant: the scheme of a DequantMatMul step's weight.
-struct QuantSpec {
-  fb::QuantKind kind = fb::QuantKind::IntN;
-  int64_t rows = 0, cols = 0;
-  int32_t bits = 4;
-  /// IntN: columns per group (-1 per channel); NF4: columns per block.
-  int64_t groupSize = 0;
-  bool symmetric = false, actOrder = false;
-  fb::DType scaleType = fb::DType::F16;
-  bool doubleQuant = false;
-  int64_t doubleQuantBlockSize = 0;
-};
+/// `spec` with `executable` as its CUDA code (a TargetCode "cuda").
+PlanDesc withExecutable(PlanDesc spec, const cuda::ExecutableDesc &executable);
 
-/// Step.cuda: one launch of a kernel of the plan's CUDA code.
-struct CudaLaunchSpec {
-  std::string function;
-  uint32_t gridX = 1, tokensPerBlock = 0, blockX = 32, sharedBytes = 0;
-  /// The launch's own buffers (absent when empty: the step's).
-  std::vector<BufferSpec> buffers;
-};
-
-struct StepSpec {
-  fb::Kernel kernel = fb::Kernel::Add;
-  std::vector<BufferSpec> inputs, outputs;
-  std::string name;
-  float epsilon = 0, scale = 0, rotaryBase = 0;
-  bool causal = false;
-  int32_t layer = 0, heads = 0, kvHeads = 0, headDim = 0, rotaryDim = 0;
-  fb::RotaryConvention convention = fb::RotaryConvention::Interleaved;
-  /// Serialized as Step.quant when set (absent otherwise).
-  std::optional<QuantSpec> quant;
-  /// Step.cuda. Written as the compiler writes it: on every step (empty for
-  /// a step another launch computes) when the plan has a "cuda" target, else
-  /// only when not empty; cudaList overrides whether it is written.
-  std::vector<CudaLaunchSpec> cuda;
-  std::optional<bool> cudaList;
-};
-
-struct EntrySpec {
-  std::string name;
-  int32_t maxTokens = 0;
-  uint64_t arenaBytes = 0;
-  std::vector<StepSpec> steps;
-  BufferSpec logits;
-};
-
-struct WeightSpec {
-  std::string name;
-  fb::DType dtype = fb::DType::F32;
-  std::vector<int64_t> dims;
-  std::vector<uint8_t> bytes;
-  // Deliberate corruptions, applied to the WeightInfo only (the bytes are
-  // still written at the true offset).
-  int64_t offsetDelta = 0;
-  std::optional<uint64_t> checksum;
-  std::optional<uint64_t> size;
-};
-
-/// Plan.targets: code for one target.
-struct TargetCodeSpec {
-  std::string target = "cuda";
-  /// "cuda-source", "ptx", "cubin".
-  std::string format = "cuda-source";
-  std::string arch;
-  std::vector<uint8_t> code;
-  std::vector<std::string> kernels;
-};
-
-struct PlanSpec {
-  uint32_t version = kPlanVersion;
-  std::string producer = "qrt-runtime-tests";
-  // ModelInfo.
-  int32_t dim = 0, hiddenDim = 0, layers = 0, heads = 0, kvHeads = 0,
-          headDim = 0, vocab = 0, maxContext = 0, bos = 1, eos = 2;
-  // KvCache (absent when !hasKvCache).
-  bool hasKvCache = true;
-  int32_t cacheLayers = 0, cacheKvHeads = 0, cacheHeadDim = 0,
-          cacheCapacity = 0;
-  fb::DType cacheDtype = fb::DType::F32;
-  std::vector<WeightSpec> weights;
-  std::vector<EntrySpec> entries;
-  std::vector<TargetCodeSpec> targets;
-};
-
-/// The .qplan bytes of `spec`.
-std::vector<uint8_t> serializePlan(const PlanSpec &spec);
-
-/// The .qplan bytes of `spec` as a weightless plan (Plan.weightless, with
-/// weight_seed `seed`): the FlatBuffer and its padding only, no weight bytes.
-/// Each WeightInfo has the size WeightSpec::size or else bytes.size() (the
-/// bytes themselves are not written), offset 0 + offsetDelta and checksum
-/// WeightSpec::checksum or else 0; weights_size is 0.
-std::vector<uint8_t> serializeWeightlessPlan(const PlanSpec &spec,
-                                             uint64_t seed);
-
-/// Bytes of the FlatBuffer part of a plan file (its size prefix + 4).
-size_t flatBufferBytes(const std::vector<uint8_t> &plan);
+/// Moves weight `index`'s WeightInfo.offset by `delta` in a written plan
+/// (its bytes stay where they are): a damage the writer cannot be asked
+/// for.
+void patchWeightOffset(std::vector<uint8_t> &plan, uint32_t index,
+                       int64_t delta);
 
 //===----------------------------------------------------------------------===//
 // Quantized weights
@@ -158,13 +68,13 @@ struct WeightScheme {
   static WeightScheme of(const NF4Scheme &scheme);
   /// Step.quant of a [rows, cols] weight in this scheme, as the compiler
   /// writes it.
-  QuantSpec spec(int64_t rows, int64_t cols) const;
+  QuantDesc spec(int64_t rows, int64_t cols) const;
   /// E.g. "int4_g32_asym_f16", "nf4_b64_dq48".
   std::string name() const;
 };
 
 /// w [rows, cols] (row-major) quantized in `scheme` by round to nearest, with
-/// qrt::quantizeIntN or quantizeNF4. Act order, which those refuse (it needs
+/// quant::quantizeIntN or quantizeNF4. Act order, which those refuse (it needs
 /// a calibrated method), gets a group index as GPTQ builds one: a permutation
 /// `perm` of the columns drawn from `seed`, column perm[i] in group
 /// i / group_size; each group is then quantized exactly as quantizeIntN
@@ -254,10 +164,10 @@ TinyModel makeTinyModel(const TinyConfig &config);
 /// w1, w3, w2, then norm, output, and rope.cos, rope.sin with tables. A
 /// quantized projection is its components instead, in layout order, named
 /// after it and qrt::componentRoleName (e.g. "layers.0.attention.wq.scales").
-PlanSpec tinyPlanSpec(const TinyModel &model);
+PlanDesc tinyPlanSpec(const TinyModel &model);
 
 inline std::vector<uint8_t> tinyPlanBytes(const TinyConfig &config) {
-  return serializePlan(tinyPlanSpec(makeTinyModel(config)));
+  return writePlan(tinyPlanSpec(makeTinyModel(config)));
 }
 
 //===----------------------------------------------------------------------===//
@@ -286,7 +196,7 @@ private:
 /// included); `plan` is null and `error` says why when it does not open.
 struct OpenedPlan {
   TempFile file;
-  std::unique_ptr<MappedPlan> plan;
+  std::unique_ptr<LoadedPlan> plan;
   std::string error;
 };
 std::unique_ptr<OpenedPlan> openPlan(const std::vector<uint8_t> &bytes);

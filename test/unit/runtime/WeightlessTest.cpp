@@ -4,7 +4,7 @@
 // float and in every quantized storage scheme. The verifier accepts it and
 // still rejects what a weightless plan must not have (a size that is not
 // its shape's, an offset, a checksum, a truncated or corrupted FlatBuffer);
-// MappedPlan synthesizes the weights from the seed, deterministically and
+// LoadedPlan synthesizes the weights from the seed, deterministically and
 // independently of the thread count, each in its exact format, checked value
 // by value against qrt/core/SyntheticWeights.h:
 //   - embedding in [-1, 1], norms 1, matmul weights within 1/sqrt(k), rotary
@@ -125,7 +125,7 @@ float loadFloat(const void *data, fb::DType type, size_t i) {
 }
 
 /// Floats of weight buffer `b` of `plan`.
-std::vector<float> floats(const MappedPlan &plan, const fb::Buffer *b) {
+std::vector<float> floats(const LoadedPlan &plan, const fb::Buffer *b) {
   const fb::TensorInfo &t = *plan.plan().weights()->Get(b->offset())->tensor();
   std::vector<float> out(tensorElements(t, 0));
   const void *data = plan.weight(static_cast<uint32_t>(b->offset()));
@@ -135,7 +135,7 @@ std::vector<float> floats(const MappedPlan &plan, const fb::Buffer *b) {
 }
 
 /// Logits of 6 prefill and 3 decode tokens.
-std::vector<float> run(const MappedPlan &plan, int threads = 1) {
+std::vector<float> run(const LoadedPlan &plan, int threads = 1) {
   SessionOptions options;
   options.threads = threads;
   std::string error;
@@ -156,7 +156,7 @@ std::vector<float> run(const MappedPlan &plan, int threads = 1) {
 }
 
 /// The weights of a synthesized plan, concatenated.
-std::vector<uint8_t> weightBytes(const MappedPlan &plan) {
+std::vector<uint8_t> weightBytes(const LoadedPlan &plan) {
   std::vector<uint8_t> out;
   for (uint32_t i = 0; i < plan.plan().weights()->size(); ++i) {
     const auto *p = static_cast<const uint8_t *>(plan.weight(i));
@@ -172,8 +172,8 @@ std::vector<uint8_t> weightBytes(const MappedPlan &plan) {
 class WeightlessPlanTest : public testing::TestWithParam<Variant> {};
 
 TEST_P(WeightlessPlanTest, HoldsNoWeightBytes) {
-  PlanSpec spec = tinyPlanSpec(makeTinyModel(GetParam().config));
-  std::vector<uint8_t> bytes = serializeWeightlessPlan(spec, 7);
+  PlanDesc spec = tinyPlanSpec(makeTinyModel(GetParam().config));
+  std::vector<uint8_t> bytes = weightlessPlanBytes(spec, 7);
   EXPECT_LT(bytes.size(), flatBufferBytes(bytes) + kWeightAlignment);
   std::string error;
   ASSERT_TRUE(verifyPlan(bytes.data(), bytes.size(), true, error)) << error;
@@ -189,10 +189,10 @@ TEST_P(WeightlessPlanTest, HoldsNoWeightBytes) {
 }
 
 TEST_P(WeightlessPlanTest, SynthesizesEachWeightInItsFormat) {
-  std::unique_ptr<OpenedPlan> opened = open(serializeWeightlessPlan(
+  std::unique_ptr<OpenedPlan> opened = open(weightlessPlanBytes(
       tinyPlanSpec(makeTinyModel(GetParam().config)), 7));
   ASSERT_TRUE(opened->plan);
-  const MappedPlan &plan = *opened->plan;
+  const LoadedPlan &plan = *opened->plan;
   EXPECT_TRUE(plan.weightless());
   EXPECT_GT(plan.syntheticBytes(), 0u);
   int checkedQuantized = 0;
@@ -300,7 +300,7 @@ TEST_P(WeightlessPlanTest, SynthesizesEachWeightInItsFormat) {
 }
 
 TEST_P(WeightlessPlanTest, SessionGivesFiniteBoundedLogits) {
-  std::unique_ptr<OpenedPlan> opened = open(serializeWeightlessPlan(
+  std::unique_ptr<OpenedPlan> opened = open(weightlessPlanBytes(
       tinyPlanSpec(makeTinyModel(GetParam().config)), 7));
   ASSERT_TRUE(opened->plan);
   std::vector<float> logits = run(*opened->plan);
@@ -329,7 +329,7 @@ INSTANTIATE_TEST_SUITE_P(Schemes, WeightlessPlanTest,
 // Determinism
 //===----------------------------------------------------------------------===//
 
-PlanSpec mixedSpec() {
+PlanDesc mixedSpec() {
   return tinyPlanSpec(makeTinyModel(
       config({WeightScheme::of(intN(4, 32, false, ScaleType::F16, true)),
               WeightScheme::of(nf4(32, ScaleType::F32, 48)),
@@ -337,7 +337,7 @@ PlanSpec mixedSpec() {
 }
 
 TEST(WeightlessSeedTest, SameSeedSameWeightsAndLogits) {
-  std::vector<uint8_t> bytes = serializeWeightlessPlan(mixedSpec(), 42);
+  std::vector<uint8_t> bytes = weightlessPlanBytes(mixedSpec(), 42);
   std::unique_ptr<OpenedPlan> first = open(bytes), second = open(bytes);
   ASSERT_TRUE(first->plan && second->plan);
   EXPECT_EQ(weightBytes(*first->plan), weightBytes(*second->plan));
@@ -345,7 +345,7 @@ TEST(WeightlessSeedTest, SameSeedSameWeightsAndLogits) {
 }
 
 TEST(WeightlessSeedTest, IndependentOfThreads) {
-  std::vector<uint8_t> bytes = serializeWeightlessPlan(mixedSpec(), 42);
+  std::vector<uint8_t> bytes = weightlessPlanBytes(mixedSpec(), 42);
   const fb::Plan &plan = *planOf(bytes.data());
   SyntheticLayout layout = syntheticLayout(plan);
   std::vector<uint8_t> one(layout.bytes), many(layout.bytes, 0xAB);
@@ -361,16 +361,16 @@ TEST(WeightlessSeedTest, IndependentOfThreads) {
 
 TEST(WeightlessSeedTest, OtherSeedOtherWeights) {
   std::unique_ptr<OpenedPlan> first =
-                                  open(serializeWeightlessPlan(mixedSpec(), 1)),
+                                  open(weightlessPlanBytes(mixedSpec(), 1)),
                               second =
-                                  open(serializeWeightlessPlan(mixedSpec(), 2));
+                                  open(weightlessPlanBytes(mixedSpec(), 2));
   ASSERT_TRUE(first->plan && second->plan);
   EXPECT_NE(weightBytes(*first->plan), weightBytes(*second->plan));
   EXPECT_NE(run(*first->plan), run(*second->plan));
 }
 
 TEST(WeightlessSeedTest, LayoutIsAlignedAndDisjoint) {
-  std::vector<uint8_t> bytes = serializeWeightlessPlan(mixedSpec(), 1);
+  std::vector<uint8_t> bytes = weightlessPlanBytes(mixedSpec(), 1);
   const fb::Plan &plan = *planOf(bytes.data());
   SyntheticLayout layout = syntheticLayout(plan);
   ASSERT_EQ(layout.offsets.size(), plan.weights()->size());
@@ -389,8 +389,8 @@ TEST(WeightlessSeedTest, LayoutIsAlignedAndDisjoint) {
 //===----------------------------------------------------------------------===//
 
 /// Verifies `spec` as a weightless plan; the error, or "" if it verifies.
-std::string verifyWeightless(const PlanSpec &spec) {
-  std::vector<uint8_t> bytes = serializeWeightlessPlan(spec, 1);
+std::string verifyWeightless(const PlanDesc &spec) {
+  std::vector<uint8_t> bytes = weightlessPlanBytes(spec, 1);
   std::string error;
   if (verifyPlan(bytes.data(), bytes.size(), true, error))
     return "";
@@ -399,22 +399,24 @@ std::string verifyWeightless(const PlanSpec &spec) {
 }
 
 TEST(WeightlessVerifierTest, RejectsASizeThatIsNotTheShapes) {
-  PlanSpec spec = mixedSpec();
+  PlanDesc spec = mixedSpec();
   spec.weights[3].size = spec.weights[3].bytes.size() + 4;
   EXPECT_NE(verifyWeightless(spec).find("bytes, its shape"), std::string::npos)
       << verifyWeightless(spec);
 }
 
 TEST(WeightlessVerifierTest, RejectsAnOffset) {
-  PlanSpec spec = mixedSpec();
-  spec.weights[2].offsetDelta = 64;
-  EXPECT_NE(verifyWeightless(spec).find("of a weightless plan has offset 64"),
+  std::vector<uint8_t> bytes = weightlessPlanBytes(mixedSpec(), 1);
+  patchWeightOffset(bytes, 2, 64);
+  std::string error;
+  EXPECT_FALSE(verifyPlan(bytes.data(), bytes.size(), true, error));
+  EXPECT_NE(error.find("of a weightless plan has offset 64"),
             std::string::npos)
-      << verifyWeightless(spec);
+      << error;
 }
 
 TEST(WeightlessVerifierTest, RejectsAChecksum) {
-  PlanSpec spec = mixedSpec();
+  PlanDesc spec = mixedSpec();
   spec.weights[5].checksum = 0x1234;
   EXPECT_NE(verifyWeightless(spec).find("and checksum 4660"), std::string::npos)
       << verifyWeightless(spec);
@@ -423,16 +425,16 @@ TEST(WeightlessVerifierTest, RejectsAChecksum) {
 TEST(WeightlessVerifierTest, StillChecksShapes) {
   // A weight whose shape the step does not read: its size matches its own
   // shape, but not the step's buffer.
-  PlanSpec spec = mixedSpec();
-  spec.weights[1].dims = {spec.dim + 16};
-  spec.weights[1].size = uint64_t(spec.dim + 16) * 4;
+  PlanDesc spec = mixedSpec();
+  spec.weights[1].dims = {spec.model.dim + 16};
+  spec.weights[1].size = uint64_t(spec.model.dim + 16) * 4;
   EXPECT_NE(verifyWeightless(spec).find("does not match weight"),
             std::string::npos)
       << verifyWeightless(spec);
 }
 
 TEST(WeightlessVerifierTest, RejectsEveryTruncation) {
-  std::vector<uint8_t> bytes = serializeWeightlessPlan(mixedSpec(), 1);
+  std::vector<uint8_t> bytes = weightlessPlanBytes(mixedSpec(), 1);
   for (size_t size = 0; size < bytes.size(); ++size) {
     std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + size);
     std::string error;
@@ -445,7 +447,7 @@ TEST(WeightlessVerifierTest, CorruptedBytesNeverChangeTheWeights) {
   // without crashing (run under ASan/UBSan), and what it accepts still
   // synthesizes the same amount of memory (a flipped size or dimension is
   // caught, as a flipped weightless flag: offsets 0 lie outside the region).
-  std::vector<uint8_t> bytes = serializeWeightlessPlan(mixedSpec(), 1);
+  std::vector<uint8_t> bytes = weightlessPlanBytes(mixedSpec(), 1);
   uint64_t expected = syntheticLayout(*planOf(bytes.data())).bytes;
   size_t accepted = 0;
   for (size_t i = 0; i < flatBufferBytes(bytes); ++i) {

@@ -14,6 +14,24 @@ include "mlir/Pass/PassBase.td"
 // Raising: primitive-op patterns of imported graphs into LLM ops
 //===----------------------------------------------------------------------===//
 
+def QLLMClassifyDimsPass : Pass<"qllm-classify-dims", "::mlir::func::FuncOp"> {
+  let summary = "Classify the dimensions of a model's inputs and outputs";
+  let description = [{
+    Gives every argument and result of a function with named inputs
+    (`qllm.name`, from the importer) the array `qllm.dim_roles`: per
+    dimension `#qllm.dim<batch>`, `sequence` (the step's tokens),
+    `past_sequence`, `total_sequence` or `other`. The roles come from the
+    decoder interface (input_ids and position_ids are [batch, sequence],
+    attention_mask [batch, total], past_key_values.N.* [batch, heads, past,
+    head_dim], logits [batch, sequence, vocab], present.N.* [batch, heads,
+    total, head_dim]); the ONNX dimension names (`qllm.dims`) only carry an
+    anchored role to the other dimensions of the same name, whatever the
+    names say. The first step of quant-import-cleanup; the passes that need
+    dimension sizes read these roles.
+  }];
+  let dependentDialects = ["::mlir::qllm::QLLMDialect"];
+}
+
 def QLLMRaiseAttentionPass : Pass<"qllm-raise-attention"> {
   let summary = "Raise matmul/softmax attention with a KV-cache concat into qllm.attention";
   let description = [{
@@ -36,11 +54,12 @@ def QLLMRaiseAttentionMaskPass : Pass<"qllm-raise-attention-mask", "::mlir::func
     Exporters build the causal mask as a subgraph of shape and comparison
     ops from the `attention_mask` input. This pass evaluates such a bias
     subgraph with the qllm reference evaluator for several batch, sequence and
-    past lengths and padding patterns, binding the function arguments whose
-    dimensions are named (`qllm.dims`: batch, sequence, past, total); if the
-    bias always equals the causal mask with the padding of `attention_mask`
-    (masked entries at or below -1e4, kept ones 0), the attention drops the
-    bias and becomes `causal` with `mask(attention_mask)`.
+    past lengths and padding patterns, sizing the function arguments by the
+    roles of their dimensions (`qllm.dim_roles`, from qllm-classify-dims:
+    batch, sequence, past, total); if the bias always equals the causal mask
+    with the padding of the integer [batch, total] argument (masked entries
+    at or below -1e4, kept ones 0), the attention drops the bias and becomes
+    `causal` with `mask(attention_mask)`.
   }];
   let dependentDialects = ["::mlir::qllm::QLLMDialect"];
 }
@@ -110,30 +129,12 @@ def QLLMQuantizeWeightsPass : Pass<"qllm-quantize-weights", "::mlir::ModuleOp"> 
     a NaN or an infinity is an error naming it. `report` prints, per weight
     and in total, bytes before and after and bits per weight (scales and zero
     points included) to stderr.
+
+    Options (declared once in quant/Passes/Options.h and shared with
+    quant-compile): `method`, `bits`, `group-size`, `symmetric`,
+    `scale-type`, `double-quant`, `double-quant-block-size`, `exclude`,
+    `quantize-output`; and `report` (this pass only).
   }];
-  let options = [
-    Option<"method", "method", "std::string", "\"int4\"",
-           "int8, int4, int (with bits) or nf4">,
-    Option<"bits", "bits", "int", "0",
-           "Code bits for method=int: 2, 3, 4 or 8 (0: the method's)">,
-    Option<"groupSize", "group-size", "int64_t", "0",
-           "Columns per group (NF4: per block); -1 per channel; 0: the "
-           "method's default (int8: -1, int4/int: 128, nf4: 64)">,
-    Option<"symmetric", "symmetric", "std::string", "\"default\"",
-           "true, false, or default (int8: true, others: false)">,
-    Option<"scaleType", "scale-type", "std::string", "\"default\"",
-           "f32, f16, bf16, or default (int8 and nf4: f32, others: f16)">,
-    Option<"doubleQuant", "double-quant", "bool", "false",
-           "NF4: store the absmax as 8-bit codes (QLoRA double quantization)">,
-    Option<"doubleQuantBlockSize", "double-quant-block-size", "int64_t", "256",
-           "NF4 double quantization: absmax values per second-level block">,
-    ListOption<"exclude", "exclude", "std::string",
-               "Regexes: weights whose name matches one keep their precision">,
-    Option<"quantizeOutput", "quantize-output", "bool", "false",
-           "Also quantize the output projection (logits)">,
-    Option<"report", "report", "bool", "false",
-           "Print bytes before/after and bits per weight to stderr">,
-  ];
   let dependentDialects = ["::mlir::qllm::QLLMDialect"];
 }
 
@@ -166,19 +167,21 @@ def QLLMGenerateCudaPass : Pass<"qllm-generate-cuda", "::mlir::ModuleOp"> {
     for prefill, RMSNorm, rotary, KV-cache append + attention, SwiGLU, add,
     embedding. Identical kernels are emitted once.
 
-    Each step op gets `qllm.cuda`, the list of its launches (function, grid,
-    block); the module gets `qllm.cuda_source` (the translation unit) and
-    `qllm.cuda_kernels`. Plan export compiles the source with NVRTC.
+    Each step op gets `qllm.cuda_launches`, the list of its launches
+    (`#qllm.cuda_launch`: function, grid, block); the module gets
+    `qllm.cuda_code` (`#qllm.cuda_code`: the translation unit, its kernels,
+    and the architectures of `cuda-archs`). Plan export compiles the source
+    with NVRTC for each of them.
 
     With `fuse-epilogues`, a matmul whose only use is the residual add that
     runs right after it computes `x @ w^T + residual` into the add's buffer
     (the launch carries `fused_add`; the add gets no launch), unless the
     add's buffer overlaps the matmul's input.
+
+    Options (quant/Passes/Options.h, shared with quant-compile):
+    `fuse-epilogues` (default true), `cuda-archs` (default
+    compute_80,sm_80,sm_90).
   }];
-  let options = [
-    Option<"fuseEpilogues", "fuse-epilogues", "bool", "true",
-           "Fuse a following residual add into matmul kernels">,
-  ];
   let dependentDialects = ["::mlir::qllm::QLLMDialect"];
 }
 
@@ -192,8 +195,12 @@ def QLLMLayoutWeightsPass : Pass<"qllm-layout-weights", "::mlir::ModuleOp"> {
     weights and rotary tables in f32. The new blobs keep the weights' names.
   }];
   let options = [
-    Option<"weightType", "weight-type", "std::string", "\"f32\"",
-           "Storage type of matmul and embedding weights: f32 or f16">,
+    Option<"weightType", "weight-type", "::mlir::qllm::FloatStorage",
+           "::mlir::qllm::FloatStorage::f32",
+           "Storage type of matmul and embedding weights: f32 or f16",
+           [{::llvm::cl::values(
+               clEnumValN(::mlir::qllm::FloatStorage::f32, "f32", "f32"),
+               clEnumValN(::mlir::qllm::FloatStorage::f16, "f16", "f16"))}]>,
   ];
   let dependentDialects = ["::mlir::qllm::QLLMDialect"];
 }
@@ -201,12 +208,12 @@ def QLLMLayoutWeightsPass : Pass<"qllm-layout-weights", "::mlir::ModuleOp"> {
 def QLLMPlanMemoryPass : Pass<"qllm-plan-memory", "::mlir::func::FuncOp"> {
   let summary = "Assign arena offsets to the activations of an entry point";
   let description = [{
-    For an entry point (`qllm.entry = {max_tokens = M}`), sizes every
-    activation at M tokens, computes live ranges over the op order and packs
-    them into one arena, reusing the bytes of dead values (first fit, largest
-    first, 64-byte aligned). Views (reshapes) share their input's bytes. Each
-    op gets `qllm.arena = [offsets of its results]`, the function
-    `qllm.arena_bytes`.
+    For an entry point (`qllm.entry = #qllm.entry<max_tokens = M>`), sizes
+    every activation at M tokens, computes live ranges over the op order and
+    packs them into one arena, reusing the bytes of dead values (first fit,
+    largest first, 64-byte aligned). Views (reshapes) share their input's
+    bytes. Each op gets `qllm.arena = #qllm.arena<[offsets of its
+    results]>`, and the entry attribute the arena's size (`arena_bytes`).
   }];
   let dependentDialects = ["::mlir::qllm::QLLMDialect"];
 }
@@ -225,17 +232,17 @@ def QLLMPromoteToF32Pass : Pass<"qllm-promote-to-f32", "::mlir::func::FuncOp"> {
 def QLLMSelectKernelsPass : Pass<"qllm-select-kernels", "::mlir::func::FuncOp"> {
   let summary = "Choose a runtime kernel for every op of an entry point";
   let description = [{
-    Annotates each op with `qllm.kernel`: the kernel of the target that runs
-    it (`embedding`, `rms_norm`, `matmul`, `dequant_matmul`, `rotary`,
-    `attention`, `add`, `swiglu`), `view` for reshapes (no data movement),
-    `weight` for weights, their storage casts and the `quantized_weight`s that
-    assemble them. An op without a kernel is an error naming it and
-    its source location.
+    Annotates each op with `qllm.kernel = #qllm.kernel<...>`, the kernel of
+    the target that runs it (`embedding`, `rms_norm`, `matmul`,
+    `dequant_matmul`, `rotary`, `attention`, `add`, `swiglu`: a plan step),
+    or with `qllm.storage = #qllm.storage<...>`: `view` for reshapes (no data
+    movement), `constant` for their shapes, `weight` for weights, their
+    storage casts and the `quantized_weight`s that assemble them. An op
+    without a kernel is an error naming it and its source location.
+
+    Option (quant/Passes/Options.h, shared with quant-compile): `target`
+    (cpu, cuda).
   }];
-  let options = [
-    Option<"target", "target", "std::string", "\"cpu\"",
-           "Target whose kernels to choose (cpu, cuda)">,
-  ];
   let dependentDialects = ["::mlir::qllm::QLLMDialect"];
 }
 
@@ -247,26 +254,20 @@ def QLLMSpecializeEntriesPass
     (`input_ids`, `position_ids`, an optional `attention_mask`,
     `past_key_values.N.key/value` in, `logits`, `present.N.key/value` out; the
     positions feed only rotary embeddings, the mask and the caches only
-    attention), marks each argument and result with its `qllm.role`, and
+    attention), marks each argument and result with its `qllm.role`
+    (`#qllm.role<past_key, layer = 0>`) and each attention with its
+    `qllm.layer`, and
     replaces `@main` by `@prefill` (up to `prefill-tokens` tokens per step) and
     `@decode` (one token), which share the weights and the KV cache. The batch
     dimension becomes static, `batch` (1 for now), in every type; token and cache
     lengths stay dynamic. The KV cache holds `max-context` positions; the
-    plan's parameters are the module attribute `qllm.plan`.
+    plan's parameters are the module attribute `qllm.plan`
+    (`#qllm.plan<...>`), each entry's its `qllm.entry` (`#qllm.entry<...>`).
+
+    Options (quant/Passes/Options.h, shared with quant-compile):
+    `max-context`, `prefill-tokens`, `bos`, `eos`, `tokenizer`; and `batch`
+    (this pass only, 1).
   }];
-  let options = [
-    Option<"batch", "batch", "int64_t", "1", "Batch size (1)">,
-    Option<"maxContext", "max-context", "int64_t", "0",
-           "KV-cache positions (0: the model's own maximum, from its "
-           "rotary tables or metadata, else 2048)">,
-    Option<"prefillTokens", "prefill-tokens", "int64_t", "0",
-           "Tokens per prefill step (0: min(max-context, 512)); longer "
-           "prompts run in several steps">,
-    Option<"bos", "bos", "int64_t", "1", "BOS token id">,
-    Option<"eos", "eos", "int64_t", "2", "EOS token id">,
-    Option<"tokenizer", "tokenizer", "std::string", "\"\"",
-           "Tokenizer file the runtime uses by default">,
-  ];
   let dependentDialects = ["::mlir::qllm::QLLMDialect"];
 }
 

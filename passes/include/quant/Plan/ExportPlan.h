@@ -2,8 +2,11 @@
 //
 // The last step of the compiler: a module compiled by quant-compile (entry
 // points with kernels and arena offsets, weights in their runtime layout)
-// becomes a runtime plan, the FlatBuffer of runtime/schema/plan.fbs followed
-// by the weights at 64-byte aligned offsets with checksums.
+// becomes a runtime plan. Export is a walk over the verified plan-ready IR
+// (qllm/IR/QLLMPlanAttrs.h) that fills the runtime's plan description
+// (qrt/core/PlanWriter.h) and calls the runtime's writer; each backend
+// target the module has code for (the CUDA code of qllm-generate-cuda)
+// adds its executable through its own exporter (TargetExport.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,6 +17,7 @@
 #include "mlir/Support/LLVM.h"
 
 #include <cstdint>
+#include <vector>
 
 namespace llvm {
 class raw_ostream;
@@ -36,6 +40,10 @@ struct ExportPlanOptions {
 /// written then.
 LogicalResult exportPlan(ModuleOp module, llvm::raw_ostream &os,
                          const ExportPlanOptions &options = {});
+
+/// The plan of `module` in memory (e.g. to run it at once, or from Python).
+FailureOr<std::vector<uint8_t>>
+exportPlanToMemory(ModuleOp module, const ExportPlanOptions &options = {});
 
 } // namespace mlir::qllm
 

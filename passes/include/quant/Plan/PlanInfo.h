@@ -1,5 +1,10 @@
-//===- PlanInfo.h - facts about plan-ready IR shared by passes/export -*- C++
-//-*-===//
+//===- PlanInfo.h - facts about plan-ready IR ------------------*- C++ -*-===//
+//
+// What the lowering passes and plan export both need to know of plan-ready
+// IR beyond its typed attributes (qllm/IR/QLLMPlanAttrs.h): activation
+// shapes in the plan's terms, and where a weight operand comes from.
+//
+//===----------------------------------------------------------------------===//
 
 #ifndef QUANT_PLAN_PLANINFO_H
 #define QUANT_PLAN_PLANINFO_H
@@ -19,8 +24,8 @@ namespace mlir::qllm {
 inline constexpr int64_t kTokenDim = -1;
 
 /// Plan shapes of activations: static dimensions as they are, dynamic ones
-/// resolved through the arguments' `qllm.dims` names to the batch size or the
-/// token dimension. A dimension that broadcasting ops take from several
+/// resolved through the arguments' dimension roles (`qllm.dim_roles`, from
+/// qllm-classify-dims) to the batch size or the token dimension. A dimension that broadcasting ops take from several
 /// operands resolves when all of them agree. Answers are cached, so one
 /// PlanShapes serves a whole function in linear time.
 class PlanShapes {
@@ -43,9 +48,6 @@ private:
   int64_t batch;
   llvm::DenseMap<std::pair<Value, int64_t>, std::optional<int64_t>> cache;
 };
-
-/// The runtime kernel chosen for `op` (`qllm.kernel`), or "".
-StringRef kernelOf(Operation *op);
 
 /// For a weight operand (a qllm.weight, or a cast of one marking its storage
 /// type): the weight op, else null.

@@ -3,19 +3,23 @@
 // A plan (.qplan) is a size-prefixed FlatBuffer (runtime/schema/plan.fbs)
 // followed by the weights at 64-byte aligned offsets. Nothing in a plan is
 // trusted: verifyPlan checks the FlatBuffer, the version, every offset, size
-// and shape the kernels will use, the weights' checksums, and the CUDA code
-// and every launch of a plan for the CUDA target (functions it defines, grid
-// and block bounds, the launches' own buffers), before the runtime reads
-// anything else from it. A weightless plan stores no weight bytes (offsets
-// and checksums 0): MappedPlan synthesizes them at open.
+// and shape the kernels will use, and the weights' checksums before the
+// runtime reads anything else from it. Backend code (TargetCode) is verified
+// by its backend (qrt/core/Targets.h): by verifyPlan when the backend is
+// registered, and always by the backend before it runs it. A weightless plan
+// stores no weight bytes (offsets and checksums 0): LoadedPlan synthesizes
+// them at open.
+//
+// Plans open from a file (mapped read-only) or from memory (e.g. a plan the
+// compiler just wrote, from Python).
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef QRT_CORE_PLAN_H
 #define QRT_CORE_PLAN_H
 
-#include "qrt/core/Quantize.h"
-#include "qrt/schema/plan_generated.h"
+#include "qrt/core/PlanSchema.h"
+#include "qrt/core/QuantizedWeight.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -26,41 +30,49 @@
 
 namespace qrt {
 
-/// The schema's major version this runtime reads and the compiler writes.
-inline constexpr uint32_t kPlanVersion = 1;
-/// Alignment of every weight in the file.
-inline constexpr uint64_t kWeightAlignment = 64;
+struct VerifyOptions {
+  /// Also hash every weight (a full read of the weights).
+  bool checksums = true;
+};
 
-/// The 64-bit checksum of weights (fast, not cryptographic).
-uint64_t checksum64(const void *data, size_t size);
-
-/// Bytes of one element of `type`, or 0 for an unknown type.
-size_t dtypeBytes(fb::DType type);
-
-/// Elements of `tensor` with the token dimension (-1) taken as `tokens`.
-uint64_t tensorElements(const fb::TensorInfo &tensor, int64_t tokens);
-
-/// Verifies the plan in [data, data + size). With `checksums`, also hashes
-/// every weight. On failure returns false and says why in `error`.
-bool verifyPlan(const uint8_t *data, size_t size, bool checksums,
+/// Verifies the plan in [data, data + size): the core plan, and the code of
+/// every registered target. On failure returns false and says why in
+/// `error`.
+bool verifyPlan(const uint8_t *data, size_t size, const VerifyOptions &options,
                 std::string &error);
+inline bool verifyPlan(const uint8_t *data, size_t size, bool checksums,
+                       std::string &error) {
+  VerifyOptions options;
+  options.checksums = checksums;
+  return verifyPlan(data, size, options, error);
+}
 
-/// A verified plan mapped read-only from a file. The weights of a weightless
-/// plan are synthesized at open (qrt/core/SyntheticWeights.h) into memory
-/// the MappedPlan owns.
-class MappedPlan {
+/// A verified plan, mapped read-only from a file or held in memory. The
+/// weights of a weightless plan are synthesized at open
+/// (qrt/core/SyntheticWeights.h) into memory the LoadedPlan owns.
+class LoadedPlan {
 public:
-  /// Maps and verifies `path`; nullptr and `error` on failure.
-  static std::unique_ptr<MappedPlan>
-  open(const std::string &path, std::string &error, bool checksums = true);
-  ~MappedPlan();
-  MappedPlan(const MappedPlan &) = delete;
-  MappedPlan &operator=(const MappedPlan &) = delete;
+  /// Maps and verifies `path`; nullptr and `error` (naming the file) on
+  /// failure.
+  static std::unique_ptr<LoadedPlan> openFile(const std::string &path,
+                                              std::string &error,
+                                              const VerifyOptions &options = {});
+  /// Verifies `bytes` and keeps them; nullptr and `error` (naming `name`)
+  /// on failure.
+  static std::unique_ptr<LoadedPlan>
+  openMemory(std::vector<uint8_t> bytes, std::string &error,
+             const VerifyOptions &options = {},
+             const std::string &name = "<memory>");
+  ~LoadedPlan();
+  LoadedPlan(const LoadedPlan &) = delete;
+  LoadedPlan &operator=(const LoadedPlan &) = delete;
 
   const fb::Plan &plan() const { return *plan_; }
   const uint8_t *data() const { return data_; }
   size_t size() const { return size_; }
-  /// The bytes of weight `index` (verified to lie in the file, or
+  /// The file's path, or the name given to openMemory.
+  const std::string &name() const { return name_; }
+  /// The bytes of weight `index` (verified to lie in the plan, or
   /// synthesized for a weightless plan).
   const void *weight(uint32_t index) const;
   /// Whether the weights were synthesized (a weightless plan).
@@ -69,11 +81,16 @@ public:
   size_t syntheticBytes() const { return syntheticSize_; }
 
 private:
-  MappedPlan() = default;
-  /// Allocates and fills the weights of a weightless plan.
+  LoadedPlan() = default;
+  /// Verifies data_/size_ and synthesizes a weightless plan's weights.
+  bool load(const VerifyOptions &options, std::string &error);
   bool synthesize(std::string &error);
   const uint8_t *data_ = nullptr;
   size_t size_ = 0;
+  std::string name_;
+  /// A file mapping (munmap'ed) or memory of openMemory (freed).
+  bool mapped_ = false;
+  std::vector<uint8_t> memory_;
   const fb::Plan *plan_ = nullptr;
   uint8_t *synthetic_ = nullptr;
   size_t syntheticSize_ = 0;
@@ -91,11 +108,40 @@ inline const fb::Plan *planOf(const uint8_t *data) {
 bool quantizedViewOf(const fb::QuantScheme *scheme, QuantizedView &view,
                      std::string &error);
 
-/// The plan type of a component element.
-fb::DType dtypeOf(ElementKind kind);
+/// For target verifiers (qrt/core/Targets.h): checks `buffer` as the
+/// verifier checks a step's buffers in `entry` of the verified `plan`
+/// (kind, type, shape, arena bounds at the entry's max_tokens, weight
+/// index); false with `error` starting with `what`.
+bool checkPlanBuffer(const fb::Plan &plan, const fb::Entry &entry,
+                     const fb::Buffer *buffer, const std::string &what,
+                     std::string &error);
 
-/// A JSON view of a plan without weight bytes (for tests and users).
+/// "entry 'prefill' step 3 (layers.0.attention.wq)", for messages.
+std::string stepWhere(const fb::Step &step, const fb::Entry &entry,
+                      size_t index);
+
+/// The quantized matrices of a plan (each counted once, however many steps
+/// read it): how many, their elements and stored bytes (all components).
+struct QuantizedFigures {
+  int64_t matrices = 0, elements = 0, bytes = 0;
+  /// Distinct scheme descriptions, comma-separated ("int4 g128 asym F16
+  /// scales, nf4 block 64 double-quant").
+  std::string schemes;
+  double bitsPerWeight() const {
+    return elements ? 8.0 * double(bytes) / double(elements) : 0.0;
+  }
+};
+QuantizedFigures quantizedFigures(const fb::Plan &plan);
+
+/// A JSON view of a plan without weight bytes (for tests and users); the
+/// executables of registered targets are described by their backends.
 void writePlanJson(const fb::Plan &plan, std::ostream &os);
+/// Pieces of the JSON view, for targets' own: a string (escaped, quoted),
+/// a list of buffers.
+void writeJsonString(std::ostream &os, const flatbuffers::String *s);
+void writeBuffersJson(
+    std::ostream &os,
+    const flatbuffers::Vector<flatbuffers::Offset<fb::Buffer>> *buffers);
 
 } // namespace qrt
 

@@ -18,7 +18,7 @@
 #ifndef QRT_CPU_KERNELS_H
 #define QRT_CPU_KERNELS_H
 
-#include "qrt/core/Quantize.h"
+#include "qrt/core/QuantizedWeight.h"
 
 #include <cstdint>
 #include <functional>

@@ -1,8 +1,10 @@
 //===- CudaSession.h - running a plan's CUDA kernels ------------*- C++ -*-===//
 //
-// The CUDA session runs a plan compiled for the CUDA target: every step's
-// CudaLaunch list (plan.fbs) on a cuda::Device. At creation it checks that
-// the plan's code has this runtime's kernel ABI, loads the plan's module,
+// The CUDA backend ("cuda", registerCudaBackend) runs a plan compiled for
+// the CUDA target: every step's launches (the plan's CUDA executable,
+// qrt/cuda/Executable.h) on a cuda::Device. At creation it verifies the
+// executable, checks that the plan's code has this runtime's kernel ABI,
+// loads the plan's module,
 // resolves every launch's function, uploads all weights in one allocation,
 // and allocates the entries' arenas, the KV cache and a staging buffer (the
 // chunk's first position, then its token ids) once; a chunk then costs one
@@ -19,13 +21,19 @@
 // ceil(tokens / tokens_per_block) : 1), the block (block_x). A step without
 // launches does nothing (another step's launch computes it).
 //
-// The decode entry as a CUDA graph (SessionOptions::cudaGraph, on by
-// default, off with profile or on a device without graphs): a decode step's
+// The decode entry as a CUDA graph (SessionOptions::replayDecode, on by
+// default, off with profile, with an observer, or on a device without
+// graphs): a decode step's
 // launches are the same for every token (one token, fixed buffers; the
 // position is read from device memory), so the first decode step captures
 // them into a graph and every decode step, that one included, is the
 // staging copy, one graph launch and the logits copy. Prefill chunks are
 // always launched one by one.
+//
+// With a StepObserver, the session launches step by step and copies each
+// step's buffers to the host around its launches (slow: for calibration and
+// debugging). A matmul whose launch also adds the next step's residual (a
+// fused epilogue) reports no output; the add reports the sum.
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,10 +43,17 @@
 #include "qrt/cuda/Device.h"
 #include "qrt/runtime/Session.h"
 
+namespace qrt {
+/// Registers the backend "cuda" (ranked above the CPU for device "auto"
+/// when the plan has CUDA code and a GPU is present) and the CUDA target's
+/// plan code (qrt::cuda::registerTarget).
+void registerCudaBackend();
+} // namespace qrt
+
 namespace qrt::cuda {
 
-/// Whether `plan` can run on the CUDA backend: it has CUDA TargetCode and
-/// CUDA launches.
+/// Whether `plan` can run on the CUDA backend: it has a CUDA executable
+/// with at least one launch.
 bool hasCudaCode(const fb::Plan &plan);
 
 /// The error for a plan without CUDA code.
@@ -53,7 +68,7 @@ public:
   /// ABI, names a kernel its module lacks, or the device fails (loading the
   /// module, memory). Launch grids, blocks and buffers are the verified
   /// plan's (verifyPlan).
-  static std::unique_ptr<CudaSession> create(const MappedPlan &plan,
+  static std::unique_ptr<CudaSession> create(const LoadedPlan &plan,
                                              const SessionOptions &options,
                                              std::unique_ptr<Device> device,
                                              std::string &error);
@@ -62,10 +77,15 @@ public:
 
   SessionMemory memory() const override;
   DeviceInfo deviceInfo() const override;
+  /// With SessionOptions::profile: time per kernel function so far.
+  std::vector<KernelProfile> profile() const override {
+    return device_->profile();
+  }
+  /// cuda_launches, cuda_graph (whether decode steps ran as a graph),
+  /// cuda_graph_launches, device_weights_bytes.
+  void addFigures(Figures &figures) const override;
 
   Device &device() { return *device_; }
-  /// With SessionOptions::profile: time per kernel function so far.
-  std::vector<KernelProfile> profile() const { return device_->profile(); }
   /// Kernels run so far (a graph launch counts its kernels).
   uint64_t launches() const { return launches_; }
   /// Whether decode steps run as a CUDA graph (decided at creation).
@@ -86,8 +106,15 @@ private:
   /// Issues the entry's launches for `count` tokens (or records them, while
   /// the device captures).
   bool launchAll(EntryCode &code, int64_t count, std::string &error);
+  bool launch(Launch &launch, int64_t count, std::string &error);
+  /// The device address of a buffer of the entry `code` runs.
+  uint64_t bufferAddress(const EntryCode &code, const fb::Buffer &b) const;
   /// Captures the entry's launches (one token) into code.graph.
   bool capture(EntryCode &code, std::string &error);
+  /// Runs the entry step by step for an observer, copying each step's
+  /// buffers to the host around its launches.
+  bool launchObserved(size_t entry, EntryCode &code, const int32_t *tokens,
+                      int64_t count, std::string &error);
 
   std::unique_ptr<Device> device_;
   std::vector<EntryCode> code_; // per entry (as entries_)

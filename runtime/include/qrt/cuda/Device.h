@@ -25,6 +25,7 @@
 #define QRT_CUDA_DEVICE_H
 
 #include "qrt/cuda/KernelAbi.h"
+#include "qrt/runtime/Figures.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -33,15 +34,12 @@
 #include <string>
 #include <vector>
 
-namespace qrt::fb {
-struct Plan;
-} // namespace qrt::fb
-
 namespace qrt::cuda {
 
-/// One piece of a plan's CUDA code (a TargetCode with target "cuda"):
-/// format "cuda-source", "ptx" or "cubin", for `arch` ("compute_80",
-/// "sm_90", empty for source). `code` points into the plan.
+/// One piece of a plan's CUDA code (a module of its CUDA executable,
+/// qrt/cuda/Executable.h): format "cuda-source", "ptx" or "cubin", for
+/// `arch` ("compute_80", "sm_90", empty for source). `code` points into the
+/// plan.
 struct ModuleCode {
   std::string format;
   std::string arch;
@@ -51,9 +49,6 @@ struct ModuleCode {
   std::vector<std::string> kernels;
 };
 
-/// The plan's CUDA code, in the plan's order (empty when it has none).
-std::vector<ModuleCode> cudaCodeOf(const fb::Plan &plan);
-
 /// An opaque handle of a loaded kernel, valid while its device lives.
 struct DeviceFunction;
 using Function = DeviceFunction *;
@@ -62,13 +57,6 @@ using Function = DeviceFunction *;
 /// instantiated), valid until destroyGraph or while its device lives.
 struct DeviceGraph;
 using Graph = DeviceGraph *;
-
-/// Time spent in one kernel function (profiling mode).
-struct KernelProfile {
-  std::string function;
-  uint64_t calls = 0;
-  double microseconds = 0;
-};
 
 /// The profile entries of a device, most time first.
 std::vector<KernelProfile>

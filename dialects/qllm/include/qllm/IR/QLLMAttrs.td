@@ -119,4 +119,6 @@ def QLLM_ComparePredicate : I32EnumAttr<"ComparePredicate",
   let cppNamespace = "::mlir::qllm";
 }
 
+include "qllm/IR/QLLMPlanAttrs.td"
+
 #endif // QLLM_ATTRS_TD

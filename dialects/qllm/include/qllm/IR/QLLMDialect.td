@@ -31,6 +31,11 @@ def QLLM_Dialect : Dialect {
   let useDefaultAttributePrinterParser = 1;
   let useDefaultTypePrinterParser = 1;
   let hasConstantMaterializer = 1;
+  // The plan-ready IR contract (qllm/IR/QLLMPlanAttrs.h): every `qllm.`
+  // attribute is checked where it is attached.
+  let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
   let extraClassDeclaration = [{
   private:
     void registerAttributes();

@@ -1,24 +1,28 @@
 //===- CpuSession.h - running a plan on the CPU -----------------*- C++ -*-===//
 //
-// The CPU session: the plan's steps run with the CPU kernels
+// The CPU backend: the plan's steps run with the CPU kernels
 // (qrt/cpu/Kernels.h) on a thread pool, the weights read in place from the
-// plan's mapping, arenas and the KV cache in host memory.
+// plan's memory, arenas and the KV cache in host memory. Registered as the
+// backend "cpu" (registerCpuBackend), which device "auto" falls back to.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef QRT_RUNTIME_CPUSESSION_H
-#define QRT_RUNTIME_CPUSESSION_H
+#ifndef QRT_CPU_CPUSESSION_H
+#define QRT_CPU_CPUSESSION_H
 
 #include "qrt/cpu/Kernels.h"
 #include "qrt/runtime/Session.h"
 
 namespace qrt {
 
+/// Registers the backend "cpu" (rank 0, always usable).
+void registerCpuBackend();
+
 class CpuSession final : public Session {
 public:
   /// A CPU session over `plan`, which must outlive it (options.device is
   /// not looked at).
-  static std::unique_ptr<CpuSession> create(const MappedPlan &plan,
+  static std::unique_ptr<CpuSession> create(const LoadedPlan &plan,
                                             const SessionOptions &options,
                                             std::string &error);
   ~CpuSession() override;
@@ -32,6 +36,12 @@ private:
   CpuSession() = default;
   bool runChunk(size_t entry, const int32_t *tokens, int64_t count,
                 float *logits, bool allLogits, std::string &error) override;
+  /// Runs step `index` of the entry; false and `error` on failure.
+  bool runStep(size_t entry, uint32_t index, const int32_t *tokens,
+               int64_t count, std::string &error);
+  /// The step's observer event with its buffers' host memory.
+  StepEvent observed(size_t entry, uint32_t index, const int32_t *tokens,
+                     int64_t count) const;
 
   std::unique_ptr<cpu::ThreadPool> pool_;
   /// Per entry (as entries_).
@@ -41,4 +51,4 @@ private:
 
 } // namespace qrt
 
-#endif // QRT_RUNTIME_CPUSESSION_H
+#endif // QRT_CPU_CPUSESSION_H

@@ -1,35 +1,17 @@
-//===- Quantize.h - Quantizing and reading quantized weights ----*- C++ -*-===//
+//===- QuantizedWeight.h - quantized weights as stored ----------*- C++ -*-===//
 //
-// Round-to-nearest quantizers for the formats of WeightFormat.h, a read-only
-// view of a stored quantized weight, and a scalar reference dequantizer. The
-// compiler's qllm-quantize-weights pass and (later) calibration-based methods
-// produce weights with these; the CPU kernels read QuantizedView and are
-// tested against dequantizeRows. No MLIR/LLVM here.
-//
-// Round to nearest, per row r and group g (columns [g*G, min((g+1)*G, cols)),
-// or the whole row per channel); "round" is round-half-to-even, and `stored(x)`
-// is x rounded to the scheme's scale type (f32, f16 or bf16):
-//
-//   intN asymmetric: lo = min(0, min w), hi = max(0, max w);
-//                    s = stored((hi - lo) / (2^bits - 1));
-//                    z = clamp(round(-lo / s), 0, 2^bits - 1);
-//   intN symmetric:  s = stored(max |w| / (2^(bits-1) - 1)); z = 2^(bits-1);
-//   then             q = clamp(round(w / s) + z, 0, 2^bits - 1)
-//                    (q = z where s == 0: an all-zero group).
-//
-//   NF4 (bitsandbytes): absmax = max |w| of the block; q = the index of the
-//   NF4 code nearest to w / absmax (ties to the lower index; q = 7, the code
-//   0, where absmax == 0); absmax stored as the scale type.
-//   Double quantization (QLoRA): over the row-major [rows, blocks] absmax
-//   array, offset = mean(absmax) (f32); a = absmax - offset; in blocks of
-//   doubleQuantBlockSize, c = max |a| (f32) and each a is stored as the index
-//   of the value of dynamicMap8() nearest to a / c (ties to the lower index).
-//   The 4-bit codes use the exact absmax, as bitsandbytes does.
+// A read-only view of a stored quantized weight (in a plan or in memory), a
+// weight held in memory, the scalar reference dequantizer, and how scales
+// are stored. The runtime owns these formats; the compiler's quantizers
+// (passes/include/quant/Quantize) produce weights in them, the CPU kernels
+// read QuantizedView and are tested against dequantizeRows. No MLIR/LLVM
+// here, and no quantizer: algorithms that choose codes live in the
+// compiler.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef QRT_CORE_QUANTIZE_H
-#define QRT_CORE_QUANTIZE_H
+#ifndef QRT_CORE_QUANTIZEDWEIGHT_H
+#define QRT_CORE_QUANTIZEDWEIGHT_H
 
 #include "qrt/core/WeightFormat.h"
 
@@ -113,16 +95,10 @@ struct QuantizedWeight {
   QuantizedView view(const NF4Scheme &scheme) const;
 };
 
-/// Round-to-nearest quantization of w [rows, cols] (f32, row-major) into
-/// `out`. Returns an empty string, or what is wrong: an invalid scheme, a
-/// NaN or infinite value (with its row and column), act order (which needs a
-/// group index from a calibrated method), or a scale that overflows the scale
-/// type.
-std::string quantizeIntN(const IntNScheme &scheme, const float *w,
-                         int64_t rows, int64_t cols, QuantizedWeight &out);
-std::string quantizeNF4(const NF4Scheme &scheme, const float *w, int64_t rows,
-                        int64_t cols, QuantizedWeight &out);
+/// `value` rounded to `type` (f32, f16, bf16), its bytes written at `out`;
+/// returns the rounded value.
+float storeScale(float value, ScaleType type, uint8_t *out);
 
 } // namespace qrt
 
-#endif // QRT_CORE_QUANTIZE_H
+#endif // QRT_CORE_QUANTIZEDWEIGHT_H

@@ -1,0 +1,81 @@
+//===- Figures.cpp - the figures of a run ---------------------------------===//
+
+#include "qrt/runtime/Figures.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+namespace qrt {
+
+namespace {
+
+std::string jsonString(const std::string &value) {
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+} // namespace
+
+void Figures::add(const std::string &key, double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.6g", value);
+  items_.push_back({key, buf});
+}
+
+void Figures::add(const std::string &key, int64_t value) {
+  items_.push_back({key, std::to_string(value)});
+}
+
+void Figures::addString(const std::string &key, const std::string &value) {
+  items_.push_back({key, jsonString(value)});
+}
+
+void Figures::addBool(const std::string &key, bool value) {
+  items_.push_back({key, value ? "true" : "false"});
+}
+
+std::string Figures::line() const {
+  std::string line;
+  for (const auto &[key, value] : items_)
+    line += (line.empty() ? "" : ", ") + key + " " + value;
+  return line;
+}
+
+bool Figures::writeJson(const std::string &path, std::string &error) const {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream os(tmp);
+    os << "{";
+    for (size_t i = 0; i < items_.size(); ++i)
+      os << (i ? ", " : "") << jsonString(items_[i].first) << ": "
+         << items_[i].second;
+    os << "}\n";
+    if (!os) {
+      error = path + ": cannot write";
+      std::remove(tmp.c_str());
+      return false;
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    error = path + ": " + std::strerror(errno);
+    std::remove(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+} // namespace qrt
