@@ -11,8 +11,9 @@ module {
 // -----
 
 module {
-  // expected-error @below {{entry has no max_tokens (run quant-compile)}}
-  func.func @decode(%arg0: tensor<4xf32>) -> tensor<4xf32> attributes {qllm.entry = {}} {
+  // An entry point of the wrong kind does not verify.
+  // expected-error @below {{'qllm.entry' must be a #qllm.entry, got {max_tokens = 1 : i64}}}
+  func.func @decode(%arg0: tensor<4xf32>) -> tensor<4xf32> attributes {qllm.entry = {max_tokens = 1 : i64}} {
     return %arg0 : tensor<4xf32>
   }
 }
@@ -20,7 +21,7 @@ module {
 // -----
 
 module {
-  func.func @decode(%arg0: tensor<4xf32>) -> tensor<4xf32> attributes {qllm.entry = {max_tokens = 1 : i64}} {
+  func.func @decode(%arg0: tensor<4xf32>) -> tensor<4xf32> attributes {qllm.entry = #qllm.entry<max_tokens = 1>} {
     // expected-error @below {{has no kernel (run quant-compile, or qllm-select-kernels{target=cuda})}}
     %0 = qllm.add %arg0, %arg0 : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
     return %0 : tensor<4xf32>
@@ -31,7 +32,7 @@ module {
 
 module {
   // expected-error @below {{entry takes 70000 tokens per step; CUDA launches take at most 65535 (use prefill-tokens=65535 or fewer)}}
-  func.func @prefill(%arg0: tensor<4xf32>) -> tensor<4xf32> attributes {qllm.entry = {max_tokens = 70000 : i64}} {
+  func.func @prefill(%arg0: tensor<4xf32>) -> tensor<4xf32> attributes {qllm.entry = #qllm.entry<max_tokens = 70000>} {
     return %arg0 : tensor<4xf32>
   }
 }

@@ -1,7 +1,7 @@
 // RUN: quant-opt %s --qllm-layout-weights --split-input-file --verify-diagnostics | FileCheck %s
 // RUN: not quant-opt %s --qllm-layout-weights=weight-type=int3 --split-input-file 2>&1 | FileCheck %s --check-prefix=TYPE
 
-// TYPE: error: weight-type must be f32 or f16, got 'int3'
+// TYPE: for the --weight-type option: Cannot find option named 'int3'!
 
 // Norm weights are stored in f32 whatever the model stored: the f16 weight
 // read through a cast becomes an f32 weight with the same values.

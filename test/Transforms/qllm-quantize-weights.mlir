@@ -15,12 +15,12 @@
 // RUN: not quant-opt %s --split-input-file --qllm-quantize-weights='method=nf4 scale-type=f8' 2>&1 | FileCheck %s --check-prefix=BAD-SCALE
 // RUN: not quant-opt %s --split-input-file --qllm-quantize-weights='method=int4 exclude=(' 2>&1 | FileCheck %s --check-prefix=BAD-REGEX
 
-// BAD-METHOD: error: qllm-quantize-weights: unknown method 'int5' (int8, int4, int, nf4)
+// BAD-METHOD: for the --method option: Cannot find option named 'int5'!
 // BAD-BITS: error: qllm-quantize-weights: method=int needs bits=2, 3, 4 or 8, got 5
 // BAD-METHOD-BITS: error: qllm-quantize-weights: method=int4 has 4-bit codes, got bits=8 (use method=int)
 // BAD-DQ: error: qllm-quantize-weights: double-quant applies to nf4 only
 // BAD-GROUP: error: qllm-quantize-weights: group-size must be positive or -1 (per channel), got -3
-// BAD-SCALE: error: qllm-quantize-weights: scale-type must be f32, f16, bf16 or default, got 'f8'
+// BAD-SCALE: for the --scale-type option: Cannot find option named 'f8'!
 // BAD-REGEX: error: qllm-quantize-weights: exclude pattern '(' is not a valid regex
 
 // Values, by hand: int4 symmetric per channel, w = [0.7, -1.4, 0, 0.35]:

@@ -1,11 +1,16 @@
-// RUN: quant-opt %s --pass-pipeline='builtin.module(func.func(qllm-raise-attention-mask))' --split-input-file | FileCheck %s
+// RUN: quant-opt %s --pass-pipeline='builtin.module(func.func(qllm-classify-dims, qllm-raise-attention-mask))' --split-input-file | FileCheck %s
+
+// The samples size each argument by its dimensions' roles: qllm-classify-dims
+// finds them from the decoder interface (input_ids, attention_mask, the past
+// cache) and carries them to other arguments through the ONNX dimension
+// names; a function without that interface states them itself.
 
 // The additive mask of a Hugging Face-style export: future keys (key
 // position > past + query position) and padded keys (attention_mask == 0)
 // get the dtype's minimum. The pass evaluates it for several batch, sequence,
 // past and padding cases and finds it is `causal` + `mask(attention_mask)`.
 // CHECK-LABEL: func.func @causal_and_padding
-// CHECK-SAME: %[[MASK:[^:]*]]: tensor<?x?xi64> {qllm.dims = ["batch_size", "total_sequence_length"], qllm.name = "attention_mask"}
+// CHECK-SAME: %[[MASK:[^:]*]]: tensor<?x?xi64> {qllm.dim_roles = [#qllm.dim<batch>, #qllm.dim<total_sequence>], qllm.dims = ["batch_size", "total_sequence_length"], qllm.name = "attention_mask"}
 // CHECK: qllm.attention %{{.*}}, %{{.*}}, %{{.*}} past(%{{.*}}, %{{.*}}) mask(%[[MASK]]) causal {scale = 0.353553385 : f32}
 func.func @causal_and_padding(
     %ids: tensor<?x?xi64> {qllm.dims = ["batch_size", "sequence_length"], qllm.name = "input_ids"},
@@ -46,7 +51,7 @@ func.func @causal_and_padding(
 // CHECK-LABEL: func.func @causal_only
 // CHECK: qllm.attention %{{.*}}, %{{.*}}, %{{.*}} causal {scale
 func.func @causal_only(
-    %q: tensor<1x?x2x8xf32> {qllm.dims = ["", "sequence_length", "", ""], qllm.name = "q"})
+    %q: tensor<1x?x2x8xf32> {qllm.dim_roles = [#qllm.dim<batch>, #qllm.dim<sequence>, #qllm.dim<other>, #qllm.dim<other>], qllm.name = "q"})
     -> tensor<1x?x2x8xf32> {
   %one = qllm.constant dense<1> : tensor<i64>
   %zero = qllm.constant dense<0> : tensor<i64>
@@ -73,8 +78,8 @@ func.func @causal_only(
 // CHECK: qllm.attention %{{.*}}, %{{.*}}, %{{.*}} bias(%{{.*}}) {scale
 // CHECK-NOT: causal
 func.func @real_bias(
-    %q: tensor<1x?x2x8xf32> {qllm.dims = ["", "sequence_length", "", ""], qllm.name = "q"},
-    %b: tensor<1x2x?x?xf32> {qllm.dims = ["", "", "sequence_length", "sequence_length"], qllm.name = "position_bias"})
+    %q: tensor<1x?x2x8xf32> {qllm.dim_roles = [#qllm.dim<batch>, #qllm.dim<sequence>, #qllm.dim<other>, #qllm.dim<other>], qllm.name = "q"},
+    %b: tensor<1x2x?x?xf32> {qllm.dim_roles = [#qllm.dim<batch>, #qllm.dim<other>, #qllm.dim<sequence>, #qllm.dim<sequence>], qllm.name = "position_bias"})
     -> tensor<1x?x2x8xf32> {
   %o, %pk, %pv = qllm.attention %q, %q, %q bias(%b) {scale = 1.0 : f32}
       : (tensor<1x?x2x8xf32>, tensor<1x?x2x8xf32>, tensor<1x?x2x8xf32>, tensor<1x2x?x?xf32>)

@@ -118,8 +118,12 @@ struct QLLMClassifyDimsPass
     for (unsigned i = 0; i < func.getNumResults(); ++i)
       results.push_back(
           port(func.getResultTypes()[i], func.getResultAttrDict(i), false));
-    if (!named)
-      return; // not a model's interface
+    bool anchored = false;
+    for (const SmallVector<Port> *ports : {&arguments, &results})
+      for (const Port &p : *ports)
+        anchored |= llvm::any_of(p.anchored, [](auto r) { return r.has_value(); });
+    if (!named || !anchored)
+      return; // not a decoder's interface: roles stay as they are
 
     // Each anchored dimension's name carries its role to the others.
     llvm::StringMap<DimRole> byName;

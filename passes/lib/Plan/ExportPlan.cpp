@@ -351,6 +351,10 @@ LogicalResult PlanExporter::collectEntry(func::FuncOp func) {
                                "qllm-plan-memory)";
   if (!func.getBody().hasOneBlock())
     return func.emitError() << "is an entry point of more than one block";
+  if (attr.getMaxTokens() > plan.model.maxContext)
+    return func.emitError() << "takes up to " << attr.getMaxTokens()
+                            << " tokens per step, more than the KV cache's "
+                            << plan.model.maxContext << " positions";
   qrt::EntryDesc entry;
   entry.name = func.getSymName().str();
   entry.maxTokens = static_cast<int32_t>(attr.getMaxTokens());

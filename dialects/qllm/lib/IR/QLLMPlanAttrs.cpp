@@ -413,7 +413,7 @@ LogicalResult verifyDims(Operation *op, NamedAttribute attr, Type type,
       }))
     return op->emitOpError() << where << ": '" << name << "' must be an array "
                              << (roles ? "of #qllm.dim" : "of strings");
-  auto ranked = dyn_cast<RankedTensorType>(type);
+  auto ranked = dyn_cast_if_present<RankedTensorType>(type);
   if (ranked && static_cast<int64_t>(list.size()) != ranked.getRank())
     return op->emitOpError() << where << ": '" << name << "' has "
                              << list.size() << " entries for a rank-"
@@ -541,10 +541,15 @@ LogicalResult QLLMDialect::verifyRegionArgAttribute(Operation *op,
                                                     unsigned regionIndex,
                                                     unsigned argIndex,
                                                     NamedAttribute attr) {
-  Region &region = op->getRegion(regionIndex);
-  Type type = region.empty() || argIndex >= region.getNumArguments()
-                  ? Type()
-                  : region.getArgument(argIndex).getType();
+  // A declaration has no region arguments: its type says.
+  Type type;
+  if (auto function = dyn_cast<FunctionOpInterface>(op)) {
+    if (argIndex < function.getArgumentTypes().size())
+      type = function.getArgumentTypes()[argIndex];
+  } else if (regionIndex < op->getNumRegions() &&
+             argIndex < op->getRegion(regionIndex).getNumArguments()) {
+    type = op->getRegion(regionIndex).getArgument(argIndex).getType();
+  }
   return verifyValueAttribute(op, attr, type, /*argument=*/true,
                               "argument " + Twine(argIndex));
 }

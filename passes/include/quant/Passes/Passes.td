@@ -26,8 +26,9 @@ def QLLMClassifyDimsPass : Pass<"qllm-classify-dims", "::mlir::func::FuncOp"> {
     head_dim], logits [batch, sequence, vocab], present.N.* [batch, heads,
     total, head_dim]); the ONNX dimension names (`qllm.dims`) only carry an
     anchored role to the other dimensions of the same name, whatever the
-    names say. The first step of quant-import-cleanup; the passes that need
-    dimension sizes read these roles.
+    names say. A function without any of these inputs and outputs keeps the
+    roles it has. The first step of quant-import-cleanup; the passes that
+    need dimension sizes read these roles.
   }];
   let dependentDialects = ["::mlir::qllm::QLLMDialect"];
 }

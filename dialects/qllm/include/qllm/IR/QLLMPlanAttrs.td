@@ -101,8 +101,8 @@ def QLLM_PlanAttr : AttrDef<QLLM_Dialect, "Plan"> {
   let parameters = (ins
     "int64_t":$batch,
     "int64_t":$max_context,
-    "int64_t":$bos,
-    "int64_t":$eos,
+    DefaultValuedParameter<"int64_t", "1", "BOS token id">:$bos,
+    DefaultValuedParameter<"int64_t", "2", "EOS token id">:$eos,
     StringRefParameter<"tokenizer file", [{""}]>:$tokenizer
   );
   let assemblyFormat = "`<` struct(params) `>`";
