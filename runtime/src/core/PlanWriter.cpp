@@ -120,7 +120,7 @@ flatbuffers::Offset<fb::WeightInfo> Builder::weight(const WeightDesc &w,
   auto tensor = fb::CreateTensorInfo(fbb, w.dtype, fbb.CreateVector(w.dims));
   uint64_t checksum = w.checksum  ? *w.checksum
                       : plan.weightless ? 0
-                                      : checksum64(w.data(), w.byteSize());
+                                      : checksum64(w.data(), w.availableSize());
   return fb::CreateWeightInfo(fbb, name, tensor, offset, w.byteSize(),
                               checksum);
 }
@@ -224,11 +224,7 @@ bool writePlan(const PlanDesc &plan, const PlanSink &sink, std::string &error) {
   bool ok = put(fbb->GetBufferPointer(), fbb->GetSize());
   for (size_t i = 0; ok && !plan.weightless && i < plan.weights.size(); ++i) {
     const WeightDesc &w = plan.weights[i];
-    // Bytes beyond the data a test gave are not written (its WeightInfo
-    // then claims more than the file holds: a damaged plan on purpose).
-    uint64_t bytes = w.external ? w.byteSize()
-                                : std::min<uint64_t>(w.byteSize(), w.bytes.size());
-    ok = pad(offsets[i]) && put(w.data(), bytes);
+    ok = pad(offsets[i]) && put(w.data(), w.availableSize());
   }
   // A plan without weights still has its region start.
   ok = ok && pad(std::max(weightsOffset, weightsEnd));

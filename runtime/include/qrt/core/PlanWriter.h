@@ -22,6 +22,7 @@
 #include "qrt/core/PlanSchema.h"
 #include "qrt/core/QuantizedWeight.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -101,6 +102,12 @@ struct WeightDesc {
   }
   const uint8_t *data() const {
     return external ? static_cast<const uint8_t *>(external) : bytes.data();
+  }
+  /// The bytes there are to write and checksum: byteSize(), or fewer when a
+  /// test's `size` claims more than `bytes` holds (a damaged plan on
+  /// purpose; the file then holds less than its WeightInfo says).
+  uint64_t availableSize() const {
+    return external ? byteSize() : std::min<uint64_t>(byteSize(), bytes.size());
   }
 };
 

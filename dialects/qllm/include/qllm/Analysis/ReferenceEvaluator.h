@@ -22,7 +22,9 @@
 
 namespace mlir::qllm {
 
-class AttentionOp;
+namespace ref {
+class OpContext;
+} // namespace ref
 
 /// A concrete tensor: a shape and row-major values.
 struct RefTensor {
@@ -50,8 +52,9 @@ public:
   const std::string &getError() const { return error; }
 
 private:
+  friend class ref::OpContext; // the op families (lib/Analysis/Reference*.cpp)
+
   FailureOr<RefTensor> compute(Value value);
-  FailureOr<RefTensor> computeAttention(AttentionOp op, Value requested);
   LogicalResult fail(const Twine &message);
 
   int64_t maxElements;

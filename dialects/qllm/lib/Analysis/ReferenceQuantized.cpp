@@ -1,0 +1,140 @@
+//===- ReferenceQuantized.cpp - quantized weights and their matmul --------===//
+//
+// A qllm.quantized_weight evaluates to its dequantized [rows, cols] matrix
+// (unrounded doubles), unpacked with the plan's weight format
+// (qrt/core/WeightFormat.h: code packing and the NF4 table, the format
+// itself rather than any kernel).
+//
+//===----------------------------------------------------------------------===//
+
+#include "ReferenceOps.h"
+
+#include "qllm/IR/QLLMOps.h"
+#include "qrt/core/WeightFormat.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::qllm;
+
+namespace mlir::qllm::ref {
+namespace {
+
+using R = FailureOr<RefTensor>;
+
+/// Row `row` of a [rows, width] tensor of byte values.
+std::vector<uint8_t> bytesOf(const RefTensor &t, int64_t row) {
+  int64_t width = t.shape[1];
+  std::vector<uint8_t> bytes(static_cast<size_t>(width));
+  for (int64_t i = 0; i < width; ++i)
+    bytes[i] = static_cast<uint8_t>(t.data[row * width + i]);
+  return bytes;
+}
+
+/// Evaluates `value` if the op has it.
+LogicalResult optional(OpContext &ctx, Value value,
+                       std::optional<RefTensor> &out) {
+  if (!value)
+    return success();
+  FailureOr<RefTensor> t = ctx.evaluate(value);
+  if (failed(t))
+    return failure();
+  out = std::move(*t);
+  return success();
+}
+
+R dequantizeInt(OpContext &ctx, QuantizedWeightOp op, IntQuantAttr intq,
+                const RefTensor &data, const RefTensor &scales) {
+  int64_t rows = op.getType().getRows(), cols = op.getType().getCols();
+  int64_t groups = scales.shape[1];
+  int bits = static_cast<int>(intq.getBits());
+  std::optional<RefTensor> zeros, gIdx;
+  if (failed(optional(ctx, op.getZeroPoints(), zeros)) ||
+      failed(optional(ctx, op.getGIdx(), gIdx)))
+    return failure();
+  RefTensor out = RefTensor::filled({rows, cols}, 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<uint8_t> packed = bytesOf(data, r), zeroBytes;
+    if (zeros)
+      zeroBytes = bytesOf(*zeros, r);
+    for (int64_t c = 0; c < cols; ++c) {
+      int64_t g = gIdx ? static_cast<int64_t>(gIdx->data[c])
+                       : (intq.isPerChannel() ? 0 : c / intq.getGroupSize());
+      if (g < 0 || g >= groups)
+        return ctx.fail("g_idx entry out of range");
+      double zero = zeros ? ::qrt::unpackCode(zeroBytes.data(), g, bits)
+                          : ::qrt::implicitZeroPoint(bits);
+      double code = ::qrt::unpackCode(packed.data(), c, bits);
+      out.data[r * cols + c] = (code - zero) * scales.data[r * groups + g];
+    }
+  }
+  return out;
+}
+
+R dequantizeNF4(OpContext &ctx, QuantizedWeightOp op, NF4Attr nf4,
+                const RefTensor &data, const RefTensor &scales) {
+  if (nf4.getDoubleQuant())
+    return ctx.fail("reference dequantization of double-quantized NF4 is "
+                    "not available yet");
+  int64_t rows = op.getType().getRows(), cols = op.getType().getCols();
+  int64_t groups = scales.shape[1];
+  RefTensor out = RefTensor::filled({rows, cols}, 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<uint8_t> packed = bytesOf(data, r);
+    for (int64_t c = 0; c < cols; ++c)
+      out.data[r * cols + c] =
+          ::qrt::kNF4Codes[::qrt::unpackCode(packed.data(), c, 4)] *
+          scales.data[r * groups + c / nf4.getBlockSize()];
+  }
+  return out;
+}
+
+R quantizedWeight(OpContext &ctx, QuantizedWeightOp op) {
+  FailureOr<RefTensor> data = ctx.evaluate(op.getData()),
+                       scales = ctx.evaluate(op.getScales());
+  if (failed(data) || failed(scales))
+    return failure();
+  Attribute scheme = op.getType().getScheme();
+  if (auto intq = dyn_cast<IntQuantAttr>(scheme))
+    return dequantizeInt(ctx, op, intq, *data, *scales);
+  return dequantizeNF4(ctx, op, cast<NF4Attr>(scheme), *data, *scales);
+}
+
+/// x [..., k] times the dequantized weight [n, k] transposed.
+R dequantMatmul(OpContext &ctx) {
+  FailureOr<RefTensor> x = ctx.operand(0), w = ctx.operand(1);
+  if (failed(x) || failed(w))
+    return failure();
+  int64_t n = w->shape[0], k = w->shape[1];
+  if (x->shape.back() != k)
+    return ctx.fail("dequant_matmul contraction mismatch");
+  RefTensor out;
+  out.shape = x->shape;
+  out.shape.back() = n;
+  int64_t rowsX = x->numElements() / std::max<int64_t>(k, 1);
+  for (int64_t r = 0; r < rowsX; ++r)
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = 0;
+      for (int64_t l = 0; l < k; ++l)
+        sum += x->data[r * k + l] * w->data[j * k + l];
+      out.data.push_back(ctx.round(sum));
+    }
+  return out;
+}
+
+} // namespace
+
+Result evaluateQuantized(OpContext &ctx) {
+  return llvm::TypeSwitch<Operation *, Result>(ctx.getOp())
+      .Case([&](QuantizedWeightOp op) { return quantizedWeight(ctx, op); })
+      .Case([&](DequantizeOp) -> R {
+        FailureOr<RefTensor> w = ctx.operand(0);
+        if (failed(w))
+          return failure();
+        return ctx.rounded(*w);
+      })
+      .Case([&](DequantMatmulOp) { return dequantMatmul(ctx); })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+} // namespace mlir::qllm::ref
