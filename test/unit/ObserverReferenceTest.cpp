@@ -213,15 +213,9 @@ public:
   }
   /// The tensor's values, if it is an f32 activation (else empty).
   static std::vector<float> floats(const qrt::StepTensor &t) {
-    if (t.dtype != qrt::fb::DType::F32 ||
-        t.buffer->kind() != qrt::fb::BufferKind::Arena)
+    if (t.buffer->kind() != qrt::fb::BufferKind::Arena)
       return {};
-    size_t n = 1;
-    for (int64_t d : t.shape)
-      n *= size_t(d);
-    std::vector<float> v(n);
-    std::memcpy(v.data(), t.data, n * sizeof(float));
-    return v;
+    return t.floats();
   }
   Seen current;
   std::vector<Seen> seen;

@@ -388,9 +388,10 @@ TEST(PlanContractTest, DamagedLoweringAttributesNeverCrash) {
     EXPECT_GT(tally.perAttribute[name], 0u) << name;
     EXPECT_GT(tally.rejectedPerAttribute[name], 0u) << name;
   }
-  if (nvrtc)
+  if (nvrtc) {
     for (const char *name : {"cuda_launches", "cuda_code"})
       EXPECT_GT(tally.rejectedPerAttribute[name], 0u) << name;
+  }
 }
 
 } // namespace

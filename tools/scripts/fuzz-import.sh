@@ -12,16 +12,7 @@ build="$root/build-fuzz"
 work="$build/fuzz"
 data="${QUANT_DATA_DIR:-$(dirname "$root")/shared/data}"
 
-"$root/tools/scripts/install-deps.sh"
-missing=()
-for package in clang-22 libclang-rt-22-dev; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
-    missing+=("$package")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+"$root/tools/scripts/install-deps.sh" --fuzz
 
 if [ ! -f "$build/build.ninja" ]; then
   CC=clang-22 CXX=clang++-22 cmake -G Ninja -S "$root" -B "$build" \

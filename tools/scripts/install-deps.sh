@@ -3,6 +3,9 @@
 # Debian packages, and onnxruntime-node (the reference runtime of the tests)
 # into the build tree ($QUANT_BUILD_DIR/npm, default build/npm).
 # Idempotent: a second run installs nothing and touches no package list.
+#   tools/scripts/install-deps.sh [--fuzz]
+# --fuzz adds clang-22 and its runtime libraries (libFuzzer, sanitizers) for
+# the fuzzing scripts.
 set -euo pipefail
 
 packages=(
@@ -13,6 +16,9 @@ packages=(
   flatbuffers-compiler libflatbuffers-dev libsentencepiece-dev nlohmann-json3-dev
   python3-sentencepiece libbenchmark-dev nodejs
 )
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(clang-22 libclang-rt-22-dev)
+fi
 
 missing=()
 for package in "${packages[@]}"; do

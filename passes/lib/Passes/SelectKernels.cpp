@@ -30,10 +30,11 @@ struct Choice {
   explicit operator bool() const { return kernel || storage; }
 };
 
-Choice kernelFor(Operation *op, std::string &why) {
-  auto rank = [](Value v) {
-    return cast<RankedTensorType>(v.getType()).getRank();
-  };
+/// The ops that are stored rather than run: weights and what assembles or
+/// reinterprets them, reshape shapes and views; an empty Choice, with `why`,
+/// for one of these ops in a form that no plan stores. nullopt for other
+/// ops.
+std::optional<Choice> storageFor(Operation *op, std::string &why) {
   if (isa<WeightOp>(op))
     return Storage::weight;
   if (auto q = dyn_cast<QuantizedWeightOp>(op)) {
@@ -41,8 +42,40 @@ Choice kernelFor(Operation *op, std::string &why) {
                      [](Value v) { return v.getDefiningOp<WeightOp>(); }))
       return Storage::weight; // assembles stored components
     why = "the components are not stored weights";
-    return {};
+    return Choice();
   }
+  if (isa<DequantizeOp>(op)) {
+    why = "a dequantized weight is only read fused into a matmul (run "
+          "qllm-fuse-dequant-matmul)";
+    return Choice();
+  }
+  if (auto cast = dyn_cast<CastOp>(op)) {
+    if (cast.getInput().getDefiningOp<WeightOp>())
+      return Storage::weight; // the weight's storage type
+    why = "casts of activations do not run (the plan computes in f32)";
+    return Choice();
+  }
+  if (isa<ConstantOp>(op)) {
+    bool shapesOnly = llvm::all_of(op->getUses(), [](OpOperand &use) {
+      return isa<ReshapeOp>(use.getOwner()) && use.getOperandNumber() == 1;
+    });
+    if (shapesOnly)
+      return Storage::constant;
+    why = "constants other than reshape shapes have no kernel";
+    return Choice();
+  }
+  if (isa<ReshapeOp>(op))
+    return Storage::view;
+  return std::nullopt;
+}
+
+/// The kernel that runs `op`, or its storage.
+Choice kernelFor(Operation *op, std::string &why) {
+  if (std::optional<Choice> stored = storageFor(op, why))
+    return *stored;
+  auto rank = [](Value v) {
+    return cast<RankedTensorType>(v.getType()).getRank();
+  };
   if (auto dq = dyn_cast<DequantMatmulOp>(op)) {
     if (dq.getOutlierThreshold()) {
       why = "LLM.int8() outlier decomposition has no kernel yet";
@@ -53,28 +86,6 @@ Choice kernelFor(Operation *op, std::string &why) {
     why = "the weight is not a quantized_weight of stored components";
     return {};
   }
-  if (isa<DequantizeOp>(op)) {
-    why = "a dequantized weight is only read fused into a matmul (run "
-          "qllm-fuse-dequant-matmul)";
-    return {};
-  }
-  if (auto cast = dyn_cast<CastOp>(op)) {
-    if (cast.getInput().getDefiningOp<WeightOp>())
-      return Storage::weight; // the weight's storage type
-    why = "casts of activations do not run (the plan computes in f32)";
-    return {};
-  }
-  if (isa<ConstantOp>(op)) {
-    bool shapesOnly = llvm::all_of(op->getUses(), [](OpOperand &use) {
-      return isa<ReshapeOp>(use.getOwner()) && use.getOperandNumber() == 1;
-    });
-    if (shapesOnly)
-      return Storage::constant;
-    why = "constants other than reshape shapes have no kernel";
-    return {};
-  }
-  if (isa<ReshapeOp>(op))
-    return Storage::view;
   if (auto embedding = dyn_cast<EmbeddingOp>(op)) {
     if (weightOf(embedding.getTable()))
       return Kernel::embedding;
@@ -125,8 +136,9 @@ Choice kernelFor(Operation *op, std::string &why) {
     why = "broadcasting additions have no kernel";
     return {};
   }
-  if (isa<SwiGluOp>(op))
-    return Kernel::swiglu;
+  // A kernel with no condition of its own (swiglu): the op kind decides.
+  if (std::optional<Kernel> kernel = kernelForOp(op))
+    return *kernel;
   why = "no target has a kernel for it";
   return {};
 }

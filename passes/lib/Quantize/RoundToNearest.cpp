@@ -30,7 +30,6 @@ std::string where(int64_t r, int64_t c) {
   return "row " + std::to_string(r) + ", column " + std::to_string(c);
 }
 
-
 void allocate(QuantizedWeight &out, WeightLayout layout) {
   out.layout = std::move(layout);
   out.components.clear();
@@ -38,11 +37,17 @@ void allocate(QuantizedWeight &out, WeightLayout layout) {
     out.components.emplace_back(static_cast<size_t>(c.bytes()), 0);
 }
 
-std::string checkFinite(const float *w, int64_t rows, int64_t cols) {
+/// What every quantizer checks of the weight before it writes `out`, which
+/// it then allocates in `layout`.
+std::string prepare(const float *w, int64_t rows, int64_t cols,
+                    WeightLayout layout, QuantizedWeight &out) {
+  if (rows <= 0 || cols <= 0)
+    return "weight has no elements";
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c)
       if (!std::isfinite(w[r * cols + c]))
         return "holds a NaN or infinity at " + where(r, c);
+  allocate(out, std::move(layout));
   return {};
 }
 
@@ -51,17 +56,13 @@ std::string checkFinite(const float *w, int64_t rows, int64_t cols) {
 std::string quantizeIntN(const IntNScheme &scheme, const float *w,
                          int64_t rows, int64_t cols, QuantizedWeight &out) {
   std::string error = validate(scheme);
+  if (error.empty() && scheme.actOrder)
+    error = "act order needs a group index from a calibrated method (GPTQ); "
+            "round-to-nearest quantizes columns in order";
+  if (error.empty())
+    error = prepare(w, rows, cols, layoutFor(scheme, rows, cols), out);
   if (!error.empty())
     return error;
-  if (scheme.actOrder)
-    return "act order needs a group index from a calibrated method (GPTQ); "
-           "round-to-nearest quantizes columns in order";
-  if (rows <= 0 || cols <= 0)
-    return "weight has no elements";
-  error = checkFinite(w, rows, cols);
-  if (!error.empty())
-    return error;
-  allocate(out, layoutFor(scheme, rows, cols));
   const int bits = scheme.bits;
   const int maxCode = (1 << bits) - 1;
   const int64_t groups = numGroups(cols, scheme.groupSize);
@@ -118,14 +119,10 @@ std::string quantizeIntN(const IntNScheme &scheme, const float *w,
 std::string quantizeNF4(const NF4Scheme &scheme, const float *w, int64_t rows,
                         int64_t cols, QuantizedWeight &out) {
   std::string error = validate(scheme);
+  if (error.empty())
+    error = prepare(w, rows, cols, layoutFor(scheme, rows, cols), out);
   if (!error.empty())
     return error;
-  if (rows <= 0 || cols <= 0)
-    return "weight has no elements";
-  error = checkFinite(w, rows, cols);
-  if (!error.empty())
-    return error;
-  allocate(out, layoutFor(scheme, rows, cols));
   const int64_t blocks = numGroups(cols, scheme.blockSize);
   const int64_t rowBytes = packedBytes(cols, 4);
   std::vector<float> absmax(static_cast<size_t>(rows * blocks));

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qrt/core/FirstError.h"
 #include "qrt/core/Plan.h"
 #include "qrt/core/Targets.h"
 
@@ -26,7 +27,7 @@ namespace {
 using Dims = std::vector<int64_t>;
 
 /// Collects the first error; every check returns false once one failed.
-class Verifier {
+class Verifier : public FirstError {
 public:
   Verifier(const uint8_t *data, size_t size, const VerifyOptions &options)
       : data(data), size(size), options(options) {}
@@ -37,17 +38,8 @@ public:
   bool run(std::string &error);
   bool checkBuffer(const fb::Buffer *buffer, const fb::Entry &entry,
                    const std::string &what);
-  const std::string &error() const { return message; }
 
 private:
-  template <typename... Args> bool fail(Args &&...args) {
-    if (message.empty()) {
-      std::ostringstream os;
-      (os << ... << args);
-      message = os.str();
-    }
-    return false;
-  }
 
   bool checkHeader(uint32_t &length);
   bool checkWeights(uint32_t length);
@@ -85,7 +77,6 @@ private:
   size_t size;
   VerifyOptions options;
   const fb::Plan *plan = nullptr;
-  std::string message;
 };
 
 /// What the kernel checks read of a step.
@@ -599,7 +590,7 @@ bool Verifier::run(std::string &error) {
         break;
   // Targets last: their verifiers rely on the entries' steps.
   ok = ok && checkTargets();
-  error = message;
+  error = message();
   return ok;
 }
 
@@ -623,7 +614,7 @@ bool checkPlanBuffer(const fb::Plan &plan, const fb::Entry &entry,
   Verifier verifier(plan);
   if (verifier.checkBuffer(buffer, entry, what))
     return true;
-  error = verifier.error();
+  error = verifier.message();
   return false;
 }
 

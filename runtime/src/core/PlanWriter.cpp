@@ -58,8 +58,10 @@ using BufferVector = flatbuffers::Vector<flatbuffers::Offset<fb::Buffer>>;
 
 class Builder {
 public:
-  Builder(flatbuffers::FlatBufferBuilder &fbb, const PlanDesc &plan)
-      : fbb(fbb), plan(plan) {}
+  /// `checksums`: WeightInfo.checksum of each weight.
+  Builder(flatbuffers::FlatBufferBuilder &fbb, const PlanDesc &plan,
+          const std::vector<uint64_t> &checksums)
+      : fbb(fbb), plan(plan), checksums(checksums) {}
 
   flatbuffers::Offset<fb::Plan> build(const std::vector<uint64_t> &offsets,
                                       uint64_t weightsOffset,
@@ -80,11 +82,13 @@ private:
   flatbuffers::Offset<fb::Step> step(const StepDesc &s);
   flatbuffers::Offset<fb::Entry> entry(const EntryDesc &e);
   flatbuffers::Offset<fb::WeightInfo> weight(const WeightDesc &w,
-                                             uint64_t offset);
+                                             uint64_t offset,
+                                             uint64_t checksum);
   flatbuffers::Offset<fb::TargetCode> target(const TargetDesc &t);
 
   flatbuffers::FlatBufferBuilder &fbb;
   const PlanDesc &plan;
+  const std::vector<uint64_t> &checksums;
 };
 
 flatbuffers::Offset<fb::Step> Builder::step(const StepDesc &s) {
@@ -115,12 +119,10 @@ flatbuffers::Offset<fb::Entry> Builder::entry(const EntryDesc &e) {
 }
 
 flatbuffers::Offset<fb::WeightInfo> Builder::weight(const WeightDesc &w,
-                                                    uint64_t offset) {
+                                                    uint64_t offset,
+                                                    uint64_t checksum) {
   auto name = fbb.CreateString(w.name);
   auto tensor = fb::CreateTensorInfo(fbb, w.dtype, fbb.CreateVector(w.dims));
-  uint64_t checksum = w.checksum  ? *w.checksum
-                      : plan.weightless ? 0
-                                      : checksum64(w.data(), w.availableSize());
   return fb::CreateWeightInfo(fbb, name, tensor, offset, w.byteSize(),
                               checksum);
 }
@@ -138,7 +140,7 @@ flatbuffers::Offset<fb::Plan> Builder::build(const std::vector<uint64_t> &offset
                                              uint64_t weightsSize) {
   std::vector<flatbuffers::Offset<fb::WeightInfo>> weights;
   for (size_t i = 0; i < plan.weights.size(); ++i)
-    weights.push_back(weight(plan.weights[i], offsets[i]));
+    weights.push_back(weight(plan.weights[i], offsets[i], checksums[i]));
   auto weightVector = fbb.CreateVector(weights);
   std::vector<flatbuffers::Offset<fb::Entry>> entries;
   for (const EntryDesc &e : plan.entries)
@@ -175,6 +177,12 @@ layOut(const PlanDesc &plan, std::vector<uint64_t> &offsets,
        uint64_t &weightsOffset, uint64_t &weightsEnd, std::string &error) {
   uint64_t headerSize = 0;
   offsets.assign(plan.weights.size(), 0);
+  // Once, not per layout attempt: a 7B model's weights take seconds.
+  std::vector<uint64_t> checksums;
+  for (const WeightDesc &w : plan.weights)
+    checksums.push_back(w.checksum      ? *w.checksum
+                        : plan.weightless ? 0
+                                          : checksum64(w.data(), w.availableSize()));
   std::unique_ptr<flatbuffers::FlatBufferBuilder> fbb;
   for (int attempt = 0; attempt < 4; ++attempt) {
     weightsOffset = alignUp(headerSize, kWeightAlignment);
@@ -189,7 +197,7 @@ layOut(const PlanDesc &plan, std::vector<uint64_t> &offsets,
     }
     fbb = std::make_unique<flatbuffers::FlatBufferBuilder>(1 << 16);
     fbb->ForceDefaults(true);
-    Builder builder(*fbb, plan);
+    Builder builder(*fbb, plan, checksums);
     fb::FinishSizePrefixedPlanBuffer(
         *fbb, builder.build(offsets, weightsOffset, weightsEnd - weightsOffset));
     if (fbb->GetSize() == headerSize)

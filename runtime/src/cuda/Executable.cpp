@@ -2,6 +2,7 @@
 
 #include "qrt/cuda/Executable.h"
 
+#include "qrt/core/FirstError.h"
 #include "qrt/core/Plan.h"
 #include "qrt/cuda/KernelAbi.h"
 #include "qrt/schema/cuda_executable_generated.h"
@@ -98,7 +99,7 @@ bool isArch(const std::string &arch, const std::string &prefix) {
 
 std::string str(const flatbuffers::String *s) { return s ? s->str() : ""; }
 
-class Verifier {
+class Verifier : public FirstError {
 public:
   Verifier(const fb::Plan &plan, const schema::Executable &executable)
       : plan(plan), executable(executable) {}
@@ -116,17 +117,8 @@ public:
         return false;
     return true;
   }
-  const std::string &error() const { return message; }
 
 private:
-  template <typename... Args> bool fail(Args &&...args) {
-    if (message.empty()) {
-      std::ostringstream os;
-      (os << ... << args);
-      message = os.str();
-    }
-    return false;
-  }
 
   bool checkKernels();
   bool checkModules();
@@ -138,7 +130,6 @@ private:
   const schema::Executable &executable;
   /// The executable's kernels, sorted.
   std::vector<std::string> kernels;
-  std::string message;
 };
 
 bool Verifier::checkKernels() {
@@ -280,7 +271,7 @@ bool verifyExecutable(const fb::Plan &plan, Executable executable,
   Verifier verifier(plan, *schema::GetExecutable(executable.data));
   if (verifier.run())
     return true;
-  error = verifier.error();
+  error = verifier.message();
   return false;
 }
 

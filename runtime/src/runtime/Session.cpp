@@ -16,6 +16,20 @@ namespace qrt {
 
 StepObserver::~StepObserver() = default;
 
+int64_t StepTensor::elements() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+std::vector<float> StepTensor::floats() const {
+  if (dtype != fb::DType::F32 || !data)
+    return {};
+  const float *values = static_cast<const float *>(data);
+  return std::vector<float>(values, values + elements());
+}
+
 Session::~Session() = default;
 
 bool Session::initialize(const LoadedPlan &plan, const SessionOptions &options,

@@ -383,21 +383,13 @@ public:
     current.hasInputs = !event.inputs.empty();
     if (current.hasInputs &&
         event.inputs[0].buffer->kind() == fb::BufferKind::Arena)
-      current.x = floats(event.inputs[0]);
+      current.x = event.inputs[0].floats();
   }
   void afterStep(const StepEvent &event) override {
     current.hasOutputs = !event.outputs.empty();
     if (current.hasOutputs)
-      current.out = floats(event.outputs[0]);
+      current.out = event.outputs[0].floats();
     seen.push_back(current);
-  }
-  static std::vector<float> floats(const StepTensor &t) {
-    size_t n = 1;
-    for (int64_t d : t.shape)
-      n *= size_t(d);
-    std::vector<float> v(n);
-    std::memcpy(v.data(), t.data, n * sizeof(float));
-    return v;
   }
   SeenStep current;
   std::vector<SeenStep> seen;

@@ -49,22 +49,14 @@ public:
                    {},                 {}};
     if (!event.inputs.empty() && event.inputs[0].dtype == fb::DType::F32 &&
         event.inputs[0].buffer->kind() == fb::BufferKind::Arena)
-      pending.x = copy(event.inputs[0]);
+      pending.x = event.inputs[0].floats();
   }
   void afterStep(const StepEvent &event) override {
     ++after;
     EXPECT_EQ(event.stepIndex, pending.step);
     if (!event.outputs.empty())
-      pending.out = copy(event.outputs[0]);
+      pending.out = event.outputs[0].floats();
     seen.push_back(std::move(pending));
-  }
-  static std::vector<float> copy(const StepTensor &t) {
-    size_t n = 1;
-    for (int64_t d : t.shape)
-      n *= size_t(d);
-    std::vector<float> v(n);
-    std::memcpy(v.data(), t.data, n * sizeof(float));
-    return v;
   }
   size_t before = 0, after = 0;
   Seen pending;

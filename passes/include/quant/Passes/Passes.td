@@ -118,7 +118,7 @@ def QLLMQuantizeWeightsPass : Pass<"qllm-quantize-weights", "::mlir::ModuleOp"> 
     erased and their blobs freed. `qllm-fuse-dequant-matmul` then fuses
     the dequantize into the matmul.
 
-    Methods (round to nearest, algorithms in `qrt/core/Quantize.h`):
+    Methods (round to nearest, algorithms in `quant/Quantize/RoundToNearest.h`):
     `int8` (8 bits, per channel, symmetric, f32 scales by default), `int4`
     (4 bits, groups of 128, asymmetric, f16 scales by default), `int` (any of
     2, 3, 4, 8 `bits`), `nf4` (bitsandbytes NF4, blocks of 64, f32 absmax;

@@ -85,6 +85,11 @@ struct StepTensor {
   std::vector<int64_t> shape;
   /// For weights: the plan's name of the weight ("" otherwise).
   std::string weight;
+
+  /// The product of `shape`.
+  int64_t elements() const;
+  /// A copy of the values of an f32 tensor; empty for other dtypes.
+  std::vector<float> floats() const;
 };
 
 /// One step as it runs.
