@@ -22,28 +22,25 @@ std::optional<int64_t> PlanShapes::resolve(Value value, int64_t dim,
     // The role qllm-classify-dims gave the argument's dimension.
     auto func = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
     unsigned index = arg.getArgNumber();
-    auto roles = func ? func.getArgAttrOfType<ArrayAttr>(index, kDimRolesAttrName)
-                      : ArrayAttr();
+    SmallVector<DimRole> roles =
+        func ? getArgDimRoles(func, index) : SmallVector<DimRole>();
     auto names = func ? func.getArgAttrOfType<ArrayAttr>(index, kDimsAttrName)
                       : ArrayAttr();
     StringRef name;
     if (names && root.dim < static_cast<int64_t>(names.size()))
       if (auto s = dyn_cast<StringAttr>(names[root.dim]))
         name = s.getValue();
-    auto role = roles && root.dim < static_cast<int64_t>(roles.size())
-                    ? dyn_cast<DimRoleAttr>(roles[root.dim])
-                    : DimRoleAttr();
-    if (!role)
+    if (root.dim >= static_cast<int64_t>(roles.size()))
       why = "the model's input dimensions are not classified (run "
             "qllm-classify-dims)";
-    else if (role.getValue() == DimRole::batch)
+    else if (roles[root.dim] == DimRole::batch)
       size = batch;
-    else if (role.getValue() == DimRole::sequence)
+    else if (roles[root.dim] == DimRole::sequence)
       size = kTokenDim;
     else
       why = "it traces to the input dimension '" +
             (name.empty() ? std::string("?") : name.str()) + "' (" +
-            stringifyDimRole(role.getValue()).str() + ")";
+            stringifyDimRole(roles[root.dim]).str() + ")";
   } else if (Operation *op = root.value.getDefiningOp();
              op && op->hasTrait<OpTrait::ResultsBroadcastableShape>()) {
     // Several operands carry the dimension: all must agree.

@@ -54,23 +54,13 @@ std::optional<int64_t> dimByRole(DimRole role, const Sample &sample) {
   return std::nullopt;
 }
 
-/// The roles of argument `index`'s dimensions (empty if unclassified).
-SmallVector<DimRole> argRoles(func::FuncOp func, unsigned index) {
-  SmallVector<DimRole> roles;
-  if (auto list = func.getArgAttrOfType<ArrayAttr>(index, kDimRolesAttrName))
-    for (Attribute a : list)
-      if (auto role = dyn_cast<DimRoleAttr>(a))
-        roles.push_back(role.getValue());
-  return roles;
-}
-
 /// The concrete type of argument `index` in a sample.
 std::optional<SmallVector<int64_t>> argShape(func::FuncOp func, unsigned index,
                                              const Sample &sample) {
   auto type = dyn_cast<RankedTensorType>(func.getArgument(index).getType());
   if (!type)
     return std::nullopt;
-  SmallVector<DimRole> roles = argRoles(func, index);
+  SmallVector<DimRole> roles = getArgDimRoles(func, index);
   SmallVector<int64_t> shape;
   for (int64_t i = 0; i < type.getRank(); ++i) {
     if (!ShapedType::isDynamic(type.getDimSize(i))) {
@@ -143,7 +133,7 @@ struct QLLMRaiseAttentionMaskPass
     for (BlockArgument arg : args) {
       auto type = cast<RankedTensorType>(arg.getType());
       if (type.getElementType().isInteger() &&
-          argRoles(func, arg.getArgNumber()) ==
+          getArgDimRoles(func, arg.getArgNumber()) ==
               SmallVector<DimRole>{DimRole::batch, DimRole::total_sequence}) {
         if (maskArg)
           return; // ambiguous

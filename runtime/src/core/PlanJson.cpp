@@ -13,20 +13,25 @@
 
 namespace qrt {
 
-void writeJsonString(std::ostream &os, const flatbuffers::String *s) {
-  os << '"';
-  if (s)
-    for (char c : s->str()) {
-      if (c == '"' || c == '\\')
-        os << '\\' << c;
-      else if (static_cast<unsigned char>(c) < 0x20) {
-        char buf[8];
-        std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-        os << buf;
-      } else
-        os << c;
+std::string jsonQuoted(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
     }
-  os << '"';
+  }
+  return out + "\"";
+}
+
+void writeJsonString(std::ostream &os, const flatbuffers::String *s) {
+  os << jsonQuoted(s ? s->string_view() : std::string_view());
 }
 
 void writeBuffersJson(
@@ -34,10 +39,6 @@ void writeBuffersJson(
     const flatbuffers::Vector<flatbuffers::Offset<fb::Buffer>> *v);
 
 namespace {
-
-void string(std::ostream &os, const flatbuffers::String *s) {
-  writeJsonString(os, s);
-}
 
 void tensor(std::ostream &os, const fb::TensorInfo *t) {
   if (!t) {
@@ -80,7 +81,7 @@ void buffers(std::ostream &os,
 
 void step(std::ostream &os, const fb::Step &s) {
   os << "{\"kernel\": \"" << fb::EnumNameKernel(s.kernel()) << "\", \"name\": ";
-  string(os, s.name());
+  writeJsonString(os, s.name());
   os << ", \"inputs\": ";
   buffers(os, s.inputs());
   os << ", \"outputs\": ";
@@ -140,19 +141,19 @@ void writeBuffersJson(
 void writePlanJson(const fb::Plan &plan, std::ostream &os) {
   os << std::setprecision(9);
   os << "{\n  \"version\": " << plan.version() << ",\n  \"producer\": ";
-  string(os, plan.producer());
+  writeJsonString(os, plan.producer());
   if (const fb::ModelInfo *m = plan.model()) {
     os << ",\n  \"model\": {\"architecture\": ";
-    string(os, m->architecture());
+    writeJsonString(os, m->architecture());
     os << ", \"dim\": " << m->dim() << ", \"hidden_dim\": " << m->hidden_dim()
        << ", \"layers\": " << m->layers() << ", \"heads\": " << m->heads()
        << ", \"kv_heads\": " << m->kv_heads()
        << ", \"head_dim\": " << m->head_dim() << ", \"vocab\": " << m->vocab()
        << ", \"max_context\": " << m->max_context() << ", \"bos\": " << m->bos()
        << ", \"eos\": " << m->eos() << ", \"tokenizer\": ";
-    string(os, m->tokenizer());
+    writeJsonString(os, m->tokenizer());
     os << ", \"source\": ";
-    string(os, m->source());
+    writeJsonString(os, m->source());
     os << "}";
   }
   if (const fb::KvCache *c = plan.kv_cache())
@@ -174,7 +175,7 @@ void writePlanJson(const fb::Plan &plan, std::ostream &os) {
     for (size_t i = 0; i < plan.weights()->size(); ++i) {
       const fb::WeightInfo *w = plan.weights()->Get(i);
       os << (i ? ",\n" : "\n") << "    {\"index\": " << i << ", \"name\": ";
-      string(os, w->name());
+      writeJsonString(os, w->name());
       os << ", ";
       tensor(os, w->tensor());
       char checksum[32];
@@ -188,7 +189,7 @@ void writePlanJson(const fb::Plan &plan, std::ostream &os) {
     for (size_t e = 0; e < plan.entries()->size(); ++e) {
       const fb::Entry *entry = plan.entries()->Get(e);
       os << (e ? ",\n" : "\n") << "    {\"name\": ";
-      string(os, entry->name());
+      writeJsonString(os, entry->name());
       os << ", \"max_tokens\": " << entry->max_tokens()
          << ", \"arena_bytes\": " << entry->arena_bytes() << ", \"logits\": ";
       buffer(os, entry->logits());
@@ -206,7 +207,7 @@ void writePlanJson(const fb::Plan &plan, std::ostream &os) {
     for (size_t i = 0; i < plan.targets()->size(); ++i) {
       const fb::TargetCode *t = plan.targets()->Get(i);
       os << (i ? "," : "") << "\n    {\"target\": ";
-      string(os, t->target());
+      writeJsonString(os, t->target());
       Executable executable;
       if (t->executable())
         executable = {t->executable()->data(), t->executable()->size()};

@@ -48,13 +48,26 @@ QuantDesc QuantDesc::of(const QuantizedView &view) {
              : of(view.intN, view.rows, view.cols);
 }
 
+flatbuffers::Offset<fb::Buffer> createBuffer(flatbuffers::FlatBufferBuilder &fbb,
+                                             const BufferDesc &b) {
+  auto tensor = fb::CreateTensorInfo(fbb, b.dtype, fbb.CreateVector(b.dims));
+  return fb::CreateBuffer(fbb, b.kind, b.offset, tensor);
+}
+
+flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Buffer>>>
+createBuffers(flatbuffers::FlatBufferBuilder &fbb,
+              const std::vector<BufferDesc> &list) {
+  std::vector<flatbuffers::Offset<fb::Buffer>> out;
+  for (const BufferDesc &b : list)
+    out.push_back(createBuffer(fbb, b));
+  return fbb.CreateVector(out);
+}
+
 namespace {
 
 uint64_t alignUp(uint64_t v, uint64_t alignment) {
   return (v + alignment - 1) / alignment * alignment;
 }
-
-using BufferVector = flatbuffers::Vector<flatbuffers::Offset<fb::Buffer>>;
 
 class Builder {
 public:
@@ -68,17 +81,6 @@ public:
                                       uint64_t weightsSize);
 
 private:
-  flatbuffers::Offset<fb::Buffer> buffer(const BufferDesc &b) {
-    auto tensor =
-        fb::CreateTensorInfo(fbb, b.dtype, fbb.CreateVector(b.dims));
-    return fb::CreateBuffer(fbb, b.kind, b.offset, tensor);
-  }
-  flatbuffers::Offset<BufferVector> buffers(const std::vector<BufferDesc> &list) {
-    std::vector<flatbuffers::Offset<fb::Buffer>> out;
-    for (const BufferDesc &b : list)
-      out.push_back(buffer(b));
-    return fbb.CreateVector(out);
-  }
   flatbuffers::Offset<fb::Step> step(const StepDesc &s);
   flatbuffers::Offset<fb::Entry> entry(const EntryDesc &e);
   flatbuffers::Offset<fb::WeightInfo> weight(const WeightDesc &w,
@@ -92,8 +94,8 @@ private:
 };
 
 flatbuffers::Offset<fb::Step> Builder::step(const StepDesc &s) {
-  auto inputs = buffers(s.inputs);
-  auto outputs = buffers(s.outputs);
+  auto inputs = createBuffers(fbb, s.inputs);
+  auto outputs = createBuffers(fbb, s.outputs);
   auto name = fbb.CreateString(s.name);
   flatbuffers::Offset<fb::QuantScheme> quant = 0;
   if (const std::optional<QuantDesc> &q = s.quant)
@@ -113,7 +115,7 @@ flatbuffers::Offset<fb::Entry> Builder::entry(const EntryDesc &e) {
     steps.push_back(step(s));
   auto stepVector = fbb.CreateVector(steps);
   auto name = fbb.CreateString(e.name);
-  auto logits = buffer(e.logits);
+  auto logits = createBuffer(fbb, e.logits);
   return fb::CreateEntry(fbb, name, e.maxTokens, e.arenaBytes, stepVector,
                          logits);
 }

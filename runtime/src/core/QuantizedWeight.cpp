@@ -31,7 +31,6 @@ float loadScale(const void *scales, ScaleType type, int64_t index) {
   return 0.0f;
 }
 
-
 std::array<float, 256> buildDynamicMap8() {
   // bitsandbytes create_dynamic_map(signed=True, max_exponent_bits=7,
   // total_bits=8): for decade i (scale 10^(i-6)), 2^i fractions: the
@@ -55,7 +54,6 @@ std::array<float, 256> buildDynamicMap8() {
   std::copy(values.begin(), values.end(), map.begin());
   return map;
 }
-
 
 } // namespace
 

@@ -21,14 +21,6 @@ namespace qrt::cuda {
 std::vector<uint8_t> writeExecutable(const ExecutableDesc &desc) {
   flatbuffers::FlatBufferBuilder fbb(1 << 12);
   fbb.ForceDefaults(true);
-  auto buffers = [&](const std::vector<BufferDesc> &list) {
-    std::vector<flatbuffers::Offset<fb::Buffer>> out;
-    for (const BufferDesc &b : list) {
-      auto tensor = fb::CreateTensorInfo(fbb, b.dtype, fbb.CreateVector(b.dims));
-      out.push_back(fb::CreateBuffer(fbb, b.kind, b.offset, tensor));
-    }
-    return fbb.CreateVector(out);
-  };
   std::vector<flatbuffers::Offset<schema::EntryLaunches>> entries;
   for (const auto &entry : desc.launches) {
     std::vector<flatbuffers::Offset<schema::StepLaunches>> steps;
@@ -38,7 +30,7 @@ std::vector<uint8_t> writeExecutable(const ExecutableDesc &desc) {
         flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Buffer>>>
             own = 0;
         if (!l.buffers.empty())
-          own = buffers(l.buffers);
+          own = createBuffers(fbb, l.buffers);
         launches.push_back(schema::CreateLaunch(
             fbb, fbb.CreateString(l.function), l.gridX, l.tokensPerBlock,
             l.blockX, l.sharedBytes, own));
@@ -71,31 +63,6 @@ std::vector<uint8_t> writeExecutable(const ExecutableDesc &desc) {
 //===----------------------------------------------------------------------===//
 
 namespace {
-
-/// Whether `name` is a C identifier ([A-Za-z_][A-Za-z0-9_]*).
-bool isIdentifier(const flatbuffers::String &name) {
-  if (name.size() == 0)
-    return false;
-  for (uint32_t i = 0; i < name.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(name.c_str()[i]);
-    bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-    if (!letter && (i == 0 || c < '0' || c > '9'))
-      return false;
-  }
-  return true;
-}
-
-/// Whether `arch` is `prefix` and a GPU generation of 2 or 3 digits, as
-/// NVRTC names them and the driver device parses them ("compute_80",
-/// "sm_90", "sm_100").
-bool isArch(const std::string &arch, const std::string &prefix) {
-  if (arch.compare(0, prefix.size(), prefix) != 0)
-    return false;
-  std::string digits = arch.substr(prefix.size());
-  return digits.size() >= 2 && digits.size() <= 3 && digits[0] != '0' &&
-         std::all_of(digits.begin(), digits.end(),
-                     [](char c) { return c >= '0' && c <= '9'; });
-}
 
 std::string str(const flatbuffers::String *s) { return s ? s->str() : ""; }
 
@@ -137,7 +104,7 @@ bool Verifier::checkKernels() {
   if (!names || names->size() == 0)
     return fail("the executable lists no kernels");
   for (uint32_t k = 0; k < names->size(); ++k) {
-    if (!isIdentifier(*names->Get(k)))
+    if (!isKernelName(names->Get(k)->string_view()))
       return fail("kernel ", k, " '", names->Get(k)->str(),
                   "' is not a C identifier");
     kernels.push_back(names->Get(k)->str());
@@ -173,7 +140,7 @@ bool Verifier::checkModules() {
       if (arch.empty())
         return fail(what, ": ", format, " needs an architecture (", prefix,
                     "XY)");
-      if (!isArch(arch, prefix))
+      if (!isCudaArch(arch, prefix))
         return fail(what, ": the architecture '", arch, "' is not ", prefix,
                     "XY");
       std::string key = format + " " + arch;

@@ -2,33 +2,14 @@
 
 #include "qrt/runtime/Figures.h"
 
+#include "qrt/core/Plan.h"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 
 namespace qrt {
-
-namespace {
-
-std::string jsonString(const std::string &value) {
-  std::string out = "\"";
-  for (char c : value) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-} // namespace
 
 void Figures::add(const std::string &key, double value) {
   char buf[64];
@@ -41,7 +22,7 @@ void Figures::add(const std::string &key, int64_t value) {
 }
 
 void Figures::addString(const std::string &key, const std::string &value) {
-  items_.push_back({key, jsonString(value)});
+  items_.push_back({key, jsonQuoted(value)});
 }
 
 void Figures::addBool(const std::string &key, bool value) {
@@ -61,7 +42,7 @@ bool Figures::writeJson(const std::string &path, std::string &error) const {
     std::ofstream os(tmp);
     os << "{";
     for (size_t i = 0; i < items_.size(); ++i)
-      os << (i ? ", " : "") << jsonString(items_[i].first) << ": "
+      os << (i ? ", " : "") << jsonQuoted(items_[i].first) << ": "
          << items_[i].second;
     os << "}\n";
     if (!os) {

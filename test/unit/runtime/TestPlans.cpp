@@ -52,10 +52,6 @@ void patchWeightOffset(std::vector<uint8_t> &plan, uint32_t index,
 // Quantized weights
 //===----------------------------------------------------------------------===//
 
-namespace {
-
-} // namespace
-
 WeightScheme WeightScheme::of(const IntNScheme &scheme) {
   WeightScheme s;
   s.kind = QuantizedView::Kind::IntN;
@@ -163,7 +159,6 @@ std::vector<float> dequantizeAll(const WeightScheme &scheme,
   dequantizeRows(view, 0, view.rows, out.data());
   return out;
 }
-
 
 //===----------------------------------------------------------------------===//
 // The tiny decoder

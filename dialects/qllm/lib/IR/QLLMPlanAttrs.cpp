@@ -11,6 +11,7 @@
 
 #include "qllm/IR/QLLMDialect.h"
 #include "qllm/IR/QLLMOps.h"
+#include "qrt/cuda/KernelAbi.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
@@ -26,26 +27,10 @@ constexpr int64_t kMaxMaxTokens = int64_t(1) << 30;
 constexpr int64_t kMaxArenaBytes = int64_t(1) << 40;
 constexpr int64_t kMaxContext = int64_t(1) << 24;
 constexpr int64_t kMaxLayer = int64_t(1) << 20;
-constexpr int64_t kMaxGridX = 0x7FFFFFFF;
-constexpr int64_t kMaxGridY = 65535;
-constexpr int64_t kMaxBlockX = 1024;
-constexpr int64_t kMaxSharedBytes = 48 * 1024;
-
-bool isIdentifier(StringRef name) {
-  if (name.empty() || llvm::isDigit(name.front()))
-    return false;
-  return llvm::all_of(name,
-                      [](char c) { return llvm::isAlnum(c) || c == '_'; });
-}
-
-/// "compute_80", "sm_90": a prefix and a GPU generation of 2 or 3 digits.
-bool isCudaArch(StringRef arch) {
-  StringRef digits = arch;
-  if (!digits.consume_front("compute_") && !digits.consume_front("sm_"))
-    return false;
-  return digits.size() >= 2 && digits.size() <= 3 && digits.front() != '0' &&
-         llvm::all_of(digits, llvm::isDigit);
-}
+using ::qrt::cuda::kMaxBlockX;
+using ::qrt::cuda::kMaxGridX;
+using ::qrt::cuda::kMaxGridY;
+using ::qrt::cuda::kMaxSharedBytes;
 
 } // namespace
 
@@ -142,7 +127,7 @@ CudaLaunchAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        int64_t tokensPerBlock, int64_t blockX,
                        int64_t sharedBytes, bool fusedAdd) {
   (void)fusedAdd;
-  if (!isIdentifier(function))
+  if (!::qrt::cuda::isKernelName(function))
     return emitError() << "function '" << function
                        << "' is not a C identifier";
   if (gridX < 1 || gridX > kMaxGridX)
@@ -168,7 +153,7 @@ CudaCodeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   llvm::DenseSet<StringRef> seen;
   for (Attribute kernel : kernels) {
     auto name = dyn_cast<StringAttr>(kernel);
-    if (!name || !isIdentifier(name.getValue()))
+    if (!name || !::qrt::cuda::isKernelName(name.getValue()))
       return emitError() << "kernel " << kernel << " is not a C identifier";
     if (!seen.insert(name.getValue()).second)
       return emitError() << "kernel " << kernel << " is listed twice";
@@ -177,7 +162,7 @@ CudaCodeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "archs must name at least one architecture";
   for (Attribute arch : archs) {
     auto name = dyn_cast<StringAttr>(arch);
-    if (!name || !isCudaArch(name.getValue()))
+    if (!name || !::qrt::cuda::isCudaArch(name.getValue()))
       return emitError() << "arch " << arch
                          << " is not compute_XY (PTX) or sm_XY (a cubin)";
   }
@@ -244,6 +229,19 @@ CudaCodeAttr mlir::qllm::getCudaCode(Operation *module) {
 
 ArrayAttr mlir::qllm::getCudaLaunches(Operation *op) {
   return op->getAttrOfType<ArrayAttr>(kCudaLaunchesAttrName);
+}
+
+SmallVector<DimRole> mlir::qllm::getArgDimRoles(FunctionOpInterface function,
+                                                unsigned index) {
+  SmallVector<DimRole> roles;
+  if (auto list = function.getArgAttrOfType<ArrayAttr>(index, kDimRolesAttrName))
+    for (Attribute a : list) {
+      auto role = dyn_cast<DimRoleAttr>(a);
+      if (!role)
+        return {}; // not a role list (the verifier reports it)
+      roles.push_back(role.getValue());
+    }
+  return roles;
 }
 
 std::optional<int64_t> mlir::qllm::activationBytes(Type type, int64_t tokens) {

@@ -26,6 +26,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace qrt {
@@ -136,8 +137,9 @@ QuantizedFigures quantizedFigures(const fb::Plan &plan);
 /// A JSON view of a plan without weight bytes (for tests and users); the
 /// executables of registered targets are described by their backends.
 void writePlanJson(const fb::Plan &plan, std::ostream &os);
-/// Pieces of the JSON view, for targets' own: a string (escaped, quoted),
-/// a list of buffers.
+/// Pieces of the JSON view, for targets' own (and other JSON the runtime
+/// writes): a string (escaped, quoted), a list of buffers.
+std::string jsonQuoted(std::string_view text);
 void writeJsonString(std::ostream &os, const flatbuffers::String *s);
 void writeBuffersJson(
     std::ostream &os,

@@ -153,6 +153,14 @@ struct PlanDesc {
   std::optional<ShardingDesc> sharding;
 };
 
+/// A Buffer (and a vector of them) in `fbb`, as every FlatBuffer of a plan
+/// stores buffers: the plan's steps, a backend executable's launches.
+flatbuffers::Offset<fb::Buffer> createBuffer(flatbuffers::FlatBufferBuilder &fbb,
+                                             const BufferDesc &buffer);
+flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Buffer>>>
+createBuffers(flatbuffers::FlatBufferBuilder &fbb,
+              const std::vector<BufferDesc> &list);
+
 /// Where writePlan puts the bytes, in order; false stops writing (the sink
 /// says why in the error it reports to its caller).
 using PlanSink = std::function<bool(const void *data, size_t size)>;

@@ -16,6 +16,7 @@
 #include "qrt/core/PlanWriter.h"
 #include "qrt/core/Targets.h"
 #include "qrt/cuda/Device.h"
+#include "qrt/cuda/KernelAbi.h"
 
 #include <cstdint>
 #include <string>
@@ -30,14 +31,6 @@ struct Launch;
 
 /// The TargetCode name of the CUDA backend's code.
 inline constexpr const char *kTargetName = "cuda";
-
-/// Launch limits of every CUDA GPU the backend targets (sm_80 and later):
-/// grid x, grid y, threads per block, and dynamic shared memory without
-/// opting in (cuFuncSetAttribute, which the backend does not call).
-inline constexpr uint32_t kMaxGridX = 0x7FFFFFFFu;
-inline constexpr uint64_t kMaxGridY = 65535;
-inline constexpr uint32_t kMaxBlockX = 1024;
-inline constexpr uint32_t kMaxSharedBytes = 48 * 1024;
 
 //===----------------------------------------------------------------------===//
 // Writing

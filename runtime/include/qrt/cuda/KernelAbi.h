@@ -27,6 +27,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 namespace qrt::cuda {
 
@@ -56,6 +57,51 @@ inline constexpr const char *kKernelParamsSource =
     "  int tokens;\n"
     "  int context;\n"
     "};\n";
+
+/// Launch limits of every CUDA GPU the backend targets (sm_80 and later):
+/// grid x, grid y, threads per block, and dynamic shared memory without
+/// opting in (cuFuncSetAttribute, which the backend does not call). Both
+/// plan verifiers hold launches to them: the dialect's (qllm.cuda_launches)
+/// and the CUDA backend's (the plan's executable).
+inline constexpr uint32_t kMaxGridX = 0x7FFFFFFFu;
+inline constexpr uint32_t kMaxGridY = 65535;
+inline constexpr uint32_t kMaxBlockX = 1024;
+inline constexpr uint32_t kMaxSharedBytes = 48 * 1024;
+
+/// Whether `name` can name a kernel: a C identifier ([A-Za-z_][A-Za-z0-9_]*).
+inline bool isKernelName(std::string_view name) {
+  if (name.empty())
+    return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    if (!letter && (i == 0 || c < '0' || c > '9'))
+      return false;
+  }
+  return true;
+}
+
+/// Whether `arch` is "compute_XY" (PTX) or "sm_XY" (a cubin), XY a GPU
+/// generation of 2 or 3 digits as NVRTC names them ("sm_90", "sm_100");
+/// with `prefix`, only that form.
+inline bool isCudaArch(std::string_view arch, std::string_view prefix = {}) {
+  std::string_view digits = arch;
+  auto consume = [&](std::string_view p) {
+    if (digits.substr(0, p.size()) != p)
+      return false;
+    digits.remove_prefix(p.size());
+    return true;
+  };
+  if (prefix.empty() ? !consume("compute_") && !consume("sm_")
+                     : !consume(prefix))
+    return false;
+  if (digits.size() < 2 || digits.size() > 3 || digits[0] == '0')
+    return false;
+  for (char c : digits)
+    if (c < '0' || c > '9')
+      return false;
+  return true;
+}
 
 } // namespace qrt::cuda
 

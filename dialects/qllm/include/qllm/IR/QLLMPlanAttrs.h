@@ -16,6 +16,7 @@
 #include "qllm/IR/QLLMAttrs.h"
 
 #include "mlir/IR/Operation.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/StringRef.h"
 
 #include <optional>
@@ -68,6 +69,10 @@ CudaCodeAttr getCudaCode(Operation *module);
 /// An op's CUDA launches (`qllm.cuda_launches`, an array of
 /// #qllm.cuda_launch), null if absent.
 ArrayAttr getCudaLaunches(Operation *op);
+/// The roles of argument `index`'s dimensions (`qllm.dim_roles`, one per
+/// dimension as the verifier checks); empty if unclassified.
+SmallVector<DimRole> getArgDimRoles(FunctionOpInterface function,
+                                    unsigned index);
 
 /// Bytes of an f32 activation of `type` with its dynamic dimension (at most
 /// one, the tokens) taken as `tokens`; nullopt for more dynamic dimensions.
