@@ -204,8 +204,10 @@ std::vector<const Backend *> registeredBackends() {
     for (const auto &[name, backend] : r.backends)
       out.push_back(backend.get());
   }
-  std::stable_sort(out.begin(), out.end(), [](const Backend *a, const Backend *b) {
-    return a->autoRank > b->autoRank;
+  // Highest rank first; equal ranks by name.
+  std::sort(out.begin(), out.end(), [](const Backend *a, const Backend *b) {
+    return a->autoRank != b->autoRank ? a->autoRank > b->autoRank
+                                      : a->name < b->name;
   });
   return out;
 }
