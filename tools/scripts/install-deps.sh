@@ -15,6 +15,7 @@ packages=(
   libprotobuf-dev protobuf-compiler libonnx-dev python3-onnx python3-numpy
   flatbuffers-compiler libflatbuffers-dev libsentencepiece-dev nlohmann-json3-dev
   python3-sentencepiece libbenchmark-dev nodejs
+  libeigen3-dev
 )
 if [ "${1:-}" = "--fuzz" ]; then
   packages+=(clang-22 libclang-rt-22-dev)

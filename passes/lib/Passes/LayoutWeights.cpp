@@ -217,7 +217,8 @@ struct QLLMLayoutWeightsPass
         resource = cast<DenseResourceElementsAttr>(weight.getValue());
         weight->erase();
       }
-      resource.getRawHandle().getResource()->setBlob(AsmResourceBlob());
+      if (freeOriginals)
+        resource.getRawHandle().getResource()->setBlob(AsmResourceBlob());
     }
     for (MatmulOp matmul : transposed)
       matmul.setTransposeRhs(true);

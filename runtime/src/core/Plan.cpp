@@ -120,6 +120,12 @@ const void *LoadedPlan::weight(uint32_t index) const {
   return data_ + plan_->weights()->Get(index)->offset();
 }
 
+void *LoadedPlan::mutableWeight(uint32_t index) {
+  if (synthetic_ || mapped_ || memory_.empty())
+    return nullptr;
+  return memory_.data() + plan_->weights()->Get(index)->offset();
+}
+
 QuantizedFigures quantizedFigures(const fb::Plan &plan) {
   QuantizedFigures f;
   std::vector<bool> seen(plan.weights() ? plan.weights()->size() : 0);

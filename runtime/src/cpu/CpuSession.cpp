@@ -127,6 +127,10 @@ bool CpuSession::runChunk(size_t entryIndex, const int32_t *tokens,
     if (!runStep(entryIndex, index, tokens, count, error))
       return false;
     observer_->afterStep(event);
+    if (observer_->stopRequested()) {
+      error = kStoppedByObserver;
+      return false;
+    }
   }
   if (logits) {
     const float *all = reinterpret_cast<const float *>(

@@ -485,6 +485,10 @@ bool CudaSession::launchObserved(size_t entryIndex, EntryCode &code,
                   event.outputs[o]))
         return false;
     observer_->afterStep(event);
+    if (observer_->stopRequested()) {
+      error = kStoppedByObserver;
+      return false;
+    }
   }
   return true;
 }

@@ -30,7 +30,7 @@ namespace mlir::qllm {
 //===----------------------------------------------------------------------===//
 
 /// How weights are stored: as floats, or quantized.
-enum class WeightMethod { fp32, fp16, int8, int4, intN, nf4 };
+enum class WeightMethod { fp32, fp16, int8, int4, intN, nf4, gptq };
 /// The kernel target of a plan.
 enum class Target { cpu, cuda };
 /// The storage type of quantization scales.
@@ -39,11 +39,13 @@ enum class ScaleTypeChoice { byMethod, f32, f16, bf16 };
 enum class SymmetryChoice { byMethod, symmetric, asymmetric };
 /// Floating-point storage of weights.
 enum class FloatStorage { f32, f16 };
+/// How calibration text becomes token samples.
+enum class CalibrationMode { documents, windows };
 
 /// The command-line name of a choice ("int4", "cuda", ...).
 llvm::StringRef nameOf(WeightMethod method);
 llvm::StringRef nameOf(Target target);
-/// Whether `method` quantizes (int8, int4, int, nf4).
+/// Whether `method` quantizes (int8, int4, int, nf4, gptq).
 inline bool isQuantized(WeightMethod method) {
   return method != WeightMethod::fp32 && method != WeightMethod::fp16;
 }
@@ -63,6 +65,24 @@ struct QuantizeOptions {
   int64_t doubleQuantBlockSize = 256;
   std::vector<std::string> exclude;
   bool quantizeOutput = false;
+};
+
+/// GPTQ and its calibration (qllm-gptq); the scheme (bits, group size,
+/// symmetry, scale type) comes from QuantizeOptions.
+struct GptqPassOptions {
+  bool actOrder = false;
+  bool staticGroups = false;
+  double dampPercent = 0.01;
+  int64_t blockSize = 128;
+  bool trueSequential = true;
+  bool clipSearch = false;
+  std::string calibration;
+  std::string calibrationDocSep = "<|endoftext|>";
+  int64_t calibrationSamples = 128;
+  int64_t calibrationSeqlen = 2048;
+  int64_t calibrationOffset = 0;
+  CalibrationMode calibrationMode = CalibrationMode::documents;
+  uint64_t calibrationSeed = 0;
 };
 
 /// The entry points of a plan (qllm-specialize-entries).
@@ -123,7 +143,10 @@ template <typename Owner> struct QuantizeOptionSet {
                    clEnumValN(WeightMethod::intN, "int",
                               "codes of `bits` bits (2, 3, 4, 8)"),
                    clEnumValN(WeightMethod::nf4, "nf4",
-                              "bitsandbytes NF4 in blocks of 64"))),
+                              "bitsandbytes NF4 in blocks of 64"),
+                   clEnumValN(WeightMethod::gptq, "gptq",
+                              "GPTQ, calibrated: `bits` (default 4) in "
+                              "groups of 128, asymmetric"))),
         bits(owner, "bits",
              llvm::cl::desc("Code bits for method=int: 2, 3, 4 or 8 (0: the "
                             "method's)"),
@@ -205,6 +228,122 @@ template <typename Owner> struct QuantizeOptionSet {
   Option<int64_t> doubleQuantBlockSize;
   ListOption<std::string> exclude;
   Option<bool> quantizeOutput;
+};
+
+template <typename Owner> struct GptqOptionSet {
+  template <typename T>
+  using Option = typename detail::OptionTypes<Owner>::template Option<T>;
+
+  explicit GptqOptionSet(Owner &owner)
+      : actOrder(owner, "act-order",
+                 llvm::cl::desc("GPTQ: quantize columns by descending "
+                                "Hessian diagonal (desc_act)"),
+                 llvm::cl::init(false)),
+        staticGroups(owner, "static-groups",
+                     llvm::cl::desc("GPTQ with act-order: group parameters "
+                                    "from contiguous groups before the "
+                                    "permutation (no group index stored)"),
+                     llvm::cl::init(false)),
+        dampPercent(owner, "damp-percent",
+                    llvm::cl::desc("GPTQ: dampening added to diag(H), as a "
+                                   "fraction of its mean (raised 10x while H "
+                                   "is not positive definite)"),
+                    llvm::cl::init(GptqPassOptions().dampPercent)),
+        blockSize(owner, "block-size",
+                  llvm::cl::desc("GPTQ: columns per lazy batch update"),
+                  llvm::cl::init(GptqPassOptions().blockSize)),
+        trueSequential(owner, "true-sequential",
+                       llvm::cl::desc("GPTQ: inside a layer, each group of "
+                                      "projections sharing an input (q/k/v, "
+                                      "o, up/gate, down) is calibrated after "
+                                      "the earlier ones are quantized; false: "
+                                      "the whole layer from one forward"),
+                       llvm::cl::init(true)),
+        clipSearch(owner, "clip-search",
+                   llvm::cl::desc("GPTQ: search each group's range (shrunk "
+                                  "by up to 20%) for the smallest "
+                                  "Hessian-weighted error"),
+                   llvm::cl::init(false)),
+        calibration(owner, "calibration",
+                    llvm::cl::desc("GPTQ: calibration text file"),
+                    llvm::cl::init(std::string())),
+        calibrationDocSep(owner, "calibration-doc-sep",
+                          llvm::cl::desc("GPTQ: document separator of the "
+                                         "calibration text"),
+                          llvm::cl::init(GptqPassOptions().calibrationDocSep)),
+        calibrationSamples(owner, "calibration-samples",
+                           llvm::cl::desc("GPTQ: calibration samples"),
+                           llvm::cl::init(
+                               GptqPassOptions().calibrationSamples)),
+        calibrationSeqlen(owner, "calibration-seqlen",
+                          llvm::cl::desc("GPTQ: tokens per sample (at most "
+                                         "the model's context)"),
+                          llvm::cl::init(GptqPassOptions().calibrationSeqlen)),
+        calibrationOffset(owner, "calibration-offset",
+                          llvm::cl::desc("GPTQ: first document used (skip "
+                                         "an evaluation set)"),
+                          llvm::cl::init(int64_t(0))),
+        calibrationMode(
+            owner, "calibration-mode",
+            llvm::cl::desc("GPTQ: documents (each BOS + its tokens, "
+                           "truncated) or windows (random windows of the "
+                           "documents' tokens concatenated)"),
+            llvm::cl::init(CalibrationMode::documents),
+            llvm::cl::values(
+                clEnumValN(CalibrationMode::documents, "documents",
+                           "one document per sample"),
+                clEnumValN(CalibrationMode::windows, "windows",
+                           "random windows of the concatenated text"))),
+        calibrationSeed(owner, "calibration-seed",
+                        llvm::cl::desc("GPTQ: seed of the windows"),
+                        llvm::cl::init(uint64_t(0))) {}
+
+  GptqPassOptions values() const {
+    GptqPassOptions o;
+    o.actOrder = actOrder;
+    o.staticGroups = staticGroups;
+    o.dampPercent = dampPercent;
+    o.blockSize = blockSize;
+    o.trueSequential = trueSequential;
+    o.clipSearch = clipSearch;
+    o.calibration = calibration;
+    o.calibrationDocSep = calibrationDocSep;
+    o.calibrationSamples = calibrationSamples;
+    o.calibrationSeqlen = calibrationSeqlen;
+    o.calibrationOffset = calibrationOffset;
+    o.calibrationMode = calibrationMode;
+    o.calibrationSeed = calibrationSeed;
+    return o;
+  }
+  void assign(const GptqPassOptions &o) {
+    actOrder = o.actOrder;
+    staticGroups = o.staticGroups;
+    dampPercent = o.dampPercent;
+    blockSize = o.blockSize;
+    trueSequential = o.trueSequential;
+    clipSearch = o.clipSearch;
+    calibration = o.calibration;
+    calibrationDocSep = o.calibrationDocSep;
+    calibrationSamples = o.calibrationSamples;
+    calibrationSeqlen = o.calibrationSeqlen;
+    calibrationOffset = o.calibrationOffset;
+    calibrationMode = o.calibrationMode;
+    calibrationSeed = o.calibrationSeed;
+  }
+
+  Option<bool> actOrder;
+  Option<bool> staticGroups;
+  Option<double> dampPercent;
+  Option<int64_t> blockSize;
+  Option<bool> trueSequential;
+  Option<bool> clipSearch;
+  Option<std::string> calibration;
+  Option<std::string> calibrationDocSep;
+  Option<int64_t> calibrationSamples;
+  Option<int64_t> calibrationSeqlen;
+  Option<int64_t> calibrationOffset;
+  Option<CalibrationMode> calibrationMode;
+  Option<uint64_t> calibrationSeed;
 };
 
 template <typename Owner> struct EntryOptionSet {

@@ -23,6 +23,10 @@ createQLLMQuantizeWeightsPass(const QuantizeOptions &options);
 std::unique_ptr<Pass>
 createQLLMSpecializeEntriesPass(const EntryOptions &options);
 std::unique_ptr<Pass> createQLLMSelectKernelsPass(Target target);
+/// qllm-gptq (library QuantGptq): `tokenizer` tokenizes the calibration text.
+std::unique_ptr<Pass> createQLLMGptqPass(const QuantizeOptions &quantize,
+                                         const GptqPassOptions &gptq,
+                                         const std::string &tokenizer);
 std::unique_ptr<Pass> createQLLMGenerateCudaPass(const CudaOptions &options);
 
 /// quant-import-cleanup: classifies the model's dimensions, folds the shape
@@ -47,6 +51,7 @@ struct CompileOptions : public PassPipelineOptions<CompileOptions> {
   TargetOptionSet<::mlir::detail::PassOptions> target{*this};
   CudaOptionSet<::mlir::detail::PassOptions> cuda{*this};
   EntryOptionSet<::mlir::detail::PassOptions> entries{*this};
+  GptqOptionSet<::mlir::detail::PassOptions> gptq{*this};
 };
 
 /// quant-compile: quant-import-cleanup, then everything a plan needs:
@@ -55,7 +60,9 @@ struct CompileOptions : public PassPipelineOptions<CompileOptions> {
 /// target its kernels. The result exports with quant-translate --export-plan.
 void buildCompilePipeline(OpPassManager &pm, const CompileOptions &options);
 
-/// Registers the named pipelines (quant-import-cleanup, ...).
+/// Registers the named pipelines (quant-import-cleanup, ...). The pipeline
+/// functions are defined by the library QuantPipelines (above QuantPasses
+/// and QuantGptq).
 void registerQuantPipelines();
 
 } // namespace mlir::qllm

@@ -139,6 +139,50 @@ def QLLMQuantizeWeightsPass : Pass<"qllm-quantize-weights", "::mlir::ModuleOp"> 
   let dependentDialects = ["::mlir::qllm::QLLMDialect"];
 }
 
+def QLLMGptqPass : Pass<"qllm-gptq", "::mlir::ModuleOp"> {
+  let summary = "Quantize matmul weights with GPTQ, calibrated through the runtime";
+  let description = [{
+    GPTQ (Frantar et al.) of the weights `qllm-quantize-weights` would
+    quantize, into the same `!qllm.qtensor` integer schemes (so every kernel
+    runs the result): `bits` (2, 3, 4, 8; default 4), `group-size` (default
+    128, -1 per channel), `symmetric`, `scale-type` (default f16).
+
+    The Hessians of each projection's inputs come from running the model
+    through our own runtime: a float plan of this module (exported in
+    memory, CPU backend, one prefill chunk per sample) runs the calibration
+    samples, and a step observer accumulates sum x x^T at the matmuls.
+    Projections are solved in plan order, in stages (with `true-sequential`,
+    each group of projections sharing an input: q/k/v, o, gate/up, down;
+    otherwise a whole layer), each stage calibrated on the model with the
+    earlier stages already quantized (their dequantized values written into
+    the float plan). The solver is `quant/Quantize/Gptq.h`, the driver
+    `quant/Quantize/Calibration.h`.
+
+    Calibration: `calibration` (a text file, required), split into documents
+    on `calibration-doc-sep`, tokenized with `tokenizer` (required; the
+    entries' tokenizer in quant-compile), `calibration-samples` samples of at
+    most `calibration-seqlen` tokens (and the model's context) from document
+    `calibration-offset` on: each document as BOS + tokens
+    (`calibration-mode=documents`) or random windows of the concatenated
+    documents (`windows`, `calibration-seed`).
+
+    GPTQ options (AutoGPTQ / GPTQModel names): `act-order` (desc_act),
+    `static-groups`, `damp-percent`, `block-size`, `true-sequential`,
+    `clip-search` (search each group's range for the smallest
+    Hessian-weighted error). Act order without static groups stores a group
+    index (`g_idx`).
+
+    `report` prints per weight: calibration tokens, trace of H, dead inputs,
+    dampening used, ||WX - QX||^2 per token of GPTQ and of round to nearest
+    (GPTQ's group rules), and seconds; progress goes to stderr when it is a
+    terminal. A Hessian that is not positive definite raises the dampening
+    (a warning names the weight); NaN or infinity in an activation or a
+    weight is an error naming it. `save-hessians` (a directory) writes each
+    weight's Hessian as `<weight>.npy`, for the tests.
+  }];
+  let dependentDialects = ["::mlir::qllm::QLLMDialect"];
+}
+
 //===----------------------------------------------------------------------===//
 // Fusion
 //===----------------------------------------------------------------------===//
@@ -202,6 +246,10 @@ def QLLMLayoutWeightsPass : Pass<"qllm-layout-weights", "::mlir::ModuleOp"> {
            [{::llvm::cl::values(
                clEnumValN(::mlir::qllm::FloatStorage::f32, "f32", "f32"),
                clEnumValN(::mlir::qllm::FloatStorage::f16, "f16", "f16"))}]>,
+    Option<"freeOriginals", "free-originals", "bool", "true",
+           "Free an original blob once no weight reads it (false when other "
+           "modules, e.g. the one a calibration plan was cloned from, share "
+           "the blobs)">,
   ];
   let dependentDialects = ["::mlir::qllm::QLLMDialect"];
 }

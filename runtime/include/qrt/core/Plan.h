@@ -76,6 +76,12 @@ public:
   /// The bytes of weight `index` (verified to lie in the plan, or
   /// synthesized for a weightless plan).
   const void *weight(uint32_t index) const;
+  /// The writable bytes of weight `index` of a plan opened from memory (its
+  /// own copy), nullptr for a mapped file or a weightless plan. Sessions
+  /// created afterwards see what is written; a CPU session, which reads the
+  /// plan's memory, also sees it from its next step on (calibration replaces
+  /// float weights by their quantized values this way).
+  void *mutableWeight(uint32_t index);
   /// Whether the weights were synthesized (a weightless plan).
   bool weightless() const { return synthetic_ != nullptr; }
   /// Bytes of memory holding the synthesized weights (0 unless weightless).

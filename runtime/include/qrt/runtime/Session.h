@@ -119,7 +119,15 @@ public:
   virtual void beforeStep(const StepEvent &event) { (void)event; }
   /// After the step ran: its outputs hold what it wrote.
   virtual void afterStep(const StepEvent &event) { (void)event; }
+  /// Asked after afterStep: true stops the forward there (it fails with
+  /// kStoppedByObserver and the position does not advance), e.g. when a
+  /// calibration has seen the steps it needs. Only a forward of one chunk
+  /// should be stopped: the chunks after it do not run.
+  virtual bool stopRequested() const { return false; }
 };
+
+/// The error of a forward that the observer stopped.
+inline constexpr const char *kStoppedByObserver = "stopped by the step observer";
 
 //===----------------------------------------------------------------------===//
 // Sessions

@@ -1,4 +1,9 @@
 //===- Pipelines.cpp - named pass pipelines of quant-opt ------------------===//
+//
+// Above every pass library (QuantPasses, QuantGptq): quant-compile chooses
+// among their passes.
+//
+//===----------------------------------------------------------------------===//
 
 #include "quant/Passes/Passes.h"
 
@@ -8,28 +13,6 @@
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
-
-llvm::StringRef mlir::qllm::nameOf(WeightMethod method) {
-  switch (method) {
-  case WeightMethod::fp32:
-    return "fp32";
-  case WeightMethod::fp16:
-    return "fp16";
-  case WeightMethod::int8:
-    return "int8";
-  case WeightMethod::int4:
-    return "int4";
-  case WeightMethod::intN:
-    return "int";
-  case WeightMethod::nf4:
-    return "nf4";
-  }
-  return "?";
-}
-
-llvm::StringRef mlir::qllm::nameOf(Target target) {
-  return target == Target::cuda ? "cuda" : "cpu";
-}
 
 void mlir::qllm::buildImportCleanupPipeline(OpPassManager &pm) {
   // What each input and output dimension counts, from the decoder
@@ -59,7 +42,11 @@ void mlir::qllm::buildCompilePipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createQLLMPromoteToF32Pass());
   QuantizeOptions quantize = options.quantize.values();
   bool quantized = isQuantized(quantize.method);
-  if (quantized) {
+  if (quantize.method == WeightMethod::gptq) {
+    pm.addPass(createQLLMGptqPass(quantize, options.gptq.values(),
+                                  options.entries.tokenizer));
+    pm.addPass(createQLLMFuseDequantMatmulPass());
+  } else if (quantized) {
     pm.addPass(createQLLMQuantizeWeightsPass(quantize));
     pm.addPass(createQLLMFuseDequantMatmulPass());
   }
@@ -84,7 +71,7 @@ void mlir::qllm::registerQuantPipelines() {
       "quant-compile",
       "Compile an imported model into plan-ready IR: import cleanup, f32 "
       "compute, weight quantization and dequant-matmul fusion "
-      "(method=int8|int4|int|nf4) or float storage (method=fp32|fp16), "
+      "(method=int8|int4|int|nf4, or gptq calibrated on calibration=FILE) or float storage (method=fp32|fp16), "
       "prefill/decode entries, weight layout, kernels and arena offsets; "
       "target=cuda also generates CUDA kernels for the plan",
       [](OpPassManager &pm, const CompileOptions &options) {
