@@ -202,6 +202,8 @@ struct QLLMGenerateCudaPass
         launches.push_back(code.add(lastDim(op->getResult(0))));
       } else if (kernel == Kernel::swiglu) {
         launches.push_back(code.swiglu(lastDim(op->getResult(0))));
+      } else if (kernel == Kernel::gather) {
+        launches.push_back(code.gather(lastDim(op->getResult(0))));
       }
       SmallVector<Attribute> attrs;
       for (auto [index, launch] : llvm::enumerate(launches))

@@ -44,14 +44,21 @@ struct QLLMPromoteToF32Pass
     func.walk([&](Operation *op) { ops.push_back(op); });
     for (Operation *op : ops) {
       if (isa<WeightOp, ConstantOp>(op)) {
-        // Stored data stays as it is, read through a cast.
+        // Stored data stays as it is, read through a cast; the components
+        // of a quantized weight (f16 scales) are read as stored.
         Value value = op->getResult(0);
-        if (!isNarrowFloat(value.getType()) || value.use_empty())
+        auto computes = [](OpOperand &use) {
+          return !isa<QuantizedWeightOp>(use.getOwner());
+        };
+        if (!isNarrowFloat(value.getType()) ||
+            llvm::none_of(value.getUses(), computes))
           continue;
         builder.setInsertionPointAfter(op);
         Value wide = CastOp::create(builder, op->getLoc(),
                                     widened(value.getType()), value);
-        value.replaceAllUsesExcept(wide, wide.getDefiningOp());
+        value.replaceUsesWithIf(wide, [&](OpOperand &use) {
+          return use.getOwner() != wide.getDefiningOp() && computes(use);
+        });
         continue;
       }
       if (auto cast = dyn_cast<CastOp>(op)) {

@@ -136,6 +136,19 @@ Choice kernelFor(Operation *op, std::string &why) {
     why = "broadcasting additions have no kernel";
     return {};
   }
+  if (auto gather = dyn_cast<GatherOp>(op)) {
+    auto data = cast<RankedTensorType>(gather.getData().getType());
+    auto indices = dyn_cast<RankedTensorType>(gather.getIndices().getType());
+    int64_t axis = gather.getAxis();
+    if (axis == data.getRank() - 1 && indices &&
+        indices.getRank() == 1 && indices.getElementType().isInteger(32) &&
+        weightOf(gather.getIndices()) && gather.getType() == data &&
+        data.getElementType().isF32())
+      return Kernel::gather;
+    why = "only a permutation of the last dimension of f32 activations by "
+          "an i32 index weight runs (qllm-fold-act-order makes those)";
+    return {};
+  }
   // A kernel with no condition of its own (swiglu): the op kind decides.
   if (std::optional<Kernel> kernel = kernelForOp(op))
     return *kernel;

@@ -42,14 +42,14 @@ void mlir::qllm::buildCompilePipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createQLLMPromoteToF32Pass());
   QuantizeOptions quantize = options.quantize.values();
   bool quantized = isQuantized(quantize.method);
-  if (quantize.method == WeightMethod::gptq) {
+  if (quantize.method == WeightMethod::gptq)
     pm.addPass(createQLLMGptqPass(quantize, options.gptq.values(),
                                   options.entries.tokenizer));
-    pm.addPass(createQLLMFuseDequantMatmulPass());
-  } else if (quantized) {
+  else if (quantized)
     pm.addPass(createQLLMQuantizeWeightsPass(quantize));
-    pm.addPass(createQLLMFuseDequantMatmulPass());
-  }
+  // Also for IR quantized before (by qllm-gptq, or imported MatMulNBits).
+  pm.addPass(createQLLMFuseDequantMatmulPass());
+  pm.addPass(createQLLMFoldActOrderPass());
   pm.addPass(createQLLMSpecializeEntriesPass(options.entries.values()));
   QLLMLayoutWeightsPassOptions layout;
   layout.weightType = quantized ? options.floatWeights.getValue()

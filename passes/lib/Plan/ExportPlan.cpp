@@ -44,7 +44,8 @@ QUANT_SAME_KERNEL(attention, Attention)
 QUANT_SAME_KERNEL(add, Add)
 QUANT_SAME_KERNEL(swiglu, SwiGlu)
 QUANT_SAME_KERNEL(dequant_matmul, DequantMatMul)
-static_assert(static_cast<int>(fb::Kernel::MAX) == 7,
+QUANT_SAME_KERNEL(gather, Gather)
+static_assert(static_cast<int>(fb::Kernel::MAX) == 8,
               "the plan schema has a kernel the dialect does not");
 #undef QUANT_SAME_KERNEL
 
@@ -135,7 +136,10 @@ FailureOr<qrt::BufferDesc> PlanExporter::describeWeight(WeightOp weight,
     return user->emitError() << "reads weight '" << weight.getName()
                              << "' of type " << type
                              << ", which plans cannot store";
-  bool component = isa<QuantizedWeightOp>(user);
+  // Components of quantized weights and gather indices have their own
+  // types; other weights are f32 or f16.
+  bool component = isa<QuantizedWeightOp>(user) ||
+                   (isa<GatherOp>(user) && *dtype == fb::DType::I32);
   if (!component && *dtype != fb::DType::F32 && *dtype != fb::DType::F16)
     return user->emitError()
            << "reads weight '" << weight.getName() << "' stored as "
@@ -318,6 +322,7 @@ PlanExporter::stepParameters(Operation *op, Kernel kernel,
   }
   case Kernel::add:
   case Kernel::swiglu:
+  case Kernel::gather:
     return SmallVector<Value>{op->getOperand(0), op->getOperand(1)};
   }
   return op->emitError() << "has a kernel plans do not know";

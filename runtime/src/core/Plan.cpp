@@ -151,7 +151,8 @@ QuantizedFigures quantizedFigures(const fb::Plan &plan) {
                     (q->group_size() < 0
                          ? std::string("per-channel")
                          : "g" + std::to_string(q->group_size())) +
-                    (q->symmetric() ? " sym" : " asym") + " " +
+                    (q->symmetric() ? " sym" : " asym") +
+                    (q->act_order() ? " act-order (g_idx)" : "") + " " +
                     fb::EnumNameDType(q->scale_type()) + " scales";
       if (f.schemes.find(name) == std::string::npos)
         f.schemes += (f.schemes.empty() ? "" : ", ") + name;

@@ -61,6 +61,7 @@ private:
   bool checkAttention(StepCheck &s);
   bool checkDequantMatMul(StepCheck &s);
   bool checkElementwise(StepCheck &s);
+  bool checkGather(StepCheck &s);
 
   static bool hasTokenDim(const Dims &dims) {
     return std::find(dims.begin(), dims.end(), int64_t(-1)) != dims.end();
@@ -240,6 +241,8 @@ bool Verifier::checkStep(const fb::Step &step, const fb::Entry &entry,
   case fb::Kernel::Add:
   case fb::Kernel::SwiGlu:
     return checkElementwise(s);
+  case fb::Kernel::Gather:
+    return checkGather(s);
   }
   return fail(where, ": unknown kernel ", static_cast<int>(step.kernel()));
 }
@@ -417,6 +420,37 @@ bool Verifier::checkElementwise(StepCheck &s) {
   return s.activations({0, 1}) &&
          s.expect(s.in(0) == s.in(1) && s.out(0) == s.in(0),
                   "elementwise operands must have one shape");
+}
+
+bool Verifier::checkGather(StepCheck &s) {
+  if (s.inputs != 2 || s.outputs != 1 ||
+      s.kindOf(1) != fb::BufferKind::Weight)
+    return s.fail(": gather takes an activation and an index weight");
+  Dims indices = s.in(1);
+  if (!s.activations({0}) ||
+      !s.expect(s.typeOf(1) == fb::DType::I32 && indices.size() == 1 &&
+                    StepCheck::last(s.in(0)) == indices[0] &&
+                    s.out(0) == s.in(0),
+                "gather permutes the last dimension of x with an i32 [n] "
+                "weight"))
+    return false;
+  if (plan->weightless())
+    return s.fail(": a weightless plan cannot gather (its indices would be "
+                  "synthesized)");
+  // The kernels read x at each index: it must be a permutation.
+  const fb::WeightInfo *w = plan->weights()->Get(s.step.inputs()->Get(1)->offset());
+  const uint8_t *bytes = data + w->offset();
+  std::vector<bool> seen(static_cast<size_t>(indices[0]));
+  for (int64_t j = 0; j < indices[0]; ++j) {
+    int32_t index;
+    std::memcpy(&index, bytes + 4 * j, 4);
+    if (index < 0 || index >= indices[0] || seen[index])
+      return s.fail(": gather index ", j, " (", index,
+                    ") leaves the indices no permutation of 0..",
+                    indices[0] - 1);
+    seen[index] = true;
+  }
+  return true;
 }
 
 //===----------------------------------------------------------------------===//

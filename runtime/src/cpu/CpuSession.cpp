@@ -273,6 +273,13 @@ bool CpuSession::runStep(size_t entryIndex, uint32_t index,
     cpu::swiglu(arenaPtr(in[0]), arenaPtr(in[1]), elements(out),
                 arenaPtr(out));
     break;
+  case fb::Kernel::Gather: {
+    int64_t n = dimsOf(in[1])[0];
+    cpu::gatherLastDim(arenaPtr(in[0]), elements(out) / n, n,
+                       static_cast<const int32_t *>(weightPtr(in[1])),
+                       arenaPtr(out));
+    break;
+  }
   }
   return true;
 }

@@ -163,6 +163,19 @@ void swiglu(const float *gate, const float *up, int64_t count, float *y) {
     kernels().swiglu(gate, up, count, y);
 }
 
+void gatherLastDim(const float *x, int64_t rows, int64_t n,
+                   const int32_t *indices, float *y) {
+  // A row at a time through a copy: y may alias x (reads of a row are
+  // scattered, bandwidth is the row itself, a few KiB).
+  std::vector<float> row(static_cast<size_t>(n));
+  for (int64_t r = 0; r < rows; ++r) {
+    std::memcpy(row.data(), x + r * n, static_cast<size_t>(n) * sizeof(float));
+    float *out = y + r * n;
+    for (int64_t j = 0; j < n; ++j)
+      out[j] = row[static_cast<size_t>(indices[j])];
+  }
+}
+
 bool embedding(const void *table, WeightType type, int64_t vocab, int64_t dim,
                const int32_t *ids, int64_t count, float *out) {
   const KernelTable &kernelTable = kernels();

@@ -202,6 +202,8 @@ std::optional<Kernel> mlir::qllm::kernelForOp(Operation *op) {
     return Kernel::add;
   if (isa<SwiGluOp>(op))
     return Kernel::swiglu;
+  if (isa<GatherOp>(op))
+    return Kernel::gather;
   return std::nullopt;
 }
 

@@ -83,6 +83,9 @@ public:
   std::vector<Launch> attention(const AttentionSpec &spec);
   Launch add(int64_t dim);
   Launch swiglu(int64_t dim);
+  /// out[t, j] = x[t, indices[j]] (an act-order permutation; out must not
+  /// overlap x).
+  Launch gather(int64_t dim);
 
   /// The whole translation unit: prelude, then every kernel.
   std::string source() const;

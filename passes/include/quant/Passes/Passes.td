@@ -139,6 +139,25 @@ def QLLMQuantizeWeightsPass : Pass<"qllm-quantize-weights", "::mlir::ModuleOp"> 
   let dependentDialects = ["::mlir::qllm::QLLMDialect"];
 }
 
+def QLLMFoldActOrderPass : Pass<"qllm-fold-act-order", "::mlir::ModuleOp"> {
+  let summary = "Store act-order weights with contiguous groups; permute their inputs";
+  let description = [{
+    An act-order integer weight (a `g_idx` per column, from GPTQ's act
+    order or an imported MatMulNBits) read by `qllm.dequant_matmul`s is
+    stored with its columns sorted by group, so that its groups are
+    contiguous (no `g_idx`, the fast kernels), when each group then holds
+    `group_size` consecutive columns (the last one fewer). Its matmuls read
+    the input in the same order: when the input is `swiglu(gate, up)` of two
+    integer-weight matmuls (the down projection), the rows of the gate and
+    up weights are reordered instead, at no run-time cost; otherwise a
+    `qllm.gather` of the input's last dimension, with the order as an i32
+    weight `<weight>.perm`, is shared by every matmul reading that input in
+    that order (q, k and v). Other weights, and weightless modules, are left
+    as they are. Runs after `qllm-fuse-dequant-matmul`.
+  }];
+  let dependentDialects = ["::mlir::qllm::QLLMDialect"];
+}
+
 def QLLMGptqPass : Pass<"qllm-gptq", "::mlir::ModuleOp"> {
   let summary = "Quantize matmul weights with GPTQ, calibrated through the runtime";
   let description = [{

@@ -80,6 +80,10 @@ void rmsNorm(const float *x, int64_t rows, int64_t dim, const float *weight,
 void add(const float *a, const float *b, int64_t count, float *y);
 /// y = silu(gate) * up = gate * up / (1 + exp(-gate)); y may alias either.
 void swiglu(const float *gate, const float *up, int64_t count, float *y);
+/// y[r, j] = x[r, indices[j]] for rows r < rows of n floats (indices: a
+/// permutation of 0..n-1, checked by the plan verifier); y may alias x.
+void gatherLastDim(const float *x, int64_t rows, int64_t n,
+                   const int32_t *indices, float *y);
 /// out[i] = table[ids[i]] (rows of dim, table [vocab, dim] f32 or f16). False
 /// (and out untouched from the bad id on) if an id is outside [0, vocab).
 bool embedding(const void *table, WeightType type, int64_t vocab, int64_t dim,

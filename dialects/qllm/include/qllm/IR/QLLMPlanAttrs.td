@@ -30,7 +30,8 @@ def QLLM_Kernel : I32EnumAttr<"Kernel",
   I32EnumAttrCase<"attention", 4>,
   I32EnumAttrCase<"add", 5>,
   I32EnumAttrCase<"swiglu", 6>,
-  I32EnumAttrCase<"dequant_matmul", 7>
+  I32EnumAttrCase<"dequant_matmul", 7>,
+  I32EnumAttrCase<"gather", 8>
 ]> {
   let cppNamespace = "::mlir::qllm";
   let genSpecializedAttr = 0;
@@ -44,7 +45,8 @@ def QLLM_KernelAttr : EnumAttr<QLLM_Dialect, QLLM_Kernel, "kernel"> {
     `qllm.embedding`, `rms_norm` a `qllm.rms_norm`, `matmul` a `qllm.matmul`,
     `dequant_matmul` a `qllm.dequant_matmul`, `rotary` a `qllm.rotary`,
     `attention` a `qllm.attention`, `add` a `qllm.add`, `swiglu` a
-    `qllm.swiglu`.
+    `qllm.swiglu`, `gather` a `qllm.gather` that permutes the last
+    dimension with an i32 index weight (act order folded at compile time).
   }];
   let assemblyFormat = "`<` $value `>`";
 }
