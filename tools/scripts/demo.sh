@@ -64,6 +64,19 @@ for options in "method=int8" "method=int4 group-size=128" "method=nf4 double-qua
     --max-docs 200 -q | tail -1
 done
 echo
+echo "== GPTQ int4 g128 (calibrated on documents 200-327) next to round to nearest =="
+calibration="calibration=$data/text/tinystories_val_first1000.txt calibration-offset=200"
+calibration="$calibration calibration-samples=128 calibration-seqlen=256"
+for options in "method=int4 group-size=128" "method=gptq group-size=128 $calibration" \
+    "method=gptq group-size=128 act-order=true $calibration"; do
+  echo "-- quant-compile{${options%% calibration=*}}"
+  "$bin/quant-translate" --onnx-to-plan "$work/model.onnx" \
+    --compile-options="$options tokenizer=$tokenizer" -o "$work/gptq.qplan"
+  echo "plan: $(stat -c %s "$work/gptq.qplan") bytes; $("$bin/quant-run" "$work/gptq.qplan" --info | grep "^quantized")"
+  "$bin/quant-run" "$work/gptq.qplan" --perplexity "$data/text/tinystories_val_first1000.txt" \
+    --max-docs 200 -q | tail -1
+done
+echo
 echo "== CUDA: kernels generated into the plan (NVRTC), run where a GPU is =="
 if "$bin/quant-translate" --onnx-to-plan "$work/model.onnx" \
     --compile-options="method=int4 group-size=128 target=cuda tokenizer=$tokenizer" \

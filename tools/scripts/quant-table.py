@@ -3,7 +3,7 @@
 independent numpy reference (a report; with --check, also the acceptance checks).
 
   tools/scripts/quant-table.py [--checkpoint CKPT --tokenizer TOK --text TEXT] [--max-docs 200]
-                               [--schemes fp32,int8,...] [--jobs 2] [--json OUT] [--check]
+                               [--schemes fp32,int8,...] [--gptq] [--jobs 2] [--json OUT] [--check]
 
 For each scheme: exports the checkpoint to ONNX (python/llama2c_to_onnx.py), compiles it with
 `quant-translate --onnx-to-plan --compile-options=...`, measures perplexity with
@@ -13,8 +13,13 @@ test/e2e/reference/llama2c_numpy.py --perplexity --quant SCHEME, whose quantizer
 `quant-run --info` reports are compared with the scheme's theoretical size
 (quant_numpy.theoretical_bytes over the projections). Prints a markdown table.
 
+--gptq adds GPTQ rows (qllm-gptq, calibrated on documents 200-327 of TEXT, each at most 256
+tokens) next to the round-to-nearest rows of the same storage; their numpy reference is
+test/e2e/reference/gptq_reference.py (numpy model, numpy GPTQ, the same calibration).
+
 --check fails (exit 1) unless: int8 is within 0.2% of fp32 (ours), every scheme is within 0.5% of
-the numpy reference of the same scheme, and quantized bytes are within 1% of the theoretical size.
+the numpy reference of the same scheme, quantized bytes are within 1% of the theoretical size,
+and (with --gptq) GPTQ int4 g128 has perplexity <= 3.88.
 Needs a build (QUANT_BUILD_DIR, default build/) with quant-translate and quant-run; the fixtures
 default to stories260K under QUANT_DATA_DIR (default ../shared/data).
 """
@@ -48,7 +53,42 @@ COMPILE_OPTIONS = {
     "int4-g128-sym": "method=int4 group-size=128 symmetric=true",
     "nf4": "method=nf4",
     "nf4-dq": "method=nf4 double-quant=true",
+    "int3-g128": "method=int bits=3 group-size=128",
+    "int4-asym-f16": "method=int4 group-size=-1",
 }
+# The schemes of the default table (the RTN rows that GPTQ rows compare with
+# are added with --gptq).
+DEFAULT_SCHEMES = ("fp32", "int8", "int4-g32", "int4-g64", "int4-g128", "int4-g32-sym",
+                   "int4-g64-sym", "int4-g128-sym", "nf4", "nf4-dq")
+
+# GPTQ: name -> (qllm-gptq options, gptq_reference.py options, the round-to-nearest scheme of
+# the same storage). Calibration: CALIBRATION below, the same for both.
+GPTQ = {
+    "gptq-int4-g128": ("group-size=128", "--group-size 128", "int4-g128"),
+    "gptq-int4-g128-act": ("group-size=128 act-order=true", "--group-size 128 --act-order",
+                           "int4-g128"),
+    "gptq-int4-g128-act-static": ("group-size=128 act-order=true static-groups=true",
+                                  "--group-size 128 --act-order --static-groups", "int4-g128"),
+    "gptq-int4-g128-clip": ("group-size=128 clip-search=true", "--group-size 128 --clip-search",
+                            "int4-g128"),
+    "gptq-int4-g32": ("group-size=32", "--group-size 32", "int4-g32"),
+    "gptq-int4-g32-act": ("group-size=32 act-order=true", "--group-size 32 --act-order",
+                          "int4-g32"),
+    "gptq-int4-g32-clip": ("group-size=32 clip-search=true", "--group-size 32 --clip-search",
+                           "int4-g32"),
+    "gptq-int4-g128-sym": ("group-size=128 symmetric=true", "--group-size 128 --symmetric",
+                           "int4-g128-sym"),
+    "gptq-int3-g128": ("bits=3 group-size=128", "--bits 3 --group-size 128", "int3-g128"),
+    "gptq-int4-perchannel": ("group-size=-1", "--group-size -1", "int4-asym-f16"),
+}
+# Documents 200-327 (after the 200 evaluated), each at most 256 tokens.
+CALIBRATION = dict(offset=200, samples=128, seqlen=256)
+for name, (options, _, _) in GPTQ.items():
+    COMPILE_OPTIONS[name] = ("method=gptq %s calibration={text} calibration-offset=%d "
+                             "calibration-samples=%d calibration-seqlen=%d "
+                             "calibration-mode=documents" % (
+                                 options, CALIBRATION["offset"], CALIBRATION["samples"],
+                                 CALIBRATION["seqlen"]))
 PERPLEXITY = re.compile(r"perplexity: ([0-9.]+) \(([0-9]+) tokens, ([0-9]+) documents\)")
 
 
@@ -68,6 +108,8 @@ def perplexity_of(output, what):
 
 
 def theoretical(ckpt, scheme):
+    if scheme in GPTQ:  # stored as its round-to-nearest scheme (act order folded)
+        scheme = GPTQ[scheme][2]
     total = weights = 0
     for name in PROJECTIONS:
         layers, rows, cols = getattr(ckpt, name).shape
@@ -80,7 +122,8 @@ def ours(args, work, scheme):
     bin_dir = os.path.join(args.build, "bin")
     plan = os.path.join(work, scheme + ".qplan")
     run([os.path.join(bin_dir, "quant-translate"), "--onnx-to-plan", args.onnx,
-         "--compile-options=" + COMPILE_OPTIONS[scheme] + " tokenizer=" + args.tokenizer,
+         "--compile-options=" + COMPILE_OPTIONS[scheme].format(text=args.text) +
+         " tokenizer=" + args.tokenizer,
          "-o", plan])
     info = run([os.path.join(bin_dir, "quant-run"), plan, "--info"])
     m = re.search(r"quantized: ([0-9]+) matrices \(([^)]*)\), ([0-9]+) weights in ([0-9]+) bytes",
@@ -97,9 +140,18 @@ def ours(args, work, scheme):
 def reference(args, scheme):
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     start = time.time()
-    out = run([sys.executable, os.path.join(REFERENCE, "llama2c_numpy.py"), args.checkpoint,
-               args.tokenizer, "--perplexity", args.text, "--max-docs", str(args.max_docs),
-               "--quant", scheme], env=env)
+    if scheme in GPTQ:
+        out = run([sys.executable, os.path.join(REFERENCE, "gptq_reference.py"), args.checkpoint,
+                   args.tokenizer, "--calibration", args.text,
+                   "--offset", str(CALIBRATION["offset"]),
+                   "--samples", str(CALIBRATION["samples"]),
+                   "--seqlen", str(CALIBRATION["seqlen"]),
+                   "--perplexity", args.text, "--max-docs", str(args.max_docs)]
+                  + GPTQ[scheme][1].split(), env=env)
+    else:
+        out = run([sys.executable, os.path.join(REFERENCE, "llama2c_numpy.py"), args.checkpoint,
+                   args.tokenizer, "--perplexity", args.text, "--max-docs", str(args.max_docs),
+                   "--quant", scheme], env=env)
     ppl, tokens, docs = perplexity_of(out, "numpy " + scheme)
     return {"ppl": ppl, "tokens": tokens, "docs": docs, "seconds": time.time() - start}
 
@@ -113,7 +165,10 @@ def main(argv):
     parser.add_argument("--tokenizer", default=os.path.join(data, "models/stories260K/tok512.bin"))
     parser.add_argument("--text", default=os.path.join(data, "text/tinystories_val_first1000.txt"))
     parser.add_argument("--max-docs", type=int, default=200)
-    parser.add_argument("--schemes", default=",".join(COMPILE_OPTIONS))
+    parser.add_argument("--schemes", default=",".join(DEFAULT_SCHEMES))
+    parser.add_argument("--gptq", action="store_true",
+                        help="add the GPTQ rows (and their round-to-nearest rows); slow: the "
+                        "numpy GPTQ reference takes minutes per row")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--build", default=os.environ.get("QUANT_BUILD_DIR",
                                                           os.path.join(ROOT, "build")))
@@ -121,6 +176,11 @@ def main(argv):
     parser.add_argument("--check", action="store_true", help="apply the acceptance checks")
     args = parser.parse_args(argv)
     schemes = args.schemes.split(",")
+    if args.gptq:
+        for name, (_, _, rtn) in GPTQ.items():
+            for s in (rtn, name):
+                if s not in schemes:
+                    schemes.append(s)
     for s in schemes:
         if s not in COMPILE_OPTIONS:
             parser.error("unknown scheme %r (%s)" % (s, ", ".join(COMPILE_OPTIONS)))
@@ -142,8 +202,9 @@ def main(argv):
     failures = []
     fp32 = rows.get("fp32", {}).get("ours", {}).get("ppl")
     print("| scheme | quant-compile options | bits/weight | quantized bytes (plan / theory) "
-          "| perplexity (quant-run) | numpy reference | ours vs numpy | vs fp32 |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| perplexity (quant-run) | numpy reference | ours vs numpy | vs fp32 "
+          "| vs round to nearest |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for s in schemes:
         row = rows[s]
         bytes_theory, weights = theoretical(ckpt, s)
@@ -154,11 +215,16 @@ def main(argv):
         row["vs_fp32"] = (o["ppl"] - fp32) / fp32 if fp32 else None
         plan_bytes = o["plan_quantized_bytes"] if s != "fp32" else bytes_theory
         row["bytes_ratio"] = plan_bytes / bytes_theory
-        print("| %s | `%s` | %.3f | %s / %d | %.6f | %.6f | %+.4f%% | %s |" % (
-            s, row["options"], row["bits_per_weight"],
+        rtn = rows.get(GPTQ[s][2]) if s in GPTQ else None
+        row["vs_rtn"] = ((o["ppl"] - rtn["ours"]["ppl"]) / rtn["ours"]["ppl"]
+                         if rtn else None)
+        options = row["options"].replace(" calibration={text}", "")
+        print("| %s | `%s` | %.3f | %s / %d | %.6f | %.6f | %+.4f%% | %s | %s |" % (
+            s, options, row["bits_per_weight"],
             "(float)" if s == "fp32" else str(plan_bytes), bytes_theory, o["ppl"],
             n["ppl"], 100 * row["vs_numpy"],
-            "%+.3f%%" % (100 * row["vs_fp32"]) if fp32 else "-"))
+            "%+.3f%%" % (100 * row["vs_fp32"]) if fp32 else "-",
+            "%+.3f%%" % (100 * row["vs_rtn"]) if rtn else "-"))
         if o["tokens"] != n["tokens"] or o["docs"] != n["docs"]:
             failures.append("%s: %d tokens / %d documents, numpy %d / %d" % (
                 s, o["tokens"], o["docs"], n["tokens"], n["docs"]))
@@ -167,6 +233,8 @@ def main(argv):
                 s, o["ppl"], 100 * row["vs_numpy"], n["ppl"]))
         if abs(row["bytes_ratio"] - 1) > 0.01:
             failures.append("%s: %d quantized bytes, theory %d" % (s, plan_bytes, bytes_theory))
+        if s == "gptq-int4-g128" and o["ppl"] > 3.88:
+            failures.append("gptq-int4-g128: %.6f > 3.88" % o["ppl"])
         if s == "int8" and fp32 and abs(row["vs_fp32"]) > 0.002:
             failures.append("int8: %.6f is %.3f%% from fp32 %.6f (limit 0.2%%)" % (
                 o["ppl"], 100 * row["vs_fp32"], fp32))

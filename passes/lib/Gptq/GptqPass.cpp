@@ -141,7 +141,7 @@ struct QLLMGptqPass : qllm::impl::QLLMGptqPassBase<QLLMGptqPass> {
     run.solver.staticGroups = g.staticGroups;
     run.solver.dampPercent = g.dampPercent;
     run.solver.blockSize = g.blockSize;
-    run.solver.clipSearch = g.clipSearch;
+    run.solver.clipSearch = o.clipSearch;
     run.solver.threads = threads;
     run.trueSequential = g.trueSequential;
     run.compareRtn = report;
@@ -150,9 +150,8 @@ struct QLLMGptqPass : qllm::impl::QLLMGptqPassBase<QLLMGptqPass> {
       run.progress = [](const std::string &line) {
         llvm::errs() << line << "\n";
       };
-    FailureOr<QuantSchemeAttrInterface> scheme =
-        buildQuantScheme(module, o, kPass,
-                         quant::storedScheme(run.solver).actOrder);
+    FailureOr<QuantSchemeAttrInterface> scheme = buildQuantScheme(
+        module, o, kPass, quant::storedScheme(run.solver).actOrder);
     if (failed(scheme))
       return failure();
 
@@ -172,9 +171,8 @@ struct QLLMGptqPass : qllm::impl::QLLMGptqPassBase<QLLMGptqPass> {
         calibrationPlan(module, g.calibrationSeqlen);
     if (failed(bytes))
       return failure();
-    std::unique_ptr<qrt::LoadedPlan> plan =
-        qrt::LoadedPlan::openMemory(std::move(*bytes), error, {},
-                                    "<calibration plan>");
+    std::unique_ptr<qrt::LoadedPlan> plan = qrt::LoadedPlan::openMemory(
+        std::move(*bytes), error, {}, "<calibration plan>");
     if (!plan)
       return fail(error);
     int64_t maxTokens = 0;
@@ -205,14 +203,14 @@ struct QLLMGptqPass : qllm::impl::QLLMGptqPassBase<QLLMGptqPass> {
       quant::GptqResult &r = *byName.at(job.weight.getName().str());
       if (r.rows != job.rows || r.cols != job.cols)
         return job.weight.emitError()
-               << kPass << ": the calibration plan holds '" << r.name
-               << "' as " << r.rows << "x" << r.cols << ", not " << job.rows
-               << "x" << job.cols;
+               << kPass << ": the calibration plan holds '" << r.name << "' as "
+               << r.rows << "x" << r.cols << ", not " << job.rows << "x"
+               << job.cols;
       if (r.stats.dampRetries > 0)
         job.weight.emitWarning()
             << kPass << ": the Hessian of '" << r.name
-            << "' is not positive definite with damp-percent="
-            << g.dampPercent << "; used " << r.stats.dampPercent;
+            << "' is not positive definite with damp-percent=" << g.dampPercent
+            << "; used " << r.stats.dampPercent;
       job.result = std::move(r.weight);
     }
     rewriter.apply(*scheme);
@@ -240,10 +238,10 @@ struct QLLMGptqPass : qllm::impl::QLLMGptqPassBase<QLLMGptqPass> {
       os << llvm::formatv(
           "{0,-40} {1,6} {2,8} {3,12:e} {4,5} {5,9:g} {6,12:e} {7,12:e} "
           "{8,7:F3} {9,8:F2} {10,8:F2}\n",
-          r.name, r.layer, r.tokens, r.stats.hessianTrace,
-          r.stats.deadColumns, 100 * r.stats.dampPercent, r.gptqError,
-          r.rtnError, r.rtnError > 0 ? r.gptqError / r.rtnError : 0.0,
-          r.forwardSeconds, r.solveSeconds);
+          r.name, r.layer, r.tokens, r.stats.hessianTrace, r.stats.deadColumns,
+          100 * r.stats.dampPercent, r.gptqError, r.rtnError,
+          r.rtnError > 0 ? r.gptqError / r.rtnError : 0.0, r.forwardSeconds,
+          r.solveSeconds);
     }
     os << llvm::formatv("total: ||WX-QX||^2 per token gptq {0:e}, rtn {1:e} "
                         "(ratio {2:F3}); solver {3:F2} s\n",

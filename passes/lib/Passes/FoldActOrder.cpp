@@ -56,7 +56,8 @@ ArrayRef<char> bytesOf(Value value) {
   auto weight = value.getDefiningOp<WeightOp>();
   auto resource =
       weight ? dyn_cast<DenseResourceElementsAttr>(weight.getValue()) : nullptr;
-  AsmResourceBlob *blob = resource ? resource.getRawHandle().getBlob() : nullptr;
+  AsmResourceBlob *blob =
+      resource ? resource.getRawHandle().getBlob() : nullptr;
   return blob ? blob->getData() : ArrayRef<char>();
 }
 
@@ -101,8 +102,8 @@ struct QLLMFoldActOrderPass
       SmallVector<QuantizedWeightOp> actOrder;
       module.walk([&](QuantizedWeightOp q) {
         auto scheme = dyn_cast<IntQuantAttr>(q.getType().getScheme());
-        if (scheme && scheme.getActOrder() && q.getGIdx() &&
-            !q->use_empty() && tried.insert(q).second)
+        if (scheme && scheme.getActOrder() && q.getGIdx() && !q->use_empty() &&
+            tried.insert(q).second)
           actOrder.push_back(q);
       });
       more = !actOrder.empty();
@@ -179,9 +180,9 @@ struct QLLMFoldActOrderPass
     std::string name = q.getName().str();
     Value newData = newWeight(builder, q.getLoc(), name + ".data",
                               q.getData().getType(), sorted, 1);
-    auto plain = IntQuantAttr::get(
-        q.getContext(), scheme.getBits(), scheme.getGroupSize(),
-        scheme.getSymmetric(), /*act_order=*/false, scheme.getScaleType());
+    auto plain = IntQuantAttr::get(q.getContext(), scheme.getBits(),
+                                   scheme.getGroupSize(), scheme.getSymmetric(),
+                                   /*act_order=*/false, scheme.getScaleType());
     auto plainType = QTensorType::get(q.getContext(), {rows, cols}, plain);
     auto folded = QuantizedWeightOp::create(
         builder, q.getLoc(), plainType, q.getName(), newData, q.getScales(),
@@ -211,13 +212,13 @@ struct QLLMFoldActOrderPass
     else
       builder.setInsertionPointToStart(cast<BlockArgument>(x).getOwner());
     Location loc = x.getLoc();
-    auto indexType = RankedTensorType::get(
-        {static_cast<int64_t>(order.size())}, builder.getI32Type());
-    Value indices = newWeight(
-        builder, loc, (name + ".perm").str(), indexType,
-        ArrayRef<char>(reinterpret_cast<const char *>(order.data()),
-                       order.size() * sizeof(int32_t)),
-        4);
+    auto indexType = RankedTensorType::get({static_cast<int64_t>(order.size())},
+                                           builder.getI32Type());
+    Value indices =
+        newWeight(builder, loc, (name + ".perm").str(), indexType,
+                  ArrayRef<char>(reinterpret_cast<const char *>(order.data()),
+                                 order.size() * sizeof(int32_t)),
+                  4);
     int64_t last = cast<RankedTensorType>(x.getType()).getRank() - 1;
     Value result = GatherOp::create(builder, loc, x.getType(), x, indices,
                                     builder.getI64IntegerAttr(last));
@@ -261,10 +262,10 @@ struct QLLMFoldActOrderPass
         replaced.insert(component.getDefiningOp());
         auto elementType =
             cast<ShapedType>(component.getType()).getElementType();
-        return newWeight(builder, q.getLoc(),
-                         (q.getName() + "." + suffix).str(),
-                         component.getType(), out,
-                         std::max<size_t>(1, elementType.getIntOrFloatBitWidth() / 8));
+        return newWeight(
+            builder, q.getLoc(), (q.getName() + "." + suffix).str(),
+            component.getType(), out,
+            std::max<size_t>(1, elementType.getIntOrFloatBitWidth() / 8));
       };
       auto permuted = QuantizedWeightOp::create(
           builder, q.getLoc(), q.getType(), q.getName(),

@@ -11,6 +11,7 @@
 #include "qllm/IR/QLLMAttrs.h"
 #include "qllm/IR/Weightless.h"
 #include "quant/Passes/WeightRewrite.h"
+#include "quant/Quantize/Gptq.h"
 #include "quant/Quantize/RoundToNearest.h"
 
 #include "mlir/IR/Threading.h"
@@ -51,9 +52,14 @@ struct QLLMQuantizeWeightsPass
     }
     FailureOr<QuantSchemeAttrInterface> scheme =
         buildQuantScheme(module, o, kPass);
+    if (succeeded(scheme) && o.clipSearch && !isa<IntQuantAttr>(*scheme)) {
+      mlir::emitError(module.getLoc())
+          << kPass << ": clip-search applies to integer schemes";
+      return signalPassFailure();
+    }
     WeightRewriter rewriter;
     if (failed(scheme) || failed(rewriter.collect(module, o, kPass)) ||
-        failed(quantize(module, *scheme, rewriter.jobs())) ||
+        failed(quantize(module, *scheme, o.clipSearch, rewriter.jobs())) ||
         failed(rewriter.reportErrors()))
       return signalPassFailure();
     rewriter.apply(*scheme);
@@ -64,7 +70,7 @@ struct QLLMQuantizeWeightsPass
   /// Quantizes every job, in parallel (pure computation on the blobs); in a
   /// weightless module only the components' shapes.
   LogicalResult quantize(ModuleOp module, QuantSchemeAttrInterface scheme,
-                         std::vector<WeightJob> &jobs) {
+                         bool clipSearch, std::vector<WeightJob> &jobs) {
     auto intN = dyn_cast<IntQuantAttr>(scheme);
     auto nf4 = dyn_cast<NF4Attr>(scheme);
     bool weightless = isWeightless(module);
@@ -77,10 +83,16 @@ struct QLLMQuantizeWeightsPass
             return success();
           }
           std::vector<float> w = job.readMatrix();
-          job.error = intN ? quant::quantizeIntN(intN.getScheme(), w.data(),
-                                                 job.rows, job.cols, job.result)
-                           : quant::quantizeNF4(nf4.getScheme(), w.data(),
-                                                job.rows, job.cols, job.result);
+          if (clipSearch)
+            job.error = quant::quantizeGptqRtn(intN.getScheme(), true,
+                                               w.data(), job.rows, job.cols,
+                                               nullptr, job.result);
+          else if (intN)
+            job.error = quant::quantizeIntN(intN.getScheme(), w.data(),
+                                            job.rows, job.cols, job.result);
+          else
+            job.error = quant::quantizeNF4(nf4.getScheme(), w.data(), job.rows,
+                                           job.cols, job.result);
           return success(job.error.empty());
         });
     return success();

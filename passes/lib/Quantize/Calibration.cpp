@@ -71,9 +71,8 @@ std::string findStages(const fb::Plan &plan, const fb::Entry &entry,
     const fb::Step *step = entry.steps()->Get(s);
     if (step->kernel() == fb::Kernel::RmsNorm)
       ++norms;
-    const fb::Buffer *w = step->kernel() == fb::Kernel::MatMul
-                              ? step->inputs()->Get(1)
-                              : nullptr;
+    const fb::Buffer *w =
+        step->kernel() == fb::Kernel::MatMul ? step->inputs()->Get(1) : nullptr;
     if (!w || w->kind() != fb::BufferKind::Weight) {
       open = false;
       continue;
@@ -208,8 +207,8 @@ std::string saveNpy(const std::string &path, const MatrixRM &h) {
 std::string fileName(const std::string &weight) {
   std::string out = weight;
   for (char &c : out)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-          c == '_' || c == '-'))
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+          c == '-'))
       c = '_';
   return out + ".npy";
 }
@@ -248,13 +247,12 @@ std::string calibrationSamples(const CalibrationText &text,
   if (text.samples <= 0 || text.seqlen < 2 || text.offset < 0)
     return "calibration needs samples > 0, seqlen >= 2 and offset >= 0";
   int64_t length = std::min(text.seqlen, maxTokens);
-  std::vector<std::string> documents =
-      splitDocuments(contents, text.docSep, 0);
+  std::vector<std::string> documents = splitDocuments(contents, text.docSep, 0);
   if (static_cast<int64_t>(documents.size()) <= text.offset)
     return "the calibration text '" + text.path + "' has " +
            std::to_string(documents.size()) + " documents (separator '" +
-           text.docSep + "'), none after calibration-offset=" +
-           std::to_string(text.offset);
+           text.docSep +
+           "'), none after calibration-offset=" + std::to_string(text.offset);
   auto tokens = [&](size_t d) {
     std::vector<int32_t> t = {tokenizer.bos()};
     std::vector<int32_t> body = tokenizer.encode(documents[d]);
@@ -273,8 +271,7 @@ std::string calibrationSamples(const CalibrationText &text,
     return {};
   }
   std::vector<int32_t> stream;
-  for (size_t d = static_cast<size_t>(text.offset); d < documents.size();
-       ++d) {
+  for (size_t d = static_cast<size_t>(text.offset); d < documents.size(); ++d) {
     std::vector<int32_t> t = tokens(d);
     stream.insert(stream.end(), t.begin(), t.end());
   }
@@ -321,7 +318,8 @@ std::string runGptq(LoadedPlan &plan,
     return "cannot run the calibration plan: " + error;
   const int64_t chunk =
       std::min<int64_t>(entry->max_tokens(), session->context());
-  const int64_t layers = stages.empty() ? 0 : stages.back().units.back().layer + 1;
+  const int64_t layers =
+      stages.empty() ? 0 : stages.back().units.back().layer + 1;
   IntNScheme stored = storedScheme(run.solver);
 
   Clock::time_point begin = Clock::now();
@@ -336,8 +334,8 @@ std::string runGptq(LoadedPlan &plan,
       session->reset();
       observer.startSample();
       std::string forwardError;
-      bool ok = session->forward(sample.data(), count, nullptr, false,
-                                 forwardError);
+      bool ok =
+          session->forward(sample.data(), count, nullptr, false, forwardError);
       if (!observer.error().empty())
         return observer.error();
       if (!ok && !(forwardError == kStoppedByObserver && observer.reachedEnd()))
@@ -350,10 +348,20 @@ std::string runGptq(LoadedPlan &plan,
     for (size_t u = 0; u < stage.units.size(); ++u) {
       const Unit &unit = stage.units[u];
       MatrixRM h = observer.hessian(u);
+      // One prepared Hessian for the unit's weights (its time counts in the
+      // first weight's solve).
+      GptqHessian prepared;
+      Clock::time_point prepareStart = Clock::now();
+      if (h.rows() > 0 && !(error = prepareGptqHessian(run.solver, h.data(),
+                                                       h.rows(), prepared))
+                               .empty())
+        return "the input of '" + unit.names.front() + "': " + error;
+      double prepareSeconds = secondsSince(prepareStart);
       for (size_t i = 0; i < unit.names.size(); ++i) {
         const std::string &name = unit.names[i];
         names += (names.empty() ? "" : ", ") + name;
-        const fb::WeightInfo *info = plan.plan().weights()->Get(unit.weightIndices[i]);
+        const fb::WeightInfo *info =
+            plan.plan().weights()->Get(unit.weightIndices[i]);
         if (info->tensor()->dtype() != fb::DType::F32 ||
             info->tensor()->dims()->size() != 2)
           return "weight '" + name +
@@ -371,16 +379,18 @@ std::string runGptq(LoadedPlan &plan,
             !(error = saveNpy(run.saveHessians + "/" + fileName(name), h))
                  .empty())
           return error;
-        float *w = static_cast<float *>(plan.mutableWeight(unit.weightIndices[i]));
+        float *w =
+            static_cast<float *>(plan.mutableWeight(unit.weightIndices[i]));
         if (!w)
           return "the calibration plan's weights are not writable";
         Clock::time_point solveStart = Clock::now();
-        error = quantizeGptq(run.solver, w, r.rows, r.cols, h.data(), r.weight,
+        error = quantizeGptq(run.solver, w, r.rows, r.cols, prepared, r.weight,
                              r.stats);
         if (!error.empty())
           return "weight '" + name + "': " + error;
         std::vector<float> q = dequantized(r.weight, stored);
-        r.solveSeconds = secondsSince(solveStart);
+        r.solveSeconds =
+            secondsSince(solveStart) + (i == 0 ? prepareSeconds : 0);
         if (run.compareRtn) {
           r.gptqError = outputError(w, q.data(), r.rows, r.cols, h.data());
           QuantizedWeight rtn;

@@ -4,8 +4,9 @@
 // another machine, and its LLT and blocked products are enough here): the
 // Hessian, its Cholesky factors and the weight being updated are float64,
 // as the solver's accuracy needs for Hessians of thousands of inputs with
-// a condition number raised only by the dampening. Rows are independent
-// given U, so threads take row ranges of the whole algorithm.
+// a condition number raised only by the dampening. With OpenMP, Eigen's
+// Cholesky and products use every core; rows are independent given U, so
+// the column loop runs on row ranges in parallel.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,12 +14,12 @@
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
-#include <thread>
 
 using namespace qrt;
 
@@ -158,24 +159,21 @@ void allocate(QuantizedWeight &out, WeightLayout layout) {
 }
 
 int threadCount(int requested, int64_t rows) {
-  int n = requested > 0 ? requested
-                        : static_cast<int>(std::thread::hardware_concurrency());
+  int n = requested > 0 ? requested : omp_get_num_procs();
   return static_cast<int>(
       std::clamp<int64_t>(n, 1, std::max<int64_t>(rows, 1)));
 }
 
-/// Runs f(begin, end) over row ranges on `threads` threads.
+/// Runs f(begin, end) over row ranges on `threads` OpenMP threads (Eigen's
+/// products inside then run on one thread each: nested regions are off).
 template <typename F> void forRows(int threads, int64_t rows, F f) {
-  if (threads <= 1) {
-    f(int64_t(0), rows);
-    return;
-  }
-  std::vector<std::thread> pool;
   int64_t chunk = (rows + threads - 1) / threads;
-  for (int64_t begin = 0; begin < rows; begin += chunk)
-    pool.emplace_back(f, begin, std::min(rows, begin + chunk));
-  for (std::thread &t : pool)
-    t.join();
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int t = 0; t < threads; ++t) {
+    int64_t begin = t * chunk, end = std::min(rows, begin + chunk);
+    if (begin < end)
+      f(begin, end);
+  }
 }
 
 } // namespace
@@ -187,103 +185,104 @@ IntNScheme storedScheme(const GptqOptions &options) {
   return s;
 }
 
-std::string quantizeGptq(const GptqOptions &options, const float *w,
-                         int64_t rows, int64_t cols, const double *h,
-                         QuantizedWeight &out, GptqStats &stats) {
-  stats = GptqStats();
-  IntNScheme scheme = options.scheme;
-  scheme.actOrder = false;
-  std::string error = validate(scheme);
-  if (!error.empty())
-    return error;
-  if (rows <= 0 || cols <= 0)
-    return "weight has no elements";
-  if (options.blockSize <= 0)
-    return "block-size must be positive, got " +
-           std::to_string(options.blockSize);
+/// H made ready for the solver, once for every weight that reads the same
+/// input.
+struct GptqHessian::Impl {
+  int64_t cols = 0;
+  Eigen::VectorXd diag;      // of H as given
+  std::vector<bool> dead;    // H_jj == 0
+  std::vector<int64_t> perm; // act order (identity without)
+  MatrixRM U;                // upper Cholesky factor of the damped H^-1
+  GptqStats stats;           // dead columns, dampening, trace
+};
+
+GptqHessian::GptqHessian() = default;
+GptqHessian::~GptqHessian() = default;
+int64_t GptqHessian::cols() const { return impl ? impl->cols : 0; }
+
+namespace {
+
+using MatrixCM = Eigen::MatrixXd;
+
+/// L^-1 of the lower triangular `l`, its column blocks on all threads (each
+/// block solves only the rows at and below it).
+MatrixCM lowerInverse(const MatrixCM &l) {
+  const int64_t n = l.rows(), block = 128;
+  MatrixCM inverse = MatrixCM::Zero(n, n);
+  const int64_t blocks = (n + block - 1) / block;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t b = 0; b < blocks; ++b) {
+    int64_t j0 = b * block, width = std::min(n, j0 + block) - j0;
+    MatrixCM x = MatrixCM::Identity(n - j0, width);
+    l.bottomRightCorner(n - j0, n - j0)
+        .triangularView<Eigen::Lower>()
+        .solveInPlace(x);
+    inverse.block(j0, j0, n - j0, width) = x;
+  }
+  return inverse;
+}
+
+/// The upper Cholesky factor U of `damped`^-1 (damped^-1 = U^T U), or false
+/// when `damped` is not positive definite. With J the reversal, J damped J =
+/// L L^T gives damped = V V^T for the upper triangular V = J L J, so
+/// damped^-1 = (V^-1)^T V^-1 and U = V^-1 = J L^-1 J: one Cholesky and one
+/// triangular inverse, no full inverse.
+bool upperFactorOfInverse(const MatrixRM &damped, MatrixRM &u) {
+  MatrixCM reversed = damped.reverse();
+  Eigen::LLT<MatrixCM> llt(reversed);
+  if (llt.info() != Eigen::Success)
+    return false;
+  MatrixCM l = llt.matrixL();
+  u = lowerInverse(l).reverse();
+  return u.allFinite() && (u.diagonal().array() > 0).all();
+}
+
+} // namespace
+
+std::string prepareGptqHessian(const GptqOptions &options, const double *h,
+                               int64_t cols, GptqHessian &out) {
+  if (cols <= 0)
+    return "the Hessian has no columns";
   if (!(options.dampPercent > 0))
     return "damp-percent must be positive, got " +
            std::to_string(options.dampPercent);
-  if (!(error = checkFinite("the weight", w, rows, cols)).empty())
-    return error;
   for (int64_t i = 0; i < cols * cols; ++i)
     if (!std::isfinite(h[i]))
       return "the Hessian holds a NaN or infinity at row " +
              std::to_string(i / cols) + ", column " + std::to_string(i % cols);
-
-  const Quantizer quantizer(scheme);
-  const bool perChannel = scheme.groupSize == kPerChannel;
-  const int64_t group = perChannel ? cols : scheme.groupSize;
-  const int64_t groups = numGroups(cols, scheme.groupSize);
-  const bool actOrder = options.scheme.actOrder;
-  const bool staticGroups = options.staticGroups && !perChannel;
-  const IntNScheme stored = storedScheme(options);
-
+  auto impl = std::make_shared<GptqHessian::Impl>();
+  impl->cols = cols;
   Eigen::Map<const MatrixRM> hIn(h, cols, cols);
-  Eigen::VectorXd diag = hIn.diagonal();
-  stats.hessianTrace = diag.sum();
-  MatrixRM W =
-      Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic,
-                                     Eigen::RowMajor>>(w, rows, cols)
-          .cast<double>();
-
-  // Per-channel parameters from W as given (before dead columns are zeroed).
-  std::vector<Params> params(static_cast<size_t>(rows * groups));
-  auto clipWeights = [&](std::vector<double> &c,
-                         const std::vector<int64_t> &columns) {
-    c.resize(columns.size());
-    for (size_t j = 0; j < columns.size(); ++j)
-      c[j] = diag[columns[j]];
-  };
-  std::vector<int64_t> identity(static_cast<size_t>(cols));
-  std::iota(identity.begin(), identity.end(), 0);
-  if (perChannel) {
-    std::vector<double> c;
-    clipWeights(c, identity);
-    for (int64_t r = 0; r < rows; ++r)
-      params[r] =
-          quantizer.find(W.row(r).data(), cols, options.clipSearch, c.data());
-  }
+  impl->diag = hIn.diagonal();
+  GptqStats &stats = impl->stats;
+  stats.hessianTrace = impl->diag.sum();
 
   // Dead inputs.
   MatrixRM H = hIn;
+  impl->dead.assign(static_cast<size_t>(cols), false);
   for (int64_t j = 0; j < cols; ++j)
     if (H(j, j) == 0) {
       ++stats.deadColumns;
+      impl->dead[j] = true;
       H(j, j) = 1;
-      W.col(j).setZero();
     }
-
-  // Static groups: contiguous groups' parameters before the permutation.
-  if (staticGroups) {
-    std::vector<double> c;
-    for (int64_t g = 0; g < groups; ++g) {
-      int64_t begin = g * group, count = std::min(cols, begin + group) - begin;
-      clipWeights(c, std::vector<int64_t>(identity.begin() + begin,
-                                          identity.begin() + begin + count));
-      for (int64_t r = 0; r < rows; ++r)
-        params[r * groups + g] = quantizer.find(W.row(r).data() + begin, count,
-                                                options.clipSearch, c.data());
-    }
-  }
 
   // Act order: columns by descending diag(H) (dead ones count 1).
-  std::vector<int64_t> perm = identity;
-  if (actOrder) {
+  impl->perm.resize(static_cast<size_t>(cols));
+  std::iota(impl->perm.begin(), impl->perm.end(), 0);
+  if (options.scheme.actOrder) {
+    std::vector<int64_t> &perm = impl->perm;
     std::stable_sort(perm.begin(), perm.end(),
                      [&](int64_t a, int64_t b) { return H(a, a) > H(b, b); });
-    MatrixRM Wp(rows, cols), Hp(cols, cols);
-    for (int64_t j = 0; j < cols; ++j)
-      Wp.col(j) = W.col(perm[j]);
+    MatrixRM Hp(cols, cols);
     for (int64_t i = 0; i < cols; ++i)
       for (int64_t j = 0; j < cols; ++j)
         Hp(i, j) = H(perm[i], perm[j]);
-    W.swap(Wp);
     H.swap(Hp);
   }
 
-  // Dampening, inverse, upper Cholesky factor of the inverse.
-  MatrixRM U;
+  // Dampening and the factor, the dampening raised while H is not positive
+  // definite.
   double mean = H.diagonal().mean();
   stats.dampPercent = options.dampPercent;
   for (;; ++stats.dampRetries) {
@@ -293,17 +292,94 @@ std::string quantizeGptq(const GptqOptions &options, const float *w,
     stats.damp = stats.dampPercent * mean;
     MatrixRM damped = H;
     damped.diagonal().array() += stats.damp;
-    Eigen::LLT<MatrixRM> llt(damped);
-    if (llt.info() == Eigen::Success) {
-      MatrixRM inverse = llt.solve(MatrixRM::Identity(cols, cols));
-      inverse = (inverse + inverse.transpose()) * 0.5;
-      Eigen::LLT<MatrixRM> lltInverse(inverse);
-      if (lltInverse.info() == Eigen::Success) {
-        U = lltInverse.matrixU();
-        break;
-      }
-    }
+    if (upperFactorOfInverse(damped, impl->U))
+      break;
     stats.dampPercent *= 10;
+  }
+  out.impl = std::move(impl);
+  return {};
+}
+
+std::string quantizeGptq(const GptqOptions &options, const float *w,
+                         int64_t rows, int64_t cols, const double *h,
+                         QuantizedWeight &out, GptqStats &stats) {
+  GptqHessian hessian;
+  std::string error = prepareGptqHessian(options, h, cols, hessian);
+  if (!error.empty()) {
+    stats = GptqStats();
+    return error;
+  }
+  return quantizeGptq(options, w, rows, cols, hessian, out, stats);
+}
+
+std::string quantizeGptq(const GptqOptions &options, const float *w,
+                         int64_t rows, int64_t cols, const GptqHessian &hessian,
+                         QuantizedWeight &out, GptqStats &stats) {
+  stats = GptqStats();
+  IntNScheme scheme = options.scheme;
+  scheme.actOrder = false;
+  std::string error = validate(scheme);
+  if (!error.empty())
+    return error;
+  if (rows <= 0 || cols <= 0)
+    return "weight has no elements";
+  if (!hessian.impl || hessian.cols() != cols)
+    return "the Hessian has " + std::to_string(hessian.cols()) +
+           " columns, the weight " + std::to_string(cols);
+  if (options.blockSize <= 0)
+    return "block-size must be positive, got " +
+           std::to_string(options.blockSize);
+  if (!(error = checkFinite("the weight", w, rows, cols)).empty())
+    return error;
+  const GptqHessian::Impl &prepared = *hessian.impl;
+  stats = prepared.stats;
+
+  const Quantizer quantizer(scheme);
+  const bool perChannel = scheme.groupSize == kPerChannel;
+  const int64_t group = perChannel ? cols : scheme.groupSize;
+  const int64_t groups = numGroups(cols, scheme.groupSize);
+  const bool staticGroups = options.staticGroups && !perChannel;
+  const IntNScheme stored = storedScheme(options);
+  const Eigen::VectorXd &diag = prepared.diag;
+  const std::vector<int64_t> &perm = prepared.perm;
+  const MatrixRM &U = prepared.U;
+  MatrixRM W =
+      Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic,
+                                     Eigen::RowMajor>>(w, rows, cols)
+          .cast<double>();
+
+  // Per-channel parameters from W as given (before dead columns are zeroed).
+  std::vector<Params> params(static_cast<size_t>(rows * groups));
+  auto clipWeights = [&](std::vector<double> &c, int64_t begin, int64_t count) {
+    c.assign(diag.data() + begin, diag.data() + begin + count);
+  };
+  if (perChannel) {
+    std::vector<double> c;
+    clipWeights(c, 0, cols);
+    for (int64_t r = 0; r < rows; ++r)
+      params[r] =
+          quantizer.find(W.row(r).data(), cols, options.clipSearch, c.data());
+  }
+  for (int64_t j = 0; j < cols; ++j)
+    if (prepared.dead[j])
+      W.col(j).setZero();
+
+  // Static groups: contiguous groups' parameters before the permutation.
+  if (staticGroups) {
+    std::vector<double> c;
+    for (int64_t g = 0; g < groups; ++g) {
+      int64_t begin = g * group, count = std::min(cols, begin + group) - begin;
+      clipWeights(c, begin, count);
+      for (int64_t r = 0; r < rows; ++r)
+        params[r * groups + g] = quantizer.find(W.row(r).data() + begin, count,
+                                                options.clipSearch, c.data());
+    }
+  }
+  if (options.scheme.actOrder) {
+    MatrixRM Wp(rows, cols);
+    for (int64_t j = 0; j < cols; ++j)
+      Wp.col(j) = W.col(perm[j]);
+    W.swap(Wp);
   }
 
   // The lazy-batch loop, rows split over threads.

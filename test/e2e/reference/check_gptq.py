@@ -65,7 +65,11 @@ def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("gptq")
     p.add_argument("float")
-    p.add_argument("--hessians", required=True)
+    p.add_argument("--hessians")
+    p.add_argument("--rtn", action="store_true",
+                   help="the weights are round to nearest with GPTQ's group rules "
+                   "(qllm-quantize-weights clip-search=true): compare with gptq_numpy.rtn, "
+                   "unweighted, no Hessians")
     p.add_argument("--bits", type=int, required=True)
     p.add_argument("--group-size", type=int, required=True)
     p.add_argument("--symmetric", action="store_true")
@@ -80,6 +84,8 @@ def main(argv):
     p.add_argument("--max-rows", type=int, default=0,
                    help="check only the first N rows of each weight (0: all)")
     args = p.parse_args(argv)
+    if not args.rtn and not args.hessians:
+        p.error("--hessians is required (unless --rtn)")
     try:
         resources, _ = blobs.read_mlir(args.gptq)
         float_resources, float_types = blobs.read_mlir(args.float)
@@ -94,19 +100,29 @@ def main(argv):
             w = blobs.float_weight_from_mlir(float_resources, float_types, name, args.float)
             if args.float_layout == "in-out":
                 w = np.ascontiguousarray(w.T)
-            path = hessian_file(args.hessians, name)
-            if not os.path.isfile(path):
-                raise blobs.InputError("no Hessian %s" % path)
-            h = np.load(path)
             rows, cols = w.shape
+            if args.rtn:
+                h = np.eye(cols)
+            else:
+                path = hessian_file(args.hessians, name)
+                if not os.path.isfile(path):
+                    raise blobs.InputError("no Hessian %s" % path)
+                h = np.load(path)
             codes, scales, zeros, g_idx = stored_components(resources, name, rows, cols, args,
                                                             stored_act_order)
             got = dequantize(codes, scales, zeros, g_idx, args.group_size)
             n = rows if args.max_rows <= 0 else min(rows, args.max_rows)
-            ref = gptq_numpy.gptq(w[:n], h, args.bits, args.group_size, args.symmetric,
-                                  act_order=args.act_order, static_groups=args.static_groups,
-                                  damp_percent=args.damp_percent, block_size=args.block_size,
-                                  clip_search=args.clip_search, scale_dtype=args.scale_type)
+            if args.rtn:
+                ref = gptq_numpy.rtn(w[:n], args.bits, args.group_size, args.symmetric,
+                                     scale_dtype=args.scale_type, clip_search=args.clip_search)
+            else:
+                ref = gptq_numpy.gptq(w[:n], h, args.bits, args.group_size, args.symmetric,
+                                      act_order=args.act_order,
+                                      static_groups=args.static_groups,
+                                      damp_percent=args.damp_percent,
+                                      block_size=args.block_size,
+                                      clip_search=args.clip_search,
+                                      scale_dtype=args.scale_type)
             code_diff = codes[:n] != ref["codes"]
             rows_diff = int(code_diff.any(axis=1).sum())
             scale_diff = int((scales[:n] != ref["scales"].astype(np.float64)).sum())
@@ -121,7 +137,14 @@ def main(argv):
                                    scale_dtype=args.scale_type, clip_search=args.clip_search,
                                    weights=np.diag(h) if args.clip_search else None)
             err_rtn = gptq_numpy.output_error(w, gptq_numpy.dequantize_gptq(plain, args.bits), h)
-            good = fraction <= args.max_code_diff and gidx_ok and err_gptq < err_rtn
+            if args.rtn:  # the same method on both sides: compare with plain rtn
+                plain = gptq_numpy.rtn(w, args.bits, args.group_size, args.symmetric,
+                                       scale_dtype=args.scale_type)
+                err_rtn = gptq_numpy.output_error(
+                    w, gptq_numpy.dequantize_gptq(plain, args.bits), h)
+                good = fraction <= args.max_code_diff and err_gptq <= err_rtn
+            else:
+                good = fraction <= args.max_code_diff and gidx_ok and err_gptq < err_rtn
             ok &= bool(good)
             print("%s [%dx%d]: codes differ %d/%d (%d rows), scales %d, zero points %d, g_idx %s; "
                   "error gptq %.4g < rtn %.4g: %s" % (

@@ -65,6 +65,7 @@ struct QuantizeOptions {
   int64_t doubleQuantBlockSize = 256;
   std::vector<std::string> exclude;
   bool quantizeOutput = false;
+  bool clipSearch = false;
 };
 
 /// GPTQ and its calibration (qllm-gptq); the scheme (bits, group size,
@@ -75,7 +76,6 @@ struct GptqPassOptions {
   double dampPercent = 0.01;
   int64_t blockSize = 128;
   bool trueSequential = true;
-  bool clipSearch = false;
   std::string calibration;
   std::string calibrationDocSep = "<|endoftext|>";
   int64_t calibrationSamples = 128;
@@ -192,7 +192,13 @@ template <typename Owner> struct QuantizeOptionSet {
         quantizeOutput(owner, "quantize-output",
                        llvm::cl::desc("Also quantize the output projection "
                                       "(logits)"),
-                       llvm::cl::init(false)) {}
+                       llvm::cl::init(false)),
+        clipSearch(owner, "clip-search",
+                   llvm::cl::desc("Integer schemes: search each group's "
+                                  "range (shrunk by up to 20%) for the "
+                                  "smallest error (GPTQ: weighted by the "
+                                  "Hessian's diagonal)"),
+                   llvm::cl::init(false)) {}
 
   QuantizeOptions values() const {
     QuantizeOptions o;
@@ -205,6 +211,7 @@ template <typename Owner> struct QuantizeOptionSet {
     o.doubleQuantBlockSize = doubleQuantBlockSize;
     o.exclude.assign(exclude.begin(), exclude.end());
     o.quantizeOutput = quantizeOutput;
+    o.clipSearch = clipSearch;
     return o;
   }
   void assign(const QuantizeOptions &o) {
@@ -217,6 +224,7 @@ template <typename Owner> struct QuantizeOptionSet {
     doubleQuantBlockSize = o.doubleQuantBlockSize;
     exclude = llvm::ArrayRef<std::string>(o.exclude);
     quantizeOutput = o.quantizeOutput;
+    clipSearch = o.clipSearch;
   }
 
   Option<WeightMethod> method;
@@ -228,6 +236,7 @@ template <typename Owner> struct QuantizeOptionSet {
   Option<int64_t> doubleQuantBlockSize;
   ListOption<std::string> exclude;
   Option<bool> quantizeOutput;
+  Option<bool> clipSearch;
 };
 
 template <typename Owner> struct GptqOptionSet {
@@ -259,11 +268,6 @@ template <typename Owner> struct GptqOptionSet {
                                       "the earlier ones are quantized; false: "
                                       "the whole layer from one forward"),
                        llvm::cl::init(true)),
-        clipSearch(owner, "clip-search",
-                   llvm::cl::desc("GPTQ: search each group's range (shrunk "
-                                  "by up to 20%) for the smallest "
-                                  "Hessian-weighted error"),
-                   llvm::cl::init(false)),
         calibration(owner, "calibration",
                     llvm::cl::desc("GPTQ: calibration text file"),
                     llvm::cl::init(std::string())),
@@ -305,7 +309,6 @@ template <typename Owner> struct GptqOptionSet {
     o.dampPercent = dampPercent;
     o.blockSize = blockSize;
     o.trueSequential = trueSequential;
-    o.clipSearch = clipSearch;
     o.calibration = calibration;
     o.calibrationDocSep = calibrationDocSep;
     o.calibrationSamples = calibrationSamples;
@@ -321,7 +324,6 @@ template <typename Owner> struct GptqOptionSet {
     dampPercent = o.dampPercent;
     blockSize = o.blockSize;
     trueSequential = o.trueSequential;
-    clipSearch = o.clipSearch;
     calibration = o.calibration;
     calibrationDocSep = o.calibrationDocSep;
     calibrationSamples = o.calibrationSamples;
@@ -336,7 +338,6 @@ template <typename Owner> struct GptqOptionSet {
   Option<double> dampPercent;
   Option<int64_t> blockSize;
   Option<bool> trueSequential;
-  Option<bool> clipSearch;
   Option<std::string> calibration;
   Option<std::string> calibrationDocSep;
   Option<int64_t> calibrationSamples;

@@ -131,10 +131,15 @@ def QLLMQuantizeWeightsPass : Pass<"qllm-quantize-weights", "::mlir::ModuleOp"> 
     and in total, bytes before and after and bits per weight (scales and zero
     points included) to stderr.
 
+    `clip-search` (integer schemes) quantizes with GPTQ's group rules
+    (quant/Quantize/Gptq.h; the same as above for asymmetric schemes) and
+    searches each group's range, shrunk by up to 20%, for the smallest
+    squared error.
+
     Options (declared once in quant/Passes/Options.h and shared with
     quant-compile): `method`, `bits`, `group-size`, `symmetric`,
     `scale-type`, `double-quant`, `double-quant-block-size`, `exclude`,
-    `quantize-output`; and `report` (this pass only).
+    `quantize-output`, `clip-search`; and `report` (this pass only).
   }];
   let dependentDialects = ["::mlir::qllm::QLLMDialect"];
 }

@@ -23,7 +23,8 @@
 //   contiguous group's parameters come from W before the act-order
 //   permutation; act order sorts columns by descending diag(H) (stable);
 //   H += damp * mean(diag H) * I, increased 10x while H is not positive
-//   definite; U = the upper Cholesky factor of H^-1; then columns in blocks
+//   definite; U = the upper Cholesky factor of H^-1 (computed as the
+//   inverse of the reversed Cholesky factor of H); then columns in blocks
 //   of blockSize with lazy updates, a group's parameters computed from W as
 //   it stands at the start of the current block when its first column
 //   comes (as the reference does).
@@ -41,6 +42,7 @@
 #include "qrt/core/QuantizedWeight.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -78,6 +80,25 @@ struct GptqStats {
   double loss = 0;
 };
 
+/// A Hessian made ready for the solver (dead inputs, act-order permutation,
+/// dampening, the upper Cholesky factor of its inverse): the weights that
+/// read one input (q/k/v) share it.
+class GptqHessian {
+public:
+  GptqHessian();
+  ~GptqHessian();
+  int64_t cols() const;
+  struct Impl;
+  std::shared_ptr<const Impl> impl;
+};
+
+/// Prepares h [cols, cols] (f64, row-major) for weights quantized with
+/// `options` (its act order, dampening). Returns an empty string, or what is
+/// wrong: a NaN or infinity, a bad dampening, H not positive definite even
+/// after raising the dampening.
+std::string prepareGptqHessian(const GptqOptions &options, const double *h,
+                               int64_t cols, GptqHessian &out);
+
 /// The scheme the solver's result is stored in: act order (a group index)
 /// only when groups follow the permutation (act order, not static, not per
 /// channel).
@@ -91,6 +112,11 @@ qrt::IntNScheme storedScheme(const GptqOptions &options);
 std::string quantizeGptq(const GptqOptions &options, const float *w,
                          int64_t rows, int64_t cols, const double *h,
                          qrt::QuantizedWeight &out, GptqStats &stats);
+/// The same with a prepared Hessian (prepared with the same options).
+std::string quantizeGptq(const GptqOptions &options, const float *w,
+                         int64_t rows, int64_t cols,
+                         const GptqHessian &hessian, qrt::QuantizedWeight &out,
+                         GptqStats &stats);
 
 /// Round to nearest with GPTQ's group parameters (above), optionally with
 /// the clip search weighted by `columnWeights` ([cols], null: all 1).
