@@ -59,15 +59,21 @@ rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/gptq.log")
 echo "peak RSS: $((rss / 1024)) MiB, $(/usr/bin/python3 -c "print('%.2f' % ($rss * 1024 / $weights))")x the fp16 weights"
 
 echo
-echo "== decode speed: the GPTQ plan against round to nearest (quant-run, $(nproc) threads) =="
+echo "== decode speed (quant-run, $(nproc) threads, ISA ${QRT_ISA:-best}; embedding and output in f16) =="
+# gptq: act order folded (contiguous groups, gathers); gptq-gidx: the same
+# weights with g_idx (the generic kernel); rtn: round to nearest, plain.
 "$bin/quant-opt" "$work/gptq.mlirbc" --emit-bytecode \
-  --pass-pipeline="builtin.module(quant-compile{method=fp32})" -o "$work/gptq-plan.mlirbc"
+  --pass-pipeline="builtin.module(quant-compile{method=fp16})" -o "$work/gptq-plan.mlirbc"
 "$bin/quant-translate" --export-plan "$work/gptq-plan.mlirbc" -o "$work/gptq.qplan"
+"$bin/quant-opt" "$work/gptq.mlirbc" --emit-bytecode -o "$work/gptq-gidx-plan.mlirbc" \
+  --pass-pipeline="builtin.module(qllm-fuse-dequant-matmul,qllm-specialize-entries,qllm-layout-weights{weight-type=f16},canonicalize,cse,func.func(qllm-select-kernels,qllm-plan-memory))"
+"$bin/quant-translate" --export-plan "$work/gptq-gidx-plan.mlirbc" -o "$work/gptq-gidx.qplan"
 rtn=$(echo "$options" | sed -E 's/act-order=[a-z]+//; s/static-groups=[a-z]+//; s/clip-search=[a-z]+//')
 "$bin/quant-translate" --onnx-to-plan "$work/model.onnx" \
-  --compile-options="method=int4 $rtn" -o "$work/rtn.qplan"
-for plan in gptq rtn gptq rtn; do
-  printf "%-5s " "$plan"
-  "$bin/quant-run" "$work/$plan.qplan" --tokens 1,450,4996,338 -n 64 --stats-json "$work/$plan.json" -q >/dev/null
+  --compile-options="method=int4 $rtn float-weights=f16" -o "$work/rtn.qplan"
+for plan in gptq rtn gptq-gidx gptq rtn; do
+  printf "%-9s %s bytes  " "$plan" "$(stat -c %s "$work/$plan.qplan")"
+  "$bin/quant-run" "$work/$plan.qplan" --tokens 1,450,4996,338 --print-ids -n 32 \
+    --stats-json "$work/$plan.json" -q >/dev/null
   /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('decode %.2f tokens/s' % d['decode_tokens_per_second'])" "$work/$plan.json"
 done

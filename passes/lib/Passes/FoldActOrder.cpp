@@ -71,14 +71,33 @@ Value newWeight(OpBuilder &builder, Location loc, StringRef name, Type type,
   return WeightOp::create(builder, loc, name, attr);
 }
 
-/// The order that makes the groups of `groupIndex` contiguous, if each
-/// group then holds `groupSize` consecutive columns (the last fewer).
-std::optional<Permutation> contiguousOrder(ArrayRef<char> bytes, int64_t cols,
-                                           int64_t groupSize) {
-  if (static_cast<int64_t>(bytes.size()) != 4 * cols || groupSize <= 0)
+/// The values of a group index: a weight's blob (GPTQ) or an inline
+/// constant (an imported MatMulNBits' g_idx).
+std::optional<std::vector<int32_t>> groupIndexOf(Value value, int64_t cols) {
+  std::vector<int32_t> group;
+  if (auto constant = value.getDefiningOp<ConstantOp>()) {
+    auto dense = dyn_cast<DenseIntElementsAttr>(constant.getValue());
+    if (!dense)
+      return std::nullopt;
+    for (const APInt &v : dense.getValues<APInt>())
+      group.push_back(static_cast<int32_t>(v.getSExtValue()));
+  } else {
+    ArrayRef<char> bytes = bytesOf(value);
+    group.resize(bytes.size() / 4);
+    std::memcpy(group.data(), bytes.data(), group.size() * 4);
+  }
+  if (static_cast<int64_t>(group.size()) != cols)
     return std::nullopt;
-  std::vector<int32_t> group(static_cast<size_t>(cols));
-  std::memcpy(group.data(), bytes.data(), bytes.size());
+  return group;
+}
+
+/// The order that makes the groups of `group` contiguous, if each group
+/// then holds `groupSize` consecutive columns (the last fewer).
+std::optional<Permutation> contiguousOrder(const std::vector<int32_t> &group,
+                                           int64_t groupSize) {
+  int64_t cols = static_cast<int64_t>(group.size());
+  if (groupSize <= 0)
+    return std::nullopt;
   Permutation order(static_cast<size_t>(cols));
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
@@ -119,7 +138,8 @@ struct QLLMFoldActOrderPass
   void eraseReplaced(ModuleOp module) {
     SmallVector<Operation *> dead;
     module.walk([&](Operation *op) {
-      if (isa<QuantizedWeightOp, WeightOp>(op) && replaced.contains(op))
+      if (isa<QuantizedWeightOp, WeightOp, ConstantOp>(op) &&
+          replaced.contains(op))
         dead.push_back(op);
     });
     SmallVector<DenseResourceElementsAttr> freed;
@@ -146,8 +166,9 @@ struct QLLMFoldActOrderPass
     auto type = q.getType();
     auto scheme = cast<IntQuantAttr>(type.getScheme());
     int64_t rows = type.getRows(), cols = type.getCols();
+    std::optional<std::vector<int32_t>> group = groupIndexOf(q.getGIdx(), cols);
     std::optional<Permutation> order =
-        contiguousOrder(bytesOf(q.getGIdx()), cols, scheme.getGroupSize());
+        group ? contiguousOrder(*group, scheme.getGroupSize()) : std::nullopt;
     SmallVector<DequantMatmulOp> readers;
     for (Operation *user : q->getUsers()) {
       auto reader = dyn_cast<DequantMatmulOp>(user);
@@ -197,7 +218,8 @@ struct QLLMFoldActOrderPass
     }
     replaced.insert(q);
     replaced.insert(q.getData().getDefiningOp());
-    replaced.insert(q.getGIdx().getDefiningOp());
+    if (Operation *def = q.getGIdx().getDefiningOp())
+      replaced.insert(def);
     return success();
   }
 

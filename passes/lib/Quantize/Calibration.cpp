@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <random>
@@ -61,16 +62,16 @@ const fb::Entry *largestEntry(const fb::Plan &plan, size_t &index) {
 
 std::string findStages(const fb::Plan &plan, const fb::Entry &entry,
                        const std::vector<std::string> &weights,
-                       bool trueSequential, std::vector<Stage> &stages) {
+                       bool trueSequential, std::vector<Stage> &stages,
+                       std::vector<uint32_t> &norms) {
   std::set<std::string> wanted(weights.begin(), weights.end()), found;
   std::vector<Unit> units;
-  int64_t norms = 0;
   bool open = false;
   uint64_t openInput = 0;
   for (uint32_t s = 0; s < entry.steps()->size(); ++s) {
     const fb::Step *step = entry.steps()->Get(s);
     if (step->kernel() == fb::Kernel::RmsNorm)
-      ++norms;
+      norms.push_back(s);
     const fb::Buffer *w =
         step->kernel() == fb::Kernel::MatMul ? step->inputs()->Get(1) : nullptr;
     if (!w || w->kind() != fb::BufferKind::Weight) {
@@ -88,7 +89,8 @@ std::string findStages(const fb::Plan &plan, const fb::Entry &entry,
     uint64_t input = step->inputs()->Get(0)->offset();
     if (!open || input != openInput) {
       units.emplace_back();
-      units.back().layer = std::max<int64_t>(0, (norms - 1) / 2);
+      units.back().layer =
+          std::max<int64_t>(0, (static_cast<int64_t>(norms.size()) - 1) / 2);
     }
     open = true;
     openInput = input;
@@ -117,25 +119,60 @@ std::string findStages(const fb::Plan &plan, const fb::Entry &entry,
 using MatrixRM =
     Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-/// Accumulates sum x x^T (lower triangle) at the first step of each unit of
-/// a stage, and stops the forward after the stage's last step.
-class HessianObserver : public StepObserver {
+constexpr uint32_t kNoStep = ~uint32_t(0);
+
+/// Runs one sample's forward for the calibration: skips the steps before
+/// `resumeStep` and writes `resumeFrom` (the cached input of a layer) into
+/// that step's input; accumulates sum x x^T at the first
+/// step of each unit of a stage; copies the input of `captureStep` (the
+/// next layer's input) to `captureTo`; stops after `stopStep`.
+class CalibrationObserver : public StepObserver {
 public:
-  HessianObserver(size_t entry, const Stage &stage) : entry_(entry) {
-    for (size_t u = 0; u < stage.units.size(); ++u)
-      slotOf_[stage.units[u].steps.front()] = u;
-    sums_.resize(stage.units.size());
-    tokens_.assign(stage.units.size(), 0);
-    lastStep_ = stage.lastStep;
+  CalibrationObserver(size_t entry, const Stage *stage, uint32_t stopStep)
+      : entry_(entry), stopStep_(stopStep) {
+    if (!stage)
+      return;
+    for (size_t u = 0; u < stage->units.size(); ++u)
+      slotOf_[stage->units[u].steps.front()] = u;
+    sums_.resize(stage->units.size());
+    tokens_.assign(stage->units.size(), 0);
   }
 
+  /// Before each sample.
+  void startSample(uint32_t resumeStep, const std::vector<float> *resumeFrom,
+                   uint32_t captureStep, std::vector<float> *captureTo) {
+    resumeStep_ = resumeStep;
+    resumeFrom_ = resumeFrom;
+    captureStep_ = captureStep;
+    captureTo_ = captureTo;
+    stop_ = false;
+  }
+
+  bool skipStep(size_t entry, size_t step) override {
+    return entry == entry_ && resumeFrom_ && step < resumeStep_;
+  }
   void beforeStep(const StepEvent &event) override {
-    if (event.entryIndex != entry_)
+    if (event.entryIndex != entry_ || !error_.empty())
       return;
+    const StepTensor &x = event.inputs[0];
+    if (event.stepIndex == resumeStep_ && resumeFrom_) {
+      if (!x.writable ||
+          x.elements() != static_cast<int64_t>(resumeFrom_->size())) {
+        error_ = "the calibration cannot resume a forward at step " +
+                 std::to_string(resumeStep_) + " (a CPU session writes " +
+                 "layer inputs)";
+        return;
+      }
+      std::memcpy(x.writable, resumeFrom_->data(),
+                  resumeFrom_->size() * sizeof(float));
+    }
+    if (event.stepIndex == captureStep_ && captureTo_) {
+      const float *v = static_cast<const float *>(x.data);
+      captureTo_->assign(v, v + x.elements());
+    }
     auto it = slotOf_.find(static_cast<uint32_t>(event.stepIndex));
     if (it == slotOf_.end())
       return;
-    const StepTensor &x = event.inputs[0];
     int64_t cols = event.weightCols, rows = x.elements() / cols;
     MatrixRM &sum = sums_[it->second];
     if (sum.size() == 0)
@@ -151,36 +188,45 @@ public:
                    ", column " + std::to_string(c) + ")";
           return;
         }
-    MatrixRM Xd = X.cast<double>();
-    sum.selfadjointView<Eigen::Lower>().rankUpdate(Xd.transpose());
+    // X^T X of the sample in f32 (a parallel product; one sample's tokens,
+    // a few hundred to thousands of terms), accumulated over samples in f64.
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic> xtx =
+        X.transpose() * X;
+    sum += xtx.cast<double>();
     tokens_[it->second] += rows;
   }
   void afterStep(const StepEvent &event) override {
-    stop_ = event.entryIndex == entry_ && event.stepIndex == lastStep_;
+    stop_ = event.entryIndex == entry_ && event.stepIndex == stopStep_;
   }
   bool stopRequested() const override { return stop_ || !error_.empty(); }
 
-  void startSample() { stop_ = false; }
   const std::string &error() const { return error_; }
   bool reachedEnd() const { return stop_; }
 
-  /// H = 2/n sum x x^T of unit u, full.
+  /// H = 2/n sum x x^T of unit u (symmetric: made exactly so).
   MatrixRM hessian(size_t u) {
-    MatrixRM &sum = sums_[u];
-    MatrixRM h = sum.selfadjointView<Eigen::Lower>();
-    if (tokens_[u] > 0)
-      h *= 2.0 / static_cast<double>(tokens_[u]);
-    MatrixRM().swap(sum);
+    MatrixRM h = std::move(sums_[u]);
+    double scale = tokens_[u] > 0 ? 2.0 / static_cast<double>(tokens_[u]) : 1;
+    for (int64_t i = 0; i < h.rows(); ++i) {
+      for (int64_t j = 0; j < i; ++j) {
+        h(i, j) *= scale;
+        h(j, i) = h(i, j);
+      }
+      h(i, i) *= scale;
+    }
     return h;
   }
   int64_t tokens(size_t u) const { return tokens_[u]; }
 
 private:
   size_t entry_;
+  uint32_t stopStep_;
   std::map<uint32_t, size_t> slotOf_;
   std::vector<MatrixRM> sums_;
   std::vector<int64_t> tokens_;
-  uint32_t lastStep_ = 0;
+  uint32_t resumeStep_ = 0, captureStep_ = kNoStep;
+  const std::vector<float> *resumeFrom_ = nullptr;
+  std::vector<float> *captureTo_ = nullptr;
   bool stop_ = false;
   std::string error_;
 };
@@ -305,8 +351,9 @@ std::string runGptq(LoadedPlan &plan,
   if (!entry)
     return "the calibration plan has no entry";
   std::vector<Stage> stages;
-  std::string error =
-      findStages(plan.plan(), *entry, weights, run.trueSequential, stages);
+  std::vector<uint32_t> norms;
+  std::string error = findStages(plan.plan(), *entry, weights,
+                                 run.trueSequential, stages, norms);
   if (!error.empty())
     return error;
 
@@ -320,28 +367,60 @@ std::string runGptq(LoadedPlan &plan,
       std::min<int64_t>(entry->max_tokens(), session->context());
   const int64_t layers =
       stages.empty() ? 0 : stages.back().units.back().layer + 1;
-  IntNScheme stored = storedScheme(run.solver);
-
-  Clock::time_point begin = Clock::now();
-  for (size_t s = 0; s < stages.size(); ++s) {
-    const Stage &stage = stages[s];
-    // Forwards up to the stage's last step.
-    Clock::time_point forwardStart = Clock::now();
-    HessianObserver observer(entryIndex, stage);
+  // Layer l starts at its input norm, norms[2 l] (the final norm for l =
+  // the number of layers: the output projection's stage).
+  auto layerStart = [&](int64_t layer) {
+    return 2 * layer < static_cast<int64_t>(norms.size()) ? norms[2 * layer]
+                                                          : kNoStep;
+  };
+  // The input of the current layer for every sample (none for layer 0,
+  // which runs from the embedding): one layer's activations.
+  std::vector<std::vector<float>> cache(samples.size());
+  int64_t cachedLayer = 0;
+  auto forwardAll =
+      [&](CalibrationObserver &observer, int64_t layer, uint32_t captureStep,
+          std::vector<std::vector<float>> *captured) -> std::string {
     session->setObserver(&observer);
-    for (const std::vector<int32_t> &sample : samples) {
-      int64_t count = std::min<int64_t>(chunk, sample.size());
+    for (size_t i = 0; i < samples.size(); ++i) {
+      int64_t count = std::min<int64_t>(chunk, samples[i].size());
       session->reset();
-      observer.startSample();
+      bool resume = layer > 0 && layerStart(layer) != kNoStep;
+      observer.startSample(layerStart(layer), resume ? &cache[i] : nullptr,
+                           captureStep, captured ? &(*captured)[i] : nullptr);
       std::string forwardError;
-      bool ok =
-          session->forward(sample.data(), count, nullptr, false, forwardError);
+      bool ok = session->forward(samples[i].data(), count, nullptr, false,
+                                 forwardError);
       if (!observer.error().empty())
         return observer.error();
       if (!ok && !(forwardError == kStoppedByObserver && observer.reachedEnd()))
         return "a calibration forward failed: " + forwardError;
     }
     session->setObserver(nullptr);
+    return {};
+  };
+  IntNScheme stored = storedScheme(run.solver);
+
+  Clock::time_point begin = Clock::now();
+  for (size_t s = 0; s < stages.size(); ++s) {
+    const Stage &stage = stages[s];
+    const int64_t layer = stage.units.front().layer;
+    // The inputs of the stage's layer, from the quantized layers before it:
+    // each earlier layer's output, computed once when its last stage is
+    // done (the GPTQ reference keeps them so too).
+    Clock::time_point forwardStart = Clock::now();
+    while (cachedLayer < layer) {
+      std::vector<std::vector<float>> next(samples.size());
+      uint32_t capture = layerStart(cachedLayer + 1);
+      CalibrationObserver advance(entryIndex, nullptr, capture);
+      if (!(error = forwardAll(advance, cachedLayer, capture, &next)).empty())
+        return error;
+      cache.swap(next);
+      ++cachedLayer;
+    }
+    // Forwards of the stage's layer, up to the stage's last step.
+    CalibrationObserver observer(entryIndex, &stage, stage.lastStep);
+    if (!(error = forwardAll(observer, layer, kNoStep, nullptr)).empty())
+      return error;
     double forwardSeconds = secondsSince(forwardStart);
 
     std::string names;
@@ -350,6 +429,11 @@ std::string runGptq(LoadedPlan &plan,
       MatrixRM h = observer.hessian(u);
       // One prepared Hessian for the unit's weights (its time counts in the
       // first weight's solve).
+      if (!run.saveHessians.empty())
+        for (const std::string &name : unit.names)
+          if (!(error = saveNpy(run.saveHessians + "/" + fileName(name), h))
+                   .empty())
+            return error;
       GptqHessian prepared;
       Clock::time_point prepareStart = Clock::now();
       if (h.rows() > 0 && !(error = prepareGptqHessian(run.solver, h.data(),
@@ -357,6 +441,8 @@ std::string runGptq(LoadedPlan &plan,
                                .empty())
         return "the input of '" + unit.names.front() + "': " + error;
       double prepareSeconds = secondsSince(prepareStart);
+      if (!run.compareRtn) // only the report's errors read H again
+        h.resize(0, 0);
       for (size_t i = 0; i < unit.names.size(); ++i) {
         const std::string &name = unit.names[i];
         names += (names.empty() ? "" : ", ") + name;
@@ -373,12 +459,8 @@ std::string runGptq(LoadedPlan &plan,
         r.cols = info->tensor()->dims()->Get(1);
         r.tokens = observer.tokens(u);
         r.forwardSeconds = forwardSeconds;
-        if (h.rows() != r.cols)
+        if (prepared.cols() != r.cols)
           return "weight '" + name + "': the calibration saw no input";
-        if (!run.saveHessians.empty() &&
-            !(error = saveNpy(run.saveHessians + "/" + fileName(name), h))
-                 .empty())
-          return error;
         float *w =
             static_cast<float *>(plan.mutableWeight(unit.weightIndices[i]));
         if (!w)

@@ -222,21 +222,6 @@ MatrixCM lowerInverse(const MatrixCM &l) {
   return inverse;
 }
 
-/// The upper Cholesky factor U of `damped`^-1 (damped^-1 = U^T U), or false
-/// when `damped` is not positive definite. With J the reversal, J damped J =
-/// L L^T gives damped = V V^T for the upper triangular V = J L J, so
-/// damped^-1 = (V^-1)^T V^-1 and U = V^-1 = J L^-1 J: one Cholesky and one
-/// triangular inverse, no full inverse.
-bool upperFactorOfInverse(const MatrixRM &damped, MatrixRM &u) {
-  MatrixCM reversed = damped.reverse();
-  Eigen::LLT<MatrixCM> llt(reversed);
-  if (llt.info() != Eigen::Success)
-    return false;
-  MatrixCM l = llt.matrixL();
-  u = lowerInverse(l).reverse();
-  return u.allFinite() && (u.diagonal().array() > 0).all();
-}
-
 } // namespace
 
 std::string prepareGptqHessian(const GptqOptions &options, const double *h,
@@ -257,43 +242,59 @@ std::string prepareGptqHessian(const GptqOptions &options, const double *h,
   GptqStats &stats = impl->stats;
   stats.hessianTrace = impl->diag.sum();
 
-  // Dead inputs.
-  MatrixRM H = hIn;
+  // Dead inputs (H_jj = 0: H_jj = 1) and act order (columns by descending
+  // diag(H), stable).
   impl->dead.assign(static_cast<size_t>(cols), false);
   for (int64_t j = 0; j < cols; ++j)
-    if (H(j, j) == 0) {
+    if (impl->diag[j] == 0) {
       ++stats.deadColumns;
       impl->dead[j] = true;
-      H(j, j) = 1;
     }
+  std::vector<int64_t> &perm = impl->perm;
+  perm.resize(static_cast<size_t>(cols));
+  std::iota(perm.begin(), perm.end(), 0);
+  auto diagonal = [&](int64_t j) {
+    return impl->dead[j] ? 1.0 : impl->diag[j];
+  };
+  if (options.scheme.actOrder)
+    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) {
+      return diagonal(a) > diagonal(b);
+    });
+  double mean = 0;
+  for (int64_t j = 0; j < cols; ++j)
+    mean += diagonal(j);
+  mean /= static_cast<double>(cols);
 
-  // Act order: columns by descending diag(H) (dead ones count 1).
-  impl->perm.resize(static_cast<size_t>(cols));
-  std::iota(impl->perm.begin(), impl->perm.end(), 0);
-  if (options.scheme.actOrder) {
-    std::vector<int64_t> &perm = impl->perm;
-    std::stable_sort(perm.begin(), perm.end(),
-                     [&](int64_t a, int64_t b) { return H(a, a) > H(b, b); });
-    MatrixRM Hp(cols, cols);
-    for (int64_t i = 0; i < cols; ++i)
-      for (int64_t j = 0; j < cols; ++j)
-        Hp(i, j) = H(perm[i], perm[j]);
-    H.swap(Hp);
-  }
-
-  // Dampening and the factor, the dampening raised while H is not positive
-  // definite.
-  double mean = H.diagonal().mean();
+  // The factor: with J the reversal and Hd the damped, permuted H, the
+  // Cholesky factor L of J Hd J gives Hd = V V^T for the upper triangular
+  // V = J L J, so Hd^-1 = (V^-1)^T V^-1 and U = V^-1 = J L^-1 J: one
+  // Cholesky (in place) and one triangular inverse, no full inverse, three
+  // matrices of H's size at the most. A Hessian that is not positive
+  // definite raises the dampening.
+  MatrixCM R(cols, cols);
   stats.dampPercent = options.dampPercent;
   for (;; ++stats.dampRetries) {
     if (stats.dampRetries == 6)
       return "the Hessian is not positive definite even with damp-percent " +
              std::to_string(stats.dampPercent / 10);
     stats.damp = stats.dampPercent * mean;
-    MatrixRM damped = H;
-    damped.diagonal().array() += stats.damp;
-    if (upperFactorOfInverse(damped, impl->U))
-      break;
+    for (int64_t c = 0; c < cols; ++c) {
+      int64_t pc = perm[cols - 1 - c];
+      for (int64_t r = 0; r < cols; ++r) {
+        int64_t pr = perm[cols - 1 - r];
+        R(r, c) = pr == pc ? diagonal(pr) + stats.damp : hIn(pr, pc);
+      }
+    }
+    Eigen::LLT<Eigen::Ref<MatrixCM>> llt(R);
+    if (llt.info() == Eigen::Success) {
+      MatrixCM inverse = lowerInverse(R);
+      R.resize(0, 0);
+      impl->U = inverse.reverse();
+      const MatrixRM &U = impl->U;
+      if (U.allFinite() && (U.diagonal().array() > 0).all())
+        break;
+      R.resize(cols, cols);
+    }
     stats.dampPercent *= 10;
   }
   out.impl = std::move(impl);
@@ -484,12 +485,13 @@ double outputError(const float *w, const float *q, int64_t rows, int64_t cols,
                    const double *h) {
   using MatrixF =
       Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  MatrixRM D = (Eigen::Map<const MatrixF>(w, rows, cols) -
-                Eigen::Map<const MatrixF>(q, rows, cols))
-                   .cast<double>();
-  Eigen::Map<const MatrixRM> H(h, cols, cols);
-  MatrixRM DH = D * H;
-  return DH.cwiseProduct(D).sum() / 2;
+  // In f32 (a report's figure; products of thousands of terms keep about
+  // six digits), summed in f64.
+  MatrixF D = Eigen::Map<const MatrixF>(w, rows, cols) -
+              Eigen::Map<const MatrixF>(q, rows, cols);
+  MatrixF H = Eigen::Map<const MatrixRM>(h, cols, cols).cast<float>();
+  MatrixF DH = D * H;
+  return DH.cwiseProduct(D).cast<double>().sum() / 2;
 }
 
 } // namespace quant

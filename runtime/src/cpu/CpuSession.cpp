@@ -121,6 +121,8 @@ bool CpuSession::runChunk(size_t entryIndex, const int32_t *tokens,
         return false;
       continue;
     }
+    if (observer_->skipStep(entryIndex, index))
+      continue;
     // The observer reads the buffers in place: nothing is copied.
     StepEvent event = observed(entryIndex, index, tokens, count);
     observer_->beforeStep(event);
@@ -168,6 +170,11 @@ StepEvent CpuSession::observed(size_t entryIndex, uint32_t index,
     event.inputs.push_back(tensor(b));
   for (const fb::Buffer *b : *event.step->outputs())
     event.outputs.push_back(tensor(b));
+  // Activations live in the session's arena: the observer may write them.
+  for (auto *tensors : {&event.inputs, &event.outputs})
+    for (StepTensor &t : *tensors)
+      if (t.buffer->kind() == fb::BufferKind::Arena)
+        t.writable = const_cast<void *>(t.data);
   return event;
 }
 

@@ -455,6 +455,8 @@ bool CudaSession::launchObserved(size_t entryIndex, EntryCode &code,
     size_t begin = next;
     while (next < code.launches.size() && code.launches[next].stepIndex == i)
       ++next;
+    if (observer_->skipStep(entryIndex, i))
+      continue;
     StepEvent event = stepEvent(entryIndex, i, count);
     // A step without launches is computed by another step's kernel, and a
     // fused launch writes the next step's result, not this step's: no

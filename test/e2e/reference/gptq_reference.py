@@ -50,50 +50,6 @@ STAGES = (("attn_in", ("wq", "wk", "wv")), ("attn_out", ("wo",)),
           ("ffn_in", ("w1", "w3")), ("ffn_hidden", ("w2",)))
 
 
-class Stop(Exception):
-    pass
-
-
-def forward_capture(model, tokens, layer, point):
-    """The input `point` of `layer` (STAGES) for `tokens`, float32 [T, features]."""
-    c = model.c
-    t = len(tokens)
-    hs, kvh = c.head_size, c.n_kv_heads
-    group = c.n_heads // kvh
-
-    def norm(x, weight):
-        scale = F32(1.0) / np.sqrt(np.mean(x * x, axis=-1, keepdims=True, dtype=F32) + F32(1e-5))
-        return (weight * (scale * x)).astype(F32)
-
-    mask = np.triu(np.full((t, t), -np.inf, dtype=F32), k=1)
-    x = c.token_embedding[np.asarray(tokens)].astype(F32)
-    for l in range(layer + 1):
-        xb = norm(x, c.rms_att[l])
-        if l == layer and point == "attn_in":
-            return xb
-        q = llama2c_numpy.rotate_sequence(model, xb @ c.wq[l].T, c.n_heads).reshape(
-            t, kvh, group, hs)
-        k = llama2c_numpy.rotate_sequence(model, xb @ c.wk[l].T, kvh).reshape(t, kvh, hs)
-        v = (xb @ c.wv[l].T).reshape(t, kvh, hs)
-        scores = np.einsum("skgd,tkd->kgst", q, k) / np.sqrt(F32(hs)) + mask
-        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
-        att = scores / scores.sum(axis=-1, keepdims=True)
-        out = np.einsum("kgst,tkd->skgd", att, v).reshape(t, -1).astype(F32)
-        if l == layer and point == "attn_out":
-            return out
-        x = x + out @ c.wo[l].T
-        xb = norm(x, c.rms_ffn[l])
-        if l == layer and point == "ffn_in":
-            return xb
-        h1 = xb @ c.w1[l].T
-        h3 = xb @ c.w3[l].T
-        hidden = ((h1 / (F32(1.0) + np.exp(-h1))) * h3).astype(F32)
-        if l == layer and point == "ffn_hidden":
-            return hidden
-        x = (x + hidden @ c.w2[l].T).astype(F32)
-    raise Stop()
-
-
 def calibration_samples(tokenizer, text_path, offset, samples, seqlen):
     with open(text_path, encoding="utf-8") as f:
         documents = llama2c_numpy.split_documents(f.read(), 0)
@@ -132,7 +88,8 @@ def main(argv):
     ok = True
     for layer in range(ckpt.n_layers):
         for point, arrays in STAGES:
-            xs = [forward_capture(model, s, layer, point).astype(np.float64) for s in samples]
+            xs = [llama2c_numpy.forward_sequence(model, s, capture=(layer, point)).astype(np.float64)
+                  for s in samples]
             x = np.concatenate(xs)
             h = 2.0 / x.shape[0] * (x.T @ x)
             for array in arrays:

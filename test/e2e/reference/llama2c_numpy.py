@@ -217,8 +217,14 @@ def rotate_sequence(model, x, n_heads):
     return out.reshape(t, -1)
 
 
-def forward_sequence(model, tokens):
-    """Logits [T, vocab] of every position of `tokens`, all positions at once."""
+# The inputs of a layer's projections that forward_sequence can return instead of the logits:
+# q/k/v's, o's, gate/up's (w1/w3), down's (w2).
+CAPTURE_POINTS = ("attn_in", "attn_out", "ffn_in", "ffn_hidden")
+
+
+def forward_sequence(model, tokens, capture=None):
+    """Logits [T, vocab] of every position of `tokens`, all positions at once; with
+    capture=(layer, point), point in CAPTURE_POINTS, that input of that layer instead."""
     c = model.c
     t = len(tokens)
     if t > c.seq_len:
@@ -232,8 +238,13 @@ def forward_sequence(model, tokens):
 
     mask = np.triu(np.full((t, t), -np.inf, dtype=F32), k=1)
     x = c.token_embedding[np.asarray(tokens)].astype(F32)
+    def captured(layer, point):
+        return capture is not None and capture == (layer, point)
+
     for layer in range(c.n_layers):
         xb = norm(x, c.rms_att[layer])
+        if captured(layer, "attn_in"):
+            return xb
         q = rotate_sequence(model, xb @ c.wq[layer].T, c.n_heads).reshape(t, kvh, group, hs)
         k = rotate_sequence(model, xb @ c.wk[layer].T, kvh).reshape(t, kvh, hs)
         v = (xb @ c.wv[layer].T).reshape(t, kvh, hs)
@@ -241,11 +252,20 @@ def forward_sequence(model, tokens):
         scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
         att = scores / scores.sum(axis=-1, keepdims=True)
         out = np.einsum("kgst,tkd->skgd", att, v).reshape(t, -1).astype(F32)
+        if captured(layer, "attn_out"):
+            return out
         x = x + out @ c.wo[layer].T
         xb = norm(x, c.rms_ffn[layer])
+        if captured(layer, "ffn_in"):
+            return xb
         h1 = xb @ c.w1[layer].T
         h3 = xb @ c.w3[layer].T
-        x = (x + ((h1 / (F32(1.0) + np.exp(-h1))) * h3) @ c.w2[layer].T).astype(F32)
+        hidden = ((h1 / (F32(1.0) + np.exp(-h1))) * h3).astype(F32)
+        if captured(layer, "ffn_hidden"):
+            return hidden
+        x = (x + hidden @ c.w2[layer].T).astype(F32)
+    if capture is not None:
+        raise InputError("nothing to capture at %r" % (capture,))
     return (norm(x, c.rms_final) @ c.wcls.T).astype(F32)
 
 

@@ -11,12 +11,15 @@
 //          same input buffer; they share one Hessian;
 //   stage  one unit (true-sequential), or all units of a layer.
 //
-// For each stage, in plan order: run every sample up to the stage's last
-// step (the observer stops the forward there), solve each weight of the
-// stage, and write its dequantized values over the float weight in the plan,
-// so that later stages see the quantized model. Memory: the model's float
-// plan plus one stage's Hessians; the forward recomputes earlier layers
-// instead of keeping their activations.
+// For each stage, in plan order: run every sample through the stage's
+// layer only, up to the stage's last step (the observer skips the steps of
+// the earlier layers, writes the layer's cached input into the forward, and
+// stops it after the stage), solve each weight of the stage, and write its
+// dequantized values over the float weight in the plan, so that later
+// stages see the quantized model. When a layer is done, one more forward
+// through it (quantized) gives the next layer's inputs, as the GPTQ
+// reference does. Memory: the model's float plan, one layer's inputs
+// (samples x tokens x dim floats) and one stage's Hessians.
 //
 // No MLIR here: the qllm-gptq pass exports the plan and rewrites the IR.
 //

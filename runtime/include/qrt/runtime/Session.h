@@ -80,6 +80,10 @@ struct StepTensor {
   const fb::Buffer *buffer = nullptr;
   /// Its bytes: f32 activations; weights as stored (see `dtype`).
   const void *data = nullptr;
+  /// The same bytes, writable, for an activation on a backend that lets an
+  /// observer write it before the step (the CPU: calibration resumes a
+  /// forward from cached activations); null otherwise.
+  void *writable = nullptr;
   fb::DType dtype = fb::DType::F32;
   /// The buffer's dimensions with the token dimension resolved.
   std::vector<int64_t> shape;
@@ -124,6 +128,14 @@ public:
   /// calibration has seen the steps it needs. Only a forward of one chunk
   /// should be stopped: the chunks after it do not run.
   virtual bool stopRequested() const { return false; }
+  /// Asked before each step: true skips it (no callbacks; its outputs keep
+  /// what they held). With writable inputs, a calibration skips the layers
+  /// before the one it calibrates and writes their cached output instead.
+  virtual bool skipStep(size_t entryIndex, size_t stepIndex) {
+    (void)entryIndex;
+    (void)stepIndex;
+    return false;
+  }
 };
 
 /// The error of a forward that the observer stopped.
