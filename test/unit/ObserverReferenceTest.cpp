@@ -59,7 +59,8 @@ std::string decoderIR(uint32_t seed) {
     std::uniform_real_distribution<float> dist(center - spread,
                                                center + spread);
     std::string blob = "w" + std::to_string(blobCount++);
-    blobs << (blobCount > 1 ? ",\n" : "") << "      " << blob << ": \"0x04000000";
+    blobs << (blobCount > 1 ? ",\n" : "") << "      " << blob
+          << ": \"0x04000000";
     for (int i = 0; i < rows * cols; ++i) {
       float v = dist(rng);
       uint8_t bytes[4];
@@ -239,8 +240,8 @@ void bindArguments(func::FuncOp func, ReferenceEvaluator &evaluator,
                    const std::map<std::pair<bool, int64_t>, RefTensor> &pasts) {
   int64_t count = int64_t(tokens.size());
   for (BlockArgument arg : func.getArguments()) {
-    auto role = func.getArgAttrOfType<RoleAttr>(arg.getArgNumber(),
-                                                kRoleAttrName);
+    auto role =
+        func.getArgAttrOfType<RoleAttr>(arg.getArgNumber(), kRoleAttrName);
     ASSERT_TRUE(role);
     switch (role.getRole()) {
     case InterfaceRole::tokens: {
@@ -262,9 +263,10 @@ void bindArguments(func::FuncOp func, ReferenceEvaluator &evaluator,
     default: {
       bool key = role.getRole() == InterfaceRole::past_key;
       auto it = pasts.find({key, *role.getLayer()});
-      evaluator.bind(arg, it != pasts.end()
-                              ? it->second
-                              : RefTensor::filled({1, kKvHeads, 0, kHeadDim}, 0));
+      evaluator.bind(arg,
+                     it != pasts.end()
+                         ? it->second
+                         : RefTensor::filled({1, kKvHeads, 0, kHeadDim}, 0));
     }
     }
   }
@@ -362,16 +364,118 @@ void runAgainstReference(const std::string &compileOptions) {
   std::map<std::pair<bool, int64_t>, RefTensor> pasts;
   prefill.walk([&](AttentionOp attention) {
     int64_t layer = *getLayer(attention);
-    pasts[{true, layer}] = *prefillEvaluator.evaluate(attention.getPresentKey());
+    pasts[{true, layer}] =
+        *prefillEvaluator.evaluate(attention.getPresentKey());
     pasts[{false, layer}] =
         *prefillEvaluator.evaluate(attention.getPresentValue());
   });
   ReferenceEvaluator decodeEvaluator(int64_t(1) << 22);
-  bindArguments(decode, decodeEvaluator, {next}, int64_t(prompt.size()),
-                pasts);
+  bindArguments(decode, decodeEvaluator, {next}, int64_t(prompt.size()), pasts);
   compare(decode, decodeEvaluator, recorder.seen, 1, tolerance, compared);
   // Every step of both entries: 2 layers of 15 steps, and 3 more.
   EXPECT_EQ(compared, 2u * (2 * 15 + 3));
+}
+
+/// Captures the input of one step; with `resume`, skips the steps before it
+/// and writes the captured values there instead, and stops after `stop`.
+class Resumer : public qrt::StepObserver {
+public:
+  Resumer(size_t entry, size_t at, size_t stop)
+      : entry(entry), at(at), stop(stop) {}
+  bool skipStep(size_t e, size_t step) override {
+    ++asked;
+    return resume && e == entry && step < at;
+  }
+  void beforeStep(const qrt::StepEvent &event) override {
+    if (event.entryIndex != entry)
+      return;
+    ++ran;
+    if (event.stepIndex != at)
+      return;
+    const qrt::StepTensor &x = event.inputs[0];
+    ASSERT_NE(x.writable, nullptr);
+    if (resume)
+      std::memcpy(x.writable, captured.data(), captured.size() * sizeof(float));
+    else
+      captured = x.floats();
+  }
+  void afterStep(const qrt::StepEvent &event) override {
+    stopped = event.entryIndex == entry && event.stepIndex == stop;
+  }
+  bool stopRequested() const override { return stopped; }
+
+  size_t entry, at, stop;
+  bool resume = false, stopped = false;
+  size_t asked = 0, ran = 0;
+  std::vector<float> captured;
+};
+
+TEST(ObserverReferenceTest, ResumedForwardFromAWrittenLayerInput) {
+  // What GPTQ's calibration does: capture the input of layer 1's first norm,
+  // then run a forward that skips every step before it, writes the captured
+  // input there and stops later; the steps it runs see the same values
+  // (the layer's attention reads only its own layer's cache).
+  DialectRegistry registry;
+  registry.insert<QLLMDialect, func::FuncDialect>();
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(decoderIR(11), &context, "decoder.mlir");
+  ASSERT_TRUE(module);
+  std::unique_ptr<CompileOptions> options =
+      CompileOptions::createFromString("method=fp32");
+  PassManager pm = PassManager::on<ModuleOp>(&context);
+  buildCompilePipeline(pm, *options);
+  ASSERT_TRUE(succeeded(pm.run(*module)));
+  FailureOr<std::vector<uint8_t>> bytes = exportPlanToMemory(*module);
+  ASSERT_TRUE(succeeded(bytes));
+  std::string error;
+  auto plan = qrt::LoadedPlan::openMemory(std::move(*bytes), error);
+  ASSERT_TRUE(plan) << error;
+  // The prefill entry and its norms: layer 1 starts at the third.
+  const qrt::fb::Entry *prefill = plan->plan().entries()->Get(0);
+  std::vector<size_t> norms;
+  for (uint32_t i = 0; i < prefill->steps()->size(); ++i)
+    if (prefill->steps()->Get(i)->kernel() == qrt::fb::Kernel::RmsNorm)
+      norms.push_back(i);
+  ASSERT_EQ(norms.size(), 5u);
+  qrt::SessionOptions sessionOptions;
+  sessionOptions.device = "cpu";
+  auto session = qrt::Session::create(*plan, sessionOptions, error);
+  ASSERT_TRUE(session) << error;
+  std::vector<int32_t> ids = {1, 17, 4, 30, 9, 2, 11};
+  std::vector<float> full(ids.size() * kVocab), resumed(ids.size() * kVocab);
+
+  Resumer capture(0, norms[2], prefill->steps()->size());
+  session->setObserver(&capture);
+  ASSERT_TRUE(session->forward(ids.data(), int64_t(ids.size()), full.data(),
+                               true, error))
+      << error;
+  EXPECT_EQ(capture.captured.size(), ids.size() * kDim);
+
+  Resumer resume(0, norms[2], prefill->steps()->size());
+  resume.resume = true;
+  resume.captured = capture.captured;
+  session->reset();
+  session->setObserver(&resume);
+  ASSERT_TRUE(session->forward(ids.data(), int64_t(ids.size()), resumed.data(),
+                               true, error))
+      << error;
+  EXPECT_EQ(resume.ran, prefill->steps()->size() - norms[2]);
+  EXPECT_EQ(full, resumed);
+
+  // Stopped after layer 1's first norm: the forward fails, saying so, and
+  // the position does not advance.
+  Resumer stop(0, norms[2], norms[2]);
+  stop.resume = true;
+  stop.captured = capture.captured;
+  session->reset();
+  session->setObserver(&stop);
+  EXPECT_FALSE(
+      session->forward(ids.data(), int64_t(ids.size()), nullptr, false, error));
+  EXPECT_EQ(error, qrt::kStoppedByObserver);
+  EXPECT_EQ(stop.ran, 1u);
+  EXPECT_EQ(session->position(), 0);
 }
 
 TEST(ObserverReferenceTest, FloatPlanStepsMatchTheReferenceEvaluator) {

@@ -121,6 +121,27 @@ using MatrixRM =
 
 constexpr uint32_t kNoStep = ~uint32_t(0);
 
+/// sum += X^T X, lower triangle only: the blocks at and below the diagonal
+/// on all threads, each X_i^T X_j of one sample in f32 (hundreds to
+/// thousands of terms), added to the f64 sum.
+template <typename Matrix> void accumulateGram(const Matrix &X, MatrixRM &sum) {
+  const int64_t cols = X.cols(), block = 256;
+  const int64_t blocks = (cols + block - 1) / block;
+  std::vector<std::pair<int64_t, int64_t>> pairs;
+  for (int64_t i = 0; i < blocks; ++i)
+    for (int64_t j = 0; j <= i; ++j)
+      pairs.push_back({i, j});
+#pragma omp parallel for schedule(dynamic, 1)
+  for (size_t p = 0; p < pairs.size(); ++p) {
+    auto [i, j] = pairs[p];
+    int64_t ri = i * block, ni = std::min(cols, ri + block) - ri;
+    int64_t cj = j * block, nj = std::min(cols, cj + block) - cj;
+    Eigen::MatrixXf product =
+        X.middleCols(ri, ni).transpose() * X.middleCols(cj, nj);
+    sum.block(ri, cj, ni, nj) += product.cast<double>();
+  }
+}
+
 /// Runs one sample's forward for the calibration: skips the steps before
 /// `resumeStep` and writes `resumeFrom` (the cached input of a layer) into
 /// that step's input; accumulates sum x x^T at the first
@@ -188,11 +209,7 @@ public:
                    ", column " + std::to_string(c) + ")";
           return;
         }
-    // X^T X of the sample in f32 (a parallel product; one sample's tokens,
-    // a few hundred to thousands of terms), accumulated over samples in f64.
-    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic> xtx =
-        X.transpose() * X;
-    sum += xtx.cast<double>();
+    accumulateGram(X, sum);
     tokens_[it->second] += rows;
   }
   void afterStep(const StepEvent &event) override {
@@ -203,7 +220,7 @@ public:
   const std::string &error() const { return error_; }
   bool reachedEnd() const { return stop_; }
 
-  /// H = 2/n sum x x^T of unit u (symmetric: made exactly so).
+  /// H = 2/n sum x x^T of unit u (the upper triangle from the lower).
   MatrixRM hessian(size_t u) {
     MatrixRM h = std::move(sums_[u]);
     double scale = tokens_[u] > 0 ? 2.0 / static_cast<double>(tokens_[u]) : 1;
