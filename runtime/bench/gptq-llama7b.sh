@@ -71,7 +71,7 @@ echo "== decode speed (quant-run, $(nproc) threads, ISA ${QRT_ISA:-best}; embedd
 rtn=$(echo "$options" | sed -E 's/act-order=[a-z]+//; s/static-groups=[a-z]+//; s/clip-search=[a-z]+//')
 "$bin/quant-translate" --onnx-to-plan "$work/model.onnx" \
   --compile-options="method=int4 $rtn float-weights=f16" -o "$work/rtn.qplan"
-for plan in gptq rtn gptq-gidx gptq rtn; do
+for plan in gptq rtn gptq-gidx gptq rtn gptq rtn; do
   printf "%-9s %s bytes  " "$plan" "$(stat -c %s "$work/$plan.qplan")"
   "$bin/quant-run" "$work/$plan.qplan" --tokens 1,450,4996,338 --print-ids -n 32 \
     --stats-json "$work/$plan.json" -q >/dev/null

@@ -36,7 +36,7 @@ def main(argv):
     parser.add_argument("checkpoint")
     parser.add_argument("--bin", required=True)
     parser.add_argument("--work", required=True)
-    parser.add_argument("--schemes", default=",".join(table.COMPILE_OPTIONS))
+    parser.add_argument("--schemes", default=",".join(table.DEFAULT_SCHEMES))
     parser.add_argument("-n", type=int, default=64)
     args = parser.parse_args(argv)
     os.makedirs(args.work, exist_ok=True)
