@@ -228,13 +228,17 @@ struct QLLMGptqPass : qllm::impl::QLLMGptqPassBase<QLLMGptqPass> {
     os << llvm::formatv("{0,-40} {1,6} {2,8} {3,12} {4,5} {5,9} {6,12} "
                         "{7,12} {8,7} {9,8} {10,8}\n",
                         "weight", "layer", "tokens", "trace(H)", "dead",
-                        "damp%", "err gptq", "err rtn", "ratio", "fwd s",
+                        "damp%", "err gptq", "err rtn", "ratio", "stage s",
                         "solve s");
-    double gptq = 0, rtn = 0, solve = 0;
+    double gptq = 0, rtn = 0, solve = 0, forward = 0;
+    int64_t stage = -1;
     for (const quant::GptqResult &r : results) {
       gptq += r.gptqError;
       rtn += r.rtnError;
       solve += r.solveSeconds;
+      if (r.stage != stage)
+        forward += r.forwardSeconds;
+      stage = r.stage;
       os << llvm::formatv(
           "{0,-40} {1,6} {2,8} {3,12:e} {4,5} {5,9:g} {6,12:e} {7,12:e} "
           "{8,7:F3} {9,8:F2} {10,8:F2}\n",
@@ -244,8 +248,9 @@ struct QLLMGptqPass : qllm::impl::QLLMGptqPassBase<QLLMGptqPass> {
           r.solveSeconds);
     }
     os << llvm::formatv("total: ||WX-QX||^2 per token gptq {0:e}, rtn {1:e} "
-                        "(ratio {2:F3}); solver {3:F2} s\n",
-                        gptq, rtn, rtn > 0 ? gptq / rtn : 0.0, solve);
+                        "(ratio {2:F3}); calibration forwards {3:F2} s, "
+                        "solver {4:F2} s\n",
+                        gptq, rtn, rtn > 0 ? gptq / rtn : 0.0, forward, solve);
   }
 };
 

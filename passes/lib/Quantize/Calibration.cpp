@@ -471,6 +471,7 @@ std::string runGptq(LoadedPlan &plan,
                  "' is not an f32 matrix in the calibration plan";
         GptqResult r;
         r.name = name;
+        r.stage = static_cast<int64_t>(s);
         r.layer = unit.layer;
         r.rows = info->tensor()->dims()->Get(0);
         r.cols = info->tensor()->dims()->Get(1);

@@ -84,6 +84,8 @@ struct GptqRun {
 /// One quantized weight.
 struct GptqResult {
   std::string name;
+  /// The stage that solved it (results of one stage share forwardSeconds).
+  int64_t stage = 0;
   int64_t layer = 0;
   int64_t rows = 0, cols = 0;
   qrt::QuantizedWeight weight;
@@ -92,7 +94,9 @@ struct GptqResult {
   int64_t tokens = 0;
   /// ||WX - QX||^2 per token: GPTQ's, and round to nearest's (compareRtn).
   double gptqError = 0, rtnError = 0;
-  /// Seconds of its stage's forwards, and of its solve.
+  /// Seconds of its stage's forwards (with the forward through the layer
+  /// before, when the stage is a layer's first), and of its solve (with
+  /// preparing the Hessian, for the first weight of a unit).
   double forwardSeconds = 0, solveSeconds = 0;
 };
 
