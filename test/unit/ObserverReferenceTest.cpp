@@ -314,13 +314,14 @@ void compare(func::FuncOp func, ReferenceEvaluator &evaluator,
   }
 }
 
-void runAgainstReference(const std::string &compileOptions) {
-  DialectRegistry registry;
-  registry.insert<QLLMDialect, func::FuncDialect>();
-  MLIRContext context(registry);
-  context.loadAllAvailableDialects();
-  OwningOpRef<ModuleOp> module =
-      parseSourceString<ModuleOp>(decoderIR(7), &context, "decoder.mlir");
+/// The decoder with weights from `seed`, compiled by quant-compile
+/// {compileOptions} into `module`, and its plan opened from memory.
+void compileDecoder(MLIRContext &context, uint32_t seed,
+                    const std::string &compileOptions,
+                    OwningOpRef<ModuleOp> &module,
+                    std::unique_ptr<qrt::LoadedPlan> &plan) {
+  module =
+      parseSourceString<ModuleOp>(decoderIR(seed), &context, "decoder.mlir");
   ASSERT_TRUE(module);
   std::unique_ptr<CompileOptions> options =
       CompileOptions::createFromString(compileOptions);
@@ -328,13 +329,24 @@ void runAgainstReference(const std::string &compileOptions) {
   PassManager pm = PassManager::on<ModuleOp>(&context);
   buildCompilePipeline(pm, *options);
   ASSERT_TRUE(succeeded(pm.run(*module)));
-
-  // The plan, from memory.
   FailureOr<std::vector<uint8_t>> bytes = exportPlanToMemory(*module);
   ASSERT_TRUE(succeeded(bytes));
   std::string error;
-  auto plan = qrt::LoadedPlan::openMemory(std::move(*bytes), error);
+  plan = qrt::LoadedPlan::openMemory(std::move(*bytes), error);
   ASSERT_TRUE(plan) << error;
+}
+
+void runAgainstReference(const std::string &compileOptions) {
+  DialectRegistry registry;
+  registry.insert<QLLMDialect, func::FuncDialect>();
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  OwningOpRef<ModuleOp> module;
+  std::unique_ptr<qrt::LoadedPlan> plan;
+  compileDecoder(context, 7, compileOptions, module, plan);
+  if (::testing::Test::HasFatalFailure())
+    return;
+  std::string error;
   qrt::SessionOptions sessionOptions;
   sessionOptions.device = "cpu";
   sessionOptions.threads = 2;
@@ -419,19 +431,12 @@ TEST(ObserverReferenceTest, ResumedForwardFromAWrittenLayerInput) {
   registry.insert<QLLMDialect, func::FuncDialect>();
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
-  OwningOpRef<ModuleOp> module =
-      parseSourceString<ModuleOp>(decoderIR(11), &context, "decoder.mlir");
-  ASSERT_TRUE(module);
-  std::unique_ptr<CompileOptions> options =
-      CompileOptions::createFromString("method=fp32");
-  PassManager pm = PassManager::on<ModuleOp>(&context);
-  buildCompilePipeline(pm, *options);
-  ASSERT_TRUE(succeeded(pm.run(*module)));
-  FailureOr<std::vector<uint8_t>> bytes = exportPlanToMemory(*module);
-  ASSERT_TRUE(succeeded(bytes));
+  OwningOpRef<ModuleOp> module;
+  std::unique_ptr<qrt::LoadedPlan> plan;
+  compileDecoder(context, 11, "method=fp32", module, plan);
+  if (::testing::Test::HasFatalFailure())
+    return;
   std::string error;
-  auto plan = qrt::LoadedPlan::openMemory(std::move(*bytes), error);
-  ASSERT_TRUE(plan) << error;
   // The prefill entry and its norms: layer 1 starts at the third.
   const qrt::fb::Entry *prefill = plan->plan().entries()->Get(0);
   std::vector<size_t> norms;
