@@ -38,11 +38,6 @@ namespace {
 
 constexpr llvm::StringLiteral kPass = "qllm-gptq";
 
-const void *resourceOf(WeightOp weight) {
-  auto resource = dyn_cast<DenseResourceElementsAttr>(weight.getValue());
-  return resource ? resource.getRawHandle().getResource() : nullptr;
-}
-
 /// The float calibration plan of `module`: a clone compiled with f32
 /// weights, entries of `prefillTokens` (at most the model's context), CPU
 /// kernels. The clone shares the module's blobs; the ones its layout made

@@ -31,6 +31,7 @@
 #include "qllm/IR/QLLMTypes.h"
 #include "qllm/IR/Weightless.h"
 #include "qrt/core/WeightFormat.h"
+#include "quant/Passes/WeightRewrite.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -152,14 +153,7 @@ struct QLLMFoldActOrderPass
           freed.push_back(r);
       op->erase();
     }
-    llvm::DenseSet<const void *> live;
-    module.walk([&](WeightOp w) {
-      if (auto r = dyn_cast<DenseResourceElementsAttr>(w.getValue()))
-        live.insert(r.getRawHandle().getResource());
-    });
-    for (DenseResourceElementsAttr r : freed)
-      if (!live.contains(r.getRawHandle().getResource()))
-        r.getRawHandle().getResource()->setBlob(AsmResourceBlob());
+    freeUnheldBlobs(module, freed);
   }
 
   LogicalResult fold(QuantizedWeightOp q) {

@@ -29,11 +29,6 @@ WeightOp weightUnder(Value value) {
   return cast_or_null<WeightOp>(weightOf(value));
 }
 
-const void *resourceOf(WeightOp weight) {
-  auto resource = dyn_cast<DenseResourceElementsAttr>(weight.getValue());
-  return resource ? resource.getRawHandle().getResource() : nullptr;
-}
-
 /// Adds to `out` the matmuls that compute `func`'s logits result (through
 /// reshapes and casts): the output projection.
 void collectOutputProjections(func::FuncOp func,
@@ -357,17 +352,26 @@ void freeOriginals(ModuleOp module, std::vector<WeightJob> &jobs) {
             cast<DenseResourceElementsAttr>(cast<WeightOp>(op).getValue()));
       op->erase();
     }
-    if (!weights)
-      continue;
-    llvm::DenseSet<const void *> live;
-    module.walk([&](WeightOp op) { live.insert(resourceOf(op)); });
-    for (DenseResourceElementsAttr attr : freed)
-      if (!live.contains(attr.getRawHandle().getResource()))
-        attr.getRawHandle().getResource()->setBlob(AsmResourceBlob());
+    if (weights)
+      freeUnheldBlobs(module, freed);
   }
 }
 
 } // namespace
+
+const void *mlir::qllm::resourceOf(WeightOp weight) {
+  auto resource = dyn_cast<DenseResourceElementsAttr>(weight.getValue());
+  return resource ? resource.getRawHandle().getResource() : nullptr;
+}
+
+void mlir::qllm::freeUnheldBlobs(ModuleOp module,
+                                 ArrayRef<DenseResourceElementsAttr> dropped) {
+  llvm::DenseSet<const void *> held;
+  module.walk([&](WeightOp op) { held.insert(resourceOf(op)); });
+  for (DenseResourceElementsAttr attr : dropped)
+    if (!held.contains(attr.getRawHandle().getResource()))
+      attr.getRawHandle().getResource()->setBlob(AsmResourceBlob());
+}
 
 void WeightRewriter::apply(QuantSchemeAttrInterface scheme) {
   createComponents(module_, jobs_);
@@ -389,8 +393,7 @@ void WeightRewriter::printReport(llvm::raw_ostream &os, StringRef method) {
       before += in;
       after += out;
       elements += count;
-      os << llvm::formatv("{0,-40} {1,12} {2,14} {3,14} {4,8:F3}\n",
-                          job.name,
+      os << llvm::formatv("{0,-40} {1,12} {2,14} {3,14} {4,8:F3}\n", job.name,
                           llvm::formatv("{0}x{1}", job.rows, job.cols), in, out,
                           job.result.layout.bitsPerWeight());
     }

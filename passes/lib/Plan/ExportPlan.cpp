@@ -138,9 +138,9 @@ FailureOr<qrt::BufferDesc> PlanExporter::describeWeight(WeightOp weight,
                              << ", which plans cannot store";
   // Components of quantized weights and gather indices have their own
   // types; other weights are f32 or f16.
-  bool component = isa<QuantizedWeightOp>(user) ||
-                   (isa<GatherOp>(user) && *dtype == fb::DType::I32);
-  if (!component && *dtype != fb::DType::F32 && *dtype != fb::DType::F16)
+  bool ownType = isa<QuantizedWeightOp>(user) ||
+                 (isa<GatherOp>(user) && *dtype == fb::DType::I32);
+  if (!ownType && *dtype != fb::DType::F32 && *dtype != fb::DType::F16)
     return user->emitError()
            << "reads weight '" << weight.getName() << "' stored as "
            << type.getElementType() << "; plans store f32 or f16";

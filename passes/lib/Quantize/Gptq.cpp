@@ -12,6 +12,8 @@
 
 #include "quant/Quantize/Gptq.h"
 
+#include "QuantizerCommon.h"
+
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
 #include <omp.h>
@@ -110,16 +112,6 @@ struct Quantizer {
   }
 };
 
-std::string checkFinite(const char *what, const float *v, int64_t rows,
-                        int64_t cols) {
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c)
-      if (!std::isfinite(v[r * cols + c]))
-        return std::string(what) + " holds a NaN or infinity at row " +
-               std::to_string(r) + ", column " + std::to_string(c);
-  return {};
-}
-
 /// Writes codes [rows, cols] and per-(row, group) parameters into `out`
 /// (already laid out for `scheme`).
 void store(const IntNScheme &scheme, int64_t rows, int64_t cols,
@@ -149,13 +141,6 @@ void store(const IntNScheme &scheme, int64_t rows, int64_t cols,
   if (groupIndex)
     std::memcpy(out.components[component].data(), groupIndex->data(),
                 groupIndex->size() * sizeof(int32_t));
-}
-
-void allocate(QuantizedWeight &out, WeightLayout layout) {
-  out.layout = std::move(layout);
-  out.components.clear();
-  for (const Component &c : out.layout.components)
-    out.components.emplace_back(static_cast<size_t>(c.bytes()), 0);
 }
 
 int threadCount(int requested, int64_t rows) {
@@ -330,8 +315,8 @@ std::string quantizeGptq(const GptqOptions &options, const float *w,
   if (options.blockSize <= 0)
     return "block-size must be positive, got " +
            std::to_string(options.blockSize);
-  if (!(error = checkFinite("the weight", w, rows, cols)).empty())
-    return error;
+  if (!(error = detail::findNonFinite(w, rows, cols)).empty())
+    return "the weight " + error;
   const GptqHessian::Impl &prepared = *hessian.impl;
   stats = prepared.stats;
 
@@ -439,7 +424,7 @@ std::string quantizeGptq(const GptqOptions &options, const float *w,
     for (int64_t j = 0; j < cols; ++j)
       groupIndex[perm[j]] = static_cast<int32_t>(j / group);
   }
-  allocate(out, layoutFor(stored, rows, cols));
+  detail::allocateComponents(out, layoutFor(stored, rows, cols));
   store(stored, rows, cols, codes, params, groups,
         stored.actOrder ? &groupIndex : nullptr, out);
   return {};
@@ -454,7 +439,8 @@ std::string quantizeGptqRtn(const IntNScheme &scheme, bool clipSearch,
   if (error.empty() && (rows <= 0 || cols <= 0))
     error = "weight has no elements";
   if (error.empty())
-    error = checkFinite("the weight", w, rows, cols);
+    if (!(error = detail::findNonFinite(w, rows, cols)).empty())
+      error = "the weight " + error;
   if (!error.empty())
     return error;
   const Quantizer quantizer(s);
@@ -476,7 +462,7 @@ std::string quantizeGptqRtn(const IntNScheme &scheme, bool clipSearch,
         codes[r * cols + begin + j] =
             static_cast<uint8_t>(quantizer.code(x[j], p));
     }
-  allocate(out, layoutFor(s, rows, cols));
+  detail::allocateComponents(out, layoutFor(s, rows, cols));
   store(s, rows, cols, codes, params, groups, nullptr, out);
   return {};
 }

@@ -2,6 +2,8 @@
 
 #include "quant/Quantize/RoundToNearest.h"
 
+#include "QuantizerCommon.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -14,8 +16,7 @@ namespace {
 
 /// Index of the entry of the ascending `table` nearest to x (ties to the
 /// lower index).
-template <size_t N>
-uint8_t nearestIndex(const float *table, float x) {
+template <size_t N> uint8_t nearestIndex(const float *table, float x) {
   const float *upper = std::lower_bound(table, table + N, x);
   if (upper == table)
     return 0;
@@ -30,31 +31,22 @@ std::string where(int64_t r, int64_t c) {
   return "row " + std::to_string(r) + ", column " + std::to_string(c);
 }
 
-void allocate(QuantizedWeight &out, WeightLayout layout) {
-  out.layout = std::move(layout);
-  out.components.clear();
-  for (const Component &c : out.layout.components)
-    out.components.emplace_back(static_cast<size_t>(c.bytes()), 0);
-}
-
 /// What every quantizer checks of the weight before it writes `out`, which
 /// it then allocates in `layout`.
 std::string prepare(const float *w, int64_t rows, int64_t cols,
                     WeightLayout layout, QuantizedWeight &out) {
   if (rows <= 0 || cols <= 0)
     return "weight has no elements";
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c)
-      if (!std::isfinite(w[r * cols + c]))
-        return "holds a NaN or infinity at " + where(r, c);
-  allocate(out, std::move(layout));
+  if (std::string error = detail::findNonFinite(w, rows, cols); !error.empty())
+    return error;
+  detail::allocateComponents(out, std::move(layout));
   return {};
 }
 
 } // namespace
 
-std::string quantizeIntN(const IntNScheme &scheme, const float *w,
-                         int64_t rows, int64_t cols, QuantizedWeight &out) {
+std::string quantizeIntN(const IntNScheme &scheme, const float *w, int64_t rows,
+                         int64_t cols, QuantizedWeight &out) {
   std::string error = validate(scheme);
   if (error.empty() && scheme.actOrder)
     error = "act order needs a group index from a calibrated method (GPTQ); "
@@ -105,8 +97,7 @@ std::string quantizeIntN(const IntNScheme &scheme, const float *w,
       for (int64_t c = begin; c < end; ++c) {
         float q = s > 0.0f ? std::nearbyint(row[c] / s) + static_cast<float>(z)
                            : static_cast<float>(z);
-        codes[c] =
-            static_cast<uint8_t>(std::clamp(q, 0.0f, float(maxCode)));
+        codes[c] = static_cast<uint8_t>(std::clamp(q, 0.0f, float(maxCode)));
       }
     }
     packCodes(codes.data(), cols, bits, data + r * rowBytes);
@@ -146,8 +137,8 @@ std::string quantizeNF4(const NF4Scheme &scheme, const float *w, int64_t rows,
   if (!scheme.doubleQuant) {
     unsigned bytes = elementKindBytes(elementKindOf(scheme.scaleType));
     for (size_t i = 0; i < absmax.size(); ++i)
-      if (!std::isfinite(storeScale(absmax[i], scheme.scaleType,
-                                    scales + i * bytes)))
+      if (!std::isfinite(
+              storeScale(absmax[i], scheme.scaleType, scales + i * bytes)))
         return "the absmax of block " + std::to_string(i % blocks) +
                " of row " + std::to_string(i / blocks) + " overflows " +
                scaleTypeName(scheme.scaleType);

@@ -13,8 +13,8 @@
 
 #include "qllm/IR/QLLMAttrs.h"
 #include "qllm/IR/QLLMOps.h"
-#include "quant/Passes/Options.h"
 #include "qrt/core/QuantizedWeight.h"
+#include "quant/Passes/Options.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -68,6 +68,15 @@ private:
   std::vector<WeightJob> jobs_;
   SmallVector<std::pair<MatmulOp, size_t>> rewrites_;
 };
+
+/// The resource of a weight's blob (what weights sharing a blob share), or
+/// null for inline data.
+const void *resourceOf(WeightOp weight);
+
+/// Frees the blobs of `dropped` (attributes of weight ops that were erased)
+/// that no weight op in `module` holds any more.
+void freeUnheldBlobs(ModuleOp module,
+                     ArrayRef<DenseResourceElementsAttr> dropped);
 
 /// The scheme attribute the options describe (for method=gptq: IntQuantAttr
 /// with `actOrder` as GPTQ stores it), or failure with an error at the
