@@ -223,7 +223,7 @@ struct QuantFormat {
   const char *name;
   bool nf4;
   qrt::IntNScheme intN;
-  qrt::NF4Scheme nf4Scheme;
+  qrt::Float4Scheme nf4Scheme;
 };
 
 QuantFormat intNFormat(const char *name, int bits, int64_t groupSize,

@@ -3,6 +3,8 @@
 // RUN: quant-opt %s --split-input-file --verify-diagnostics --qllm-quantize-weights='method=int bits=3 group-size=4' | FileCheck %s --check-prefix=INT3
 // RUN: quant-opt %s --split-input-file --verify-diagnostics --qllm-quantize-weights=method=nf4 | FileCheck %s --check-prefix=NF4
 // RUN: quant-opt %s --split-input-file --verify-diagnostics --qllm-quantize-weights='method=nf4 group-size=4 double-quant=true double-quant-block-size=2' | FileCheck %s --check-prefix=NF4DQ
+// RUN: quant-opt %s --split-input-file --verify-diagnostics --qllm-quantize-weights=method=fp4 | FileCheck %s --check-prefix=FP4
+// RUN: quant-opt %s --split-input-file --verify-diagnostics --qllm-quantize-weights=method=llm-int8 | FileCheck %s --check-prefix=LLMINT8
 // RUN: quant-opt %s --split-input-file --verify-diagnostics --qllm-quantize-weights='method=int4 quantize-output=true' | FileCheck %s --check-prefix=OUTPUT
 // RUN: quant-opt %s --split-input-file --verify-diagnostics --qllm-quantize-weights='method=int4 exclude=^w2$,mlp' | FileCheck %s --check-prefix=EXCLUDE
 // RUN: quant-opt %s --split-input-file --verify-diagnostics --qllm-quantize-weights='method=int4 report=true' -o /dev/null 2>&1 | FileCheck %s --check-prefix=REPORT
@@ -14,14 +16,22 @@
 // RUN: not quant-opt %s --split-input-file --qllm-quantize-weights='method=int4 group-size=-3' 2>&1 | FileCheck %s --check-prefix=BAD-GROUP
 // RUN: not quant-opt %s --split-input-file --qllm-quantize-weights='method=nf4 scale-type=f8' 2>&1 | FileCheck %s --check-prefix=BAD-SCALE
 // RUN: not quant-opt %s --split-input-file --qllm-quantize-weights='method=int4 exclude=(' 2>&1 | FileCheck %s --check-prefix=BAD-REGEX
+// RUN: not quant-opt %s --split-input-file --qllm-quantize-weights='method=int4 outlier-threshold=3' 2>&1 | FileCheck %s --check-prefix=BAD-THRESHOLD
+// RUN: not quant-opt %s --split-input-file --qllm-quantize-weights='method=llm-int8 outlier-threshold=-1' 2>&1 | FileCheck %s --check-prefix=BAD-THRESHOLD-NEG
+// RUN: not quant-opt %s --split-input-file --qllm-quantize-weights='method=llm-int8 group-size=64' 2>&1 | FileCheck %s --check-prefix=BAD-LLMINT8-GROUP
+// RUN: not quant-opt %s --split-input-file --qllm-quantize-weights='method=fp4 clip-search=true' 2>&1 | FileCheck %s --check-prefix=BAD-FP4-CLIP
 
 // BAD-METHOD: for the --method option: Cannot find option named 'int5'!
 // BAD-BITS: error: qllm-quantize-weights: method=int needs bits=2, 3, 4 or 8, got 5
 // BAD-METHOD-BITS: error: qllm-quantize-weights: method=int4 has 4-bit codes, got bits=8 (use method=int)
-// BAD-DQ: error: qllm-quantize-weights: double-quant applies to nf4 only
+// BAD-DQ: error: qllm-quantize-weights: double-quant applies to nf4 and fp4 only
 // BAD-GROUP: error: qllm-quantize-weights: group-size must be positive or -1 (per channel), got -3
 // BAD-SCALE: for the --scale-type option: Cannot find option named 'f8'!
 // BAD-REGEX: error: qllm-quantize-weights: exclude pattern '(' is not a valid regex
+// BAD-THRESHOLD: error: qllm-quantize-weights: outlier-threshold applies to method=llm-int8 only
+// BAD-THRESHOLD-NEG: error: qllm-quantize-weights: outlier-threshold must be a finite number >= 0, got -1
+// BAD-LLMINT8-GROUP: error: qllm-quantize-weights: llm-int8 has a fixed weight scheme (8-bit codes per channel, symmetric)
+// BAD-FP4-CLIP: error: qllm-quantize-weights: clip-search applies to integer schemes, not fp4
 
 // Values, by hand: int4 symmetric per channel, w = [0.7, -1.4, 0, 0.35]:
 // s = f16(1.4 / 7) = 0.199951171875 (0x3266), q = rint(w / s) + 8 =
@@ -36,6 +46,25 @@
 // CHECK-NOT: qllm.weight "w" =
 // CHECK: [[DATA]]: "0x010000001CA8"
 // CHECK: [[SCALES]]: "0x020000006632"
+//
+// FP4 (bitsandbytes' dQuantizeFP4): absmax 1.4, w * (1 / 1.4) = [0.5, -1, 0,
+// 0.25] in f32: codes [5, 11, 0, 7] (0.5 = 6/12, sign + 12/12, 0, 3/12),
+// packed 0xB5, 0x70; the absmax 1.4 stored as f32 (0x3FB33333).
+// FP4-LABEL: func.func @values
+// FP4: qllm.quantized_weight "w" data(%{{.*}} : tensor<1x2xui8>) scales(%{{.*}} : tensor<1x1xf32>) -> !qllm.qtensor<1x4, #qllm.fp4<>>
+// FP4: [[DATA:w.data.*]]: "0x01000000B570"
+// FP4: [[SCALES:w.scales.*]]: "0x040000003333B33F"
+//
+// LLM.int8() (bitsandbytes' Int8Params): w * f32(127 / 1.4) = [63.5, -127,
+// 0, 31.75] in f32, rounded half to even: [64, -127, 0, 32], + 128 =
+// 0xC0 0x01 0x80 0xA0 (int8's w / f32(1.4 / 127) gives 63.4999 and 63 for
+// the first). The matmul is a dequant_matmul with the outlier threshold.
+// LLMINT8-LABEL: func.func @values
+// LLMINT8: %[[Q:.*]] = qllm.quantized_weight "w" data(%{{.*}} : tensor<1x4xui8>) scales(%{{.*}} : tensor<1x1xf32>) -> !qllm.qtensor<1x4, #qllm.intq<bits = 8, group_size = per_channel, symmetric = true, scale_type = f32>>
+// LLMINT8-NOT: qllm.dequantize
+// LLMINT8: qllm.dequant_matmul %{{.*}}, %[[Q]] {outlier_threshold = 6.000000e+00 : f32}
+// LLMINT8: w.data{{.*}}: "0x01000000C00180A0"
+// LLMINT8: w.scales{{.*}}: "0x040000006C9C343C"
 func.func @values(%x: tensor<2x4xf32>) -> tensor<2x1xf32> {
   %w = qllm.weight "w" = dense_resource<w> : tensor<1x4xf32>
   %y = qllm.matmul %x, %w transpose_rhs : (tensor<2x4xf32>, tensor<1x4xf32>) -> tensor<2x1xf32>

@@ -116,7 +116,7 @@ TEST(IntNLayout, ThreeBitPartialGroups) {
 }
 
 TEST(NF4Layout, PlainAbsmax) {
-  NF4Scheme scheme{64, false, 256, ScaleType::F32};
+  Float4Scheme scheme{64, false, 256, ScaleType::F32};
   WeightLayout layout = layoutFor(scheme, 4096, 4096);
   ASSERT_EQ(layout.components.size(), 2u);
   EXPECT_EQ(layout.components[1].element, ElementKind::F32);
@@ -125,7 +125,7 @@ TEST(NF4Layout, PlainAbsmax) {
 }
 
 TEST(NF4Layout, DoubleQuantizedAbsmax) {
-  NF4Scheme scheme{64, true, 256, ScaleType::F32};
+  Float4Scheme scheme{64, true, 256, ScaleType::F32};
   WeightLayout layout = layoutFor(scheme, 4096, 4096);
   ASSERT_EQ(layout.components.size(), 4u);
   EXPECT_EQ(layout.components[1].element, ElementKind::U8);
@@ -142,7 +142,7 @@ TEST(NF4Layout, DoubleQuantizedAbsmax) {
 }
 
 TEST(NF4Layout, PartialBlockAndOddColumns) {
-  NF4Scheme scheme{64, true, 256, ScaleType::F32};
+  Float4Scheme scheme{64, true, 256, ScaleType::F32};
   WeightLayout layout = layoutFor(scheme, 5, 171);
   EXPECT_EQ(layout.find(ComponentRole::Data)->shape,
             (std::vector<int64_t>{5, 86}));
@@ -159,9 +159,9 @@ TEST(Validate, RejectsBadSchemes) {
             "group size must be positive or per_channel, got 0");
   EXPECT_NE(validate(IntNScheme{4, kPerChannel, false, true, ScaleType::F16}),
             "");
-  EXPECT_EQ(validate(NF4Scheme{0, false, 256, ScaleType::F32}),
+  EXPECT_EQ(validate(Float4Scheme{0, false, 256, ScaleType::F32}),
             "block size must be positive, got 0");
-  EXPECT_EQ(validate(NF4Scheme{64, true, 0, ScaleType::F32}),
+  EXPECT_EQ(validate(Float4Scheme{64, true, 0, ScaleType::F32}),
             "double-quantization block size must be positive, got 0");
 }
 

@@ -53,13 +53,18 @@ COMPILE_OPTIONS = {
     "int4-g128-sym": "method=int4 group-size=128 symmetric=true",
     "nf4": "method=nf4",
     "nf4-dq": "method=nf4 double-quant=true",
+    "fp4": "method=fp4",
+    "fp4-dq": "method=fp4 double-quant=true",
+    "llm-int8": "method=llm-int8 outlier-threshold=6.0",
+    "llm-int8-t0": "method=llm-int8 outlier-threshold=0",
     "int3-g128": "method=int bits=3 group-size=128",
     "int4-asym-f16": "method=int4 group-size=-1",
 }
 # The schemes of the default table (the RTN rows that GPTQ rows compare with
 # are added with --gptq).
 DEFAULT_SCHEMES = ("fp32", "int8", "int4-g32", "int4-g64", "int4-g128", "int4-g32-sym",
-                   "int4-g64-sym", "int4-g128-sym", "nf4", "nf4-dq")
+                   "int4-g64-sym", "int4-g128-sym", "nf4", "nf4-dq", "fp4", "fp4-dq",
+                   "llm-int8", "llm-int8-t0")
 
 # GPTQ: name -> (qllm-gptq options, gptq_reference.py options, the round-to-nearest scheme of
 # the same storage). Calibration: CALIBRATION below, the same for both.

@@ -270,8 +270,8 @@ WeightCode weightCode(const MatmulSpec &spec) {
     }
     return code;
   }
-  case WeightStorage::NF4: {
-    const qrt::NF4Scheme &s = spec.nf4;
+  case WeightStorage::Float4: {
+    const qrt::Float4Scheme &s = spec.float4;
     qrt::WeightLayout layout = qrt::layoutFor(s, spec.rows, spec.cols);
     code.buffers = static_cast<int>(layout.components.size());
     const int64_t rowBytes = qrt::packedBytes(spec.cols, 4);
@@ -292,7 +292,8 @@ WeightCode weightCode(const MatmulSpec &spec) {
     }
     std::string blockOf = "(c) / " + str(s.blockSize) + "LL";
     code.element =
-        "qrt_nf4[qrt_code(wdata + r * " + str(rowBytes) + "LL, c, 4)] * " +
+        std::string("qrt_") + qrt::float4CodesName(s.codes) +
+        "[qrt_code(wdata + r * " + str(rowBytes) + "LL, c, 4)] * " +
         fill(absmax, {{"I", "(r * " + str(blocks) + "LL + " + blockOf + ")"}});
     if (spec.cols % 32 == 0 && s.blockSize % 32 == 0) {
       code.vector = 32;
@@ -302,7 +303,7 @@ WeightCode weightCode(const MatmulSpec &spec) {
           "const unsigned int wu[4] = {w4.x, w4.y, w4.z, w4.w};\n"
           "#pragma unroll\n"
           "for (int i = 0; i < 32; ++i)\n"
-          "  wv[i] = nf4[(wu[i >> 3] >> (4 * (i & 7))) & 15u];\n"
+          "  wv[i] = codes16[(wu[i >> 3] >> (4 * (i & 7))) & 15u];\n"
           "const float wscale = " +
           fill(absmax, {{"I", "(r * " + str(blocks) + "LL + c0 / " +
                                   str(s.blockSize) + "LL)"}}) +
@@ -331,11 +332,12 @@ std::string schemeStem(const MatmulSpec &spec) {
         qrt::scaleTypeName(s.scaleType);
     return stem;
   }
-  case WeightStorage::NF4:
-    return "nf4_b" + str(spec.nf4.blockSize) +
-           (spec.nf4.doubleQuant
-                ? "_dq" + str(spec.nf4.doubleQuantBlockSize)
-                : std::string("_") + qrt::scaleTypeName(spec.nf4.scaleType));
+  case WeightStorage::Float4:
+    return qrt::float4CodesName(spec.float4.codes) + std::string("_b") +
+           str(spec.float4.blockSize) +
+           (spec.float4.doubleQuant
+                ? "_dq" + str(spec.float4.doubleQuantBlockSize)
+                : std::string("_") + qrt::scaleTypeName(spec.float4.scaleType));
   }
   return "w";
 }
@@ -520,8 +522,8 @@ extern "C" __global__ void __launch_bounds__($THREADS$) @NAME@(qrt_params p) {
 
 Launch CudaModule::matmul(const MatmulSpec &spec) {
   WeightCode code = weightCode(spec);
-  if (spec.storage == WeightStorage::NF4)
-    needsNF4Tables = true;
+  if (spec.storage == WeightStorage::Float4)
+    needsFloat4Tables = true;
   const int out = 1 + code.buffers + (spec.addResidual ? 1 : 0);
   std::string epilogue;
   if (spec.addResidual)
@@ -532,10 +534,12 @@ Launch CudaModule::matmul(const MatmulSpec &spec) {
                         str(spec.cols) + "] @ w^T, w " + schemeStem(spec) +
                         (spec.addResidual ? " + residual" : "");
   std::string nf4Shared;
-  if (spec.storage == WeightStorage::NF4 && !spec.gemm && code.vector > 1)
-    nf4Shared = "  __shared__ float nf4[16];\n"
-                "  if (threadIdx.x < 16)\n"
-                "    nf4[threadIdx.x] = qrt_nf4[threadIdx.x];\n"
+  if (spec.storage == WeightStorage::Float4 && !spec.gemm && code.vector > 1)
+    nf4Shared = std::string("  __shared__ float codes16[16];\n"
+                            "  if (threadIdx.x < 16)\n"
+                            "    codes16[threadIdx.x] = qrt_") +
+                qrt::float4CodesName(spec.float4.codes) +
+                "[threadIdx.x];\n"
                 "  __syncthreads();\n";
   std::string stem = std::string(spec.gemm ? "gemm_" : "gemv_") +
                      schemeStem(spec) + "_" + str(spec.rows) + "x" +
@@ -843,13 +847,19 @@ std::string CudaModule::source() const {
         "one plan.\n"
         "// Launch ABI: runtime/include/qrt/cuda/KernelAbi.h.\n";
   os << qrt::cuda::kKernelParamsSource << kPrelude;
-  if (needsNF4Tables) {
-    os << "\n// NF4 code values and the dynamic 8-bit map of double-quantized "
-          "absmax codes\n// (qrt/core/WeightFormat.h, Quantize.h).\n"
-          "__constant__ float qrt_nf4[16] = {";
-    for (int i = 0; i < 16; ++i)
-      os << (i ? ", " : "") << floatLiteral(qrt::kNF4Codes[i]);
-    os << "};\n__constant__ float qrt_map8[256] = {";
+  if (needsFloat4Tables) {
+    os << "\n// NF4 and FP4 code values and the dynamic 8-bit map of "
+          "double-quantized\n// absmax codes (qrt/core/WeightFormat.h, "
+          "QuantizedWeight.h).\n";
+    for (qrt::Float4Codes codes : {qrt::Float4Codes::NF4, qrt::Float4Codes::FP4}) {
+      os << "__constant__ float qrt_" << qrt::float4CodesName(codes)
+         << "[16] = {";
+      for (int i = 0; i < 16; ++i)
+        os << (i ? ", " : "")
+           << floatLiteral(qrt::float4CodeValues(codes)[i]);
+      os << "};\n";
+    }
+    os << "__constant__ float qrt_map8[256] = {";
     const float *map = qrt::dynamicMap8();
     for (int i = 0; i < 256; ++i)
       os << (i ? "," : "") << (i % 6 == 0 ? "\n    " : " ")

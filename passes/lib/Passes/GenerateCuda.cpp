@@ -149,8 +149,8 @@ struct QLLMGenerateCudaPass
             spec.storage = cuda::WeightStorage::IntN;
             spec.intN = intN.getScheme();
           } else {
-            spec.storage = cuda::WeightStorage::NF4;
-            spec.nf4 = cast<NF4Attr>(type.getScheme()).getScheme();
+            spec.storage = cuda::WeightStorage::Float4;
+            spec.float4 = *float4SchemeOf(type.getScheme());
           }
         }
         Operation *add =
@@ -204,6 +204,10 @@ struct QLLMGenerateCudaPass
         launches.push_back(code.swiglu(lastDim(op->getResult(0))));
       } else if (kernel == Kernel::gather) {
         launches.push_back(code.gather(lastDim(op->getResult(0))));
+      } else if (kernel == Kernel::int8_matmul) {
+        return op->emitError()
+               << "LLM.int8() (int8_matmul) has no CUDA kernel yet; compile "
+                  "method=llm-int8 for target=cpu";
       }
       SmallVector<Attribute> attrs;
       for (auto [index, launch] : llvm::enumerate(launches))

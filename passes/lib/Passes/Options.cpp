@@ -16,8 +16,12 @@ llvm::StringRef mlir::qllm::nameOf(WeightMethod method) {
     return "int";
   case WeightMethod::nf4:
     return "nf4";
+  case WeightMethod::fp4:
+    return "fp4";
   case WeightMethod::gptq:
     return "gptq";
+  case WeightMethod::llmInt8:
+    return "llm-int8";
   }
   return "?";
 }

@@ -59,10 +59,13 @@ struct QLLMQuantizeWeightsPass
     }
     WeightRewriter rewriter;
     if (failed(scheme) || failed(rewriter.collect(module, o, kPass)) ||
-        failed(quantize(module, *scheme, o.clipSearch, rewriter.jobs())) ||
+        failed(quantize(module, *scheme, o, rewriter.jobs())) ||
         failed(rewriter.reportErrors()))
       return signalPassFailure();
-    rewriter.apply(*scheme);
+    std::optional<float> threshold;
+    if (o.method == WeightMethod::llmInt8)
+      threshold = static_cast<float>(o.outlierThreshold);
+    rewriter.apply(*scheme, threshold);
     if (report)
       rewriter.printReport(llvm::errs(), nameOf(o.method));
   }
@@ -70,9 +73,10 @@ struct QLLMQuantizeWeightsPass
   /// Quantizes every job, in parallel (pure computation on the blobs); in a
   /// weightless module only the components' shapes.
   LogicalResult quantize(ModuleOp module, QuantSchemeAttrInterface scheme,
-                         bool clipSearch, std::vector<WeightJob> &jobs) {
+                         const QuantizeOptions &o,
+                         std::vector<WeightJob> &jobs) {
     auto intN = dyn_cast<IntQuantAttr>(scheme);
-    auto nf4 = dyn_cast<NF4Attr>(scheme);
+    std::optional<::qrt::Float4Scheme> float4 = float4SchemeOf(scheme);
     bool weightless = isWeightless(module);
     (void)failableParallelForEach(
         module.getContext(), jobs.begin(), jobs.end(),
@@ -83,16 +87,19 @@ struct QLLMQuantizeWeightsPass
             return success();
           }
           std::vector<float> w = job.readMatrix();
-          if (clipSearch)
+          if (o.clipSearch)
             job.error = quant::quantizeGptqRtn(intN.getScheme(), true,
                                                w.data(), job.rows, job.cols,
                                                nullptr, job.result);
+          else if (o.method == WeightMethod::llmInt8)
+            job.error = quant::quantizeLlmInt8(intN.getScheme(), w.data(),
+                                               job.rows, job.cols, job.result);
           else if (intN)
             job.error = quant::quantizeIntN(intN.getScheme(), w.data(),
                                             job.rows, job.cols, job.result);
           else
-            job.error = quant::quantizeNF4(nf4.getScheme(), w.data(), job.rows,
-                                           job.cols, job.result);
+            job.error = quant::quantizeFloat4(*float4, w.data(), job.rows,
+                                              job.cols, job.result);
           return success(job.error.empty());
         });
     return success();

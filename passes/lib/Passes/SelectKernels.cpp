@@ -77,12 +77,9 @@ Choice kernelFor(Operation *op, std::string &why) {
     return cast<RankedTensorType>(v.getType()).getRank();
   };
   if (auto dq = dyn_cast<DequantMatmulOp>(op)) {
-    if (dq.getOutlierThreshold()) {
-      why = "LLM.int8() outlier decomposition has no kernel yet";
-      return {};
-    }
     if (dq.getWeight().getDefiningOp<QuantizedWeightOp>())
-      return Kernel::dequant_matmul;
+      return dq.getOutlierThreshold() ? Kernel::int8_matmul
+                                      : Kernel::dequant_matmul;
     why = "the weight is not a quantized_weight of stored components";
     return {};
   }

@@ -16,6 +16,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Regex.h"
 
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -129,25 +130,57 @@ mlir::qllm::buildQuantScheme(ModuleOp module, const QuantizeOptions &o,
   if (!isQuantized(o.method))
     return fail(
         "method=" + nameOf(o.method) +
-        " stores floats; quantizing methods are int8, int4, int, nf4, gptq");
-  if (o.method == WeightMethod::nf4) {
+        " stores floats; quantizing methods are int8, int4, int, nf4, fp4, "
+        "gptq, llm-int8");
+  if (o.method != WeightMethod::llmInt8 &&
+      o.outlierThreshold != QuantizeOptions().outlierThreshold)
+    return fail("outlier-threshold applies to method=llm-int8 only");
+  if (o.method == WeightMethod::nf4 || o.method == WeightMethod::fp4) {
+    StringRef name = nameOf(o.method);
     if (o.bits != 0 && o.bits != 4)
-      return fail("nf4 has 4-bit codes, got bits=" + Twine(o.bits));
+      return fail(name + " has 4-bit codes, got bits=" + Twine(o.bits));
     if (o.symmetric != SymmetryChoice::byMethod)
-      return fail("symmetric has no meaning for nf4");
+      return fail("symmetric has no meaning for " + name);
+    if (o.clipSearch)
+      return fail("clip-search applies to integer schemes, not " + name);
     int64_t block = o.groupSize == 0 ? 64 : o.groupSize;
     if (block <= 0)
-      return fail("nf4 needs a positive block size (group-size), got " +
+      return fail(name + " needs a positive block size (group-size), got " +
                   Twine(block));
     FloatType scale = floatType(o.scaleType, Float32Type::get(ctx));
     if (o.doubleQuant && !scale.isF32())
       return fail("with double-quant the absmax is stored as 8-bit codes; "
                   "scale-type must stay f32");
-    auto attr = NF4Attr::getChecked(
-        emitAtModule, ctx, block, o.doubleQuant,
-        o.doubleQuant ? o.doubleQuantBlockSize
-                      : ::qrt::NF4Scheme().doubleQuantBlockSize,
-        scale);
+    int64_t dqBlock = o.doubleQuant
+                          ? o.doubleQuantBlockSize
+                          : ::qrt::Float4Scheme().doubleQuantBlockSize;
+    Attribute attr =
+        o.method == WeightMethod::fp4
+            ? Attribute(FP4Attr::getChecked(emitAtModule, ctx, block,
+                                            o.doubleQuant, dqBlock, scale))
+            : Attribute(NF4Attr::getChecked(emitAtModule, ctx, block,
+                                            o.doubleQuant, dqBlock, scale));
+    if (!attr)
+      return failure();
+    return cast<QuantSchemeAttrInterface>(attr);
+  }
+  if (o.method == WeightMethod::llmInt8) {
+    // bitsandbytes' Int8Params: 8-bit codes per output row, symmetric,
+    // absmax / 127 as the scale.
+    if ((o.bits != 0 && o.bits != 8) ||
+        (o.groupSize != 0 && o.groupSize != ::qrt::kPerChannel) ||
+        o.symmetric == SymmetryChoice::asymmetric || o.clipSearch ||
+        o.doubleQuant)
+      return fail("llm-int8 has a fixed weight scheme (8-bit codes per "
+                  "channel, symmetric): bits, group-size, symmetric, "
+                  "clip-search and double-quant do not apply");
+    if (!(o.outlierThreshold >= 0.0) || !std::isfinite(o.outlierThreshold))
+      return fail("outlier-threshold must be a finite number >= 0, got " +
+                  std::to_string(o.outlierThreshold));
+    auto attr = IntQuantAttr::getChecked(
+        emitAtModule, ctx, 8u, ::qrt::kPerChannel, /*symmetric=*/true,
+        /*act_order=*/false,
+        floatType(o.scaleType, FloatType(Float32Type::get(ctx))));
     if (!attr)
       return failure();
     return cast<QuantSchemeAttrInterface>(attr);
@@ -165,7 +198,7 @@ mlir::qllm::buildQuantScheme(ModuleOp module, const QuantizeOptions &o,
     return fail("method=" + nameOf(o.method) +
                 " needs bits=2, 3, 4 or 8, got " + Twine(codeBits));
   if (o.doubleQuant)
-    return fail("double-quant applies to nf4 only");
+    return fail("double-quant applies to nf4 and fp4 only");
   bool int8 = o.method == WeightMethod::int8;
   int64_t group = o.groupSize != 0 ? o.groupSize
                   : int8           ? ::qrt::kPerChannel
@@ -309,7 +342,8 @@ Value assemble(OpBuilder &builder, QuantSchemeAttrInterface scheme,
 /// original weight op (which dominates all its readers), read by each
 /// matmul of the job.
 void rewrite(QuantSchemeAttrInterface scheme, std::vector<WeightJob> &jobs,
-             ArrayRef<std::pair<MatmulOp, size_t>> rewrites) {
+             ArrayRef<std::pair<MatmulOp, size_t>> rewrites,
+             std::optional<float> outlierThreshold) {
   std::map<std::tuple<Operation *, size_t, const void *>, Value> dequantized;
   OpBuilder builder(scheme.getContext());
   for (auto [matmul, index] : rewrites) {
@@ -324,9 +358,23 @@ void rewrite(QuantSchemeAttrInterface scheme, std::vector<WeightJob> &jobs,
     if (!value)
       value =
           assemble(builder, scheme, job, weightUnder(matmul.getRhs()), element);
-    matmul.getRhsMutable().assign(value);
-    matmul.setTransposeRhs(true);
+    if (!outlierThreshold) {
+      matmul.getRhsMutable().assign(value);
+      matmul.setTransposeRhs(true);
+      continue;
+    }
+    builder.setInsertionPoint(matmul);
+    auto fused = DequantMatmulOp::create(
+        builder, matmul.getLoc(), matmul.getType(), matmul.getLhs(),
+        value.getDefiningOp<DequantizeOp>().getInput(),
+        builder.getF32FloatAttr(*outlierThreshold));
+    matmul.replaceAllUsesWith(fused.getResult());
+    matmul.erase();
   }
+  // With outlier thresholds, the dequantized copies are read by nothing.
+  for (auto &entry : dequantized)
+    if (entry.second.use_empty())
+      entry.second.getDefiningOp()->erase();
 }
 
 /// Frees the float originals nothing reads any more: their storage casts,
@@ -373,9 +421,10 @@ void mlir::qllm::freeUnheldBlobs(ModuleOp module,
       attr.getRawHandle().getResource()->setBlob(AsmResourceBlob());
 }
 
-void WeightRewriter::apply(QuantSchemeAttrInterface scheme) {
+void WeightRewriter::apply(QuantSchemeAttrInterface scheme,
+                           std::optional<float> outlierThreshold) {
   createComponents(module_, jobs_);
-  rewrite(scheme, jobs_, rewrites_);
+  rewrite(scheme, jobs_, rewrites_, outlierThreshold);
   freeOriginals(module_, jobs_);
 }
 

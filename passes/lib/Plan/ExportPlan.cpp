@@ -45,7 +45,8 @@ QUANT_SAME_KERNEL(add, Add)
 QUANT_SAME_KERNEL(swiglu, SwiGlu)
 QUANT_SAME_KERNEL(dequant_matmul, DequantMatMul)
 QUANT_SAME_KERNEL(gather, Gather)
-static_assert(static_cast<int>(fb::Kernel::MAX) == 8,
+QUANT_SAME_KERNEL(int8_matmul, Int8MatMul)
+static_assert(static_cast<int>(fb::Kernel::MAX) == 9,
               "the plan schema has a kernel the dialect does not");
 #undef QUANT_SAME_KERNEL
 
@@ -235,9 +236,9 @@ LogicalResult PlanExporter::quantizedInputs(DequantMatmulOp matmul,
   if (auto intN = dyn_cast<IntQuantAttr>(type.getScheme()))
     step.quant =
         qrt::QuantDesc::of(intN.getScheme(), type.getRows(), type.getCols());
-  else if (auto nf4 = dyn_cast<NF4Attr>(type.getScheme()))
-    step.quant =
-        qrt::QuantDesc::of(nf4.getScheme(), type.getRows(), type.getCols());
+  else if (std::optional<qrt::Float4Scheme> float4 =
+               float4SchemeOf(type.getScheme()))
+    step.quant = qrt::QuantDesc::of(*float4, type.getRows(), type.getCols());
   else
     return matmul.emitError() << "has a quantization scheme plans do not "
                                  "know";
@@ -275,9 +276,14 @@ PlanExporter::stepParameters(Operation *op, Kernel kernel,
     return SmallVector<Value>{matmul.getLhs(), matmul.getRhs()};
   }
   case Kernel::dequant_matmul:
-    if (failed(quantizedInputs(cast<DequantMatmulOp>(op), step)))
+  case Kernel::int8_matmul: {
+    auto matmul = cast<DequantMatmulOp>(op);
+    if (std::optional<APFloat> threshold = matmul.getOutlierThreshold())
+      step.outlierThreshold = threshold->convertToFloat();
+    if (failed(quantizedInputs(matmul, step)))
       return failure();
     return SmallVector<Value>{};
+  }
   case Kernel::rotary: {
     auto rotary = cast<RotaryOp>(op);
     step.convention = rotary.getConvention() == RotaryConvention::interleaved

@@ -107,8 +107,55 @@ std::string quantizeIntN(const IntNScheme &scheme, const float *w, int64_t rows,
   return {};
 }
 
-std::string quantizeNF4(const NF4Scheme &scheme, const float *w, int64_t rows,
-                        int64_t cols, QuantizedWeight &out) {
+uint8_t fp4Code(float x) {
+  // Midpoints of adjacent magnitudes (0, 0.0625, 2, 3, 4, 6, 8, 12) / 12:
+  // codes 0, 1, 6, 7, 4, 5, 2, 3. bitsandbytes writes these literals.
+  const uint8_t sign = x < 0.0f ? 8 : 0;
+  const float a = std::fabs(x);
+  uint8_t magnitude;
+  if (a > 0.29166667f)
+    magnitude = a > 0.583333f ? (a > 0.8333333f ? 3 : 2)
+                              : (a > 0.4166667f ? 5 : 4);
+  else
+    magnitude = a > 0.0859375f ? (a > 0.20833333f ? 7 : 6)
+                               : (a > 0.00260417f ? 1 : 0);
+  return static_cast<uint8_t>(magnitude + sign);
+}
+
+std::string quantizeLlmInt8(const IntNScheme &scheme, const float *w,
+                            int64_t rows, int64_t cols, QuantizedWeight &out) {
+  std::string error = validate(scheme);
+  if (error.empty() &&
+      (scheme.bits != 8 || scheme.groupSize != kPerChannel ||
+       !scheme.symmetric || scheme.actOrder))
+    error = "LLM.int8() weights are 8-bit, per channel and symmetric";
+  if (error.empty())
+    error = prepare(w, rows, cols, layoutFor(scheme, rows, cols), out);
+  if (!error.empty())
+    return error;
+  const unsigned scaleBytes = elementKindBytes(elementKindOf(scheme.scaleType));
+  uint8_t *data = out.components[0].data();
+  uint8_t *scales = out.components[1].data();
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *row = w + r * cols;
+    float absmax = 0.0f;
+    for (int64_t c = 0; c < cols; ++c)
+      absmax = std::max(absmax, std::fabs(row[c]));
+    float s = storeScale(absmax / 127.0f, scheme.scaleType,
+                         scales + r * scaleBytes);
+    if (!std::isfinite(s))
+      return "the scale of row " + std::to_string(r) + " overflows " +
+             scaleTypeName(scheme.scaleType);
+    const float inverse = absmax > 0.0f ? 127.0f / absmax : 0.0f;
+    for (int64_t c = 0; c < cols; ++c)
+      data[r * cols + c] =
+          static_cast<uint8_t>(std::nearbyint(row[c] * inverse) + 128.0f);
+  }
+  return {};
+}
+
+std::string quantizeFloat4(const Float4Scheme &scheme, const float *w,
+                           int64_t rows, int64_t cols, QuantizedWeight &out) {
   std::string error = validate(scheme);
   if (error.empty())
     error = prepare(w, rows, cols, layoutFor(scheme, rows, cols), out);
@@ -128,8 +175,14 @@ std::string quantizeNF4(const NF4Scheme &scheme, const float *w, int64_t rows,
       for (int64_t c = begin; c < end; ++c)
         m = std::max(m, std::fabs(row[c]));
       absmax[r * blocks + b] = m;
-      for (int64_t c = begin; c < end; ++c)
-        codes[c] = m > 0.0f ? nearestIndex<16>(kNF4Codes, row[c] / m) : 7;
+      if (scheme.codes == Float4Codes::FP4) {
+        const float inverse = m > 0.0f ? 1.0f / m : 0.0f;
+        for (int64_t c = begin; c < end; ++c)
+          codes[c] = fp4Code(row[c] * inverse);
+      } else {
+        for (int64_t c = begin; c < end; ++c)
+          codes[c] = m > 0.0f ? nearestIndex<16>(kNF4Codes, row[c] / m) : 7;
+      }
     }
     packCodes(codes.data(), cols, 4, data + r * rowBytes);
   }

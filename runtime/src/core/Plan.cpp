@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <sstream>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -131,7 +132,8 @@ QuantizedFigures quantizedFigures(const fb::Plan &plan) {
   std::vector<bool> seen(plan.weights() ? plan.weights()->size() : 0);
   for (const fb::Entry *e : *plan.entries())
     for (const fb::Step *step : *e->steps()) {
-      if (step->kernel() != fb::Kernel::DequantMatMul)
+      if (step->kernel() != fb::Kernel::DequantMatMul &&
+          step->kernel() != fb::Kernel::Int8MatMul)
         continue;
       uint64_t data = step->inputs()->Get(1)->offset();
       if (seen[data])
@@ -144,8 +146,9 @@ QuantizedFigures quantizedFigures(const fb::Plan &plan) {
         f.bytes += static_cast<int64_t>(
             plan.weights()->Get(step->inputs()->Get(c)->offset())->size());
       std::string name =
-          q->kind() == fb::QuantKind::NF4
-              ? std::string("nf4 block ") + std::to_string(q->group_size()) +
+          q->kind() == fb::QuantKind::NF4 || q->kind() == fb::QuantKind::FP4
+              ? std::string(q->kind() == fb::QuantKind::FP4 ? "fp4" : "nf4") +
+                    " block " + std::to_string(q->group_size()) +
                     (q->double_quant() ? " double-quant" : "")
               : "int" + std::to_string(q->bits()) + " " +
                     (q->group_size() < 0
@@ -154,6 +157,12 @@ QuantizedFigures quantizedFigures(const fb::Plan &plan) {
                     (q->symmetric() ? " sym" : " asym") +
                     (q->act_order() ? " act-order (g_idx)" : "") + " " +
                     fb::EnumNameDType(q->scale_type()) + " scales";
+      if (step->kernel() == fb::Kernel::Int8MatMul) {
+        std::ostringstream threshold;
+        threshold << step->outlier_threshold();
+        name = "llm-int8 (" + name + ", 8-bit activations, outlier threshold " +
+               threshold.str() + ")";
+      }
       if (f.schemes.find(name) == std::string::npos)
         f.schemes += (f.schemes.empty() ? "" : ", ") + name;
     }

@@ -104,6 +104,9 @@ void step(std::ostream &os, const fb::Step &s) {
        << ", \"causal\": " << (s.causal() ? "true" : "false");
     break;
   case fb::Kernel::DequantMatMul:
+  case fb::Kernel::Int8MatMul:
+    if (s.kernel() == fb::Kernel::Int8MatMul)
+      os << ", \"outlier_threshold\": " << s.outlier_threshold();
     if (const fb::QuantScheme *q = s.quant()) {
       os << ", \"quant\": {\"kind\": \"" << fb::EnumNameQuantKind(q->kind())
          << "\", \"rows\": " << q->rows() << ", \"cols\": " << q->cols()

@@ -15,6 +15,7 @@
 #include "qrt/core/Targets.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <initializer_list>
 #include <sstream>
@@ -62,6 +63,7 @@ private:
   bool checkDequantMatMul(StepCheck &s);
   bool checkElementwise(StepCheck &s);
   bool checkGather(StepCheck &s);
+  bool checkInt8MatMul(StepCheck &s);
 
   static bool hasTokenDim(const Dims &dims) {
     return std::find(dims.begin(), dims.end(), int64_t(-1)) != dims.end();
@@ -238,6 +240,8 @@ bool Verifier::checkStep(const fb::Step &step, const fb::Entry &entry,
     return checkAttention(s);
   case fb::Kernel::DequantMatMul:
     return checkDequantMatMul(s);
+  case fb::Kernel::Int8MatMul:
+    return checkInt8MatMul(s);
   case fb::Kernel::Add:
   case fb::Kernel::SwiGlu:
     return checkElementwise(s);
@@ -412,6 +416,19 @@ bool Verifier::checkDequantMatMul(StepCheck &s) {
          s.expect(StepCheck::last(s.out(0)) == view.rows &&
                       StepCheck::leading(s.out(0)) == StepCheck::leading(s.in(0)),
                   "the dequant_matmul output must be [..., rows]");
+}
+
+bool Verifier::checkInt8MatMul(StepCheck &s) {
+  const fb::QuantScheme *q = s.step.quant();
+  if (!q || q->kind() != fb::QuantKind::IntN || q->bits() != 8 ||
+      q->group_size() != kPerChannel || !q->symmetric() || q->act_order())
+    return s.fail(": int8_matmul (LLM.int8()) needs an 8-bit per-channel "
+                  "symmetric weight");
+  float threshold = s.step.outlier_threshold();
+  if (!(threshold >= 0.0f) || std::isinf(threshold))
+    return s.fail(": the outlier threshold must be finite and >= 0, got ",
+                  threshold);
+  return checkDequantMatMul(s);
 }
 
 bool Verifier::checkElementwise(StepCheck &s) {
@@ -687,20 +704,26 @@ bool quantizedViewOf(const fb::QuantScheme *scheme, QuantizedView &view,
     // a field intN does not have was ignored.
     if (problem.empty() && scheme->double_quant())
       problem = "intN weights have no double quantization";
-  } else if (scheme->kind() == fb::QuantKind::NF4) {
-    view.kind = QuantizedView::Kind::NF4;
-    view.nf4.blockSize = scheme->group_size();
-    view.nf4.doubleQuant = scheme->double_quant();
-    view.nf4.doubleQuantBlockSize = scheme->double_quant_block_size();
-    view.nf4.scaleType = *scaleType;
-    problem = validate(view.nf4);
+  } else if (scheme->kind() == fb::QuantKind::NF4 ||
+             scheme->kind() == fb::QuantKind::FP4) {
+    view.kind = QuantizedView::Kind::Float4;
+    view.float4.codes = scheme->kind() == fb::QuantKind::FP4
+                            ? Float4Codes::FP4
+                            : Float4Codes::NF4;
+    view.float4.blockSize = scheme->group_size();
+    view.float4.doubleQuant = scheme->double_quant();
+    view.float4.doubleQuantBlockSize = scheme->double_quant_block_size();
+    view.float4.scaleType = *scaleType;
+    problem = validate(view.float4);
     // Fix (found by test/unit/runtime/PlanCorruptionTest): fields that NF4
     // does not have were ignored, so a scheme that contradicted itself (NF4
     // with 8 bits, or with a group index) was read as plain NF4.
     if (problem.empty() && scheme->bits() != 4)
-      problem = "NF4 codes have 4 bits, got " + std::to_string(scheme->bits());
+      problem = std::string(fb::EnumNameQuantKind(scheme->kind())) +
+                " codes have 4 bits, got " + std::to_string(scheme->bits());
     if (problem.empty() && scheme->act_order())
-      problem = "NF4 has no act order (no group index)";
+      problem = std::string(fb::EnumNameQuantKind(scheme->kind())) +
+                " has no act order (no group index)";
   } else {
     problem = "unknown quantization kind " +
               std::to_string(static_cast<int>(scheme->kind()));

@@ -29,9 +29,10 @@ QuantDesc QuantDesc::of(const IntNScheme &scheme, int64_t rows, int64_t cols) {
   return q;
 }
 
-QuantDesc QuantDesc::of(const NF4Scheme &scheme, int64_t rows, int64_t cols) {
+QuantDesc QuantDesc::of(const Float4Scheme &scheme, int64_t rows, int64_t cols) {
   QuantDesc q;
-  q.kind = fb::QuantKind::NF4;
+  q.kind = scheme.codes == Float4Codes::FP4 ? fb::QuantKind::FP4
+                                            : fb::QuantKind::NF4;
   q.rows = rows;
   q.cols = cols;
   q.bits = 4;
@@ -43,8 +44,8 @@ QuantDesc QuantDesc::of(const NF4Scheme &scheme, int64_t rows, int64_t cols) {
 }
 
 QuantDesc QuantDesc::of(const QuantizedView &view) {
-  return view.kind == QuantizedView::Kind::NF4
-             ? of(view.nf4, view.rows, view.cols)
+  return view.kind == QuantizedView::Kind::Float4
+             ? of(view.float4, view.rows, view.cols)
              : of(view.intN, view.rows, view.cols);
 }
 
@@ -106,7 +107,7 @@ flatbuffers::Offset<fb::Step> Builder::step(const StepDesc &s) {
   return fb::CreateStep(fbb, s.kernel, inputs, outputs, name, s.epsilon,
                         s.scale, s.causal, s.layer, s.heads, s.kvHeads,
                         s.headDim, s.convention, s.rotaryDim, s.rotaryBase,
-                        quant);
+                        quant, s.outlierThreshold);
 }
 
 flatbuffers::Offset<fb::Entry> Builder::entry(const EntryDesc &e) {

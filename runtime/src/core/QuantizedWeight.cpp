@@ -85,16 +85,16 @@ float QuantizedView::scale(int64_t r, int64_t g) const {
   int64_t index = r * groups() + g;
   if (kind == Kind::IntN)
     return loadScale(scales, intN.scaleType, index);
-  if (!nf4.doubleQuant)
-    return loadScale(scales, nf4.scaleType, index);
+  if (!float4.doubleQuant)
+    return loadScale(scales, float4.scaleType, index);
   uint8_t code = static_cast<const uint8_t *>(scales)[index];
   return dynamicMap8()[code] *
-             doubleQuantScales[index / nf4.doubleQuantBlockSize] +
+             doubleQuantScales[index / float4.doubleQuantBlockSize] +
          doubleQuantOffset;
 }
 
 int QuantizedView::zeroPoint(int64_t r, int64_t g) const {
-  if (kind == Kind::NF4)
+  if (kind == Kind::Float4)
     return 0;
   if (intN.symmetric)
     return implicitZeroPoint(intN.bits);
@@ -154,8 +154,8 @@ void dequantizeRows(const QuantizedView &w, int64_t row0, int64_t count,
       int64_t g = w.groupOf(c);
       int q = unpackCode(row, c, bits);
       out[i * w.cols + c] =
-          w.kind == QuantizedView::Kind::NF4
-              ? kNF4Codes[q] * scales[g]
+          w.kind == QuantizedView::Kind::Float4
+              ? float4CodeValues(w.float4.codes)[q] * scales[g]
               : static_cast<float>(q - zeros[g]) * scales[g];
     }
   }
@@ -182,10 +182,10 @@ QuantizedView QuantizedWeight::view(const IntNScheme &scheme) const {
   return viewOf(*this, v);
 }
 
-QuantizedView QuantizedWeight::view(const NF4Scheme &scheme) const {
+QuantizedView QuantizedWeight::view(const Float4Scheme &scheme) const {
   QuantizedView v;
-  v.kind = QuantizedView::Kind::NF4;
-  v.nf4 = scheme;
+  v.kind = QuantizedView::Kind::Float4;
+  v.float4 = scheme;
   return viewOf(*this, v);
 }
 

@@ -111,12 +111,12 @@ bool isFloat(fb::DType type) {
 /// The fill of component `component` of the quantized weight `view`.
 Fill componentFill(const Component &component, const QuantizedView &view) {
   float a = 1.0f / std::sqrt(static_cast<float>(view.cols));
-  bool nf4 = view.kind == QuantizedView::Kind::NF4;
+  bool nf4 = view.kind == QuantizedView::Kind::Float4;
   switch (component.role) {
   case ComponentRole::Data:
     return codes(view.cols, view.bits());
   case ComponentRole::Scales: {
-    if (nf4 && view.nf4.doubleQuant)
+    if (nf4 && view.float4.doubleQuant)
       return codes(view.groups(), 8); // 8-bit absmax codes, any value
     if (nf4)
       return uniformIn(a, 2.0f * a);
@@ -200,7 +200,8 @@ std::vector<Fill> planFills(const fb::Plan &plan) {
             assign(*step, 2, f);
           }
           break;
-        case fb::Kernel::DequantMatMul: {
+        case fb::Kernel::DequantMatMul:
+        case fb::Kernel::Int8MatMul: {
           QuantizedView view;
           std::string error;
           if (!quantizedViewOf(step->quant(), view, error))

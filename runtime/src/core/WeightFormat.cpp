@@ -28,6 +28,24 @@ const float kNF4Codes[16] = {
     1.0f,
 };
 
+// bitsandbytes' FP4 table (its get_4bit_type("fp4"), the values its CUDA
+// kernels decode): 1 sign bit, then 2 exponent and 1 mantissa bits with bias
+// 3 and a subnormal, scaled so that the largest (12) is 1.
+const float kFP4Codes[16] = {
+    0.0f,   0.0625f / 12.0f,  8.0f / 12.0f,  1.0f,
+    4.0f / 12.0f,  6.0f / 12.0f,  2.0f / 12.0f,  3.0f / 12.0f,
+    -0.0f,  -0.0625f / 12.0f, -8.0f / 12.0f, -1.0f,
+    -4.0f / 12.0f, -6.0f / 12.0f, -2.0f / 12.0f, -3.0f / 12.0f,
+};
+
+const float *float4CodeValues(Float4Codes codes) {
+  return codes == Float4Codes::FP4 ? kFP4Codes : kNF4Codes;
+}
+
+const char *float4CodesName(Float4Codes codes) {
+  return codes == Float4Codes::FP4 ? "fp4" : "nf4";
+}
+
 const char *scaleTypeName(ScaleType type) {
   switch (type) {
   case ScaleType::F32:
@@ -144,7 +162,7 @@ std::string validate(const IntNScheme &scheme) {
   return {};
 }
 
-std::string validate(const NF4Scheme &scheme) {
+std::string validate(const Float4Scheme &scheme) {
   if (scheme.blockSize <= 0)
     return "block size must be positive, got " +
            std::to_string(scheme.blockSize);
@@ -187,7 +205,7 @@ WeightLayout layoutFor(const IntNScheme &scheme, int64_t rows, int64_t cols) {
   return layout;
 }
 
-WeightLayout layoutFor(const NF4Scheme &scheme, int64_t rows, int64_t cols) {
+WeightLayout layoutFor(const Float4Scheme &scheme, int64_t rows, int64_t cols) {
   assert(validate(scheme).empty() && "invalid scheme");
   WeightLayout layout;
   layout.rows = rows;

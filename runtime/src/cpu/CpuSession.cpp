@@ -36,7 +36,8 @@ std::vector<int64_t> dimsOf(const fb::Buffer *buffer) {
 struct CpuSession::Arena {
   float *arena = nullptr;
   uint64_t arenaBytes = 0;
-  /// Per step: the quantized weight of a DequantMatMul step, bound once.
+  /// Per step: the quantized weight of a DequantMatMul or Int8MatMul step,
+  /// bound once.
   std::vector<QuantizedView> quantized;
   ~Arena() { std::free(arena); }
 };
@@ -64,7 +65,8 @@ std::unique_ptr<CpuSession> CpuSession::create(const LoadedPlan &plan,
     arena->quantized.resize(e->steps()->size());
     for (uint32_t i = 0; i < e->steps()->size(); ++i) {
       const fb::Step *step = e->steps()->Get(i);
-      if (step->kernel() != fb::Kernel::DequantMatMul)
+      if (step->kernel() != fb::Kernel::DequantMatMul &&
+          step->kernel() != fb::Kernel::Int8MatMul)
         continue;
       QuantizedView &view = arena->quantized[i];
       if (!quantizedViewOf(step->quant(), view, error))
@@ -231,6 +233,12 @@ bool CpuSession::runStep(size_t entryIndex, uint32_t index,
     const QuantizedView &w = e.quantized[index];
     cpu::dequantMatmul(pool, arenaPtr(in[0]), elements(in[0]) / w.cols, w,
                        arenaPtr(out));
+    break;
+  }
+  case fb::Kernel::Int8MatMul: {
+    const QuantizedView &w = e.quantized[index];
+    cpu::int8Matmul(pool, arenaPtr(in[0]), elements(in[0]) / w.cols, w,
+                    step->outlier_threshold(), arenaPtr(out));
     break;
   }
   case fb::Kernel::Rotary: {

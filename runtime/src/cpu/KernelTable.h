@@ -90,6 +90,36 @@ struct KernelTable {
                     int64_t rowEnd, float *y);
 };
 
+/// The arguments of the integer part of int8Matmul (Int8Kernels.cpp), shared
+/// by all threads.
+struct Int8MatmulArgs {
+  const uint8_t *codes = nullptr; ///< [n, k] 8-bit codes, zero point 128
+  const float *scales = nullptr;  ///< [n] the weight rows' scales, f32
+  int64_t n = 0, k = 0;
+  int64_t m = 0;
+  /// [m, kPadded] the 8-bit activations (0 in outlier columns and past k);
+  /// kPadded is a multiple of 64.
+  const int8_t *activations = nullptr;
+  int64_t kPadded = 0;
+  const int32_t *activationSums = nullptr; ///< [m] sum of each row
+  const float *activationScales = nullptr; ///< [m] absmax / 127
+  /// The outlier columns and x in them, [m, outliers].
+  const int32_t *outlierCols = nullptr;
+  int64_t outliers = 0;
+  const float *xOutliers = nullptr;
+};
+
+/// The integer kernel of one build: y[t][j] for every token and rows
+/// [rowBegin, rowEnd); y [m, n].
+struct Int8Kernel {
+  const char *name;
+  void (*rows)(const Int8MatmulArgs &args, int64_t rowBegin, int64_t rowEnd,
+               float *y);
+};
+/// The best integer kernel of `isa` on this CPU (AVX-512 with VNNI, else
+/// the AVX2 one; scalar).
+Int8Kernel int8KernelFor(Isa isa);
+
 const KernelTable &scalarKernels();
 const KernelTable &avx2Kernels();
 const KernelTable &avx512Kernels();

@@ -381,4 +381,95 @@ void dequantMatmul(ThreadPool &pool, const float *x, int64_t m,
       });
 }
 
+const char *int8KernelName() { return detail::int8KernelFor(activeIsa()).name; }
+
+int64_t int8Matmul(ThreadPool &pool, const float *x, int64_t m,
+                   const QuantizedView &w, float threshold, float *y) {
+  assert(w.kind == QuantizedView::Kind::IntN && w.intN.bits == 8 &&
+         w.intN.groupSize == kPerChannel && w.intN.symmetric &&
+         !w.groupIndex && "LLM.int8() needs 8-bit per-channel symmetric codes");
+  const int64_t n = w.rows, k = w.cols;
+  if (m <= 0 || n <= 0)
+    return 0;
+  // Per-thread scratch, grown when too small.
+  thread_local std::vector<int8_t> activations;
+  thread_local std::vector<int32_t> sums, outlierCols;
+  thread_local std::vector<float> scales, absmax, xOutliers;
+  thread_local std::vector<uint8_t> isOutlier;
+  const int64_t kPadded = (k + 63) / 64 * 64;
+  activations.assign(static_cast<size_t>(m * kPadded), 0);
+  sums.assign(static_cast<size_t>(m), 0);
+  absmax.assign(static_cast<size_t>(m), 0.0f);
+  isOutlier.assign(static_cast<size_t>(k), 0);
+  outlierCols.clear();
+
+  // Outlier columns, and each row's absmax without the outlier elements.
+  const bool decompose = threshold > 0.0f;
+  for (int64_t t = 0; t < m; ++t) {
+    const float *row = x + t * k;
+    float rowMax = 0.0f;
+    for (int64_t c = 0; c < k; ++c) {
+      float a = std::fabs(row[c]);
+      if (decompose && a >= threshold)
+        isOutlier[c] = 1;
+      else
+        rowMax = std::max(rowMax, a);
+    }
+    absmax[t] = rowMax;
+  }
+  for (int64_t c = 0; decompose && c < k; ++c)
+    if (isOutlier[c])
+      outlierCols.push_back(static_cast<int32_t>(c));
+  const int64_t outliers = static_cast<int64_t>(outlierCols.size());
+  xOutliers.resize(static_cast<size_t>(m * outliers));
+  scales.resize(static_cast<size_t>(m));
+  for (int64_t t = 0; t < m; ++t) {
+    const float *row = x + t * k;
+    int8_t *a = activations.data() + t * kPadded;
+    const float inverse = absmax[t] > 0.0f ? 127.0f / absmax[t] : 0.0f;
+    int32_t sum = 0;
+    for (int64_t c = 0; c < k; ++c) {
+      // lrintf rounds half to even; the product is at most 127 in magnitude
+      // (NaN inputs give an unspecified code, not undefined behaviour).
+      int8_t q = isOutlier[c] ? int8_t(0)
+                              : static_cast<int8_t>(std::lrintf(row[c] * inverse));
+      a[c] = q;
+      sum += q;
+    }
+    sums[t] = sum;
+    scales[t] = absmax[t] / 127.0f;
+    for (int64_t o = 0; o < outliers; ++o)
+      xOutliers[t * outliers + o] = row[outlierCols[o]];
+  }
+
+  // Scales of the weight rows as f32.
+  thread_local std::vector<float> rowScales;
+  rowScales.resize(static_cast<size_t>(n));
+  for (int64_t j = 0; j < n; ++j)
+    detail::decodeScales(w, j, 0, 1, &rowScales[j]);
+
+  detail::Int8MatmulArgs args;
+  args.codes = w.data;
+  args.scales = rowScales.data();
+  args.n = n;
+  args.k = k;
+  args.m = m;
+  args.activations = activations.data();
+  args.kPadded = kPadded;
+  args.activationSums = sums.data();
+  args.activationScales = scales.data();
+  args.outlierCols = outlierCols.data();
+  args.outliers = outliers;
+  args.xOutliers = xOutliers.data();
+  const detail::Int8Kernel kernel = detail::int8KernelFor(activeIsa());
+  constexpr int64_t kRows = 4;
+  const int64_t blocks = (n + kRows - 1) / kRows;
+  pool.parallelFor(blocks, grainFor(kRows * k * m),
+                   [&](int64_t begin, int64_t end) {
+                     kernel.rows(args, begin * kRows,
+                                 std::min(n, end * kRows), y);
+                   });
+  return outliers;
+}
+
 } // namespace qrt::cpu

@@ -192,12 +192,13 @@ void dequantizeSegmentT(const QuantizedView &w, int64_t row, int64_t c0,
                         int64_t c1, const float *scales, const float *zeros,
                         int64_t g0, float *out) {
   const int64_t rowBytes = w.rowBytes();
+  const float *table = float4CodeValues(w.float4.codes);
   const uint8_t *codes = w.data + row * rowBytes;
   auto value = [&](int64_t c, int64_t g) {
     int q = codeAt<Bits>(codes, rowBytes, c);
     // As dequantizeRows: float(q - z) * s (q - z is exact in float).
     if constexpr (IsNF4)
-      return kNF4Codes[q] * scales[g - g0];
+      return table[q] * scales[g - g0];
     else
       return (static_cast<float>(q) - zeros[g - g0]) * scales[g - g0];
   };
@@ -223,11 +224,11 @@ void dequantizeSegmentT(const QuantizedView &w, int64_t row, int64_t c0,
 void decodeScales(const QuantizedView &w, int64_t row, int64_t g0, int64_t g1,
                   float *out) {
   const int64_t first = row * w.groups() + g0, count = g1 - g0;
-  if (w.kind == QuantizedView::Kind::NF4 && w.nf4.doubleQuant) {
+  if (w.kind == QuantizedView::Kind::Float4 && w.float4.doubleQuant) {
     // absmax = map[code] * c[index / block] + offset, as QuantizedView::scale.
     const uint8_t *codes = static_cast<const uint8_t *>(w.scales);
     const float *map = dynamicMap8();
-    const int64_t block = w.nf4.doubleQuantBlockSize;
+    const int64_t block = w.float4.doubleQuantBlockSize;
     int64_t outer = first / block, next = (outer + 1) * block;
     for (int64_t i = 0; i < count; ++i) {
       if (first + i == next) {
@@ -240,7 +241,7 @@ void decodeScales(const QuantizedView &w, int64_t row, int64_t g0, int64_t g1,
     return;
   }
   ScaleType type =
-      w.kind == QuantizedView::Kind::NF4 ? w.nf4.scaleType : w.intN.scaleType;
+      w.kind == QuantizedView::Kind::Float4 ? w.float4.scaleType : w.intN.scaleType;
   switch (type) {
   case ScaleType::F32:
     std::memcpy(out, static_cast<const float *>(w.scales) + first,
@@ -266,8 +267,8 @@ void decodeScales(const QuantizedView &w, int64_t row, int64_t g0, int64_t g1,
 void decodeZeros(const QuantizedView &w, int64_t row, int64_t g0, int64_t g1,
                  float *out) {
   const int64_t count = g1 - g0;
-  if (w.kind == QuantizedView::Kind::NF4 || w.intN.symmetric) {
-    float zero = w.kind == QuantizedView::Kind::NF4
+  if (w.kind == QuantizedView::Kind::Float4 || w.intN.symmetric) {
+    float zero = w.kind == QuantizedView::Kind::Float4
                      ? 0.0f
                      : static_cast<float>(implicitZeroPoint(w.intN.bits));
     std::fill(out, out + count, zero);
@@ -304,7 +305,7 @@ void decodeZeros(const QuantizedView &w, int64_t row, int64_t g0, int64_t g1,
 void dequantizeSegment(const QuantizedView &w, int64_t row, int64_t c0,
                        int64_t c1, const float *scales, const float *zeros,
                        int64_t g0, float *out) {
-  if (w.kind == QuantizedView::Kind::NF4)
+  if (w.kind == QuantizedView::Kind::Float4)
     return dequantizeSegmentT<4, true>(w, row, c0, c1, scales, zeros, g0, out);
   switch (w.intN.bits) {
   case 2:

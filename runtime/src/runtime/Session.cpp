@@ -129,7 +129,8 @@ StepEvent Session::stepEvent(size_t entry, uint32_t step, int64_t count) const {
   const fb::Step &s = *event.step;
   const fb::Plan &plan = plan_->plan();
   if (s.kernel() == fb::Kernel::MatMul ||
-      s.kernel() == fb::Kernel::DequantMatMul) {
+      s.kernel() == fb::Kernel::DequantMatMul ||
+      s.kernel() == fb::Kernel::Int8MatMul) {
     const fb::WeightInfo *w =
         plan.weights()->Get(static_cast<uint32_t>(s.inputs()->Get(1)->offset()));
     std::string name = w->name() ? w->name()->str() : std::string();

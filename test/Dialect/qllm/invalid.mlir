@@ -244,8 +244,16 @@ func.func @f(%x: tensor<2x6xf32>, %q: !qllm.qtensor<4x6, #qllm.nf4<>>) {
 
 // -----
 
+func.func @f(%x: tensor<2x6xf16>, %q: !qllm.qtensor<4x6, #qllm.intq<bits = 8, group_size = per_channel>>) {
+  // expected-error @+1 {{'qllm.dequant_matmul' op outlier_threshold (LLM.int8) needs an 8-bit per-channel symmetric weight, got #qllm.intq<bits = 8, group_size = per_channel>}}
+  %y = qllm.dequant_matmul %x, %q {outlier_threshold = 6.0 : f32} : (tensor<2x6xf16>, !qllm.qtensor<4x6, #qllm.intq<bits = 8, group_size = per_channel>>) -> tensor<2x4xf16>
+  return
+}
+
+// -----
+
 func.func @f(%x: tensor<2x6xf16>, %q: !qllm.qtensor<4x6, #qllm.intq<bits = 4, group_size = per_channel, symmetric = true>>) {
-  // expected-error @+1 {{'qllm.dequant_matmul' op outlier_threshold (LLM.int8) needs an 8-bit per-channel weight, got #qllm.intq<bits = 4, group_size = per_channel, symmetric = true>}}
+  // expected-error @+1 {{'qllm.dequant_matmul' op outlier_threshold (LLM.int8) needs an 8-bit per-channel symmetric weight, got #qllm.intq<bits = 4, group_size = per_channel, symmetric = true>}}
   %y = qllm.dequant_matmul %x, %q {outlier_threshold = 6.0 : f32} : (tensor<2x6xf16>, !qllm.qtensor<4x6, #qllm.intq<bits = 4, group_size = per_channel, symmetric = true>>) -> tensor<2x4xf16>
   return
 }
@@ -253,8 +261,8 @@ func.func @f(%x: tensor<2x6xf16>, %q: !qllm.qtensor<4x6, #qllm.intq<bits = 4, gr
 // -----
 
 func.func @f(%x: tensor<2x6xf16>, %q: !qllm.qtensor<4x6, #qllm.intq<bits = 8, group_size = per_channel, symmetric = true>>) {
-  // expected-error @+1 {{'qllm.dequant_matmul' op outlier_threshold must be positive, got 0}}
-  %y = qllm.dequant_matmul %x, %q {outlier_threshold = 0.0 : f32} : (tensor<2x6xf16>, !qllm.qtensor<4x6, #qllm.intq<bits = 8, group_size = per_channel, symmetric = true>>) -> tensor<2x4xf16>
+  // expected-error @+1 {{'qllm.dequant_matmul' op outlier_threshold must be finite and >= 0, got -1}}
+  %y = qllm.dequant_matmul %x, %q {outlier_threshold = -1.0 : f32} : (tensor<2x6xf16>, !qllm.qtensor<4x6, #qllm.intq<bits = 8, group_size = per_channel, symmetric = true>>) -> tensor<2x4xf16>
   return
 }
 

@@ -64,7 +64,28 @@ func.func @int8_per_channel_outliers(%x: tensor<1x?x172xf16>) -> tensor<1x?x64xf
   // CHECK: qllm.dequant_matmul %{{.*}}, %{{.*}} {outlier_threshold = 6.000000e+00 : f32}
   %y = qllm.dequant_matmul %x, %q {outlier_threshold = 6.0 : f32}
          : (tensor<1x?x172xf16>, !qllm.qtensor<64x172, #qllm.intq<bits = 8, group_size = per_channel, symmetric = true, scale_type = f32>>) -> tensor<1x?x64xf16>
+  // A threshold of 0: 8-bit activations without outlier columns.
+  // CHECK: qllm.dequant_matmul %{{.*}}, %{{.*}} {outlier_threshold = 0.000000e+00 : f32}
+  %z = qllm.dequant_matmul %x, %q {outlier_threshold = 0.0 : f32}
+         : (tensor<1x?x172xf16>, !qllm.qtensor<64x172, #qllm.intq<bits = 8, group_size = per_channel, symmetric = true, scale_type = f32>>) -> tensor<1x?x64xf16>
   return %y : tensor<1x?x64xf16>
+}
+
+// CHECK-LABEL: func.func @fp4_schemes
+func.func @fp4_schemes() -> (!qllm.qtensor<8x100, #qllm.fp4<>>, !qllm.qtensor<8x100, #qllm.fp4<block_size = 32, double_quant = true, double_quant_block_size = 8>>) {
+  %d = qllm.weight "fp.data" = dense_resource<fd> : tensor<8x50xui8>
+  %s = qllm.weight "fp.absmax" = dense_resource<fs> : tensor<8x2xf32>
+  // CHECK: -> !qllm.qtensor<8x100, #qllm.fp4<>>
+  %a = qllm.quantized_weight "fp" data(%d : tensor<8x50xui8>) scales(%s : tensor<8x2xf32>)
+         -> !qllm.qtensor<8x100, #qllm.fp4<>>
+  %c = qllm.weight "fq.absmax" = dense_resource<fc> : tensor<8x4xui8>
+  %e = qllm.weight "fq.dq_scales" = dense_resource<fe> : tensor<4xf32>
+  %o = qllm.weight "fq.dq_offset" = dense_resource<fo> : tensor<f32>
+  // CHECK: -> !qllm.qtensor<8x100, #qllm.fp4<block_size = 32, double_quant = true, double_quant_block_size = 8>>
+  %b = qllm.quantized_weight "fq" data(%d : tensor<8x50xui8>) scales(%c : tensor<8x4xui8>)
+         double_quant(%e, %o : tensor<4xf32>, tensor<f32>)
+         -> !qllm.qtensor<8x100, #qllm.fp4<block_size = 32, double_quant = true, double_quant_block_size = 8>>
+  return %a, %b : !qllm.qtensor<8x100, #qllm.fp4<>>, !qllm.qtensor<8x100, #qllm.fp4<block_size = 32, double_quant = true, double_quant_block_size = 8>>
 }
 
 // CHECK-LABEL: func.func @nf4_schemes

@@ -10,11 +10,11 @@ weight NAME:
   NAME.data                  uint8 [rows, ceil(cols*bits/8)]: per row a little-endian bit stream,
                              code i in bits [i*bits, (i+1)*bits) (4 bits: element 2j is the low
                              nibble of byte j)
-  NAME.scales                [rows, groups] in the scale type (nf4: float32 absmax; nf4-dq: the
-                             uint8 codes of the absmax)
+  NAME.scales                [rows, groups] in the scale type (nf4, fp4: float32 absmax; nf4-dq,
+                             fp4-dq: the uint8 codes of the absmax; llm-int8: as int8)
   NAME.zero_points           asymmetric intN only: uint8 [rows, ceil(groups*bits/8)], packed
-  NAME.double_quant_scales   nf4-dq: float32 [ceil(rows*blocks/256)]
-  NAME.double_quant_offset   nf4-dq: float32 scalar
+  NAME.double_quant_scales   nf4-dq, fp4-dq: float32 [ceil(rows*blocks/256)]
+  NAME.double_quant_offset   nf4-dq, fp4-dq: float32 scalar
 MLIR may have renamed a key to KEY_<n> when KEY was taken: a key matches NAME.data exactly or with
 such a suffix (the exact key wins; two suffixed candidates are an error).
 
@@ -215,7 +215,7 @@ def compare_weight(name, w, scheme, resources, types, show):
         elif component == "zero_points":
             lines += first_differences(quant_numpy.unpack_codes(got, groups, scheme.bits),
                                        q["zero_points"], show, "zero point")
-        elif component == "scales" and scheme.kind == "int":
+        elif component == "scales" and scheme.kind in quant_numpy.INT_KINDS:
             lines += first_differences(
                 quant_numpy.from_stored_bits(got, scheme.scale_dtype).astype(np.float32),
                 quant_numpy.from_stored_bits(want, scheme.scale_dtype).astype(np.float32),

@@ -26,8 +26,21 @@ classifier (the token embedding when the header's vocab_size is positive).
   ... --quant SCHEME
       any mode above with every projection weight (wq, wk, wv, wo, w1, w2, w3 of every layer,
       each [out, in] as stored, so groups run along `in`) replaced by its quantized-dequantized
-      value under SCHEME (quant_numpy.py: fp32, int8, int4-g32/-g64/-g128[-sym], nf4, nf4-dq);
-      the token embedding, the classifier and the norms stay float32.
+      value under SCHEME (quant_numpy.py: fp32, int8, int4-g32/-g64/-g128[-sym], nf4, nf4-dq,
+      fp4, fp4-dq); the token embedding, the classifier and the norms stay float32.
+      SCHEME llm-int8[-t<T>] (LLM.int8(), llm_int8_numpy.py; T the outlier threshold, default
+      6, llm-int8-t0 none) quantizes the same projections row-wise to 8 bits and runs every
+      projection matmul through llm_int8_numpy.matmul on the activations of that call: the
+      whole sequence at once in the whole-sequence forward (so outlier columns are decided
+      over all its tokens), one token in the token-by-token one.
+  ... --chunk N
+      every projection matmul of the whole-sequence forward takes at most N rows (tokens) at a
+      time, as a runtime that prefills N tokens per step does (LLM.int8() then decides outlier
+      columns per chunk); attention still reads every earlier position. Default: all at once.
+  ... --quant llm-int8[-t<T>] --outlier-stats
+      after the mode's output: `outlier columns: C of K (P%) over M matmuls` (C the outlier
+      columns summed over the M projection matmul calls, K their columns summed), then one
+      line per projection: `  <name>: mean C/call of K columns (M calls)`.
 """
 
 import argparse
@@ -130,8 +143,54 @@ def decode(pieces, ids, previous):
 PROJECTIONS = ("wq", "wk", "wv", "wo", "w1", "w2", "w3")
 
 
+class LlmInt8Projections:
+    """The LLM.int8() state of every projection: per name, per layer, the int8 rows CB and the
+    float32 row scales s (llm_int8_numpy.quantize_weight_rows), the threshold, and the outlier
+    columns of every matmul call so far (`calls[name]`: a list of (outlier columns, columns))."""
+
+    def __init__(self, ckpt, threshold):
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import llm_int8_numpy
+        self.lib = llm_int8_numpy
+        self.threshold = threshold
+        self.weights = {}
+        self.calls = {name: [] for name in PROJECTIONS}
+        for name in PROJECTIONS:
+            per_layer = []
+            for w in getattr(ckpt, name):
+                CB, _SCB, s = llm_int8_numpy.quantize_weight_rows(w)
+                per_layer.append((CB, s))
+            self.weights[name] = per_layer
+
+    def dequantized(self, name):
+        return np.stack([self.lib.dequantize_weight_rows(CB, s)
+                         for CB, s in self.weights[name]]).astype(F32)
+
+    def matmul(self, name, layer, x):
+        CB, s = self.weights[name][layer]
+        y, cols = self.lib.matmul(x, CB, s, self.threshold)
+        self.calls[name].append((len(cols), CB.shape[1]))
+        return y
+
+    def summary(self):
+        """The --outlier-stats lines."""
+        everything = [c for name in PROJECTIONS for c in self.calls[name]]
+        outliers = sum(c for c, _ in everything)
+        columns = sum(k for _, k in everything)
+        lines = ["outlier columns: %d of %d (%.3f%%) over %d matmuls" % (
+            outliers, columns, 100.0 * outliers / columns if columns else 0.0, len(everything))]
+        for name in PROJECTIONS:
+            calls = self.calls[name]
+            if calls:
+                lines.append("  %s: mean %.3f/call of %d columns (%d calls)" % (
+                    name, sum(c for c, _ in calls) / len(calls), calls[0][1], len(calls)))
+        return lines
+
+
 def quantize_projections(ckpt, scheme):
-    """Replaces every projection of `ckpt` by its quantized-dequantized value (quant_numpy)."""
+    """Replaces every projection of `ckpt` by its quantized-dequantized value (quant_numpy).
+    llm-int8 schemes also set ckpt.llm_int8 (LlmInt8Projections), which Model's projections
+    then run through."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import quant_numpy
     try:
@@ -140,6 +199,11 @@ def quantize_projections(ckpt, scheme):
         raise InputError(str(e))
     if scheme.kind == "fp32":
         return
+    if scheme.kind == "llm-int8":
+        ckpt.llm_int8 = LlmInt8Projections(ckpt, scheme.outlier_threshold)
+        for name in PROJECTIONS:
+            setattr(ckpt, name, ckpt.llm_int8.dequantized(name))
+        return
     for name in PROJECTIONS:
         weights = getattr(ckpt, name)
         setattr(ckpt, name, np.stack([quant_numpy.quantize_dequantize(w, scheme)
@@ -147,8 +211,14 @@ def quantize_projections(ckpt, scheme):
 
 
 class Model:
-    def __init__(self, ckpt):
+    """chunk: the most rows one projection matmul of forward_sequence takes (None: all)."""
+
+    def __init__(self, ckpt, chunk=None):
         self.c = ckpt
+        self.llm_int8 = getattr(ckpt, "llm_int8", None)
+        if chunk is not None and chunk <= 0:
+            raise InputError("the chunk size must be positive, got %d" % chunk)
+        self.chunk = chunk
         half = ckpt.head_size // 2
         # 10000^(-2i/head_size), as float32 like llama2.c's powf.
         self.freq = (F32(1.0) / np.power(F32(10000.0),
@@ -158,6 +228,17 @@ class Model:
         kv_dim = ckpt.n_kv_heads * ckpt.head_size
         self.key_cache = np.zeros((ckpt.n_layers, ckpt.seq_len, kv_dim), F32)
         self.value_cache = np.zeros((ckpt.n_layers, ckpt.seq_len, kv_dim), F32)
+
+    def project(self, name, layer, x):
+        """x [in] or [T, in] times projection `name` of `layer` ([out, in]): [out] or [T, out].
+        Float: W @ x or x @ W^T as before; llm-int8: llm_int8_numpy.matmul on this call's x."""
+        if self.chunk is not None and x.ndim == 2 and x.shape[0] > self.chunk:
+            return np.concatenate([self.project(name, layer, x[i:i + self.chunk])
+                                   for i in range(0, x.shape[0], self.chunk)])
+        if self.llm_int8 is not None:
+            return self.llm_int8.matmul(name, layer, x)
+        w = getattr(self.c, name)[layer]
+        return w @ x if x.ndim == 1 else x @ w.T
 
     @staticmethod
     def rmsnorm(x, weight):
@@ -184,9 +265,9 @@ class Model:
         x = c.token_embedding[token].copy()
         for layer in range(c.n_layers):
             xb = self.rmsnorm(x, c.rms_att[layer])
-            q = self.rotate(c.wq[layer] @ xb, c.n_heads, pos)
-            self.key_cache[layer, pos] = self.rotate(c.wk[layer] @ xb, kvh, pos)
-            self.value_cache[layer, pos] = c.wv[layer] @ xb
+            q = self.rotate(self.project("wq", layer, xb), c.n_heads, pos)
+            self.key_cache[layer, pos] = self.rotate(self.project("wk", layer, xb), kvh, pos)
+            self.value_cache[layer, pos] = self.project("wv", layer, xb)
             keys = self.key_cache[layer, :pos + 1].reshape(pos + 1, kvh, hs)
             values = self.value_cache[layer, :pos + 1].reshape(pos + 1, kvh, hs)
             q = q.reshape(kvh, group, hs)  # query head h = kv head h // group
@@ -194,12 +275,12 @@ class Model:
             scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
             att = scores / scores.sum(axis=-1, keepdims=True)
             out = np.einsum("kgt,tkd->kgd", att, values).reshape(-1).astype(F32)
-            x = x + c.wo[layer] @ out
+            x = x + self.project("wo", layer, out)
             xb = self.rmsnorm(x, c.rms_ffn[layer])
-            h1 = c.w1[layer] @ xb
-            h3 = c.w3[layer] @ xb
+            h1 = self.project("w1", layer, xb)
+            h3 = self.project("w3", layer, xb)
             hidden = (h1 / (F32(1.0) + np.exp(-h1))) * h3
-            x = (x + c.w2[layer] @ hidden).astype(F32)
+            x = (x + self.project("w2", layer, hidden)).astype(F32)
         x = self.rmsnorm(x, c.rms_final)
         return (c.wcls @ x).astype(F32)
 
@@ -241,29 +322,30 @@ def forward_sequence(model, tokens, capture=None):
     def captured(layer, point):
         return capture is not None and capture == (layer, point)
 
+    project = model.project
     for layer in range(c.n_layers):
         xb = norm(x, c.rms_att[layer])
         if captured(layer, "attn_in"):
             return xb
-        q = rotate_sequence(model, xb @ c.wq[layer].T, c.n_heads).reshape(t, kvh, group, hs)
-        k = rotate_sequence(model, xb @ c.wk[layer].T, kvh).reshape(t, kvh, hs)
-        v = (xb @ c.wv[layer].T).reshape(t, kvh, hs)
+        q = rotate_sequence(model, project("wq", layer, xb), c.n_heads).reshape(t, kvh, group, hs)
+        k = rotate_sequence(model, project("wk", layer, xb), kvh).reshape(t, kvh, hs)
+        v = project("wv", layer, xb).reshape(t, kvh, hs)
         scores = np.einsum("skgd,tkd->kgst", q, k) / np.sqrt(F32(hs)) + mask
         scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
         att = scores / scores.sum(axis=-1, keepdims=True)
         out = np.einsum("kgst,tkd->skgd", att, v).reshape(t, -1).astype(F32)
         if captured(layer, "attn_out"):
             return out
-        x = x + out @ c.wo[layer].T
+        x = x + project("wo", layer, out)
         xb = norm(x, c.rms_ffn[layer])
         if captured(layer, "ffn_in"):
             return xb
-        h1 = xb @ c.w1[layer].T
-        h3 = xb @ c.w3[layer].T
+        h1 = project("w1", layer, xb)
+        h3 = project("w3", layer, xb)
         hidden = ((h1 / (F32(1.0) + np.exp(-h1))) * h3).astype(F32)
         if captured(layer, "ffn_hidden"):
             return hidden
-        x = (x + hidden @ c.w2[layer].T).astype(F32)
+        x = (x + project("w2", layer, hidden)).astype(F32)
     if capture is not None:
         raise InputError("nothing to capture at %r" % (capture,))
     return (norm(x, c.rms_final) @ c.wcls.T).astype(F32)
@@ -326,7 +408,14 @@ def main(argv):
     parser.add_argument("--out", help="the .npy file that --logits writes")
     parser.add_argument("--quant", metavar="SCHEME", default="fp32",
                         help="quantize-dequantize the projection weights first (default fp32: "
-                             "none; int8, int4-g32/-g64/-g128[-sym], nf4, nf4-dq)")
+                             "none; int8, int4-g32/-g64/-g128[-sym], nf4, nf4-dq, fp4, fp4-dq); "
+                             "llm-int8[-t<T>]: LLM.int8() projection matmuls, outlier "
+                             "threshold T (default 6, 0: none)")
+    parser.add_argument("--chunk", type=int, metavar="N",
+                        help="whole-sequence forward: at most N tokens per projection matmul "
+                             "(default: the whole sequence)")
+    parser.add_argument("--outlier-stats", action="store_true",
+                        help="with --quant llm-int8...: print the outlier columns per matmul")
     args = parser.parse_args(argv)
     if args.no_tokenizer == (args.tokenizer is not None):
         parser.error("give a TOKENIZER or --no-tokenizer (exactly one)")
@@ -336,27 +425,37 @@ def main(argv):
         parser.error("--logits and --all-logits need --out")
     if args.perplexity is not None and args.tokenizer is None:
         parser.error("--perplexity needs a TOKENIZER")
+    if args.chunk is not None and args.chunk <= 0:
+        parser.error("--chunk needs a positive count")
 
     try:
         ckpt = Checkpoint(args.checkpoint)
         quantize_projections(ckpt, args.quant)
+        if args.outlier_stats and getattr(ckpt, "llm_int8", None) is None:
+            raise InputError("--outlier-stats needs --quant llm-int8[-t<T>]")
         pieces = None if args.no_tokenizer else read_tokenizer(args.tokenizer, ckpt.vocab_size)
-        model = Model(ckpt)
+        model = Model(ckpt, chunk=args.chunk)
+
+        def outlier_stats():
+            if args.outlier_stats:
+                print("\n".join(model.llm_int8.summary()))
+            return 0
+
         if args.perplexity is not None:
             value, tokens, documents = perplexity(model, args.tokenizer, args.perplexity,
                                                   args.max_docs)
             print("perplexity: %.6f (%d tokens, %d documents)" % (value, tokens, documents))
-            return 0
+            return outlier_stats()
         if args.all_logits is not None:
             ids = parse_ids(args.all_logits, ckpt.vocab_size, "--all-logits")
             np.save(args.out, forward_sequence(model, ids))
-            return 0
+            return outlier_stats()
         if args.logits is not None:
             ids = parse_ids(args.logits, ckpt.vocab_size, "--logits")
             for pos, token in enumerate(ids):
                 logits = model.forward(token, pos)
             np.save(args.out, logits.astype(F32))
-            return 0
+            return outlier_stats()
         prompt = parse_ids(args.prompt_ids, ckpt.vocab_size, "--prompt-ids")
         if len(prompt) + args.generate - 1 > ckpt.seq_len:
             raise InputError("prompt plus %d tokens exceeds seq_len %d"
@@ -377,7 +476,7 @@ def main(argv):
     print(",".join(map(str, generated)))
     if pieces is not None:
         print(decode(pieces, prompt[1:] + generated, prompt[0]))
-    return 0
+    return outlier_stats()
 
 
 if __name__ == "__main__":

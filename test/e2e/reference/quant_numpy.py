@@ -22,6 +22,20 @@ bfloat16).
                     a = absmax - offset; in consecutive chunks of 256: c = max|a|; index of the
                     nearest (ties lower) value of bitsandbytes' signed dynamic 8-bit map to a / c
                     (0's index when c == 0); absmax' = map[idx] * c + offset; w' = NF4[code] * absmax'.
+  fp4               bitsandbytes' quant_type="fp4": blocks and absmax as nf4; x = w * (1 / absmax)
+                    (float32 reciprocal, then float32 product); code = sign + magnitude, sign 8
+                    when x < 0 (-0.0 gets 0), the magnitude from |x| by bitsandbytes' decision
+                    tree (dQuantizeFP4) of strict `>` comparisons with float32 pivots (a value
+                    on a pivot takes the lower magnitude); all codes 0 when absmax == 0;
+                    w' = FP4[code] * absmax, FP4 = [0, 0.0625, 8, 12, 4, 6, 2, 3, -0, -0.0625,
+                    -8, -12, -4, -6, -2, -3] / 12 (float32).
+  fp4-dq            fp4 codes from the exact absmax, the absmax double-quantized as for nf4-dq.
+  llm-int8          LLM.int8()'s weights (llm_int8_numpy.quantize_weight_rows): per row
+                    SCB = max|w|, CB = rint(w * (127 / SCB)) (127 / SCB in float32) in
+                    [-127, 127], s = SCB / 127 (float32); w' = CB * s. Stored as int8
+                    (per-channel, symmetric, float32 scales): code CB + 128, scale s. The
+                    activation side (outlier threshold) lives in llm_int8_numpy.matmul and
+                    llama2c_numpy; quantize/dequantize here see the weights only.
 
 Scheme strings (parse_scheme):
   fp32                        no quantization
@@ -29,6 +43,9 @@ Scheme strings (parse_scheme):
   int4-g32 / -g64 / -g128     4 bits, groups of G, asymmetric, float16 scales
   int4-g32-sym / ...          the same, symmetric
   nf4, nf4-dq                 NF4 in blocks of 64; nf4-dq with QLoRA double quantization
+  fp4, fp4-dq                 bitsandbytes' FP4 in blocks of 64; fp4-dq double-quantized
+  llm-int8[-t<T>]             LLM.int8(): 8-bit row-wise weights, outlier threshold T (default
+                              6; llm-int8-t0: no outliers, plain row-wise int8 activations)
   General form: int<2..8>[-g<G>][-sym|-asym][-f32|-f16|-bf16]; without -g: per-channel,
   symmetric and float32 unless told; with -g: asymmetric and float16 unless told.
 
@@ -37,16 +54,22 @@ Stored components (quantize's dict; the compiler's blob names in brackets):
   scales         [rows, groups] in the scale dtype (bf16: float32 values, raw bits via
                  stored_bits)                              [<w>.scales]
   zero_points    int32 [rows, groups]; stored only when asymmetric  [<w>.zero_points, packed]
-  absmax         nf4: float32 [rows, blocks]               [<w>.scales]
-  absmax_codes   nf4-dq: uint8 [rows, blocks]              [<w>.scales]
-  double_quant_scales  nf4-dq: float32 [ceil(rows*blocks/256)]  [<w>.double_quant_scales]
-  double_quant_offset  nf4-dq: float32 scalar              [<w>.double_quant_offset]
+  absmax         nf4, fp4: float32 [rows, blocks]          [<w>.scales]
+  absmax_codes   nf4-dq, fp4-dq: uint8 [rows, blocks]      [<w>.scales]
+  double_quant_scales  -dq: float32 [ceil(rows*blocks/256)]  [<w>.double_quant_scales]
+  double_quant_offset  -dq: float32 scalar                 [<w>.double_quant_offset]
+  llm-int8: codes, scales (float32 [rows, 1]) and zero_points (128, not stored) as int8.
 """
 
 import math
+import os
 import re
+import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import llm_int8_numpy  # noqa: E402
 
 F32 = np.float32
 
@@ -63,6 +86,20 @@ NF4_ZERO_CODE = 7
 NF4_BLOCK = 64
 DOUBLE_QUANT_BLOCK = 256
 
+# bitsandbytes' FP4 table (its get_4bit_type("fp4"): 1 sign, 2 exponent, 1 mantissa bits, the
+# largest magnitude 12 scaled to 1), by code; float32.
+FP4_F32 = (np.array([0, 0.0625, 8, 12, 4, 6, 2, 3, -0.0, -0.0625, -8, -12, -4, -6, -2, -3],
+                    dtype=F32) / F32(12)).astype(F32)
+FP4_SIGN = 8
+# The float32 literals of bitsandbytes' dQuantizeFP4 (csrc/kernels.cu), the midpoints between
+# adjacent magnitudes, as C rounds them (0.583333 has only 6 digits there).
+FP4_PIVOTS = {name: F32(literal) for name, literal in (
+    ("1", "0.29166667"), ("11", "0.583333"), ("111", "0.8333333"), ("101", "0.4166667"),
+    ("01", "0.0859375"), ("011", "0.20833333"), ("001", "0.00260417"))}
+FLOAT4_BLOCK = NF4_BLOCK  # nf4 and fp4 share blocks, absmax and double quantization
+FLOAT4_KINDS = ("nf4", "fp4")
+INT_KINDS = ("int", "llm-int8")
+
 # What the spec leaves open for an asymmetric group whose scale is 0 (an all-zero group, or a
 # range that underflows the scale type): rint(-lo / 0) is undefined, so z = 0 and q = z = 0.
 ZERO_SCALE_ZERO_POINT = 0
@@ -75,25 +112,27 @@ class SchemeError(ValueError):
 
 
 class Scheme:
-    """kind: 'fp32', 'int' or 'nf4'. group_size None means per-channel (one group per row)."""
+    """kind: 'fp32', 'int', 'nf4', 'fp4' or 'llm-int8'. group_size None means per-channel (one
+    group per row). outlier_threshold: llm-int8's activation threshold (0: no outliers)."""
 
     def __init__(self, name, kind, bits=32, group_size=None, symmetric=False, scale_dtype="f32",
-                 double_quant=False):
+                 double_quant=False, outlier_threshold=None):
         self.name, self.kind, self.bits = name, kind, bits
         self.group_size, self.symmetric = group_size, symmetric
         self.scale_dtype, self.double_quant = scale_dtype, double_quant
+        self.outlier_threshold = outlier_threshold
 
     def groups(self, cols):
-        """Groups (int) or blocks (nf4) per row of a [rows, cols] weight."""
-        if self.kind == "nf4":
-            return -(-cols // NF4_BLOCK)
-        if self.kind == "int":
+        """Groups (int, llm-int8) or blocks (nf4, fp4) per row of a [rows, cols] weight."""
+        if self.kind in FLOAT4_KINDS:
+            return -(-cols // FLOAT4_BLOCK)
+        if self.kind in INT_KINDS:
             return 1 if self.group_size is None else -(-cols // self.group_size)
         return 0
 
     def group_width(self, cols):
-        if self.kind == "nf4":
-            return NF4_BLOCK
+        if self.kind in FLOAT4_KINDS:
+            return FLOAT4_BLOCK
         return cols if self.group_size is None else self.group_size
 
     def __repr__(self):
@@ -105,13 +144,19 @@ def parse_scheme(text):
         return text
     if text == "fp32":
         return Scheme(text, "fp32")
-    if text in ("nf4", "nf4-dq"):
-        return Scheme(text, "nf4", bits=4, group_size=NF4_BLOCK, scale_dtype="f32",
-                      double_quant=text == "nf4-dq")
+    if text in ("nf4", "nf4-dq", "fp4", "fp4-dq"):
+        return Scheme(text, text[:3], bits=4, group_size=FLOAT4_BLOCK, scale_dtype="f32",
+                      double_quant=text.endswith("-dq"))
+    m = re.fullmatch(r"llm-int8(?:-t((?:0|[1-9][0-9]*)(?:\.[0-9]+)?))?", text)
+    if m:
+        threshold = float(m.group(1)) if m.group(1) else llm_int8_numpy.DEFAULT_THRESHOLD
+        return Scheme(text, "llm-int8", bits=8, group_size=None, symmetric=True,
+                      scale_dtype="f32", outlier_threshold=threshold)
     m = re.fullmatch(r"int([2-8])(?:-g([1-9][0-9]*))?(-sym|-asym)?(?:-(f32|f16|bf16))?", text)
     if not m:
         raise SchemeError("unknown quantization scheme %r (fp32, int8, int4-g{32,64,128}[-sym], "
-                          "nf4, nf4-dq, or int<bits>[-g<G>][-sym|-asym][-f32|-f16|-bf16])" % text)
+                          "nf4, nf4-dq, fp4, fp4-dq, llm-int8[-t<threshold>], or "
+                          "int<bits>[-g<G>][-sym|-asym][-f32|-f16|-bf16])" % text)
     bits = int(m.group(1))
     group = int(m.group(2)) if m.group(2) else None
     symmetric = m.group(3) == "-sym" if m.group(3) else group is None
@@ -240,6 +285,49 @@ def _nf4_codes(wg, absmax):
     return np.where(absmax[..., None] == 0, NF4_ZERO_CODE, codes)
 
 
+def fp4_codes():
+    """bitsandbytes' FP4 code values, float32 [16], by code (value[code] * absmax)."""
+    return FP4_F32.copy()
+
+
+def dquantize_fp4(x):
+    """bitsandbytes' dQuantizeFP4 on float32 x (= w * (1 / absmax)): the 4-bit code of each.
+    NaN (0 * inf of an all-zero block) fails every comparison: code 0."""
+    x = np.asarray(x, dtype=F32)
+    p, w = FP4_PIVOTS, np.where
+    a = np.abs(x)
+    magnitude = w(a > p["1"],
+                  w(a > p["11"], w(a > p["111"], 3, 2), w(a > p["101"], 5, 4)),
+                  w(a > p["01"], w(a > p["011"], 7, 6), w(a > p["001"], 1, 0)))
+    return (magnitude + w(x < 0, FP4_SIGN, 0)).astype(np.int32)
+
+
+def _fp4_codes(wg, absmax):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reciprocal = (F32(1) / absmax).astype(F32)
+        x = (wg * reciprocal[..., None]).astype(F32)
+    return np.where(absmax[..., None] == 0, 0, dquantize_fp4(x)).astype(np.int32)
+
+
+def quantize_fp4_block(block):
+    """(codes int32 [n], absmax float32) of one block (any length) of weights."""
+    block = np.asarray(block, dtype=F32).reshape(-1)
+    absmax = np.abs(block).max().astype(F32) if block.size else F32(0)
+    return _fp4_codes(block[None, :], np.array([absmax], F32))[0], absmax
+
+
+def float4_values(scheme):
+    """The code value table of a 4-bit float scheme (NF4_F32 or FP4_F32)."""
+    return FP4_F32 if parse_scheme(scheme).kind == "fp4" else NF4_F32
+
+
+def _quantize_llm_int8(w):
+    CB, _SCB, s = llm_int8_numpy.quantize_weight_rows(w)
+    rows = w.shape[0]
+    return {"codes": CB.astype(np.int32) + 128, "scales": s.reshape(rows, 1),
+            "zero_points": np.full((rows, 1), 128, np.int32)}
+
+
 def _double_quantize(absmax):
     flat = absmax.reshape(-1)
     offset = F32(np.mean(flat, dtype=np.float64))
@@ -276,9 +364,13 @@ def quantize(w, scheme):
     if scheme.kind == "int":
         out.update(_quantize_int(w, scheme))
         return out
-    wg = _grouped(w, NF4_BLOCK)
+    if scheme.kind == "llm-int8":
+        out.update(_quantize_llm_int8(w))
+        return out
+    wg = _grouped(w, FLOAT4_BLOCK)
     absmax = np.abs(wg).max(axis=-1).astype(F32)
-    out["codes"] = _nf4_codes(wg, absmax).reshape(w.shape[0], -1)[:, :w.shape[1]]
+    codes = _fp4_codes(wg, absmax) if scheme.kind == "fp4" else _nf4_codes(wg, absmax)
+    out["codes"] = codes.reshape(w.shape[0], -1)[:, :w.shape[1]]
     out["absmax"] = absmax
     if scheme.double_quant:
         idx, c, offset = _double_quantize(absmax)
@@ -299,7 +391,7 @@ def dequantize(q):
     codes = np.zeros((rows, groups * width), np.int32)
     codes[:, :cols] = q["codes"]
     codes = codes.reshape(rows, groups, width)
-    if scheme.kind == "int":
+    if scheme.kind in INT_KINDS:
         s = np.asarray(q["scales"]).astype(F32)[..., None]
         z = q["zero_points"][..., None]
         w = (codes - z).astype(F32) * s
@@ -309,7 +401,7 @@ def dequantize(q):
                                        q["double_quant_offset"])
         else:
             absmax = q["absmax"]
-        w = NF4_F32[codes] * absmax[..., None]
+        w = float4_values(scheme)[codes] * absmax[..., None]
     return w.astype(F32).reshape(rows, -1)[:, :cols]
 
 
@@ -349,7 +441,7 @@ def stored_components(q):
     if scheme.kind == "fp32":
         return {}
     out = {"data": pack_codes(q["codes"], scheme.bits)}
-    if scheme.kind == "int":
+    if scheme.kind in INT_KINDS:
         out["scales"] = stored_bits(q["scales"], scheme.scale_dtype)
         if not scheme.symmetric:
             out["zero_points"] = pack_codes(q["zero_points"], scheme.bits)
@@ -364,14 +456,15 @@ def stored_components(q):
 
 def theoretical_bytes(rows, cols, scheme):
     """Bytes of a [rows, cols] weight: packed codes (ceil(cols*bits/8) per row) + scales
-    (nf4-dq: 1-byte absmax codes) + zero points (asymmetric, ceil(groups*bits/8) per row) +
-    double-quant scales (4 B per 256 absmax, rounded up) + double-quant offset (4 B)."""
+    (nf4-dq, fp4-dq: 1-byte absmax codes) + zero points (asymmetric, ceil(groups*bits/8) per
+    row) + double-quant scales (4 B per 256 absmax, rounded up) + double-quant offset (4 B).
+    llm-int8: as int8 (one byte per weight, one float32 scale per row)."""
     scheme = parse_scheme(scheme)
     if scheme.kind == "fp32":
         return rows * cols * 4
     groups = scheme.groups(cols)
     total = rows * -(-cols * scheme.bits // 8)
-    if scheme.kind == "int":
+    if scheme.kind in INT_KINDS:
         total += rows * groups * SCALE_DTYPES[scheme.scale_dtype]
         if not scheme.symmetric:
             total += rows * -(-groups * scheme.bits // 8)
@@ -384,3 +477,5 @@ def theoretical_bytes(rows, cols, scheme):
 
 ALL_SCHEMES = ("fp32", "int8", "int4-g32", "int4-g64", "int4-g128", "int4-g32-sym",
                "int4-g64-sym", "int4-g128-sym", "nf4", "nf4-dq")
+# bitsandbytes' other schemes; not in ALL_SCHEMES (the compiler's default set).
+BNB_SCHEMES = ("fp4", "fp4-dq", "llm-int8", "llm-int8-t0")

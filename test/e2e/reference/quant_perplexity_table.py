@@ -4,10 +4,16 @@
 Runs llama2c_numpy.py --perplexity --quant SCHEME for each scheme (JOBS processes at a time, one
 BLAS thread each) and prints: scheme, perplexity, predicted tokens, the change against fp32 (%),
 and the bits per weight of the quantized projections (wq, wk, wv, wo, w1, w2, w3 of every layer),
-from quant_numpy.theoretical_bytes: packed codes, scales, zero points and double-quant metadata.
+from quant_numpy.theoretical_bytes: packed codes, scales, zero points and double-quant metadata
+(llm-int8: 8 bits and one float32 scale per row, as int8).
 
   quant_perplexity_table.py [--data DIR] [--checkpoint CKPT --tokenizer TOK --text TEXT]
-                            [--max-docs 200] [--jobs 2] [--schemes fp32,int8,...]
+                            [--max-docs 200] [--jobs 2] [--schemes fp32,int8,...] [--chunk N]
+
+--schemes takes any quant_numpy scheme: the default set (quant_numpy.ALL_SCHEMES) and
+bitsandbytes' fp4, fp4-dq, llm-int8[-t<T>] (quant_numpy.BNB_SCHEMES: llm-int8, llm-int8-t0).
+--chunk N is passed to llama2c_numpy.py (at most N tokens per projection matmul; it matters
+for llm-int8, whose outlier columns are decided per matmul call).
 
 DIR defaults to $QUANT_DATA_DIR, else ../shared/data next to the repository; the fixtures default
 to stories260K (models/stories260K/{stories260K.bin,tok512.bin}) and the TinyStories text.
@@ -49,7 +55,7 @@ def run_scheme(args, scheme):
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     command = [sys.executable, os.path.join(HERE, "llama2c_numpy.py"), args.checkpoint,
                args.tokenizer, "--perplexity", args.text, "--max-docs", str(args.max_docs),
-               "--quant", scheme]
+               "--quant", scheme] + (["--chunk", str(args.chunk)] if args.chunk else [])
     start = time.time()
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     elapsed = time.time() - start
@@ -72,6 +78,7 @@ def main(argv):
     parser.add_argument("--max-docs", type=int, default=200)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--schemes", default=",".join(quant_numpy.ALL_SCHEMES))
+    parser.add_argument("--chunk", type=int, help="tokens per projection matmul (default: all)")
     args = parser.parse_args(argv)
     args.checkpoint = args.checkpoint or os.path.join(args.data, "models", "stories260K",
                                                       "stories260K.bin")
@@ -86,7 +93,10 @@ def main(argv):
     if "fp32" not in schemes:
         schemes.insert(0, "fp32")
     for scheme in schemes:
-        quant_numpy.parse_scheme(scheme)
+        try:
+            quant_numpy.parse_scheme(scheme)
+        except quant_numpy.SchemeError as e:
+            parser.error(str(e))
     ckpt = Checkpoint(args.checkpoint)
 
     start = time.time()

@@ -494,11 +494,9 @@ def test_blob_checker():
         check(rc == 0, "checker: square with --float-layout in-out\n" + out)
 
 
-def main():
-    for test in (test_nf4_against_bitsandbytes, test_int4_asymmetric_k172_g64,
-                 test_group_larger_than_k, test_partial_last_group, test_symmetric, test_int8,
-                 test_bf16, test_nf4_hand, test_double_quant_hand, test_packing_sizes_schemes,
-                 test_blob_checker):
+def run_checks(tests, what):
+    """Runs every test (a crash counts as a failure); 0 if all checks passed, else 1."""
+    for test in tests:
         try:
             test()
         except Exception as e:  # a crash is a failure, not a traceback and exit 1 by accident
@@ -508,8 +506,15 @@ def main():
     if FAILURES:
         print("%d check(s) failed" % len(FAILURES))
         return 1
-    print("all quant_numpy checks passed")
+    print("all %s checks passed" % what)
     return 0
+
+
+def main():
+    return run_checks((test_nf4_against_bitsandbytes, test_int4_asymmetric_k172_g64,
+                       test_group_larger_than_k, test_partial_last_group, test_symmetric,
+                       test_int8, test_bf16, test_nf4_hand, test_double_quant_hand,
+                       test_packing_sizes_schemes, test_blob_checker), "quant_numpy")
 
 
 if __name__ == "__main__":

@@ -224,18 +224,18 @@ std::vector<std::vector<uint8_t>> randomWeight(const MatmulSpec &spec,
     view.intN = spec.intN;
     layout = qrt::layoutFor(spec.intN, rows, cols);
   } else {
-    view.kind = qrt::QuantizedView::Kind::NF4;
-    view.nf4 = spec.nf4;
-    layout = qrt::layoutFor(spec.nf4, rows, cols);
+    view.kind = qrt::QuantizedView::Kind::Float4;
+    view.float4 = spec.float4;
+    layout = qrt::layoutFor(spec.float4, rows, cols);
   }
   view.rows = rows;
   view.cols = cols;
   qrt::ScaleType scaleType = spec.storage == WeightStorage::IntN
                                  ? spec.intN.scaleType
-                                 : spec.nf4.scaleType;
+                                 : spec.float4.scaleType;
   const int64_t groups = view.kind == qrt::QuantizedView::Kind::IntN
                              ? qrt::numGroups(cols, spec.intN.groupSize)
-                             : qrt::numGroups(cols, spec.nf4.blockSize);
+                             : qrt::numGroups(cols, spec.float4.blockSize);
   for (const qrt::Component &c : layout.components) {
     std::vector<uint8_t> bytes(static_cast<size_t>(c.bytes()));
     switch (c.role) {

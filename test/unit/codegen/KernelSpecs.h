@@ -53,16 +53,16 @@ inline std::vector<MatmulSpec> allMatmuls() {
     spec.intN = {};
     spec.intN.actOrder = true;
     both(spec);
-    spec.storage = WeightStorage::NF4;
+    spec.storage = WeightStorage::Float4;
     for (bool doubleQuant : {false, true})
       for (qrt::ScaleType scale :
            {qrt::ScaleType::F32, qrt::ScaleType::F16, qrt::ScaleType::BF16}) {
         if (doubleQuant && scale != qrt::ScaleType::F32)
           continue;
-        spec.nf4 = {};
-        spec.nf4.blockSize = 64;
-        spec.nf4.doubleQuant = doubleQuant;
-        spec.nf4.scaleType = scale;
+        spec.float4 = {};
+        spec.float4.blockSize = 64;
+        spec.float4.doubleQuant = doubleQuant;
+        spec.float4.scaleType = scale;
         both(spec);
       }
   }

@@ -7,7 +7,7 @@
 // act order, f32, f16 and bf16 scales; NF4 with and without double
 // quantization. Weights come both from random components (every code, zero
 // point and scale code random, so also the unused bits at the end of packed
-// rows) and from qrt::quantizeIntN / quantizeNF4 of random normal weights.
+// rows) and from qrt::quantizeIntN / quantizeFloat4 of random normal weights.
 //
 // Tolerance: |y - ref| <= 1e-5 * sum_k |x w| + 1e-6. The kernels use the
 // very floats dequantizeRows computes (or, on the 8-bit path, scale the
@@ -25,6 +25,7 @@
 #include "qrt/core/QuantizedWeight.h"
 #include "quant/Quantize/RoundToNearest.h"
 #include "qrt/cpu/Kernels.h"
+#include "KernelTestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -51,7 +52,7 @@ const char *isaLabel(Isa isa) {
 struct Format {
   bool nf4 = false;
   IntNScheme intN;
-  NF4Scheme nf4Scheme;
+  Float4Scheme nf4Scheme;
 
   std::string name() const {
     std::ostringstream os;
@@ -62,7 +63,7 @@ struct Format {
         os << " group " << size;
     };
     if (nf4) {
-      os << "nf4";
+      os << float4CodesName(nf4Scheme.codes);
       group(nf4Scheme.blockSize);
       if (nf4Scheme.doubleQuant)
         os << " double quant " << nf4Scheme.doubleQuantBlockSize;
@@ -91,9 +92,11 @@ Format intNFormat(int bits, bool symmetric, int64_t groupSize,
 
 Format nf4Format(int64_t blockSize, bool doubleQuant,
                  ScaleType scaleType = ScaleType::F32,
-                 int64_t doubleQuantBlockSize = 256) {
+                 int64_t doubleQuantBlockSize = 256,
+                 Float4Codes codes = Float4Codes::NF4) {
   Format f;
   f.nf4 = true;
+  f.nf4Scheme.codes = codes;
   f.nf4Scheme.blockSize = blockSize;
   f.nf4Scheme.doubleQuant = doubleQuant;
   f.nf4Scheme.doubleQuantBlockSize = doubleQuantBlockSize;
@@ -137,19 +140,12 @@ protected:
     return out;
   }
 
-  static ThreadPool &pool(int threads) {
-    static ThreadPool pools[] = {ThreadPool(1), ThreadPool(2), ThreadPool(3)};
-    return pools[threads - 1];
-  }
+  static ThreadPool &pool(int threads) { return test::pool(threads); }
 
   void TearDown() override { setIsa(defaultIsa()); }
 
   std::vector<float> uniform(int64_t count, float low, float high) {
-    std::uniform_real_distribution<float> dist(low, high);
-    std::vector<float> out(static_cast<size_t>(count));
-    for (float &value : out)
-      value = dist(rng);
-    return out;
+    return test::uniform(rng, count, low, high);
   }
 
   std::vector<float> normal(int64_t count, float sigma) {
@@ -274,7 +270,7 @@ protected:
           std::vector<float> original = normal(n * k, 0.02f);
           std::string error =
               format.nf4
-                  ? quant::quantizeNF4(format.nf4Scheme, original.data(), n, k, weight)
+                  ? quant::quantizeFloat4(format.nf4Scheme, original.data(), n, k, weight)
                   : quant::quantizeIntN(format.intN, original.data(), n, k, weight);
           ASSERT_EQ(error, "") << format.name();
         } else {
@@ -342,20 +338,22 @@ TEST_F(QuantKernelsTest, OddGroupSizes) {
     }
 }
 
-TEST_F(QuantKernelsTest, NF4) {
-  for (int64_t blockSize : {64, 32, 128, 100, 8192}) {
-    for (ScaleType scaleType :
-         {ScaleType::F32, ScaleType::F16, ScaleType::BF16}) {
-      checkShapes(nf4Format(blockSize, false, scaleType));
-      if (HasFatalFailure())
-        return;
+TEST_F(QuantKernelsTest, NF4AndFP4) {
+  for (Float4Codes codes : {Float4Codes::NF4, Float4Codes::FP4})
+    for (int64_t blockSize : {64, 32, 128, 100, 8192}) {
+      for (ScaleType scaleType :
+           {ScaleType::F32, ScaleType::F16, ScaleType::BF16}) {
+        checkShapes(nf4Format(blockSize, false, scaleType, 256, codes));
+        if (HasFatalFailure())
+          return;
+      }
+      for (int64_t doubleQuantBlock : {256, 7}) {
+        checkShapes(nf4Format(blockSize, true, ScaleType::F32,
+                              doubleQuantBlock, codes));
+        if (HasFatalFailure())
+          return;
+      }
     }
-    for (int64_t doubleQuantBlock : {256, 7}) {
-      checkShapes(nf4Format(blockSize, true, ScaleType::F32, doubleQuantBlock));
-      if (HasFatalFailure())
-        return;
-    }
-  }
 }
 
 // Weights as the compiler produces them: round to nearest of normal weights
@@ -374,7 +372,9 @@ TEST_F(QuantKernelsTest, QuantizedNormalWeights) {
     checkShapes(intNFormat(8, true, kPerChannel, scaleType), true);
   }
   for (bool doubleQuant : {false, true})
-    checkShapes(nf4Format(64, doubleQuant), true);
+    for (Float4Codes codes : {Float4Codes::NF4, Float4Codes::FP4})
+      checkShapes(nf4Format(64, doubleQuant, ScaleType::F32, 256, codes),
+                  true);
 }
 
 // Prefill shapes across the 64-row block of x and the 1024-column block of
@@ -386,6 +386,7 @@ TEST_F(QuantKernelsTest, LargerBatches) {
       intNFormat(8, true, kPerChannel, ScaleType::F16),
       intNFormat(8, false, 64, ScaleType::F32),
       nf4Format(64, true),
+      nf4Format(64, false, ScaleType::F16, 256, Float4Codes::FP4),
       intNFormat(3, false, 128, ScaleType::F16, true),
   };
   for (const Format &format : formats) {
@@ -463,7 +464,7 @@ TEST_F(QuantKernelsTest, NF4RoundTripWithinHalfAGap) {
       std::vector<float> original = normal(rows * cols, 0.02f);
       QuantizedWeight weight;
       ASSERT_EQ(
-          quant::quantizeNF4(format.nf4Scheme, original.data(), rows, cols, weight),
+          quant::quantizeFloat4(format.nf4Scheme, original.data(), rows, cols, weight),
           "");
       QuantizedView view = viewOf(weight, format);
       std::vector<float> back(static_cast<size_t>(rows * cols));
@@ -491,6 +492,52 @@ TEST_F(QuantKernelsTest, NF4RoundTripWithinHalfAGap) {
                 << "row " << r << " column " << c;
         }
     }
+}
+
+// bitsandbytes' FP4 rule (dQuantizeFP4): every code value maps back to its
+// code (but -0, which is 0); a value on a midpoint between two magnitudes
+// takes the smaller one, anything above it the larger; the sign bit only for
+// x < 0. The numpy reference checks the same rule independently
+// (test/e2e/reference/test_bnb_numpy.py).
+TEST_F(QuantKernelsTest, FP4Codes) {
+  for (int code = 0; code < 16; ++code)
+    EXPECT_EQ(quant::fp4Code(kFP4Codes[code]), code == 8 ? 0 : code)
+        << "code " << code;
+  // Magnitude codes in ascending value: 0, 0.0625, 2, 3, 4, 6, 8, 12 (/ 12),
+  // and bitsandbytes' pivot literals between them.
+  const uint8_t ascending[] = {0, 1, 6, 7, 4, 5, 2, 3};
+  const float pivots[] = {0.00260417f, 0.0859375f, 0.20833333f, 0.29166667f,
+                          0.4166667f,  0.583333f,  0.8333333f};
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ(quant::fp4Code(pivots[i]), ascending[i]) << "pivot " << i;
+    EXPECT_EQ(quant::fp4Code(std::nextafter(pivots[i], 2.0f)),
+              ascending[i + 1])
+        << "above pivot " << i;
+    EXPECT_EQ(quant::fp4Code(-pivots[i]), ascending[i] + 8)
+        << "pivot " << i << " negated";
+  }
+  EXPECT_EQ(quant::fp4Code(0.0f), 0);
+  EXPECT_EQ(quant::fp4Code(-0.0f), 0);
+  EXPECT_EQ(quant::fp4Code(-1e-9f), 8);
+  EXPECT_EQ(quant::fp4Code(1.0f), 3);
+  EXPECT_EQ(quant::fp4Code(-1.0f), 11);
+  // A block through the quantizer: w * (1 / absmax), absmax kept exactly.
+  Float4Scheme scheme;
+  scheme.codes = Float4Codes::FP4;
+  scheme.blockSize = 4;
+  const float w[] = {-3.0f, 0.875f, 0.0f, 1.5f, 0.0f, 0.0f, 0.0f, 0.0f};
+  QuantizedWeight out;
+  ASSERT_EQ(quant::quantizeFloat4(scheme, w, 1, 8, out), "");
+  QuantizedView view = out.view(scheme);
+  const float inverse = 1.0f / 3.0f;
+  EXPECT_EQ(unpackCode(view.data, 0, 4), 11);
+  EXPECT_EQ(unpackCode(view.data, 1, 4), quant::fp4Code(0.875f * inverse));
+  EXPECT_EQ(unpackCode(view.data, 2, 4), 0);
+  EXPECT_EQ(unpackCode(view.data, 3, 4), 5); // 0.5 exactly
+  EXPECT_EQ(view.scale(0, 0), 3.0f);
+  EXPECT_EQ(view.scale(0, 1), 0.0f);
+  for (int c = 4; c < 8; ++c)
+    EXPECT_EQ(unpackCode(view.data, c, 4), 0);
 }
 
 } // namespace

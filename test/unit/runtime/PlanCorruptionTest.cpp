@@ -41,6 +41,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 #include <cctype>
 #include <cstdint>
 #include <cstdio>
@@ -204,7 +205,7 @@ std::vector<WeightScheme> quantizedSchemes() {
   int4.groupSize = 8;
   int4.symmetric = false;
   int4.scaleType = ScaleType::F16;
-  NF4Scheme nf4;
+  Float4Scheme nf4;
   nf4.blockSize = 8;
   nf4.doubleQuant = true;
   nf4.doubleQuantBlockSize = 5;
@@ -937,6 +938,27 @@ std::vector<Corruption> quantizedCorruptions() {
        [=](PlanDesc &s) { quant(s, D, wk).actOrder = true; }},
       {"intN with double quantization", "intN weights have no double quantization",
        [=](PlanDesc &s) { quant(s, P, wq).doubleQuant = true; }},
+      // LLM.int8() steps.
+      {"int8_matmul of an int4 weight",
+       "int8_matmul (LLM.int8()) needs an 8-bit per-channel symmetric weight",
+       [=](PlanDesc &s) { stepNamed(s, P, wq).kernel = fb::Kernel::Int8MatMul; }},
+      {"int8_matmul of an NF4 weight",
+       "int8_matmul (LLM.int8()) needs an 8-bit per-channel symmetric weight",
+       [=](PlanDesc &s) { stepNamed(s, D, wk).kernel = fb::Kernel::Int8MatMul; }},
+      {"negative outlier threshold",
+       "the outlier threshold must be finite and >= 0, got -1",
+       [=](PlanDesc &s) {
+         StepDesc &step = stepNamed(s, P, wo);
+         step.kernel = fb::Kernel::Int8MatMul;
+         step.outlierThreshold = -1.0f;
+       }},
+      {"infinite outlier threshold",
+       "the outlier threshold must be finite and >= 0, got inf",
+       [=](PlanDesc &s) {
+         StepDesc &step = stepNamed(s, D, wo);
+         step.kernel = fb::Kernel::Int8MatMul;
+         step.outlierThreshold = std::numeric_limits<float>::infinity();
+       }},
       // The number of components.
       {"zero points missing", "dequant_matmul takes x and the 3 components",
        [=](PlanDesc &s) {

@@ -426,7 +426,7 @@ IntNScheme intN(int bits, int64_t groupSize, bool symmetric, ScaleType scales,
   return intNScheme(bits, groupSize, symmetric, scales, actOrder);
 }
 
-NF4Scheme nf4(int64_t blockSize, ScaleType scales, int64_t doubleQuantBlock = 0) {
+Float4Scheme nf4(int64_t blockSize, ScaleType scales, int64_t doubleQuantBlock = 0) {
   return nf4Scheme(blockSize, scales, doubleQuantBlock);
 }
 
@@ -585,7 +585,7 @@ TEST(QuantizedSessionTest, QuantizedModelIsCloseToTheFloatOne) {
             double stored = view.scale(r, g);
             double exact = absmax[size_t(r * view.groups() + g)];
             // NF4: |code| <= 1, so a wrong absmax adds at most its error.
-            double step = view.kind == QuantizedView::Kind::NF4
+            double step = view.kind == QuantizedView::Kind::Float4
                               ? 0.16 * exact + std::abs(stored - exact)
                               : 1.25 * std::abs(stored);
             worst = std::max(worst, std::abs(value - original) /

@@ -59,23 +59,25 @@ WeightScheme WeightScheme::of(const IntNScheme &scheme) {
   return s;
 }
 
-WeightScheme WeightScheme::of(const NF4Scheme &scheme) {
+WeightScheme WeightScheme::of(const Float4Scheme &scheme) {
   WeightScheme s;
-  s.kind = QuantizedView::Kind::NF4;
-  s.nf4 = scheme;
+  s.kind = QuantizedView::Kind::Float4;
+  s.float4 = scheme;
   return s;
 }
 
 QuantDesc WeightScheme::spec(int64_t rows, int64_t cols) const {
-  return kind == QuantizedView::Kind::NF4 ? QuantDesc::of(nf4, rows, cols)
-                                          : QuantDesc::of(intN, rows, cols);
+  return kind == QuantizedView::Kind::Float4 ? QuantDesc::of(float4, rows, cols)
+                                             : QuantDesc::of(intN, rows, cols);
 }
 
 std::string WeightScheme::name() const {
-  if (kind == QuantizedView::Kind::NF4)
-    return "nf4_b" + std::to_string(nf4.blockSize) +
-           (nf4.doubleQuant ? "_dq" + std::to_string(nf4.doubleQuantBlockSize)
-                            : std::string("_") + scaleTypeName(nf4.scaleType));
+  if (kind == QuantizedView::Kind::Float4)
+    return float4CodesName(float4.codes) + std::string("_b") +
+           std::to_string(float4.blockSize) +
+           (float4.doubleQuant
+                ? "_dq" + std::to_string(float4.doubleQuantBlockSize)
+                : std::string("_") + scaleTypeName(float4.scaleType));
   return "int" + std::to_string(intN.bits) +
          (intN.groupSize == kPerChannel ? std::string("_channel")
                                         : "_g" + std::to_string(intN.groupSize)) +
@@ -87,8 +89,8 @@ QuantizedWeight quantizeWeight(const WeightScheme &scheme, const float *w,
                                int64_t rows, int64_t cols, uint32_t seed) {
   QuantizedWeight out;
   std::string error;
-  if (scheme.kind == QuantizedView::Kind::NF4) {
-    error = quant::quantizeNF4(scheme.nf4, w, rows, cols, out);
+  if (scheme.kind == QuantizedView::Kind::Float4) {
+    error = quant::quantizeFloat4(scheme.float4, w, rows, cols, out);
   } else if (!scheme.intN.actOrder) {
     error = quant::quantizeIntN(scheme.intN, w, rows, cols, out);
   } else {
@@ -148,7 +150,7 @@ QuantizedWeight quantizeWeight(const WeightScheme &scheme, const float *w,
 }
 
 QuantizedView viewOf(const WeightScheme &scheme, const QuantizedWeight &weight) {
-  return scheme.kind == QuantizedView::Kind::NF4 ? weight.view(scheme.nf4)
+  return scheme.kind == QuantizedView::Kind::Float4 ? weight.view(scheme.float4)
                                                  : weight.view(scheme.intN);
 }
 
@@ -575,9 +577,9 @@ IntNScheme intNScheme(int bits, int64_t groupSize, bool symmetric,
   return s;
 }
 
-NF4Scheme nf4Scheme(int64_t blockSize, ScaleType scales,
+Float4Scheme nf4Scheme(int64_t blockSize, ScaleType scales,
                     int64_t doubleQuantBlock) {
-  NF4Scheme s;
+  Float4Scheme s;
   s.blockSize = blockSize;
   s.scaleType = scales;
   s.doubleQuant = doubleQuantBlock > 0;

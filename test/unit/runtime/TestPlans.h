@@ -62,10 +62,10 @@ void patchWeightOffset(std::vector<uint8_t> &plan, uint32_t index,
 struct WeightScheme {
   QuantizedView::Kind kind = QuantizedView::Kind::IntN;
   IntNScheme intN;
-  NF4Scheme nf4;
+  Float4Scheme float4;
 
   static WeightScheme of(const IntNScheme &scheme);
-  static WeightScheme of(const NF4Scheme &scheme);
+  static WeightScheme of(const Float4Scheme &scheme);
   /// Step.quant of a [rows, cols] weight in this scheme, as the compiler
   /// writes it.
   QuantDesc spec(int64_t rows, int64_t cols) const;
@@ -74,7 +74,7 @@ struct WeightScheme {
 };
 
 /// w [rows, cols] (row-major) quantized in `scheme` by round to nearest, with
-/// quant::quantizeIntN or quantizeNF4. Act order, which those refuse (it needs
+/// quant::quantizeIntN or quantizeFloat4. Act order, which those refuse (it needs
 /// a calibrated method), gets a group index as GPTQ builds one: a permutation
 /// `perm` of the columns drawn from `seed`, column perm[i] in group
 /// i / group_size; each group is then quantized exactly as quantizeIntN
@@ -205,7 +205,7 @@ std::unique_ptr<OpenedPlan> openPlan(const std::vector<uint8_t> &bytes);
 IntNScheme intNScheme(int bits, int64_t groupSize, bool symmetric,
                       ScaleType scales, bool actOrder = false);
 /// NF4 with double quantization in blocks of `doubleQuantBlock` (0: none).
-NF4Scheme nf4Scheme(int64_t blockSize, ScaleType scales,
+Float4Scheme nf4Scheme(int64_t blockSize, ScaleType scales,
                     int64_t doubleQuantBlock = 0);
 
 } // namespace qrt::test

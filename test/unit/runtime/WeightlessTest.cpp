@@ -47,7 +47,7 @@ IntNScheme intN(int bits, int64_t groupSize, bool symmetric, ScaleType scales,
   return intNScheme(bits, groupSize, symmetric, scales, actOrder);
 }
 
-NF4Scheme nf4(int64_t blockSize, ScaleType scales,
+Float4Scheme nf4(int64_t blockSize, ScaleType scales,
               int64_t doubleQuantBlock = 0) {
   return nf4Scheme(blockSize, scales, doubleQuantBlock);
 }
@@ -265,7 +265,7 @@ TEST_P(WeightlessPlanTest, SynthesizesEachWeightInItsFormat) {
           for (int64_t g = 0; g < view.groups(); ++g) {
             float s = view.scale(r, g);
             ASSERT_TRUE(std::isfinite(s) && s > 0) << s;
-            if (view.kind == QuantizedView::Kind::NF4) {
+            if (view.kind == QuantizedView::Kind::Float4) {
               ASSERT_GE(s, a * 0.99f);
               ASSERT_LE(s, 2 * a * 1.01f);
             } else {

@@ -71,11 +71,12 @@ R dequantizeInt(OpContext &ctx, QuantizedWeightOp op, IntQuantAttr intq,
   return out;
 }
 
-R dequantizeNF4(OpContext &ctx, QuantizedWeightOp op, NF4Attr nf4,
-                const RefTensor &data, const RefTensor &scales) {
-  if (nf4.getDoubleQuant())
-    return ctx.fail("reference dequantization of double-quantized NF4 is "
-                    "not available yet");
+R dequantizeFloat4(OpContext &ctx, QuantizedWeightOp op,
+                   const ::qrt::Float4Scheme &scheme, const RefTensor &data,
+                   const RefTensor &scales) {
+  if (scheme.doubleQuant)
+    return ctx.fail("reference dequantization of double-quantized NF4 and "
+                    "FP4 is not available yet");
   int64_t rows = op.getType().getRows(), cols = op.getType().getCols();
   int64_t groups = scales.shape[1];
   RefTensor out = RefTensor::filled({rows, cols}, 0.0);
@@ -83,8 +84,9 @@ R dequantizeNF4(OpContext &ctx, QuantizedWeightOp op, NF4Attr nf4,
     std::vector<uint8_t> packed = bytesOf(data, r);
     for (int64_t c = 0; c < cols; ++c)
       out.data[r * cols + c] =
-          ::qrt::kNF4Codes[::qrt::unpackCode(packed.data(), c, 4)] *
-          scales.data[r * groups + c / nf4.getBlockSize()];
+          ::qrt::float4CodeValues(
+              scheme.codes)[::qrt::unpackCode(packed.data(), c, 4)] *
+          scales.data[r * groups + c / scheme.blockSize];
   }
   return out;
 }
@@ -97,7 +99,7 @@ R quantizedWeight(OpContext &ctx, QuantizedWeightOp op) {
   Attribute scheme = op.getType().getScheme();
   if (auto intq = dyn_cast<IntQuantAttr>(scheme))
     return dequantizeInt(ctx, op, intq, *data, *scales);
-  return dequantizeNF4(ctx, op, cast<NF4Attr>(scheme), *data, *scales);
+  return dequantizeFloat4(ctx, op, *float4SchemeOf(scheme), *data, *scales);
 }
 
 /// x [..., k] times the dequantized weight [n, k] transposed.

@@ -96,45 +96,73 @@ unsigned IntQuantAttr::getCodeBits() const { return getBits(); }
 }
 
 //===----------------------------------------------------------------------===//
-// NF4Attr
+// NF4Attr, FP4Attr
 //===----------------------------------------------------------------------===//
 
-::qrt::NF4Scheme NF4Attr::getScheme() const {
-  ::qrt::NF4Scheme scheme;
-  scheme.blockSize = getBlockSize();
-  scheme.doubleQuant = getDoubleQuant();
-  scheme.doubleQuantBlockSize = getDoubleQuantBlockSize();
-  scheme.scaleType = succeeded(toScaleType(getScaleType()))
-                         ? *toScaleType(getScaleType())
-                         : ::qrt::ScaleType::F32;
+namespace {
+
+::qrt::Float4Scheme float4Scheme(::qrt::Float4Codes codes, int64_t blockSize,
+                                 bool doubleQuant,
+                                 int64_t doubleQuantBlockSize,
+                                 FloatType scaleType) {
+  ::qrt::Float4Scheme scheme;
+  scheme.codes = codes;
+  scheme.blockSize = blockSize;
+  scheme.doubleQuant = doubleQuant;
+  scheme.doubleQuantBlockSize = doubleQuantBlockSize;
+  scheme.scaleType = succeeded(toScaleType(scaleType)) ? *toScaleType(scaleType)
+                                                       : ::qrt::ScaleType::F32;
   return scheme;
 }
 
-LogicalResult NF4Attr::verify(function_ref<InFlightDiagnostic()> emitError,
-                              int64_t blockSize, bool doubleQuant,
-                              int64_t doubleQuantBlockSize,
-                              FloatType scaleType) {
+LogicalResult verifyFloat4(function_ref<InFlightDiagnostic()> emitError,
+                           ::qrt::Float4Codes codes, int64_t blockSize,
+                           bool doubleQuant, int64_t doubleQuantBlockSize,
+                           FloatType scaleType) {
   if (failed(toScaleType(scaleType)))
     return emitError() << "scale_type must be f32, f16 or bf16, got "
                        << scaleType;
-  if (!doubleQuant && doubleQuantBlockSize != ::qrt::NF4Scheme().doubleQuantBlockSize)
+  if (!doubleQuant &&
+      doubleQuantBlockSize != ::qrt::Float4Scheme().doubleQuantBlockSize)
     return emitError() << "double_quant_block_size is set but double_quant is "
                           "false";
   if (doubleQuant && !scaleType.isF32())
     return emitError() << "scale_type has no meaning with double_quant = true "
                           "(absmax is stored as 8-bit codes with f32 scales)";
-  ::qrt::NF4Scheme scheme;
-  scheme.blockSize = blockSize;
-  scheme.doubleQuant = doubleQuant;
-  scheme.doubleQuantBlockSize = doubleQuantBlockSize;
-  std::string problem = ::qrt::validate(scheme);
+  std::string problem = ::qrt::validate(float4Scheme(
+      codes, blockSize, doubleQuant, doubleQuantBlockSize, scaleType));
   if (!problem.empty())
-    return emitError() << "invalid #qllm.nf4 scheme: " << problem;
+    return emitError() << "invalid #qllm." << ::qrt::float4CodesName(codes)
+                       << " scheme: " << problem;
   return success();
 }
 
-unsigned NF4Attr::getCodeBits() const { return 4; }
+} // namespace
 
-::qrt::WeightLayout NF4Attr::getLayout(int64_t rows, int64_t cols) const {
-  return ::qrt::layoutFor(getScheme(), rows, cols);
+#define QLLM_FLOAT4_ATTR(ATTR)                                                 \
+  ::qrt::Float4Scheme ATTR::getScheme() const {                                \
+    return float4Scheme(kCodes, getBlockSize(), getDoubleQuant(),              \
+                        getDoubleQuantBlockSize(), getScaleType());            \
+  }                                                                            \
+  LogicalResult ATTR::verify(function_ref<InFlightDiagnostic()> emitError,     \
+                             int64_t blockSize, bool doubleQuant,              \
+                             int64_t doubleQuantBlockSize,                     \
+                             FloatType scaleType) {                            \
+    return verifyFloat4(emitError, kCodes, blockSize, doubleQuant,             \
+                        doubleQuantBlockSize, scaleType);                      \
+  }                                                                            \
+  unsigned ATTR::getCodeBits() const { return 4; }                             \
+  ::qrt::WeightLayout ATTR::getLayout(int64_t rows, int64_t cols) const {      \
+    return ::qrt::layoutFor(getScheme(), rows, cols);                          \
+  }
+QLLM_FLOAT4_ATTR(NF4Attr)
+QLLM_FLOAT4_ATTR(FP4Attr)
+#undef QLLM_FLOAT4_ATTR
+
+std::optional<::qrt::Float4Scheme> mlir::qllm::float4SchemeOf(Attribute scheme) {
+  if (auto nf4 = dyn_cast_or_null<NF4Attr>(scheme))
+    return nf4.getScheme();
+  if (auto fp4 = dyn_cast_or_null<FP4Attr>(scheme))
+    return fp4.getScheme();
+  return std::nullopt;
 }

@@ -11,6 +11,8 @@
 #include "llvm/ADT/Sequence.h"
 #include "llvm/ADT/SmallSet.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::qllm;
 
@@ -191,12 +193,13 @@ LogicalResult DequantMatmulOp::verify() {
   if (std::optional<APFloat> thresholdAttr = getOutlierThreshold()) {
     float threshold = thresholdAttr->convertToFloat();
     auto intq = dyn_cast<IntQuantAttr>(weight.getScheme());
-    if (!intq || intq.getBits() != 8 || !intq.isPerChannel())
+    if (!intq || intq.getBits() != 8 || !intq.isPerChannel() ||
+        !intq.getSymmetric())
       return emitOpError() << "outlier_threshold (LLM.int8) needs an 8-bit "
-                              "per-channel weight, got "
+                              "per-channel symmetric weight, got "
                            << weight.getScheme();
-    if (!(threshold > 0.0f))
-      return emitOpError() << "outlier_threshold must be positive, got "
+    if (!(threshold >= 0.0f) || std::isinf(threshold))
+      return emitOpError() << "outlier_threshold must be finite and >= 0, got "
                            << threshold;
   }
   return success();

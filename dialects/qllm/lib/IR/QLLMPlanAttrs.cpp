@@ -192,8 +192,9 @@ std::optional<Kernel> mlir::qllm::kernelForOp(Operation *op) {
     return Kernel::rms_norm;
   if (isa<MatmulOp>(op))
     return Kernel::matmul;
-  if (isa<DequantMatmulOp>(op))
-    return Kernel::dequant_matmul;
+  if (auto dq = dyn_cast<DequantMatmulOp>(op))
+    return dq.getOutlierThreshold() ? Kernel::int8_matmul
+                                    : Kernel::dequant_matmul;
   if (isa<RotaryOp>(op))
     return Kernel::rotary;
   if (isa<AttentionOp>(op))

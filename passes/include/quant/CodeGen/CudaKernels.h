@@ -41,14 +41,14 @@ struct Launch {
 };
 
 /// Storage of a matmul's [rows, cols] weight.
-enum class WeightStorage { F32, F16, IntN, NF4 };
+enum class WeightStorage { F32, F16, IntN, Float4 };
 
 struct MatmulSpec {
   int64_t rows = 0; ///< N: output features
   int64_t cols = 0; ///< K: the reduction dimension
   WeightStorage storage = WeightStorage::F32;
   qrt::IntNScheme intN;
-  qrt::NF4Scheme nf4;
+  qrt::Float4Scheme float4;
   /// A GEMM over many tokens (prefill) instead of a GEMV (one token).
   bool gemm = false;
   /// Epilogue: out = x @ w^T + residual (the buffers after the weight's:
@@ -103,7 +103,7 @@ private:
   std::vector<std::pair<std::string, std::string>> kernels; // name, text
   std::map<std::string, std::string> byText;
   std::map<std::string, int> stems;
-  bool needsNF4Tables = false;
+  bool needsFloat4Tables = false;
 };
 
 } // namespace mlir::qllm::cuda

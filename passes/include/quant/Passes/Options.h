@@ -30,7 +30,7 @@ namespace mlir::qllm {
 //===----------------------------------------------------------------------===//
 
 /// How weights are stored: as floats, or quantized.
-enum class WeightMethod { fp32, fp16, int8, int4, intN, nf4, gptq };
+enum class WeightMethod { fp32, fp16, int8, int4, intN, nf4, fp4, gptq, llmInt8 };
 /// The kernel target of a plan.
 enum class Target { cpu, cuda };
 /// The storage type of quantization scales.
@@ -45,7 +45,7 @@ enum class CalibrationMode { documents, windows };
 /// The command-line name of a choice ("int4", "cuda", ...).
 llvm::StringRef nameOf(WeightMethod method);
 llvm::StringRef nameOf(Target target);
-/// Whether `method` quantizes (int8, int4, int, nf4, gptq).
+/// Whether `method` quantizes (int8, int4, int, nf4, fp4, gptq, llm-int8).
 inline bool isQuantized(WeightMethod method) {
   return method != WeightMethod::fp32 && method != WeightMethod::fp16;
 }
@@ -66,6 +66,7 @@ struct QuantizeOptions {
   std::vector<std::string> exclude;
   bool quantizeOutput = false;
   bool clipSearch = false;
+  double outlierThreshold = 6.0;
 };
 
 /// GPTQ and its calibration (qllm-gptq); the scheme (bits, group size,
@@ -131,7 +132,8 @@ template <typename Owner> struct QuantizeOptionSet {
                              WeightMethod defaultMethod = WeightMethod::int4)
       : method(owner, "method",
                llvm::cl::desc("Weights: fp32, fp16 (float storage), or "
-                              "quantized: int8, int4, int (with bits), nf4"),
+                              "quantized: int8, int4, int (with bits), nf4, "
+                              "fp4, gptq, llm-int8"),
                llvm::cl::init(defaultMethod),
                llvm::cl::values(
                    clEnumValN(WeightMethod::fp32, "fp32", "f32 weights"),
@@ -144,6 +146,12 @@ template <typename Owner> struct QuantizeOptionSet {
                               "codes of `bits` bits (2, 3, 4, 8)"),
                    clEnumValN(WeightMethod::nf4, "nf4",
                               "bitsandbytes NF4 in blocks of 64"),
+                   clEnumValN(WeightMethod::fp4, "fp4",
+                              "bitsandbytes FP4 in blocks of 64"),
+                   clEnumValN(WeightMethod::llmInt8, "llm-int8",
+                              "bitsandbytes LLM.int8(): 8-bit codes per "
+                              "channel, activations quantized per token to "
+                              "8 bits but for outlier columns"),
                    clEnumValN(WeightMethod::gptq, "gptq",
                               "GPTQ, calibrated: `bits` (default 4) in "
                               "groups of 128, asymmetric"))),
@@ -154,7 +162,7 @@ template <typename Owner> struct QuantizeOptionSet {
         groupSize(owner, "group-size",
                   llvm::cl::desc("Columns per group (NF4: per block); -1 per "
                                  "channel; 0: the method's default (int8: "
-                                 "-1, int4/int: 128, nf4: 64)"),
+                                 "-1, int4/int: 128, nf4 and fp4: 64)"),
                   llvm::cl::init(int64_t(0))),
         symmetric(owner, "symmetric",
                   llvm::cl::desc("Zero point 2^(bits-1): true, false, or "
@@ -169,7 +177,8 @@ template <typename Owner> struct QuantizeOptionSet {
                                  "with zero points"))),
         scaleType(owner, "scale-type",
                   llvm::cl::desc("Stored scales: f32, f16, bf16, or default "
-                                 "(int8 and nf4: f32, others: f16)"),
+                                 "(int8, llm-int8, nf4, fp4: f32, others: "
+                                 "f16)"),
                   llvm::cl::init(ScaleTypeChoice::byMethod),
                   llvm::cl::values(
                       clEnumValN(ScaleTypeChoice::byMethod, "default",
@@ -178,13 +187,13 @@ template <typename Owner> struct QuantizeOptionSet {
                       clEnumValN(ScaleTypeChoice::f16, "f16", "f16"),
                       clEnumValN(ScaleTypeChoice::bf16, "bf16", "bf16"))),
         doubleQuant(owner, "double-quant",
-                    llvm::cl::desc("NF4: store the absmax as 8-bit codes "
-                                   "(QLoRA double quantization)"),
+                    llvm::cl::desc("NF4, FP4: store the absmax as 8-bit "
+                                   "codes (QLoRA double quantization)"),
                     llvm::cl::init(false)),
         doubleQuantBlockSize(
             owner, "double-quant-block-size",
-            llvm::cl::desc("NF4 double quantization: absmax values per "
-                           "second-level block"),
+            llvm::cl::desc("NF4, FP4 double quantization: absmax values "
+                           "per second-level block"),
             llvm::cl::init(QuantizeOptions().doubleQuantBlockSize)),
         exclude(owner, "exclude",
                 llvm::cl::desc("Regexes: weights whose name matches one keep "
@@ -198,7 +207,13 @@ template <typename Owner> struct QuantizeOptionSet {
                                   "range (shrunk by up to 20%) for the "
                                   "smallest error (GPTQ: weighted by the "
                                   "Hessian's diagonal)"),
-                   llvm::cl::init(false)) {}
+                   llvm::cl::init(false)),
+        outlierThreshold(
+            owner, "outlier-threshold",
+            llvm::cl::desc("llm-int8: input columns where some |x| reaches "
+                           "this are multiplied in f32 (0: none, plain 8-bit "
+                           "activations)"),
+            llvm::cl::init(QuantizeOptions().outlierThreshold)) {}
 
   QuantizeOptions values() const {
     QuantizeOptions o;
@@ -212,6 +227,7 @@ template <typename Owner> struct QuantizeOptionSet {
     o.exclude.assign(exclude.begin(), exclude.end());
     o.quantizeOutput = quantizeOutput;
     o.clipSearch = clipSearch;
+    o.outlierThreshold = outlierThreshold;
     return o;
   }
   void assign(const QuantizeOptions &o) {
@@ -225,6 +241,7 @@ template <typename Owner> struct QuantizeOptionSet {
     exclude = llvm::ArrayRef<std::string>(o.exclude);
     quantizeOutput = o.quantizeOutput;
     clipSearch = o.clipSearch;
+    outlierThreshold = o.outlierThreshold;
   }
 
   Option<WeightMethod> method;
@@ -237,6 +254,7 @@ template <typename Owner> struct QuantizeOptionSet {
   ListOption<std::string> exclude;
   Option<bool> quantizeOutput;
   Option<bool> clipSearch;
+  Option<double> outlierThreshold;
 };
 
 template <typename Owner> struct GptqOptionSet {

@@ -56,8 +56,12 @@ public:
 
   /// With every job's result in `scheme`: creates the component blobs,
   /// rewrites the matmuls to read dequantize(quantized_weight) and frees the
-  /// float originals nothing reads any more.
-  void apply(QuantSchemeAttrInterface scheme);
+  /// float originals nothing reads any more. With an outlier threshold
+  /// (LLM.int8()), each matmul becomes a dequant_matmul with that
+  /// outlier_threshold instead: 8-bit activations are a property of the
+  /// matmul, which a later fusion of plain dequantize + matmul would lose.
+  void apply(QuantSchemeAttrInterface scheme,
+             std::optional<float> outlierThreshold = std::nullopt);
 
   /// Bytes before/after and bits per weight, per weight and in total (also
   /// after apply).

@@ -18,13 +18,23 @@
 //   NF4 (bitsandbytes): absmax = max |w| of the block; q = the index of the
 //   NF4 code nearest to w / absmax (ties to the lower index; q = 7, the code
 //   0, where absmax == 0); absmax stored as the scale type.
+//   FP4 (bitsandbytes' CUDA kernel dQuantizeFP4): x = w * (1 / absmax) in
+//   f32; the sign bit (8) when x < 0; the magnitude code by comparing |x|
+//   with the midpoints of adjacent code values, a value equal to a midpoint
+//   taking the smaller magnitude (q = 0 where absmax == 0). Otherwise as NF4.
 //   Double quantization (QLoRA): over the row-major [rows, blocks] absmax
 //   array, offset = mean(absmax) (f32); a = absmax - offset; in blocks of
 //   doubleQuantBlockSize, c = max |a| (f32) and each a is stored as the index
 //   of the value of qrt::dynamicMap8() nearest to a / c (ties to the lower
 //   index). The 4-bit codes use the exact absmax, as bitsandbytes does.
 //
-// The independent reference is test/e2e/reference/quant_numpy.py.
+//   LLM.int8() weights (bitsandbytes' Int8Params): per row, SCB = max |w|;
+//   q = round(w * (127 / SCB)) + 128 (f32 products), the scale SCB / 127
+//   stored as the scale type (the symmetric 8-bit per-channel intN scheme);
+//   q = 128 where SCB == 0.
+//
+// The independent references are test/e2e/reference/quant_numpy.py and
+// llm_int8_numpy.py.
 //
 //===----------------------------------------------------------------------===//
 
@@ -46,8 +56,16 @@ namespace quant {
 std::string quantizeIntN(const qrt::IntNScheme &scheme, const float *w,
                          int64_t rows, int64_t cols,
                          qrt::QuantizedWeight &out);
-std::string quantizeNF4(const qrt::NF4Scheme &scheme, const float *w,
-                        int64_t rows, int64_t cols, qrt::QuantizedWeight &out);
+std::string quantizeFloat4(const qrt::Float4Scheme &scheme, const float *w,
+                           int64_t rows, int64_t cols,
+                           qrt::QuantizedWeight &out);
+/// LLM.int8() weights in `scheme`, which must be 8-bit, per channel,
+/// symmetric, without act order.
+std::string quantizeLlmInt8(const qrt::IntNScheme &scheme, const float *w,
+                            int64_t rows, int64_t cols,
+                            qrt::QuantizedWeight &out);
+/// The FP4 code of x in [-1, 1] (bitsandbytes' rule above).
+uint8_t fp4Code(float x);
 
 } // namespace quant
 

@@ -56,7 +56,7 @@ struct QuantDesc {
   /// (the one place a scheme becomes schema fields; quantizedViewOf in
   /// qrt/core/Plan.h reads them back).
   static QuantDesc of(const IntNScheme &scheme, int64_t rows, int64_t cols);
-  static QuantDesc of(const NF4Scheme &scheme, int64_t rows, int64_t cols);
+  static QuantDesc of(const Float4Scheme &scheme, int64_t rows, int64_t cols);
   static QuantDesc of(const QuantizedView &view);
 };
 
@@ -69,6 +69,7 @@ struct StepDesc {
   bool causal = false;
   int32_t layer = 0, heads = 0, kvHeads = 0, headDim = 0, rotaryDim = 0;
   fb::RotaryConvention convention = fb::RotaryConvention::Interleaved;
+  float outlierThreshold = 0;
   /// Written as Step.quant when set.
   std::optional<QuantDesc> quant;
 };

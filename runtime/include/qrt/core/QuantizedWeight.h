@@ -25,30 +25,30 @@ namespace qrt {
 /// scheme and pointers to its components. Pointers of components the scheme
 /// does not have are null.
 struct QuantizedView {
-  enum class Kind : uint8_t { IntN, NF4 };
+  enum class Kind : uint8_t { IntN, Float4 };
   Kind kind = Kind::IntN;
   IntNScheme intN;
-  NF4Scheme nf4;
+  Float4Scheme float4;
   int64_t rows = 0;
   int64_t cols = 0;
   const uint8_t *data = nullptr;       ///< [rows, packedBytes(cols, bits)]
   const void *scales = nullptr;        ///< [rows, groups]: scale type, or u8
-                                       ///< codes (NF4 with double quant)
+                                       ///< codes (NF4, FP4 with double quant)
   const uint8_t *zeroPoints = nullptr; ///< [rows, packedBytes(groups, bits)]
   const int32_t *groupIndex = nullptr; ///< [cols] (act order)
-  const float *doubleQuantScales = nullptr; ///< NF4 double quant
-  float doubleQuantOffset = 0.0f;           ///< NF4 double quant
+  const float *doubleQuantScales = nullptr; ///< NF4, FP4 double quant
+  float doubleQuantOffset = 0.0f;           ///< NF4, FP4 double quant
 
-  int bits() const { return kind == Kind::NF4 ? 4 : intN.bits; }
+  int bits() const { return kind == Kind::Float4 ? 4 : intN.bits; }
   /// Columns per group (block); kPerChannel for one group per row.
   int64_t groupSize() const {
-    return kind == Kind::NF4 ? nf4.blockSize : intN.groupSize;
+    return kind == Kind::Float4 ? float4.blockSize : intN.groupSize;
   }
   int64_t groups() const { return numGroups(cols, groupSize()); }
   /// Bytes of one row of packed codes.
   int64_t rowBytes() const { return packedBytes(cols, bits()); }
   WeightLayout layout() const {
-    return kind == Kind::NF4 ? layoutFor(nf4, rows, cols)
+    return kind == Kind::Float4 ? layoutFor(float4, rows, cols)
                              : layoutFor(intN, rows, cols);
   }
   /// The group of column c.
@@ -58,11 +58,11 @@ struct QuantizedView {
     int64_t g = groupSize();
     return g == kPerChannel ? 0 : c / g;
   }
-  /// The scale of group g of row r as a float (for NF4 the absmax, decoded
+  /// The scale of group g of row r as a float (for NF4 and FP4 the absmax, decoded
   /// from its 8-bit code with double quantization).
   float scale(int64_t r, int64_t g) const;
   /// The zero point of group g of row r (2^(bits-1) when symmetric, 0 for
-  /// NF4, which has none).
+  /// NF4 and FP4, which have none).
   int zeroPoint(int64_t r, int64_t g) const;
 };
 
@@ -92,7 +92,7 @@ struct QuantizedWeight {
 
   /// A view of these components (valid while this object lives).
   QuantizedView view(const IntNScheme &scheme) const;
-  QuantizedView view(const NF4Scheme &scheme) const;
+  QuantizedView view(const Float4Scheme &scheme) const;
 };
 
 /// `value` rounded to `type` (f32, f16, bf16), its bytes written at `out`;

@@ -40,17 +40,25 @@ struct IntNScheme {
   ScaleType scaleType = ScaleType::F16;
 };
 
-/// 4-bit NormalFloat codes (the 16 values of kNF4Codes) in blocks of
-/// `blockSize` consecutive columns with one absmax per block:
-///   w[r][c] = kNF4Codes[q[r][c]] * absmax[r][b].
+/// The 16-value code tables of bitsandbytes' 4-bit schemes.
+enum class Float4Codes : uint8_t {
+  NF4, ///< NormalFloat (QLoRA): kNF4Codes
+  FP4, ///< 1 sign, 2 exponent, 1 mantissa bits: kFP4Codes
+};
+
+/// bitsandbytes' 4-bit codes (`quant_type` "nf4" or "fp4": the 16 values of
+/// float4CodeValues(codes)) in blocks of `blockSize` consecutive columns with
+/// one absmax per block:
+///   w[r][c] = values[q[r][c]] * absmax[r][b].
 /// With double quantization (QLoRA), the absmax values are themselves
 /// quantized to 8-bit codes in blocks of `doubleQuantBlockSize` over the
 /// row-major [rows, blocks] array, after subtracting their mean (the offset).
-struct NF4Scheme {
+struct Float4Scheme {
   int64_t blockSize = 64;
   bool doubleQuant = false;
   int64_t doubleQuantBlockSize = 256;
   ScaleType scaleType = ScaleType::F32;
+  Float4Codes codes = Float4Codes::NF4;
 };
 
 /// What a component tensor of a quantized weight holds.
@@ -99,12 +107,12 @@ ElementKind elementKindOf(ScaleType type);
 
 /// An empty string if the scheme is valid, else what is wrong with it.
 std::string validate(const IntNScheme &scheme);
-std::string validate(const NF4Scheme &scheme);
+std::string validate(const Float4Scheme &scheme);
 
 /// Component shapes of a [rows, cols] weight. The scheme must be valid and
 /// rows, cols positive.
 WeightLayout layoutFor(const IntNScheme &scheme, int64_t rows, int64_t cols);
-WeightLayout layoutFor(const NF4Scheme &scheme, int64_t rows, int64_t cols);
+WeightLayout layoutFor(const Float4Scheme &scheme, int64_t rows, int64_t cols);
 
 /// Number of groups of `groupSize` columns in a row of `cols` (the last one
 /// possibly partial); 1 for kPerChannel.
@@ -132,6 +140,14 @@ void unpackCodes(const uint8_t *packed, int64_t count, int bits,
 
 /// The 16 NF4 code values of bitsandbytes (QLoRA), in code order.
 extern const float kNF4Codes[16];
+/// The 16 FP4 code values of bitsandbytes (its get_4bit_type("fp4"): 0,
+/// 0.0625, 8, 12, 4, 6, 2, 3 and their negatives, divided by 12), in code
+/// order: bit 3 is the sign, so code 8 is -0.
+extern const float kFP4Codes[16];
+/// kNF4Codes or kFP4Codes.
+const float *float4CodeValues(Float4Codes codes);
+/// "nf4" or "fp4".
+const char *float4CodesName(Float4Codes codes);
 
 } // namespace qrt
 

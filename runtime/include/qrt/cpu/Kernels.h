@@ -157,6 +157,28 @@ Isa defaultIsa();
 void dequantMatmul(ThreadPool &pool, const float *x, int64_t m,
                    const qrt::QuantizedView &w, float *y);
 
+/// LLM.int8() (bitsandbytes' 8-bit matmul, with f32 activations):
+/// y [m, w.rows] = x [m, w.cols] @ dequantize(w)^T for an 8-bit, per-channel,
+/// symmetric weight (codes q, scales s: w[j][c] = (q - 128) * s[j]):
+///  - outlier columns: the columns c where some |x[t][c]| >= threshold
+///    (none when threshold is 0);
+///  - each row t of x is quantized to a[t] = round(x[t] * (127 / absmax[t]))
+///    (f32 product, ties to even), absmax[t] the largest |x[t][c]| less than
+///    the threshold (elements at or above it left out, the rest of their
+///    columns not), with a[t][c] = 0 in outlier columns (all 0 if absmax is);
+///  - y[t][j] = s[j] * (acc * absmax[t] / 127 + sum over outlier columns of
+///    x[t][c] * (q[j][c] - 128)), acc = sum_c a[t][c] * (q[j][c] - 128)
+///    exactly in int32.
+/// Returns the number of outlier columns. Threads split the rows; each row
+/// is read once (its outlier columns while it is in cache). Integer dot
+/// products: AVX-512 VNNI (vpdpbusd), AVX2 (vpmaddubsw/vpmaddwd), scalar.
+/// No allocation per call but a per-thread scratch that grows.
+int64_t int8Matmul(ThreadPool &pool, const float *x, int64_t m,
+                   const qrt::QuantizedView &w, float threshold, float *y);
+/// The integer kernel int8Matmul uses under the active ISA ("avx512-vnni",
+/// "avx2", "scalar").
+const char *int8KernelName();
+
 } // namespace qrt::cpu
 
 #endif // QRT_CPU_KERNELS_H

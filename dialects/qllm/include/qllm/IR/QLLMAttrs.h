@@ -24,4 +24,9 @@ FailureOr<::qrt::ScaleType> toScaleType(Type type);
 #define GET_ATTRDEF_CLASSES
 #include "qllm/IR/QLLMAttrs.h.inc"
 
+namespace mlir::qllm {
+/// The scheme of a #qllm.nf4 or #qllm.fp4 attribute; nullopt for any other.
+std::optional<::qrt::Float4Scheme> float4SchemeOf(Attribute scheme);
+} // namespace mlir::qllm
+
 #endif // QLLM_IR_QLLMATTRS_H

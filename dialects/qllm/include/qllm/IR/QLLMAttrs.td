@@ -63,8 +63,29 @@ def QLLM_IntQuantAttr : QLLM_Attr<"IntQuant", "intq",
   }];
 }
 
-def QLLM_NF4Attr : QLLM_Attr<"NF4", "nf4",
-    [DeclareAttrInterfaceMethods<QLLM_QuantSchemeAttrInterface>]> {
+// bitsandbytes' 4-bit schemes: the same storage, different code tables.
+class QLLM_Float4Attr<string name, string attrMnemonic, string codeName>
+    : QLLM_Attr<name, attrMnemonic,
+                [DeclareAttrInterfaceMethods<QLLM_QuantSchemeAttrInterface>]> {
+  let parameters = (ins
+    DefaultValuedParameter<"int64_t", "64", "columns per block">:$block_size,
+    DefaultValuedParameter<"bool", "false", "absmax stored as 8-bit codes">:$double_quant,
+    DefaultValuedParameter<"int64_t", "256",
+                           "absmax values per second-level block">:$double_quant_block_size,
+    DefaultValuedParameter<"::mlir::FloatType", "::mlir::Float32Type::get($_ctxt)",
+                           "type of absmax without double quantization">:$scale_type
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The scheme in the runtime's terms.
+    ::qrt::Float4Scheme getScheme() const;
+    static constexpr ::qrt::Float4Codes kCodes = ::qrt::Float4Codes::}] #
+    codeName # [{;
+  }];
+}
+
+def QLLM_NF4Attr : QLLM_Float4Attr<"NF4", "nf4", "NF4"> {
   let summary = "4-bit NormalFloat blocks, optionally with double quantization";
   let description = [{
     bitsandbytes' NF4 (QLoRA): each row is split into blocks of `block_size`
@@ -79,19 +100,19 @@ def QLLM_NF4Attr : QLLM_Attr<"NF4", "nf4",
 
     Example: QLoRA's default `#qllm.nf4<block_size = 64, double_quant = true>`.
   }];
-  let parameters = (ins
-    DefaultValuedParameter<"int64_t", "64", "columns per block">:$block_size,
-    DefaultValuedParameter<"bool", "false", "absmax stored as 8-bit codes">:$double_quant,
-    DefaultValuedParameter<"int64_t", "256",
-                           "absmax values per second-level block">:$double_quant_block_size,
-    DefaultValuedParameter<"::mlir::FloatType", "::mlir::Float32Type::get($_ctxt)",
-                           "type of absmax without double quantization">:$scale_type
-  );
-  let assemblyFormat = "`<` struct(params) `>`";
-  let genVerifyDecl = 1;
-  let extraClassDeclaration = [{
-    /// The scheme in the runtime's terms.
-    ::qrt::NF4Scheme getScheme() const;
+}
+
+def QLLM_FP4Attr : QLLM_Float4Attr<"FP4", "fp4", "FP4"> {
+  let summary = "4-bit float blocks (bitsandbytes FP4), optionally with "
+                "double quantization";
+  let description = [{
+    bitsandbytes' FP4 (`bnb_4bit_quant_type = "fp4"`): stored exactly as
+    `#qllm.nf4` (blocks of `block_size` columns with one absmax each, the
+    same double quantization), with the 16 FP4 code values instead: a sign
+    bit, then 0, 0.0625, 8, 12, 4, 6, 2, 3 divided by 12
+    (`qrt::kFP4Codes`); a weight is `fp4[q[r][c]] * absmax[r][b]`.
+
+    Example: `#qllm.fp4<block_size = 64, double_quant = true>`.
   }];
 }
 

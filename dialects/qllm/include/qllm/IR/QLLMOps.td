@@ -143,9 +143,13 @@ def QLLM_DequantMatmulOp : QLLM_Op<"dequant_matmul", [Pure]> {
     input's last dimension is the weight's cols (K); the result replaces it
     with the weight's rows (N). Accumulates in f32.
 
-    `outlier_threshold` (8-bit per-channel weights only) selects LLM.int8()
-    decomposition: input columns with any |value| above the threshold are
-    multiplied in floating point, the rest with 8-bit activations.
+    `outlier_threshold` (8-bit per-channel symmetric weights only) selects
+    LLM.int8(): each row (token) of the input is quantized to 8 bits with
+    its own absmax and multiplied with the 8-bit codes in integers, except
+    the outlier columns (input columns where some |value| >= the threshold),
+    which are multiplied in floating point with the dequantized weight
+    columns. A threshold of 0 has no outlier columns (plain 8-bit
+    activations).
   }];
   let arguments = (ins
     QLLM_FloatTensor:$input,

@@ -31,7 +31,8 @@ def QLLM_Kernel : I32EnumAttr<"Kernel",
   I32EnumAttrCase<"add", 5>,
   I32EnumAttrCase<"swiglu", 6>,
   I32EnumAttrCase<"dequant_matmul", 7>,
-  I32EnumAttrCase<"gather", 8>
+  I32EnumAttrCase<"gather", 8>,
+  I32EnumAttrCase<"int8_matmul", 9>
 ]> {
   let cppNamespace = "::mlir::qllm";
   let genSpecializedAttr = 0;
@@ -46,7 +47,9 @@ def QLLM_KernelAttr : EnumAttr<QLLM_Dialect, QLLM_Kernel, "kernel"> {
     `dequant_matmul` a `qllm.dequant_matmul`, `rotary` a `qllm.rotary`,
     `attention` a `qllm.attention`, `add` a `qllm.add`, `swiglu` a
     `qllm.swiglu`, `gather` a `qllm.gather` that permutes the last
-    dimension with an i32 index weight (act order folded at compile time).
+    dimension with an i32 index weight (act order folded at compile time),
+    `int8_matmul` a `qllm.dequant_matmul` with an `outlier_threshold`
+    (LLM.int8(): 8-bit activations).
   }];
   let assemblyFormat = "`<` $value `>`";
 }
