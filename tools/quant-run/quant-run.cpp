@@ -16,6 +16,7 @@
 #include "qrt/cpu/Kernels.h"
 #include "qrt/runtime/Backend.h"
 #include "qrt/runtime/Generate.h"
+#include "qrt/runtime/OutlierStats.h"
 #include "qrt/runtime/Session.h"
 #include "qrt/text/Tokenizer.h"
 
@@ -673,11 +674,21 @@ int main(int argc, char **argv) {
 
   qrt::Figures figures;
   addPlanFigures(figures, o, *loaded, *session, loadSeconds);
+  // LLM.int8() plans on the CPU: the outlier columns of every int8 matmul,
+  // counted from the steps' inputs (on a GPU the observer would copy them
+  // to the host at every step).
+  std::unique_ptr<qrt::OutlierStats> outliers;
+  if (device.backend == "cpu" && qrt::OutlierStats::planHasInt8Matmuls(*loaded)) {
+    outliers = std::make_unique<qrt::OutlierStats>();
+    session->setObserver(outliers.get());
+  }
   status = !o.perplexity.empty()
                ? runPerplexity(o, *session, *tokenizer, figures)
                : runPrompt(o, *session, tokenizer.get(),
                            loaded->plan().model()->eos(), figures);
   if (status != 0)
     return status;
+  if (outliers)
+    outliers->addFigures(figures);
   return report(o, *session, figures);
 }

@@ -135,11 +135,19 @@ def ours(args, work, scheme):
                   info)
     quantized = int(m.group(4)) if m else 0
     start = time.time()
+    stats = os.path.join(work, scheme + ".stats.json")
     out = run([os.path.join(bin_dir, "quant-run"), plan, "--perplexity", args.text,
-               "--max-docs", str(args.max_docs), "-q", "--threads", "1"])
+               "--max-docs", str(args.max_docs), "-q", "--threads", "1", "--stats-json", stats])
     ppl, tokens, docs = perplexity_of(out, "quant-run " + scheme)
-    return {"ppl": ppl, "tokens": tokens, "docs": docs, "plan_quantized_bytes": quantized,
-            "plan_bytes": os.path.getsize(plan), "seconds": time.time() - start}
+    with open(stats) as f:
+        figures = json.load(f)
+    row = {"ppl": ppl, "tokens": tokens, "docs": docs, "plan_quantized_bytes": quantized,
+           "plan_bytes": os.path.getsize(plan), "seconds": time.time() - start}
+    # LLM.int8(): the outlier columns quant-run counted at every int8 matmul.
+    for key in ("llm_int8_matmul_calls", "llm_int8_columns", "llm_int8_outlier_columns"):
+        if key in figures:
+            row[key] = figures[key]
+    return row
 
 
 def reference(args, scheme):
@@ -243,6 +251,14 @@ def main(argv):
         if s == "int8" and fp32 and abs(row["vs_fp32"]) > 0.002:
             failures.append("int8: %.6f is %.3f%% from fp32 %.6f (limit 0.2%%)" % (
                 o["ppl"], 100 * row["vs_fp32"], fp32))
+    for s in schemes:
+        o = rows[s]["ours"]
+        if "llm_int8_columns" in o:
+            print("\n%s: %d of %d input columns (%.3f%%) were outlier columns over %d int8 "
+                  "matmuls (quant-run --stats-json)" % (
+                      s, o["llm_int8_outlier_columns"], o["llm_int8_columns"],
+                      100.0 * o["llm_int8_outlier_columns"] / max(1, o["llm_int8_columns"]),
+                      o["llm_int8_matmul_calls"]))
     tokens = rows[schemes[0]]["ours"]["tokens"]
     docs = rows[schemes[0]]["ours"]["docs"]
     print("\n%d predicted tokens, %d documents; %.0f s" % (tokens, docs, time.time() - began))

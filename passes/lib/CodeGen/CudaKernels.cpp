@@ -81,6 +81,10 @@ QRT_DEVICE float qrt_h2f(unsigned short h) {
 }
 QRT_DEVICE float qrt_bits2f(unsigned int u) { return __uint_as_float(u); }
 #define QRT_NEG_INF (-__int_as_float(0x7f800000))
+// c + the dot product of the four signed bytes of a and b.
+QRT_DEVICE int qrt_dp4a(int a, int b, int c) { return __dp4a(a, b, c); }
+// x rounded to the nearest integer, ties to even.
+QRT_DEVICE int qrt_rint(float x) { return __float2int_rn(x); }
 #else
 #define QRT_DEVICE static inline
 QRT_DEVICE float qrt_bits2f(unsigned int u) {
@@ -100,6 +104,12 @@ QRT_DEVICE float qrt_h2f(unsigned short h) {
   return qrt_bits2f(sign | ((exponent + 112u) << 23) | (mantissa << 13));
 }
 #define QRT_NEG_INF (-__builtin_inff())
+QRT_DEVICE int qrt_dp4a(int a, int b, int c) {
+  for (int i = 0; i < 4; ++i)
+    c += (int)(signed char)(a >> (8 * i)) * (int)(signed char)(b >> (8 * i));
+  return c;
+}
+QRT_DEVICE int qrt_rint(float x) { return (int)__builtin_rintf(x); }
 #endif
 QRT_DEVICE float qrt_bf2f(unsigned short h) {
   return qrt_bits2f((unsigned int)h << 16);
@@ -118,6 +128,33 @@ QRT_DEVICE int qrt_code(const unsigned char *stream, long long i, int bits) {
 QRT_DEVICE float qrt_warp_sum(float v) {
   for (int offset = 16; offset > 0; offset >>= 1)
     v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+QRT_DEVICE float qrt_warp_max(float v) {
+  for (int offset = 16; offset > 0; offset >>= 1)
+    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
+}
+
+QRT_DEVICE int qrt_warp_sum_int(int v) {
+  for (int offset = 16; offset > 0; offset >>= 1)
+    v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+// Maximum over the block (blockDim.x a multiple of 32); every thread gets
+// it. `scratch` is a __shared__ float[32].
+QRT_DEVICE float qrt_block_max(float v, float *scratch) {
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  int warps = blockDim.x >> 5;
+  v = qrt_warp_max(v);
+  if (lane == 0)
+    scratch[warp] = v;
+  __syncthreads();
+  v = lane < warps ? scratch[lane] : 0.0f;
+  v = qrt_warp_max(v);
+  __syncthreads();
   return v;
 }
 
@@ -437,6 +474,83 @@ $NF4_SHARED$  __shared__ float xs[32][33];
 }
 )";
 
+
+// LLM.int8() (as qrt::cpu::int8Matmul): a block of 8 warps takes 32 rows
+// (4 per warp) for every token. First the outlier columns over all tokens
+// (bits in shared memory); then per token its absmax without the outlier
+// elements, its 8-bit codes packed 4 per int in shared memory (0 in outlier
+// columns), and per row the exact integer dot product with dp4a (codes
+// q - 128 as signed bytes: q ^ 0x80), the outlier columns in f32, and
+// y = s * (acc * absmax / 127 + outliers).
+const char *kLlmInt8 = R"(
+// $COMMENT$
+extern "C" __global__ void __launch_bounds__(256) @NAME@(qrt_params p) {
+  const float *__restrict__ x = (const float *)p.buffers[0];
+  const unsigned char *__restrict__ wdata = (const unsigned char *)p.buffers[1];
+  const void *wscales = (const void *)p.buffers[2];
+  float *__restrict__ out = (float *)p.buffers[$OUT$];
+  __shared__ unsigned int outlier[$WORDS$];
+  __shared__ int xq[$QUADS$];
+  __shared__ float scratch[32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  for (int w = threadIdx.x; w < $WORDS$; w += 256) {
+    unsigned int bits = 0u;
+$OUTLIER_SCAN$    outlier[w] = bits;
+  }
+  __syncthreads();
+  for (int t = 0; t < p.tokens; ++t) {
+    const float *__restrict__ xt = x + (long long)t * $K$LL;
+    float m = 0.0f;
+    for (int c = threadIdx.x; c < $K$; c += 256) {
+      const float v = fabsf(xt[c]);
+      if ($KEEP$) // elements at or above the threshold left out
+        m = fmaxf(m, v);
+    }
+    m = qrt_block_max(m, scratch);
+    const float inverse = m > 0.0f ? 127.0f / m : 0.0f;
+    for (int i = threadIdx.x; i < $QUADS$; i += 256) {
+      unsigned int packed = 0u;
+      for (int b = 0; b < 4; ++b) {
+        const int c = 4 * i + b;
+        int q = 0;
+        if (c < $K$ && !((outlier[c >> 5] >> (c & 31)) & 1u))
+          q = qrt_rint(xt[c] * inverse);
+        packed |= (unsigned int)(q & 255) << (8 * b);
+      }
+      xq[i] = (int)packed;
+    }
+    __syncthreads();
+    for (int j = 0; j < 4; ++j) {
+      const long long r = (long long)blockIdx.x * 32 + warp * 4 + j;
+      if (r >= $N$LL)
+        break;
+      const unsigned char *__restrict__ row = wdata + r * $K$LL;
+      int acc = 0;
+      for (int i = lane; i < $WHOLE_QUADS$; i += 32) {
+$LOAD_QUAD$        acc = qrt_dp4a(xq[i], (int)(wq ^ 0x80808080u), acc);
+      }
+      for (int c = $WHOLE_QUADS$ * 4 + lane; c < $K$; c += 32)
+        acc += (int)(signed char)(xq[c >> 2] >> (8 * (c & 3))) * ((int)row[c] - 128);
+      float outliers = 0.0f;
+      for (int w = lane; w < $WORDS$; w += 32)
+        for (unsigned int bits = outlier[w]; bits != 0u; bits &= bits - 1u) {
+          int b = 0;
+          while (!((bits >> b) & 1u))
+            ++b;
+          const int c = 32 * w + b;
+          outliers += xt[c] * (float)((int)row[c] - 128);
+        }
+      acc = qrt_warp_sum_int(acc);
+      outliers = qrt_warp_sum(outliers);
+      if (lane == 0)
+        out[(long long)t * $N$LL + r] =
+            $SCALE$ * ((float)acc * (m / 127.0f) + outliers)$EPILOGUE$;
+    }
+    __syncthreads();
+  }
+}
+)";
+
 } // namespace
 
 std::string CudaModule::addKernel(const std::string &stem,
@@ -520,7 +634,78 @@ extern "C" __global__ void __launch_bounds__($THREADS$) @NAME@(qrt_params p) {
   return launch;
 }
 
+Launch CudaModule::llmInt8Matmul(const MatmulSpec &spec) {
+  assert(spec.storage == WeightStorage::IntN && spec.intN.bits == 8 &&
+         spec.intN.groupSize == qrt::kPerChannel && spec.intN.symmetric &&
+         !spec.intN.actOrder && spec.cols <= kMaxLlmInt8Cols &&
+         "LLM.int8() needs an 8-bit per-channel symmetric weight");
+  const int64_t k = spec.cols, words = ceilDiv(k, 32), quads = ceilDiv(k, 4);
+  const int out = 3 + (spec.addResidual ? 1 : 0);
+  std::string epilogue;
+  if (spec.addResidual)
+    epilogue = " + ((const float *)p.buffers[3])[(long long)t * " +
+               str(spec.rows) + "LL + r]";
+  const bool decompose = spec.outlierThreshold > 0.0f;
+  const std::string threshold =
+      decompose ? floatLiteral(spec.outlierThreshold) : "QRT_NEG_INF";
+  // Outlier bits of columns [32w, 32w + 32): some token's |x| >= threshold.
+  std::string scan =
+      decompose ? "    for (int b = 0; b < 32; ++b) {\n"
+                  "      const int c = 32 * w + b;\n"
+                  "      if (c >= $K$)\n"
+                  "        break;\n"
+                  "      for (int t = 0; t < p.tokens; ++t)\n"
+                  "        if (fabsf(x[(long long)t * $K$LL + c]) >= $THRESHOLD$) {\n"
+                  "          bits |= 1u << b;\n"
+                  "          break;\n"
+                  "        }\n"
+                  "    }\n"
+                : "";
+  // Four codes of the row from column 4i: one aligned load when rows start
+  // at a multiple of 4 bytes, else four byte loads.
+  std::string loadQuad =
+      k % 4 == 0
+          ? "        const unsigned int wq = ((const unsigned int *)row)[i];\n"
+          : "        const unsigned int wq = (unsigned int)row[4 * i] |\n"
+            "            ((unsigned int)row[4 * i + 1] << 8) |\n"
+            "            ((unsigned int)row[4 * i + 2] << 16) |\n"
+            "            ((unsigned int)row[4 * i + 3] << 24);\n";
+  std::string comment =
+      "LLM.int8() out[t, " + str(spec.rows) + "] = x[t, " + str(k) +
+      "] @ w^T, w " + schemeStem(spec) + ", 8-bit activations, " +
+      (decompose ? "outlier columns at |x| >= " + threshold
+                 : std::string("no outlier columns")) +
+      (spec.addResidual ? " + residual" : "");
+  std::string stem = "llm_int8_" + schemeStem(spec) + "_" +
+                     (decompose ? "t" + str(static_cast<int64_t>(
+                                            spec.outlierThreshold * 1000))
+                                : std::string("t0")) +
+                     "_" + str(spec.rows) + "x" + str(k) +
+                     (spec.addResidual ? "_add" : "");
+  Launch launch;
+  launch.function = addKernel(
+      stem,
+      fill(fill(kLlmInt8, {{"OUTLIER_SCAN", scan}, {"LOAD_QUAD", loadQuad}}),
+           {{"COMMENT", comment},
+            {"OUT", str(out)},
+            {"WORDS", str(words)},
+            {"QUADS", str(quads)},
+            {"WHOLE_QUADS", str(k / 4)},
+            {"K", str(k)},
+            {"N", str(spec.rows)},
+            {"THRESHOLD", threshold},
+            {"KEEP", decompose ? "!(v >= " + threshold + ")" : "true"},
+            {"SCALE", scaleLoad(spec.intN.scaleType, "wscales", "r")},
+            {"EPILOGUE", epilogue}}));
+  launch.gridX = static_cast<uint32_t>(ceilDiv(spec.rows, 32));
+  launch.tokensPerBlock = 0; // every block loops over the tokens
+  launch.blockX = 256;
+  return launch;
+}
+
 Launch CudaModule::matmul(const MatmulSpec &spec) {
+  if (spec.llmInt8)
+    return llmInt8Matmul(spec);
   WeightCode code = weightCode(spec);
   if (spec.storage == WeightStorage::Float4)
     needsFloat4Tables = true;

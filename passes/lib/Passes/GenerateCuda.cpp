@@ -127,7 +127,8 @@ struct QLLMGenerateCudaPass
         auto norm = cast<RmsNormOp>(op);
         launches.push_back(code.rmsNorm(lastDim(norm.getInput()),
                                         norm.getEpsilon().convertToFloat()));
-      } else if (kernel == Kernel::matmul || kernel == Kernel::dequant_matmul) {
+      } else if (kernel == Kernel::matmul || kernel == Kernel::dequant_matmul ||
+                 kernel == Kernel::int8_matmul) {
         cuda::MatmulSpec spec;
         spec.gemm = gemm;
         Value x;
@@ -145,6 +146,15 @@ struct QLLMGenerateCudaPass
           QTensorType type = dq.getWeight().getType();
           spec.rows = type.getRows();
           spec.cols = type.getCols();
+          if (std::optional<APFloat> threshold = dq.getOutlierThreshold()) {
+            if (spec.cols > cuda::kMaxLlmInt8Cols)
+              return op->emitError()
+                     << "LLM.int8() has no CUDA kernel for more than "
+                     << cuda::kMaxLlmInt8Cols << " input features (got "
+                     << spec.cols << ")";
+            spec.llmInt8 = true;
+            spec.outlierThreshold = threshold->convertToFloat();
+          }
           if (auto intN = dyn_cast<IntQuantAttr>(type.getScheme())) {
             spec.storage = cuda::WeightStorage::IntN;
             spec.intN = intN.getScheme();
@@ -204,10 +214,6 @@ struct QLLMGenerateCudaPass
         launches.push_back(code.swiglu(lastDim(op->getResult(0))));
       } else if (kernel == Kernel::gather) {
         launches.push_back(code.gather(lastDim(op->getResult(0))));
-      } else if (kernel == Kernel::int8_matmul) {
-        return op->emitError()
-               << "LLM.int8() (int8_matmul) has no CUDA kernel yet; compile "
-                  "method=llm-int8 for target=cpu";
       }
       SmallVector<Attribute> attrs;
       for (auto [index, launch] : llvm::enumerate(launches))

@@ -160,8 +160,8 @@ QuantizedFigures quantizedFigures(const fb::Plan &plan) {
       if (step->kernel() == fb::Kernel::Int8MatMul) {
         std::ostringstream threshold;
         threshold << step->outlier_threshold();
-        name = "llm-int8 (" + name + ", 8-bit activations, outlier threshold " +
-               threshold.str() + ")";
+        name = "llm-int8: " + name +
+               ", 8-bit activations, outlier threshold " + threshold.str();
       }
       if (f.schemes.find(name) == std::string::npos)
         f.schemes += (f.schemes.empty() ? "" : ", ") + name;

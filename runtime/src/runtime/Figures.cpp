@@ -4,6 +4,7 @@
 
 #include "qrt/core/Plan.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -29,22 +30,32 @@ void Figures::addBool(const std::string &key, bool value) {
   items_.push_back({key, value ? "true" : "false"});
 }
 
+void Figures::addDetail(const std::string &key, const Figures &detail) {
+  items_.push_back({key, detail.json()});
+  details_.push_back(key);
+}
+
 std::string Figures::line() const {
   std::string line;
   for (const auto &[key, value] : items_)
-    line += (line.empty() ? "" : ", ") + key + " " + value;
+    if (std::find(details_.begin(), details_.end(), key) == details_.end())
+      line += (line.empty() ? "" : ", ") + key + " " + value;
   return line;
+}
+
+std::string Figures::json() const {
+  std::string out = "{";
+  for (size_t i = 0; i < items_.size(); ++i)
+    out += (i ? ", " : "") + jsonQuoted(items_[i].first) + ": " +
+           items_[i].second;
+  return out + "}";
 }
 
 bool Figures::writeJson(const std::string &path, std::string &error) const {
   std::string tmp = path + ".tmp";
   {
     std::ofstream os(tmp);
-    os << "{";
-    for (size_t i = 0; i < items_.size(); ++i)
-      os << (i ? ", " : "") << jsonQuoted(items_[i].first) << ": "
-         << items_[i].second;
-    os << "}\n";
+    os << json() << "\n";
     if (!os) {
       error = path + ": cannot write";
       std::remove(tmp.c_str());

@@ -30,6 +30,14 @@ CudaModule everything(std::vector<Launch> &launches) {
   launches.push_back(module.rmsNorm(4096, 1e-6f));
   for (const MatmulSpec &spec : allMatmuls())
     launches.push_back(module.matmul(spec));
+  for (const MatmulSpec &spec : llmInt8Matmuls())
+    launches.push_back(module.matmul(spec));
+  for (int64_t cols : {int64_t(4096), int64_t(11008), kMaxLlmInt8Cols}) {
+    MatmulSpec spec = llmInt8Matmuls().front();
+    spec.rows = 4096;
+    spec.cols = cols;
+    launches.push_back(module.matmul(spec));
+  }
   for (bool interleaved : {false, true})
     for (bool tables : {false, true}) {
       RotarySpec spec;

@@ -138,6 +138,8 @@ protected:
     // Every kernel the tests launch, so that the module compiles once.
     for (const MatmulSpec &spec : allMatmuls())
       module->matmul(spec);
+    for (const MatmulSpec &spec : llmInt8Matmuls())
+      module->matmul(spec);
     module->rmsNorm(kDim, 1e-5f);
     module->add(kDim);
     module->swiglu(kDim);
@@ -341,6 +343,69 @@ TEST_F(EmulatedKernels, MatmulsOfEveryWeightStorage) {
     ++checked;
   }
   EXPECT_EQ(checked, static_cast<int>(allMatmuls().size()));
+}
+
+// LLM.int8(): the generated kernel against the CPU kernel
+// (qrt::cpu::int8Matmul, itself checked against a reference in
+// test/unit/cpu/Int8KernelsTest.cpp): the same 8-bit activations and exact
+// integer sums, so only the float epilogue differs. x has outlier columns
+// (+-20 in some tokens, one column with a single outlier token) and a token
+// that is all zeros.
+TEST_F(EmulatedKernels, LlmInt8AgainstTheCpuKernel) {
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  qrt::cpu::ThreadPool pool(1);
+  for (const MatmulSpec &spec : llmInt8Matmuls()) {
+    SCOPED_TRACE(describe(spec));
+    for (int tokens : {1, 5}) {
+      std::vector<float> dense;
+      std::vector<std::vector<uint8_t>> weight = randomWeight(spec, rng, dense);
+      // Codes as the quantizer writes them (|q - 128| <= 127).
+      for (uint8_t &b : weight[0])
+        b = b == 0 ? 1 : b;
+      std::vector<float> x(static_cast<size_t>(tokens * spec.cols));
+      for (float &v : x)
+        v = uniform(rng);
+      for (int t = 0; t < tokens; ++t) {
+        x[t * spec.cols + 3] = t % 2 ? 20.0f : -20.0f;
+        if (t == tokens - 1)
+          x[t * spec.cols + spec.cols - 2] = 6.0f; // equal to the threshold
+      }
+      if (tokens > 1)
+        std::fill(x.begin() + spec.cols, x.begin() + 2 * spec.cols, 0.0f);
+      std::vector<float> residual(static_cast<size_t>(tokens * spec.rows));
+      for (float &v : residual)
+        v = uniform(rng);
+
+      qrt::QuantizedView view;
+      view.kind = qrt::QuantizedView::Kind::IntN;
+      view.intN = spec.intN;
+      view.rows = spec.rows;
+      view.cols = spec.cols;
+      ASSERT_TRUE(qrt::bindComponents(view, {weight[0].data(), weight[1].data()}));
+      std::vector<float> expected(residual.size());
+      qrt::cpu::int8Matmul(pool, x.data(), tokens, view, spec.outlierThreshold,
+                           expected.data());
+
+      Buffers buffers(*device);
+      buffers.add(x);
+      for (const auto &c : weight)
+        buffers.add(c);
+      if (spec.addResidual)
+        buffers.add(residual);
+      size_t outIndex = 3 + (spec.addResidual ? 1 : 0);
+      buffers.add(nullptr, residual.size() * sizeof(float));
+      run(module->matmul(spec), buffers.params(tokens), tokens);
+      std::vector<float> out = buffers.read(outIndex, residual.size());
+      for (int t = 0; t < tokens; ++t)
+        for (int64_t r = 0; r < spec.rows; ++r) {
+          double want = expected[t * spec.rows + r] +
+                        (spec.addResidual ? residual[t * spec.rows + r] : 0.0);
+          ASSERT_NEAR(out[t * spec.rows + r], want, 1e-5 * std::abs(want) + 1e-5)
+              << "token " << t << " row " << r;
+        }
+    }
+  }
 }
 
 TEST_F(EmulatedKernels, NormActivationsAndEmbedding) {

@@ -54,18 +54,44 @@ inline std::vector<MatmulSpec> allMatmuls() {
     spec.intN.actOrder = true;
     both(spec);
     spec.storage = WeightStorage::Float4;
-    for (bool doubleQuant : {false, true})
-      for (qrt::ScaleType scale :
-           {qrt::ScaleType::F32, qrt::ScaleType::F16, qrt::ScaleType::BF16}) {
-        if (doubleQuant && scale != qrt::ScaleType::F32)
-          continue;
-        spec.float4 = {};
-        spec.float4.blockSize = 64;
-        spec.float4.doubleQuant = doubleQuant;
-        spec.float4.scaleType = scale;
-        both(spec);
-      }
+    for (qrt::Float4Codes codes : {qrt::Float4Codes::NF4, qrt::Float4Codes::FP4})
+      for (bool doubleQuant : {false, true})
+        for (qrt::ScaleType scale :
+             {qrt::ScaleType::F32, qrt::ScaleType::F16, qrt::ScaleType::BF16}) {
+          if (doubleQuant && scale != qrt::ScaleType::F32)
+            continue;
+          spec.float4 = {};
+          spec.float4.codes = codes;
+          spec.float4.blockSize = 64;
+          spec.float4.doubleQuant = doubleQuant;
+          spec.float4.scaleType = scale;
+          both(spec);
+        }
   }
+  return specs;
+}
+
+/// LLM.int8() kernels: 8-bit per-channel symmetric weights, thresholds 6 and
+/// 0, K a multiple of 4 (word loads) or not, with and without the residual,
+/// f32 and f16 scales.
+inline std::vector<MatmulSpec> llmInt8Matmuls() {
+  std::vector<MatmulSpec> specs;
+  for (int64_t cols : {256, 173})
+    for (float threshold : {6.0f, 0.0f})
+      for (bool add : {false, true}) {
+        MatmulSpec spec;
+        spec.rows = 70; // not a multiple of the 32 rows of a block
+        spec.cols = cols;
+        spec.storage = WeightStorage::IntN;
+        spec.intN.bits = 8;
+        spec.intN.groupSize = qrt::kPerChannel;
+        spec.intN.symmetric = true;
+        spec.intN.scaleType = add ? qrt::ScaleType::F16 : qrt::ScaleType::F32;
+        spec.llmInt8 = true;
+        spec.outlierThreshold = threshold;
+        spec.addResidual = add;
+        specs.push_back(spec);
+      }
   return specs;
 }
 

@@ -54,7 +54,17 @@ struct MatmulSpec {
   /// Epilogue: out = x @ w^T + residual (the buffers after the weight's:
   /// residual, then out).
   bool addResidual = false;
+  /// LLM.int8() (an 8-bit per-channel symmetric intN weight): each token's
+  /// x quantized to 8 bits by its absmax, integer dot products (dp4a), the
+  /// outlier columns (some |x| >= outlierThreshold; none when 0) in f32, as
+  /// qrt::cpu::int8Matmul. One kernel for GEMV and GEMM (gemm is ignored).
+  bool llmInt8 = false;
+  float outlierThreshold = 0.0f;
 };
+
+/// The largest reduction dimension of an LLM.int8() kernel (its quantized
+/// activations and outlier columns sit in static shared memory).
+inline constexpr int64_t kMaxLlmInt8Cols = 32768;
 
 struct RotarySpec {
   int64_t heads = 0, headDim = 0, rotaryDim = 0;
@@ -77,6 +87,8 @@ public:
   Launch embedding(int64_t vocab, int64_t dim, bool f16Table);
   Launch rmsNorm(int64_t dim, float epsilon);
   Launch matmul(const MatmulSpec &spec);
+  /// An LLM.int8() matmul (spec.llmInt8); matmul() forwards these here.
+  Launch llmInt8Matmul(const MatmulSpec &spec);
   Launch rotary(const RotarySpec &spec);
   /// Two launches: append the step's keys and values to the KV cache, then
   /// attend.

@@ -28,9 +28,13 @@ public:
   void add(const std::string &key, int64_t value);
   void addString(const std::string &key, const std::string &value);
   void addBool(const std::string &key, bool value);
+  /// A nested object, written to the JSON only (line() leaves it out).
+  void addDetail(const std::string &key, const Figures &detail);
 
-  /// "key value, key value, ...".
+  /// "key value, key value, ..." (details left out).
   std::string line() const;
+  /// {"key": value, ...} on one line, details included.
+  std::string json() const;
   /// {"key": value, ...} to `path` through a temporary file; false and
   /// `error` if it cannot be written (no partial file is left).
   bool writeJson(const std::string &path, std::string &error) const;
@@ -41,6 +45,8 @@ public:
 
 private:
   std::vector<std::pair<std::string, std::string>> items_;
+  /// Keys of items_ that are details.
+  std::vector<std::string> details_;
 };
 
 } // namespace qrt
