@@ -345,7 +345,7 @@ LogicalResult verifyCudaLaunches(Operation *op, Attribute attr) {
     return op->emitOpError() << "has CUDA launches but no qllm.kernel";
   for (Attribute a : launches)
     if (cast<CudaLaunchAttr>(a).getFusedAdd() && *kernel != Kernel::matmul &&
-        *kernel != Kernel::dequant_matmul)
+        *kernel != Kernel::dequant_matmul && *kernel != Kernel::int8_matmul)
       return op->emitOpError() << "has a fused_add launch but is not a matmul";
   return success();
 }
