@@ -16,7 +16,11 @@
 // attention is one decode step of 32 heads of 128 over 8 layers' KV caches.
 // QuantGEMV / QuantGEMM run dequantMatmul on the same shapes with packed
 // quantized weights (16 layers' worth of distinct random weights, cycled);
-// GB/s counts the packed bytes read (codes, scales and zero points).
+// GB/s counts the packed bytes read (codes, scales and zero points). The
+// llm-int8 rows run int8Matmul (LLM.int8(): 8-bit activations, integer dot
+// products) on 8-bit per-channel weights; with threshold 6, 4 of the input
+// columns of x are outliers (+-8), as LLM.int8() sees in large models. Its
+// GEMM rows (m = 64 and 512) compare GOP/s with the f32 GEMM's GFLOP/s.
 //
 // Reading the figures: "CPU" is the calling thread's CPU time; well below
 // "Time" means another process took a core during the run. On a VM the
@@ -224,6 +228,10 @@ struct QuantFormat {
   bool nf4;
   qrt::IntNScheme intN;
   qrt::Float4Scheme nf4Scheme;
+  /// int8Matmul (LLM.int8()) with this outlier threshold instead of
+  /// dequantMatmul.
+  bool llmInt8 = false;
+  float threshold = 0.0f;
 };
 
 QuantFormat intNFormat(const char *name, int bits, int64_t groupSize,
@@ -237,8 +245,18 @@ QuantFormat intNFormat(const char *name, int bits, int64_t groupSize,
   return format;
 }
 
-QuantFormat nf4Format(const char *name, bool doubleQuant) {
+QuantFormat llmInt8Format(const char *name, float threshold) {
+  QuantFormat format = intNFormat(name, 8, qrt::kPerChannel, true);
+  format.intN.scaleType = qrt::ScaleType::F32;
+  format.llmInt8 = true;
+  format.threshold = threshold;
+  return format;
+}
+
+QuantFormat nf4Format(const char *name, bool doubleQuant,
+                      qrt::Float4Codes codes = qrt::Float4Codes::NF4) {
   QuantFormat format{name, true, {}, {}};
+  format.nf4Scheme.codes = codes;
   format.nf4Scheme.blockSize = 64;
   format.nf4Scheme.doubleQuant = doubleQuant;
   format.nf4Scheme.doubleQuantBlockSize = 256;
@@ -327,12 +345,22 @@ void QuantMatmul(benchmark::State &state, QuantFormat format, int64_t m,
   std::vector<float> x(static_cast<size_t>(m * k)),
       y(static_cast<size_t>(m * n));
   fill(x.data(), x.size(), 99);
+  if (format.llmInt8 && format.threshold > 0)
+    for (int64_t t = 0; t < m; ++t)
+      for (int64_t c : {k / 7, k / 3, k / 2, k - 5})
+        x[t * k + c] = (t + c) % 2 ? 8.0f : -8.0f;
+  auto run = [&](const qrt::QuantizedView &view) {
+    if (format.llmInt8)
+      int8Matmul(pool(), x.data(), m, view, format.threshold, y.data());
+    else
+      dequantMatmul(pool(), x.data(), m, view, y.data());
+  };
   for (const qrt::QuantizedView &view : set.views) // warm-up
-    dequantMatmul(pool(), x.data(), m, view, y.data());
+    run(view);
   size_t next = 0;
   double start = now();
   for (auto _ : state) {
-    dequantMatmul(pool(), x.data(), m, set.views[next], y.data());
+    run(set.views[next]);
     benchmark::DoNotOptimize(y.data());
     next = (next + 1) % set.views.size();
   }
@@ -343,8 +371,10 @@ void QuantMatmul(benchmark::State &state, QuantFormat format, int64_t m,
   state.counters["GFLOP/s"] = 2.0 * m * n * k / seconds * 1e-9;
   state.counters["us/token"] = seconds / m * 1e6;
   state.counters["bits/weight"] = set.weights[0].layout.bitsPerWeight();
-  state.SetLabel(std::string(isaName()) + ", " +
-                 std::to_string(set.views.size()) + " matrices");
+  state.SetLabel(std::string(isaName()) +
+                 (format.llmInt8 ? std::string(" (") + int8KernelName() + ")"
+                                 : std::string()) +
+                 ", " + std::to_string(set.views.size()) + " matrices");
 }
 
 /// One decode step (seq 1) of 32 heads of 128 after `past` positions, over 8
@@ -397,9 +427,12 @@ void registerAll() {
   for (auto type : {WeightType::F32, WeightType::F16}) {
     const char *typeName = type == WeightType::F32 ? "f32" : "f16";
     for (const Shape &shape : shapes) {
-      for (int64_t m : {1, 64}) {
-        std::string name = std::string(m == 1 ? "GEMV/" : "GEMM/m64/") +
-                           typeName + "/" + shape.name;
+      for (int64_t m : {1, 64, 512}) {
+        if (m == 512 && type != WeightType::F32)
+          continue;
+        std::string name =
+            std::string(m == 1 ? "GEMV/" : "GEMM/m" + std::to_string(m) + "/") +
+            typeName + "/" + shape.name;
         benchmark::RegisterBenchmark(name.c_str(), Matmul, m, shape.k, shape.n,
                                      type)
             ->Unit(benchmark::kMillisecond)
@@ -416,6 +449,16 @@ void registerAll() {
       intNFormat("int8-perchannel-asym-f16", 8, qrt::kPerChannel, false),
       nf4Format("nf4-b64-f32", false),
       nf4Format("nf4-b64-dq256", true),
+      nf4Format("fp4-b64-f32", false, qrt::Float4Codes::FP4),
+      nf4Format("fp4-b64-dq256", true, qrt::Float4Codes::FP4),
+      llmInt8Format("llm-int8-t6", 6.0f),
+      llmInt8Format("llm-int8-t0", 0.0f),
+      // The same weights, weight-only (f32 activations): LLM.int8()'s peer.
+      [] {
+        QuantFormat f = llmInt8Format("int8-perchannel-sym-f32", 0.0f);
+        f.llmInt8 = false;
+        return f;
+      }(),
       // Generic-path formats, for comparison.
       intNFormat("int3-g128-asym-f16", 3, 128, false),
       intNFormat("int4-g128-actorder-asym-f16", 4, 128, false, true),
@@ -438,6 +481,17 @@ void registerAll() {
           ->Unit(benchmark::kMillisecond)
           ->MinTime(1.0);
     }
+  for (const QuantFormat &format : {llmInt8Format("llm-int8-t6", 6.0f),
+                                    llmInt8Format("llm-int8-t0", 0.0f)})
+    for (int64_t m : {64, 512})
+      for (const Shape &shape : shapes) {
+        std::string name = "QuantGEMM/m" + std::to_string(m) + "/" +
+                           format.name + "/" + shape.name;
+        benchmark::RegisterBenchmark(name.c_str(), QuantMatmul, format, m,
+                                     shape.k, shape.n)
+            ->Unit(benchmark::kMillisecond)
+            ->MinTime(1.0);
+      }
   for (int64_t past : {512, 2048})
     benchmark::RegisterBenchmark(
         ("AttentionDecode/past" + std::to_string(past)).c_str(),

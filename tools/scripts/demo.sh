@@ -52,8 +52,9 @@ echo "== logits of quant-run vs the numpy reference (tokens 1,403,407,261,378) =
   "$work/numpy.npy" --vocab "$(/usr/bin/python3 -c "import struct,sys; print(abs(struct.unpack('7i', open(sys.argv[1], 'rb').read(28))[5]))" "$checkpoint")" \
   --last --atol 1e-4
 echo
-echo "== quantized weights: int8, int4 g128 and NF4 + double quantization =="
-for options in "method=int8" "method=int4 group-size=128" "method=nf4 double-quant=true"; do
+echo "== quantized weights: int8, int4 g128, NF4 and FP4 + double quantization, LLM.int8() =="
+for options in "method=int8" "method=int4 group-size=128" "method=nf4 double-quant=true" \
+    "method=fp4 double-quant=true" "method=llm-int8 outlier-threshold=6.0"; do
   echo "-- quant-compile{$options}"
   "$bin/quant-translate" --onnx-to-plan "$work/model.onnx" \
     --compile-options="$options tokenizer=$tokenizer" -o "$work/quantized.qplan"
