@@ -8,9 +8,11 @@
 // (the i-th step is the i-th op with a kernel) must show the inputs and
 // outputs the evaluator computes for that op, first for a prefill chunk from
 // position 0, then for a decode step whose past keys and values are the
-// evaluator's presents of the prefill. For f32 weights and for int4 g8
+// evaluator's presents of the prefill. For f32 weights, for int4 g8
 // quantized projections (dequant_matmul steps, evaluated from the packed
-// components).
+// components), and for LLM.int8() (int8_matmul steps: the evaluator's own
+// 8-bit activations and outlier columns, at a threshold of 0.5 that this
+// model's activations cross).
 //
 //===----------------------------------------------------------------------===//
 
@@ -485,6 +487,10 @@ TEST(ObserverReferenceTest, ResumedForwardFromAWrittenLayerInput) {
 
 TEST(ObserverReferenceTest, FloatPlanStepsMatchTheReferenceEvaluator) {
   runAgainstReference("method=fp32");
+}
+
+TEST(ObserverReferenceTest, LlmInt8PlanStepsMatchTheReferenceEvaluator) {
+  runAgainstReference("method=llm-int8 outlier-threshold=0.5");
 }
 
 TEST(ObserverReferenceTest, QuantizedPlanStepsMatchTheReferenceEvaluator) {

@@ -14,6 +14,10 @@
 
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
 using namespace mlir;
 using namespace mlir::qllm;
 
@@ -114,13 +118,52 @@ R dequantMatmul(OpContext &ctx) {
   out.shape = x->shape;
   out.shape.back() = n;
   int64_t rowsX = x->numElements() / std::max<int64_t>(k, 1);
+  std::optional<APFloat> threshold =
+      cast<DequantMatmulOp>(ctx.getOp()).getOutlierThreshold();
+  if (!threshold) {
+    for (int64_t r = 0; r < rowsX; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        double sum = 0;
+        for (int64_t l = 0; l < k; ++l)
+          sum += x->data[r * k + l] * w->data[j * k + l];
+        out.data.push_back(ctx.round(sum));
+      }
+    return out;
+  }
+  // LLM.int8() (the op's description): outlier columns over every row of x;
+  // each row's absmax without the outlier elements; 8-bit activations
+  // round(f32(x) * (127 / absmax)) (f32 product, ties to even), 0 in
+  // outlier columns; their products with the dequantized weight scaled by
+  // absmax / 127, plus the outlier columns' products in full.
+  const float t = threshold->convertToFloat();
+  std::vector<bool> outlier(static_cast<size_t>(k), false);
   for (int64_t r = 0; r < rowsX; ++r)
-    for (int64_t j = 0; j < n; ++j) {
-      double sum = 0;
-      for (int64_t l = 0; l < k; ++l)
-        sum += x->data[r * k + l] * w->data[j * k + l];
-      out.data.push_back(ctx.round(sum));
+    for (int64_t l = 0; l < k; ++l)
+      if (t > 0.0f && std::fabs(static_cast<float>(x->data[r * k + l])) >= t)
+        outlier[l] = true;
+  for (int64_t r = 0; r < rowsX; ++r) {
+    float absmax = 0.0f;
+    for (int64_t l = 0; l < k; ++l) {
+      float v = std::fabs(static_cast<float>(x->data[r * k + l]));
+      if (!(t > 0.0f && v >= t))
+        absmax = std::max(absmax, v);
     }
+    std::vector<double> a(static_cast<size_t>(k), 0.0);
+    for (int64_t l = 0; l < k && absmax > 0.0f; ++l)
+      if (!outlier[l])
+        a[l] = std::nearbyint(static_cast<float>(x->data[r * k + l]) *
+                              (127.0f / absmax));
+    for (int64_t j = 0; j < n; ++j) {
+      double quantized = 0, floats = 0;
+      for (int64_t l = 0; l < k; ++l) {
+        quantized += a[l] * w->data[j * k + l];
+        if (outlier[l])
+          floats += x->data[r * k + l] * w->data[j * k + l];
+      }
+      out.data.push_back(
+          ctx.round(quantized * (static_cast<double>(absmax) / 127.0) + floats));
+    }
+  }
   return out;
 }
 

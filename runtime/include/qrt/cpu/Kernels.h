@@ -171,12 +171,13 @@ void dequantMatmul(ThreadPool &pool, const float *x, int64_t m,
 ///    exactly in int32.
 /// Returns the number of outlier columns. Threads split the rows; each row
 /// is read once (its outlier columns while it is in cache). Integer dot
-/// products: AVX-512 VNNI (vpdpbusd), AVX2 (vpmaddubsw/vpmaddwd), scalar.
+/// products: AVX-512 VNNI or AVX-VNNI (vpdpbusd), AVX2
+/// (vpmaddubsw/vpmaddwd), scalar.
 /// No allocation per call but a per-thread scratch that grows.
 int64_t int8Matmul(ThreadPool &pool, const float *x, int64_t m,
                    const qrt::QuantizedView &w, float threshold, float *y);
 /// The integer kernel int8Matmul uses under the active ISA ("avx512-vnni",
-/// "avx2", "scalar").
+/// "avx-vnni", "avx2", "scalar").
 const char *int8KernelName();
 
 } // namespace qrt::cpu
