@@ -48,6 +48,13 @@ Modes (default: generate text):
   --perplexity FILE      perplexity over the documents of FILE: each is
                          BOS + its tokens, truncated to the context; the last
                          line is `perplexity: P (T tokens, D documents)`
+  --kl-divergence BASE   with --perplexity: also run the plan BASE.qplan over
+                         the same tokens and compare the next-token
+                         distributions in memory: prints `KL divergence:
+                         MEAN +- SE ...` (KL(base || plan) per predicted
+                         token: mean, standard error, 99th percentile),
+                         top-1 agreement and the change of perplexity with
+                         its 95% confidence interval
   --doc-sep SEP          document separator (default <|endoftext|>)
   --max-docs N           the first N documents (default 200, 0: all)
   --info                 print the plan's model description and exit
@@ -84,7 +91,7 @@ Runtime:
 
 struct Options {
   std::string plan, prompt, dumpLogits, perplexity, tokenizer,
-      statsJson, docSep = "<|endoftext|>";
+      statsJson, klBase, docSep = "<|endoftext|>";
   std::vector<int32_t> tokenIds;
   bool havePrompt = false, haveTokens = false, info = false, printIds = false,
        quiet = false, profile = false, bandwidth = false, replayDecode = true;
@@ -168,6 +175,8 @@ Options parseArgs(int argc, char **argv) {
       o.dumpLogits = value();
     } else if (arg == "--perplexity") {
       o.perplexity = value();
+    } else if (arg == "--kl-divergence") {
+      o.klBase = value();
     } else if (arg == "--max-docs") {
       o.documents = parseInt(arg, value(), 0, 1 << 30);
     } else if (arg == "--doc-sep") {
@@ -236,6 +245,9 @@ Options parseArgs(int argc, char **argv) {
         "--perplexity takes its text from the file, not --prompt/--tokens");
   if (!o.dumpLogits.empty() && !o.havePrompt && !o.haveTokens)
     usageError("--dump-logits needs --prompt or --tokens");
+  if (!o.klBase.empty() && o.perplexity.empty())
+    usageError("--kl-divergence needs --perplexity FILE (the text both plans "
+               "run over)");
   return o;
 }
 
@@ -527,6 +539,72 @@ int runPerplexity(const Options &o, qrt::Session &session,
   return 0;
 }
 
+/// --kl-divergence: the plan against BASE over the documents of
+/// --perplexity, both sessions with the same options.
+int runKlDivergence(const Options &o, const qrt::SessionOptions &options,
+                    qrt::Session &session, const qrt::text::Tokenizer &tokenizer,
+                    qrt::Figures &figures) {
+  std::string error;
+  std::unique_ptr<qrt::LoadedPlan> basePlan =
+      qrt::LoadedPlan::openFile(o.klBase, error);
+  if (!basePlan)
+    return inputError(error);
+  std::unique_ptr<qrt::Session> base =
+      qrt::Session::create(*basePlan, options, error);
+  if (!base)
+    return fail(o.klBase + ": " + error);
+  std::ifstream in(o.perplexity, std::ios::binary);
+  if (!in)
+    return inputError(o.perplexity + ": cannot read: " + std::strerror(errno));
+  std::stringstream text;
+  text << in.rdbuf();
+  std::vector<std::string> documents = qrt::splitDocuments(
+      text.str(), o.docSep, static_cast<size_t>(o.documents));
+  if (documents.empty())
+    return inputError(o.perplexity + ": no documents");
+  qrt::KlDivergenceResult r;
+  auto began = std::chrono::steady_clock::now();
+  auto lastReport = began;
+  bool ok = qrt::evaluateKlDivergence(
+      *base, session, tokenizer, documents, r, error,
+      [&](size_t done, const qrt::KlDivergenceResult &so) {
+        if (o.quiet || (seconds(lastReport) < 2 && done != documents.size()))
+          return;
+        lastReport = std::chrono::steady_clock::now();
+        std::fprintf(stderr,
+                     "\r[%zu/%zu documents] %" PRId64
+                     " tokens, KL divergence so far %.6f",
+                     done, documents.size(), so.tokens(), so.meanKl());
+      });
+  if (!o.quiet)
+    std::fputc('\n', stderr);
+  if (!ok)
+    return fail(error);
+  const double elapsed = seconds(began);
+  const auto [low, high] = r.deltaPerplexityInterval();
+  std::printf("perplexity: %.6f (%" PRId64 " tokens, %" PRId64
+              " documents); base %.6f\n",
+              r.perplexityPlan(), r.tokens(), r.documents, r.perplexityBase());
+  std::printf("KL divergence: %.6f +- %.6f (mean and standard error over %" PRId64
+              " tokens), 99th percentile %.6f, top-1 agreement %.4f%%, "
+              "delta perplexity %+.6f (95%% CI %+.6f to %+.6f)\n",
+              r.meanKl(), r.klStandardError(), r.tokens(), r.klQuantile(0.99),
+              100.0 * r.topAgreement(), r.deltaPerplexity(), low, high);
+  figures.add("perplexity", r.perplexityPlan());
+  figures.add("perplexity_base", r.perplexityBase());
+  figures.add("kl_divergence", r.meanKl());
+  figures.add("kl_divergence_stderr", r.klStandardError());
+  figures.add("kl_divergence_p99", r.klQuantile(0.99));
+  figures.add("top1_agreement", r.topAgreement());
+  figures.add("delta_perplexity", r.deltaPerplexity());
+  figures.add("delta_perplexity_ci_low", low);
+  figures.add("delta_perplexity_ci_high", high);
+  figures.add("tokens", r.tokens());
+  figures.add("documents", r.documents);
+  figures.add("seconds", elapsed);
+  return 0;
+}
+
 /// Generation after the prompt's logits: sample, print, decode.
 int generate(const Options &o, qrt::Session &session,
              const qrt::text::Tokenizer *tokenizer,
@@ -682,7 +760,9 @@ int main(int argc, char **argv) {
     outliers = std::make_unique<qrt::OutlierStats>();
     session->setObserver(outliers.get());
   }
-  status = !o.perplexity.empty()
+  status = !o.klBase.empty()
+               ? runKlDivergence(o, options, *session, *tokenizer, figures)
+           : !o.perplexity.empty()
                ? runPerplexity(o, *session, *tokenizer, figures)
                : runPrompt(o, *session, tokenizer.get(),
                            loaded->plan().model()->eos(), figures);

@@ -16,6 +16,7 @@ packages=(
   flatbuffers-compiler libflatbuffers-dev libsentencepiece-dev nlohmann-json3-dev
   python3-sentencepiece libbenchmark-dev nodejs
   libeigen3-dev
+  pybind11-dev python3-pybind11 python3-pytest python3-matplotlib
 )
 if [ "${1:-}" = "--fuzz" ]; then
   packages+=(clang-22 libclang-rt-22-dev)

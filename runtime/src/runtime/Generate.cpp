@@ -147,4 +147,155 @@ bool evaluatePerplexity(
   return true;
 }
 
+//===----------------------------------------------------------------------===//
+// KL divergence
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// log softmax of `logits` into `out`, in double.
+void logSoftmax(const float *logits, int64_t vocab, std::vector<double> &out) {
+  out.resize(static_cast<size_t>(vocab));
+  double maxLogit = logits[0];
+  for (int64_t i = 1; i < vocab; ++i)
+    maxLogit = std::max(maxLogit, static_cast<double>(logits[i]));
+  double sum = 0;
+  for (int64_t i = 0; i < vocab; ++i)
+    sum += std::exp(static_cast<double>(logits[i]) - maxLogit);
+  const double logSum = std::log(sum) + maxLogit;
+  for (int64_t i = 0; i < vocab; ++i)
+    out[i] = static_cast<double>(logits[i]) - logSum;
+}
+
+int64_t argmax(const float *logits, int64_t vocab) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < vocab; ++i)
+    if (logits[i] > logits[best])
+      best = i;
+  return best;
+}
+
+} // namespace
+
+double KlDivergenceResult::meanKl() const {
+  double sum = 0;
+  for (double v : kl)
+    sum += v;
+  return kl.empty() ? 0 : sum / static_cast<double>(kl.size());
+}
+
+double KlDivergenceResult::klStandardError() const {
+  const size_t n = kl.size();
+  if (n < 2)
+    return 0;
+  const double mean = meanKl();
+  double squares = 0;
+  for (double v : kl)
+    squares += (v - mean) * (v - mean);
+  return std::sqrt(squares / static_cast<double>(n - 1) /
+                   static_cast<double>(n));
+}
+
+double KlDivergenceResult::klQuantile(double q) const {
+  if (kl.empty())
+    return 0;
+  std::vector<double> sorted = kl;
+  size_t rank = static_cast<size_t>(
+      std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(sorted.size())));
+  rank = std::clamp<size_t>(rank, 1, sorted.size()) - 1;
+  std::nth_element(sorted.begin(), sorted.begin() + static_cast<long>(rank),
+                   sorted.end());
+  return sorted[rank];
+}
+
+double KlDivergenceResult::topAgreement() const {
+  return kl.empty() ? 0
+                    : static_cast<double>(sameTop) /
+                          static_cast<double>(kl.size());
+}
+
+double KlDivergenceResult::perplexityBase() const {
+  return kl.empty() ? 0 : std::exp(nllBase / static_cast<double>(kl.size()));
+}
+
+double KlDivergenceResult::perplexityPlan() const {
+  return kl.empty() ? 0 : std::exp(nllPlan / static_cast<double>(kl.size()));
+}
+
+double KlDivergenceResult::deltaPerplexity() const {
+  return perplexityPlan() - perplexityBase();
+}
+
+std::pair<double, double>
+KlDivergenceResult::deltaPerplexityInterval(double z) const {
+  const double n = static_cast<double>(kl.size());
+  if (n < 2)
+    return {deltaPerplexity(), deltaPerplexity()};
+  const double mean = sumDiff / n;
+  const double variance =
+      std::max(0.0, (sumDiffSquared - n * mean * mean) / (n - 1));
+  const double se = std::sqrt(variance / n);
+  const double base = perplexityBase();
+  return {base * std::expm1(mean - z * se), base * std::expm1(mean + z * se)};
+}
+
+bool evaluateKlDivergence(
+    Session &base, Session &plan, const text::Tokenizer &tokenizer,
+    const std::vector<std::string> &documents, KlDivergenceResult &result,
+    std::string &error,
+    const std::function<void(size_t, const KlDivergenceResult &)> &progress) {
+  const int64_t vocab = plan.vocab();
+  if (base.vocab() != vocab) {
+    error = "the base plan's vocabulary (" + std::to_string(base.vocab()) +
+            " tokens) differs from the plan's (" + std::to_string(vocab) + ")";
+    return false;
+  }
+  const int64_t context = std::min(base.context(), plan.context());
+  std::vector<float> baseLogits, planLogits;
+  std::vector<double> logBase, logPlan;
+  for (size_t d = 0; d < documents.size(); ++d) {
+    std::vector<int32_t> tokens = {tokenizer.bos()};
+    std::vector<int32_t> text = tokenizer.encode(documents[d]);
+    tokens.insert(tokens.end(), text.begin(), text.end());
+    if (static_cast<int64_t>(tokens.size()) > context)
+      tokens.resize(static_cast<size_t>(context));
+    const int64_t count = static_cast<int64_t>(tokens.size());
+    baseLogits.resize(static_cast<size_t>(count * vocab));
+    planLogits.resize(static_cast<size_t>(count * vocab));
+    base.reset();
+    plan.reset();
+    if (!base.forward(tokens.data(), count, baseLogits.data(), true, error)) {
+      error = "document " + std::to_string(d + 1) + ", base plan: " + error;
+      return false;
+    }
+    if (!plan.forward(tokens.data(), count, planLogits.data(), true, error)) {
+      error = "document " + std::to_string(d + 1) + ": " + error;
+      return false;
+    }
+    for (int64_t t = 0; t + 1 < count; ++t) {
+      const float *b = baseLogits.data() + t * vocab;
+      const float *p = planLogits.data() + t * vocab;
+      logSoftmax(b, vocab, logBase);
+      logSoftmax(p, vocab, logPlan);
+      double kl = 0;
+      for (int64_t v = 0; v < vocab; ++v)
+        kl += std::exp(logBase[v]) * (logBase[v] - logPlan[v]);
+      result.kl.push_back(kl);
+      const int32_t next = tokens[t + 1];
+      const double nllBase = -logBase[next], nllPlan = -logPlan[next];
+      result.nllBase += nllBase;
+      result.nllPlan += nllPlan;
+      result.sumDiff += nllPlan - nllBase;
+      result.sumDiffSquared += (nllPlan - nllBase) * (nllPlan - nllBase);
+      result.sameTop += argmax(b, vocab) == argmax(p, vocab);
+    }
+    ++result.documents;
+    if (progress)
+      progress(d + 1, result);
+  }
+  base.reset();
+  plan.reset();
+  return true;
+}
+
 } // namespace qrt

@@ -370,4 +370,115 @@ TEST(PerplexityTest, EmptyResult) {
   EXPECT_EQ(result.perplexity(), 1.0);
 }
 
+//===----------------------------------------------------------------------===//
+// evaluateKlDivergence
+//===----------------------------------------------------------------------===//
+
+// A plan against itself: KL 0 everywhere, every argmax agrees, no change of
+// perplexity. Against another plan (other weights): KL per token equal to
+// the direct sum over the two plans' softmaxes, decoded token by token.
+TEST(KlDivergenceTest, AgainstItselfAndAnotherPlan) {
+  test::TinyConfig config;
+  test::TempFile baseFile, otherFile;
+  baseFile.write(test::tinyPlanBytes(config));
+  test::TinyConfig other = config;
+  other.seed = config.seed + 1;
+  otherFile.write(test::tinyPlanBytes(other));
+  std::string error;
+  auto basePlan = LoadedPlan::openFile(baseFile.path(), error);
+  auto otherPlan = LoadedPlan::openFile(otherFile.path(), error);
+  ASSERT_TRUE(basePlan && otherPlan) << error;
+  SessionOptions options;
+  options.threads = 1;
+  auto base = Session::create(*basePlan, options, error);
+  auto same = Session::create(*basePlan, options, error);
+  auto plan = Session::create(*otherPlan, options, error);
+  ASSERT_TRUE(base && same && plan) << error;
+  ByteTokenizer tokenizer(config.vocab);
+  std::vector<std::string> documents = {"hello world", "ab"};
+
+  KlDivergenceResult itself;
+  ASSERT_TRUE(evaluateKlDivergence(*base, *same, tokenizer, documents, itself,
+                                   error))
+      << error;
+  EXPECT_EQ(itself.tokens(), 11 + 2);
+  EXPECT_EQ(itself.documents, 2);
+  EXPECT_NEAR(itself.meanKl(), 0.0, 1e-12);
+  EXPECT_EQ(itself.topAgreement(), 1.0);
+  EXPECT_NEAR(itself.deltaPerplexity(), 0.0, 1e-9);
+
+  // The expected values, token by token.
+  std::vector<double> expected;
+  int agree = 0;
+  for (const std::string &doc : documents) {
+    std::vector<int32_t> tokens = {tokenizer.bos()};
+    for (int32_t id : tokenizer.encode(doc))
+      tokens.push_back(id);
+    base->reset();
+    plan->reset();
+    std::vector<float> lb(size_t(config.vocab)), lp(size_t(config.vocab));
+    for (size_t t = 0; t + 1 < tokens.size(); ++t) {
+      ASSERT_TRUE(base->forward(&tokens[t], 1, lb.data(), false, error));
+      ASSERT_TRUE(plan->forward(&tokens[t], 1, lp.data(), false, error));
+      double kl = 0;
+      for (int32_t v = 0; v < config.vocab; ++v) {
+        double logB = -negativeLogLikelihood(lb.data(), config.vocab, v);
+        double logP = -negativeLogLikelihood(lp.data(), config.vocab, v);
+        kl += std::exp(logB) * (logB - logP);
+      }
+      expected.push_back(kl);
+      agree += std::max_element(lb.begin(), lb.end()) - lb.begin() ==
+               std::max_element(lp.begin(), lp.end()) - lp.begin();
+    }
+  }
+  KlDivergenceResult result;
+  std::vector<size_t> progress;
+  ASSERT_TRUE(evaluateKlDivergence(
+      *base, *plan, tokenizer, documents, result, error,
+      [&](size_t done, const KlDivergenceResult &) { progress.push_back(done); }))
+      << error;
+  ASSERT_EQ(result.kl.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i)
+    EXPECT_NEAR(result.kl[i], expected[i], 1e-4 * expected[i] + 1e-7) << i;
+  EXPECT_GT(result.meanKl(), 0.0);
+  EXPECT_EQ(result.sameTop, agree);
+  EXPECT_EQ(progress, (std::vector<size_t>{1, 2}));
+  EXPECT_EQ(base->position(), 0);
+  EXPECT_EQ(plan->position(), 0);
+}
+
+// The summary statistics of given per-token values.
+TEST(KlDivergenceTest, Statistics) {
+  KlDivergenceResult r;
+  for (int i = 1; i <= 100; ++i)
+    r.kl.push_back(i / 100.0); // 0.01 .. 1.00
+  EXPECT_NEAR(r.meanKl(), 0.505, 1e-12);
+  // The sample variance of 1..n is n (n + 1) / 12.
+  double sd = std::sqrt(100.0 * 101.0 / 12.0) / 100.0;
+  EXPECT_NEAR(r.klStandardError(), sd / 10.0, 1e-12);
+  EXPECT_NEAR(r.klQuantile(0.99), 0.99, 1e-12);
+  EXPECT_NEAR(r.klQuantile(1.0), 1.0, 1e-12);
+  EXPECT_NEAR(r.klQuantile(0.0), 0.01, 1e-12);
+  // Perplexities from the summed NLLs; the change's interval holds it.
+  r.nllBase = 100 * std::log(2.0);
+  r.nllPlan = 100 * std::log(2.5);
+  r.sumDiff = r.nllPlan - r.nllBase;
+  r.sumDiffSquared = 100 * std::pow(std::log(1.25), 2) + 1.0; // some spread
+  r.sameTop = 90;
+  EXPECT_NEAR(r.perplexityBase(), 2.0, 1e-12);
+  EXPECT_NEAR(r.perplexityPlan(), 2.5, 1e-12);
+  EXPECT_NEAR(r.deltaPerplexity(), 0.5, 1e-12);
+  EXPECT_NEAR(r.topAgreement(), 0.9, 1e-12);
+  auto [low, high] = r.deltaPerplexityInterval();
+  EXPECT_LT(low, 0.5);
+  EXPECT_GT(high, 0.5);
+  // se = sqrt(var / n), var = (sum d^2 - n mean^2) / (n - 1) = 1 / 99.
+  double se = std::sqrt(1.0 / 99.0 / 100.0);
+  EXPECT_NEAR(low, 2.0 * std::expm1(std::log(1.25) - 1.96 * se), 1e-9);
+  EXPECT_NEAR(high, 2.0 * std::expm1(std::log(1.25) + 1.96 * se), 1e-9);
+  KlDivergenceResult empty;
+  EXPECT_EQ(empty.meanKl(), 0.0);
+  EXPECT_EQ(empty.klQuantile(0.99), 0.0);
+}
+
 } // namespace

@@ -64,6 +64,50 @@ bool evaluatePerplexity(
     std::string &error,
     const std::function<void(size_t, const PerplexityResult &)> &progress = {});
 
+/// How far a plan's next-token distributions are from a base plan's over
+/// the same tokens (llama.cpp's --kl-divergence): per predicted token t,
+/// KL(base || plan) = sum_v p_base(v) (log p_base(v) - log p_plan(v)), both
+/// log-softmaxes in double; whether the two argmaxes agree; and both
+/// negative log-likelihoods of the actual next token.
+struct KlDivergenceResult {
+  int64_t documents = 0;
+  /// KL of every predicted token, in order.
+  std::vector<double> kl;
+  /// Summed NLL of base and plan, and of the squared per-token difference
+  /// d = nll_plan - nll_base (its mean and standard error give the change
+  /// of perplexity).
+  double nllBase = 0, nllPlan = 0, sumDiff = 0, sumDiffSquared = 0;
+  int64_t sameTop = 0;
+
+  int64_t tokens() const { return static_cast<int64_t>(kl.size()); }
+  double meanKl() const;
+  /// Standard error of meanKl (sample standard deviation / sqrt(tokens)).
+  double klStandardError() const;
+  /// The q-quantile of the per-token KL (q in [0, 1], nearest rank).
+  double klQuantile(double q) const;
+  /// Fraction of tokens whose argmax (lowest id among equal maxima) agree.
+  double topAgreement() const;
+  double perplexityBase() const;
+  double perplexityPlan() const;
+  /// perplexityPlan - perplexityBase, and its confidence interval at
+  /// `z` standard errors of the mean paired NLL difference:
+  /// perplexityBase * (exp(mean d +- z se) - 1).
+  double deltaPerplexity() const;
+  std::pair<double, double> deltaPerplexityInterval(double z = 1.96) const;
+};
+
+/// For each document (as evaluatePerplexity: BOS + encode, truncated to the
+/// smaller context), the logits of every token from `base` and from `plan`,
+/// compared token by token in memory (nothing is written). The sessions
+/// must have the same vocabulary. `progress(done, result)` after each
+/// document. False and `error` if a forward fails.
+bool evaluateKlDivergence(
+    Session &base, Session &plan, const text::Tokenizer &tokenizer,
+    const std::vector<std::string> &documents, KlDivergenceResult &result,
+    std::string &error,
+    const std::function<void(size_t, const KlDivergenceResult &)> &progress =
+        {});
+
 /// -log softmax(logits)[target], in double.
 double negativeLogLikelihood(const float *logits, int64_t vocab,
                              int32_t target);
