@@ -105,15 +105,24 @@ std::vector<std::string> splitDocuments(const std::string &text,
 
 double PerplexityResult::perplexity() const { return std::exp(meanNll()); }
 
-double negativeLogLikelihood(const float *logits, int64_t vocab,
-                             int32_t target) {
+namespace {
+
+/// log(sum(exp(logits))) in double, shifted by the maximum.
+double logSumExp(const float *logits, int64_t vocab) {
   double maxLogit = logits[0];
   for (int64_t i = 1; i < vocab; ++i)
     maxLogit = std::max(maxLogit, static_cast<double>(logits[i]));
   double sum = 0;
   for (int64_t i = 0; i < vocab; ++i)
     sum += std::exp(static_cast<double>(logits[i]) - maxLogit);
-  return std::log(sum) + maxLogit - static_cast<double>(logits[target]);
+  return std::log(sum) + maxLogit;
+}
+
+} // namespace
+
+double negativeLogLikelihood(const float *logits, int64_t vocab,
+                             int32_t target) {
+  return logSumExp(logits, vocab) - static_cast<double>(logits[target]);
 }
 
 bool evaluatePerplexity(
@@ -156,13 +165,7 @@ namespace {
 /// log softmax of `logits` into `out`, in double.
 void logSoftmax(const float *logits, int64_t vocab, std::vector<double> &out) {
   out.resize(static_cast<size_t>(vocab));
-  double maxLogit = logits[0];
-  for (int64_t i = 1; i < vocab; ++i)
-    maxLogit = std::max(maxLogit, static_cast<double>(logits[i]));
-  double sum = 0;
-  for (int64_t i = 0; i < vocab; ++i)
-    sum += std::exp(static_cast<double>(logits[i]) - maxLogit);
-  const double logSum = std::log(sum) + maxLogit;
+  const double logSum = logSumExp(logits, vocab);
   for (int64_t i = 0; i < vocab; ++i)
     out[i] = static_cast<double>(logits[i]) - logSum;
 }
