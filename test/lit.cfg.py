@@ -92,3 +92,17 @@ elif in_ci:
 for variable in ("CUDA_HOME", "CUDA_PATH"):
     if variable in os.environ:
         config.environment[variable] = os.environ[variable]
+
+# The Python package (python/CMakeLists.txt: built when pybind11 is found, as
+# install-deps.sh installs it) and Debian's pytest. Tests that need them say
+# `REQUIRES: python-package`; under CI=true their absence is an error.
+import glob
+import subprocess
+python_package = os.path.join(config.quant_obj_root, "python", "quant_opt")
+have_pytest = subprocess.run(["/usr/bin/python3", "-c", "import pytest"],
+                             capture_output=True).returncode == 0
+if glob.glob(os.path.join(python_package, "_runtime*.so")) and have_pytest:
+    config.available_features.add("python-package")
+elif in_ci:
+    lit_config.fatal("the Python package (%s) or pytest is missing (run "
+                     "tools/scripts/install-deps.sh, then build)" % python_package)

@@ -71,7 +71,7 @@ void mlir::qllm::registerQuantPipelines() {
       "quant-compile",
       "Compile an imported model into plan-ready IR: import cleanup, f32 "
       "compute, weight quantization and dequant-matmul fusion "
-      "(method=int8|int4|int|nf4, or gptq calibrated on calibration=FILE) or float storage (method=fp32|fp16), "
+      "(method=int8|int4|int|nf4|fp4|llm-int8, or gptq calibrated on calibration=FILE) or float storage (method=fp32|fp16), "
       "prefill/decode entries, weight layout, kernels and arena offsets; "
       "target=cuda also generates CUDA kernels for the plan",
       [](OpPassManager &pm, const CompileOptions &options) {
