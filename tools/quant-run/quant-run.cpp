@@ -85,6 +85,9 @@ Runtime:
                          instead of replaying them as one CUDA graph
   --context N            KV-cache positions (default: the plan's)
   --stats-json FILE      also write the figures as JSON
+  --outlier-stats        LLM.int8() plans: count the outlier columns of every
+                         int8 matmul (llm_int8_* figures; always on with
+                         --perplexity and --kl-divergence)
   -q, --quiet            no figures on stderr
   -h, --help
 )";
@@ -94,7 +97,8 @@ struct Options {
       statsJson, klBase, docSep = "<|endoftext|>";
   std::vector<int32_t> tokenIds;
   bool havePrompt = false, haveTokens = false, info = false, printIds = false,
-       quiet = false, profile = false, bandwidth = false, replayDecode = true;
+       quiet = false, profile = false, bandwidth = false, replayDecode = true,
+       outlierStats = false;
   std::string device = "auto";
   int64_t maxNew = 256, documents = 200, context = 0;
   int threads = 0;
@@ -215,6 +219,8 @@ Options parseArgs(int argc, char **argv) {
       o.threads = static_cast<int>(parseInt(arg, value(), 0, 1024));
     } else if (arg == "--context") {
       o.context = parseInt(arg, value(), 1, int64_t(1) << 24);
+    } else if (arg == "--outlier-stats") {
+      o.outlierStats = true;
     } else if (arg == "--stats-json") {
       o.statsJson = value();
     } else if (arg == "-q" || arg == "--quiet") {
@@ -753,10 +759,13 @@ int main(int argc, char **argv) {
   qrt::Figures figures;
   addPlanFigures(figures, o, *loaded, *session, loadSeconds);
   // LLM.int8() plans on the CPU: the outlier columns of every int8 matmul,
-  // counted from the steps' inputs (on a GPU the observer would copy them
-  // to the host at every step).
+  // counted from the steps' inputs, in quality runs (--perplexity,
+  // --kl-divergence) or when asked (--outlier-stats): an observer costs
+  // time per step, which speed figures should not include (on a GPU it
+  // would copy every step's tensors to the host).
   std::unique_ptr<qrt::OutlierStats> outliers;
-  if (device.backend == "cpu" && qrt::OutlierStats::planHasInt8Matmuls(*loaded)) {
+  if (device.backend == "cpu" && (o.outlierStats || !o.perplexity.empty()) &&
+      qrt::OutlierStats::planHasInt8Matmuls(*loaded)) {
     outliers = std::make_unique<qrt::OutlierStats>();
     session->setObserver(outliers.get());
   }

@@ -91,3 +91,14 @@ if "$bin/quant-translate" --onnx-to-plan "$work/model.onnx" \
 else
   echo "(no NVRTC here: target=cuda plans cannot be exported; see docs/cuda.md)"
 fi
+echo
+echo "== Which method? python -m quant_opt.compare (every method: size, speed, quality) =="
+if [ -d "$build/python/quant_opt" ]; then
+  PYTHONPATH="$build/python" /usr/bin/python3 -m quant_opt.compare "$work/model.onnx" \
+    --text "$data/text/tinystories_val_first1000.txt" --tokenizer "$tokenizer" \
+    -o "$work/compare"
+  sed -n '/^| method/,/^$/p' "$work/compare/report.md"
+  echo "report and plots: $work/compare"
+else
+  echo "(the Python package is not built: see docs/python.md)"
+fi
