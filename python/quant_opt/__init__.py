@@ -10,26 +10,26 @@
     session.perplexity("tinystories_val.txt", max_docs=200)["perplexity"]
 
 The runtime (Session, Plan, Tokenizer) is a C++ extension that needs no compiler; compile() and
-import_onnx() run the compiler. Every failure raises quant_opt.Error (a RuntimeError) with the
+import_onnx() load the compiler's extension (MLIR) on first use and run it in process. Every failure raises quant_opt.Error (a RuntimeError) with the
 message the C++ gives, naming the file, op or option at fault.
 """
 
 import os as _os
-import subprocess as _subprocess
-import tempfile as _tempfile
+import warnings as _warnings
 
 from . import _options
 from ._runtime import Error, Plan, Tokenizer, backends, isa
 
-__all__ = ["Error", "Plan", "Tokenizer", "Session", "compile", "import_onnx", "backends", "isa",
-           "COMPILE_OPTIONS"]
+__all__ = ["Error", "CompilerWarning", "Plan", "Tokenizer", "Session", "compile", "import_onnx",
+           "backends", "isa", "COMPILE_OPTIONS"]
 
 #: Every compile() keyword: name -> (type, choices or None, help).
 COMPILE_OPTIONS = _options.OPTIONS
 
 
 def _tool(name):
-    """A compiler tool of this build: build/bin next to build/python, or $QUANT_BIN_DIR."""
+    """A tool of this build (quant-run, for measurements in separate processes): build/bin next
+    to build/python, or $QUANT_BIN_DIR."""
     here = _os.path.dirname(_os.path.abspath(__file__))
     for directory in (_os.environ.get("QUANT_BIN_DIR"),
                       _os.path.join(here, "..", "..", "bin")):
@@ -39,12 +39,24 @@ def _tool(name):
                 % name)
 
 
-def _run(command):
-    result = _subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise Error((result.stderr or result.stdout).strip() or
-                    "%s failed (exit %d)" % (command[0], result.returncode))
-    return result.stdout
+def _compiler_module():
+    """The compiler extension, imported on first use (importing quant_opt loads no compiler)."""
+    try:
+        from . import _compiler as compiler
+    except ImportError as e:  # a build without it
+        raise Error("the compiler extension quant_opt._compiler is not built: %s" % e)
+    return compiler
+
+
+def _check(ok, diagnostics, what):
+    if not ok:
+        raise Error(diagnostics.strip() or "%s failed" % what)
+    if diagnostics.strip():
+        _warnings.warn(diagnostics.strip(), CompilerWarning, stacklevel=3)
+
+
+class CompilerWarning(UserWarning):
+    """A warning of the compiler (e.g. GPTQ raising its dampening), with its location."""
 
 
 def compile(onnx_path, method="fp32", *, output=None, weightless=False, **options):
@@ -53,45 +65,33 @@ def compile(onnx_path, method="fp32", *, output=None, weightless=False, **option
     Every quant-compile option is a keyword, `-` written `_` (see COMPILE_OPTIONS), e.g.
     ``compile("m.onnx", method="int4", group_size=128, tokenizer="tok.bin")``;
     ``method="gptq"`` needs ``calibration=TEXT``. Types and choices are checked before the
-    compiler runs. With `output`, the plan is also saved there. Raises Error with the compiler's
-    message on failure (nothing is written then).
-
-    The compiler runs as quant-translate --onnx-to-plan of the same build.
+    compiler runs, which then runs in this process (the GIL released). With `output`, the plan
+    is also saved there. Raises Error with the compiler's diagnostics (location, op, option) on
+    failure; nothing is written then. Compiler warnings become CompilerWarning.
     """
     options["method"] = method
     text = _options.option_string(options)
-    if not _os.path.exists(onnx_path):
-        raise Error("%s: no such file" % onnx_path)
-    with _tempfile.TemporaryDirectory() as work:
-        path = _os.path.join(work, "model.qplan")
-        command = [_tool("quant-translate"), "--onnx-to-plan", onnx_path,
-                   "--compile-options=" + text, "-o", path]
-        if weightless:
-            command.insert(1, "--weightless")
-        _run(command)
-        plan = Plan.load(path)
-        plan = Plan.from_bytes(plan.to_bytes(), name=_os.path.basename(onnx_path))
+    path = _os.fspath(onnx_path)
+    if not _os.path.exists(path):
+        raise Error("%s: no such file" % path)
+    data, ok, diagnostics = _compiler_module().compile_onnx(path, text, bool(weightless))
+    _check(ok, diagnostics, "compiling " + path)
+    plan = Plan.from_bytes(data, name=_os.path.basename(path))
     if output is not None:
-        plan.save(output)
+        plan.save(_os.fspath(output))
     return plan
 
 
 def import_onnx(onnx_path, cleanup=True, weightless=True):
-    """The qllm IR of an ONNX model as text, for inspection: imported (weights elided when
-    `weightless`) and, with `cleanup`, raised to LLM ops (quant-import-cleanup)."""
-    if not _os.path.exists(onnx_path):
-        raise Error("%s: no such file" % onnx_path)
-    command = [_tool("quant-translate"), "--import-onnx", onnx_path]
-    if weightless:
-        command.insert(1, "--weightless")
-    text = _run(command)
-    if not cleanup:
-        return text
-    result = _subprocess.run([_tool("quant-opt"), "-", "--quant-import-cleanup"], input=text,
-                             capture_output=True, text=True)
-    if result.returncode != 0:
-        raise Error(result.stderr.strip())
-    return result.stdout
+    """The qllm IR of an ONNX model as text, for inspection: imported (weights not read when
+    `weightless`; large weights are elided either way) and, with `cleanup`, raised to LLM ops
+    (quant-import-cleanup)."""
+    path = _os.fspath(onnx_path)
+    if not _os.path.exists(path):
+        raise Error("%s: no such file" % path)
+    text, ok, diagnostics = _compiler_module().import_onnx(path, bool(cleanup), bool(weightless))
+    _check(ok, diagnostics, "importing " + path)
+    return text
 
 
 class Session:

@@ -10,6 +10,8 @@ from ._runtime import backends as backends, isa as isa
 
 COMPILE_OPTIONS: Dict[str, Tuple[type, Optional[Tuple[str, ...]], str]]
 
+class CompilerWarning(UserWarning): ...
+
 Method = Literal["fp32", "fp16", "int8", "int4", "int", "nf4", "fp4", "llm-int8", "gptq"]
 
 def compile(onnx_path: str, method: Method = "fp32", *, output: Optional[str] = None,

@@ -285,8 +285,19 @@ def machine():
                     break
     except OSError:
         pass
+    here = os.path.dirname(os.path.abspath(quant_opt.__file__))
+    revision = "unknown"
+    for root in (os.path.join(here, "..", "..", ".."), here):  # build/python/quant_opt
+        try:
+            revision = subprocess.run(["git", "-C", root, "describe", "--always", "--dirty"],
+                                      capture_output=True, text=True, check=True).stdout.strip()
+            break
+        except (OSError, subprocess.CalledProcessError):
+            continue
+    import numpy
     return {"cpu": cpu, "cores": os.cpu_count(), "isa": quant_opt.isa(),
-            "python": platform.python_version(), "platform": platform.platform()}
+            "python": platform.python_version(), "numpy": numpy.__version__,
+            "quant_opt": revision, "platform": platform.platform()}
 
 
 def markdown(rows, skipped, base, args, env, plots_written, elapsed):
@@ -335,8 +346,9 @@ def markdown(rows, skipped, base, args, env, plots_written, elapsed):
                       os.path.basename(args.calibration_text), args.calibration_offset)]
     lines += ["", "Plots: " + ", ".join("`%s`" % os.path.basename(p) for p in plots_written
                                         if p.endswith(".png")), "",
-              "Machine: %s, %d cores, ISA %s; Python %s; %s." % (
-                  env["cpu"], env["cores"], env["isa"], env["python"], env["platform"]),
+              "Machine: %s, %d cores, ISA %s; %s. Versions: quant-opt %s, Python %s, numpy %s."
+              % (env["cpu"], env["cores"], env["isa"], env["platform"], env["quant_opt"],
+                 env["python"], env["numpy"]),
               "", "Reproduce (%.0f s here):" % elapsed, "", "```sh",
               "PYTHONPATH=build/python /usr/bin/python3 -m quant_opt.compare " +
               " ".join(args.argv), "```", ""]

@@ -76,6 +76,16 @@ def test_option_errors(onnx):
         quant_opt.compile("/nonexistent/model.onnx", method="int8")
 
 
+def test_compiler_errors_carry_the_location(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a protobuf")
+    with pytest.raises(quant_opt.Error, match=r"bad\.onnx:0:0: error: .*not a valid ONNX model"):
+        quant_opt.compile(str(bad), method="int8", output=str(tmp_path / "out.qplan"))
+    assert not (tmp_path / "out.qplan").exists()
+    with pytest.raises(quant_opt.Error, match="not a valid ONNX model"):
+        quant_opt.import_onnx(str(bad))
+
+
 def test_import_onnx_returns_ir_text(onnx):
     raw = quant_opt.import_onnx(onnx, cleanup=False)
     assert "qllm." in raw and "func.func" in raw

@@ -3,6 +3,8 @@ generated text, perplexity and KL divergence; errors as Python exceptions."""
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -17,10 +19,15 @@ def session(plans, data):
 
 
 def test_importing_loads_no_compiler():
-    # The runtime half is MLIR-free: nothing of LLVM/MLIR is mapped into the process.
-    with open("/proc/self/maps") as f:
-        maps = f.read()
-    assert "libMLIR" not in maps and "libLLVM" not in maps
+    # The runtime half is MLIR-free: importing quant_opt and running a session loads neither
+    # the compiler extension nor anything of LLVM/MLIR (in a fresh interpreter).
+    code = ("import quant_opt, sys\n"
+            "maps = open('/proc/self/maps').read()\n"
+            "assert 'quant_opt._compiler' not in sys.modules\n"
+            "assert '_compiler' not in maps and 'libMLIR' not in maps and 'libLLVM' not in maps\n"
+            "print('ok')\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "ok", result.stderr
 
 
 def test_logits_equal_quant_run_dump_logits(session, plans, tmp_path):
