@@ -23,6 +23,7 @@
 
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -245,6 +246,7 @@ public:
     bool ok;
     {
       py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
       session_->reset();
       ok = session_->forward(ids.data(), count, data, true, error);
       session_->reset();
@@ -263,6 +265,7 @@ public:
     bool ok;
     {
       py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
       ok = qrt::evaluatePerplexity(*session_, t->get(), documents, r, error);
     }
     if (!ok)
@@ -282,8 +285,11 @@ public:
     qrt::KlDivergenceResult r;
     std::string error;
     bool ok;
+    if (&base == this)
+      throw py::value_error("kl_divergence: the base must be another session");
     {
       py::gil_scoped_release release;
+      std::scoped_lock lock(base.mutex_, mutex_);
       ok = qrt::evaluateKlDivergence(*base.session_, *session_, t->get(),
                                      documents, r, error);
     }
@@ -325,6 +331,9 @@ public:
   }
 
   qrt::Session &get() { return *session_; }
+  /// Held while the session runs: a session is not re-entrant, and with the
+  /// GIL released two Python threads could otherwise run it at once.
+  std::mutex &mutex() { return mutex_; }
 
 private:
   static std::vector<std::string> readDocuments(const std::string &path,
@@ -349,6 +358,7 @@ private:
   std::shared_ptr<Plan> plan_;
   std::shared_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<qrt::Session> session_;
+  std::mutex mutex_;
 };
 
 /// Generation as quant-run does it: the prompt's logits, then sample, yield
@@ -376,22 +386,34 @@ public:
     qrt::Session &s = session_->get();
     std::string error;
     const int64_t vocab = s.vocab();
-    int32_t token;
+    int32_t token = 0;
     bool ok = true;
     {
       py::gil_scoped_release release;
-      if (!started_) {
+      // A generation owns the session's position from its first token on:
+      // another call in between (logits, a second generator) resets it.
+      std::lock_guard<std::mutex> lock(session_->mutex());
+      if (!started_ || s.position() != position_) {
+        if (started_) {
+          error = "the session ran something else during this generation "
+                  "(one generation at a time per session)";
+          ok = false;
+        }
+      }
+      if (ok && !started_) {
         logits_.resize(static_cast<size_t>(vocab));
         s.reset();
         ok = s.forward(prompt_.data(), static_cast<int64_t>(prompt_.size()),
                        logits_.data(), false, error);
         previous_ = prompt_.back();
         started_ = true;
-      } else {
+      } else if (ok) {
         ok = s.forward(&previous_, 1, logits_.data(), false, error);
       }
-      if (ok)
+      if (ok) {
         token = sampler_.sample(logits_.data(), vocab);
+        position_ = s.position();
+      }
     }
     if (!ok) {
       done_ = true;
@@ -411,7 +433,7 @@ private:
   qrt::Sampler sampler_;
   std::vector<int32_t> prompt_;
   std::vector<float> logits_;
-  int64_t maxNew_, generated_ = 0;
+  int64_t maxNew_, generated_ = 0, position_ = 0;
   int32_t previous_ = 0, eos_ = 2;
   bool started_ = false, done_ = false;
 };

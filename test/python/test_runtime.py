@@ -135,3 +135,28 @@ def test_plan_round_trips_through_bytes_and_save(plans, tmp_path):
     with pytest.raises(quant_opt.Error):
         copy.save(str(tmp_path / "no-such-dir" / "x.qplan"))
     assert not (tmp_path / "no-such-dir").exists()
+
+
+def test_one_session_from_several_threads(session, data):
+    # The GIL is released while a session runs; calls from other threads wait for it.
+    import threading
+    results = []
+
+    def work():
+        results.append(session.perplexity(data["text"], max_docs=10)["perplexity"])
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 3 and len(set(results)) == 1
+
+
+def test_a_generation_interrupted_by_another_call_says_so(session):
+    pieces = session.generate("Once upon a time", max_new_tokens=8, stream=True)
+    next(pieces)
+    session.logits([1, 5])  # moves the session's position
+    with pytest.raises(quant_opt.Error, match="one generation at a time"):
+        next(pieces)
+    assert session.generate("Once", max_new_tokens=0) == ""
