@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Decode and prefill of a Llama-2-7B-shaped model, ours next to llama.cpp, in
+# one run on the same machine (a benchmark, not a test):
+#   runtime/bench/decode-vs-llamacpp.sh [-L LAYERS] [-p PROMPT] [-n TOKENS] [-r RUNS]
+#                                       [-t "THREADS ..."] [-i "native avx2"]
+# The model: dim 4096, hidden 11008, 32 heads, vocab 32000, LAYERS layers
+# (default 8: far past the caches), random weights.
+#  - ours: weightless plans (python/llama2c_to_onnx.py --random --weightless,
+#    quant-translate --weightless: the runtime synthesizes the weights) for
+#    int4 g32 symmetric (Q4_0's bytes), int4 g128, NF4 and int8 (the output
+#    projection quantized too, as in llama.cpp's files), run by
+#    quant-run on a prompt of PROMPT random ids (prefill, default 128) then
+#    TOKENS greedy tokens (decode, default 32), the median of RUNS runs (3),
+#    under each kernel build (native and AVX2, forced with QRT_ISA);
+#  - llama.cpp: ../shared/anchors/llamacpp (its prebuilt CPU library from
+#    npm, no compiling; see its README) on GGUF files of the same shapes, Q4_0
+#    and Q8_0 (every matrix, embedding and output included), `bench --pp PROMPT --tg
+#    TOKENS`, its internal counters; skipped, saying so, when ../shared or node
+#    is missing;
+#  - the limit: tokens/s at the read bandwidth measured in the same run
+#    (qrt-cpu-bench ReadBandwidth), counting the weight bytes read per decoded
+#    token (every matrix and one embedding row).
+# For each thread count (default: 1 and all cores). Outputs go to
+# build/bench/decode-vs-llamacpp/ ($QUANT_BUILD_DIR); GGUF files to
+# $GGUF_DIR (default /tmp/llamacpp-anchor).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+build="${QUANT_BUILD_DIR:-$root/build}"
+layers=8 prompt=128 tokens=32 runs=3 threads="1 $(nproc)" isas="native avx2"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -L) layers="$2"; shift 2 ;;
+    -p) prompt="$2"; shift 2 ;;
+    -n) tokens="$2"; shift 2 ;;
+    -r) runs="$2"; shift 2 ;;
+    -t) threads="$2"; shift 2 ;;
+    -i) isas="$2"; shift 2 ;;
+    *) echo "usage: $0 [-L LAYERS] [-p PROMPT] [-n TOKENS] [-r RUNS] [-t \"THREADS ...\"]" \
+            "[-i \"native avx2\"]" >&2; exit 2 ;;
+  esac
+done
+
+"$root/tools/scripts/install-deps.sh" >/dev/null
+"$root/tools/scripts/build.sh" quant-translate quant-run qrt-cpu-bench >/dev/null
+work="$build/bench/decode-vs-llamacpp"
+mkdir -p "$work"
+onnx="$work/llama7b-${layers}L.onnx"
+/usr/bin/python3 "$root/python/llama2c_to_onnx.py" --random --weightless --dim 4096 \
+  --hidden-dim 11008 --layers "$layers" --heads 32 --kv-heads 32 --vocab 32000 \
+  --max-seq-len 4096 -o "$onnx" >/dev/null
+declare -A schemes=(
+  [int4-g32-sym]="method=int4 group-size=32 symmetric=true"
+  [int4-g128]="method=int4 group-size=128"
+  [nf4]="method=nf4"
+  [int8]="method=int8"
+)
+order="int4-g32-sym int4-g128 nf4 int8"
+for name in $order; do
+  "$build/bin/quant-translate" --onnx-to-plan --weightless \
+    --compile-options="${schemes[$name]} quantize-output=true max-context=$((prompt + tokens + 64))" \
+    "$onnx" -o "$work/$name.qplan"
+done
+ids="$(/usr/bin/python3 -c "print(','.join(str(3 + i * 7919 % 31990) for i in range($prompt)))")"
+
+# llama.cpp, when its anchor is here.
+anchor="$root/../shared/anchors/llamacpp"
+llama=1
+if [ ! -d "$anchor" ]; then
+  echo "note: $anchor not found: llama.cpp is not measured (our figures only)" >&2
+  llama=0
+elif ! command -v node >/dev/null; then
+  echo "note: node not found: llama.cpp is not measured (our figures only)" >&2
+  llama=0
+fi
+if [ "$llama" = 1 ]; then
+  export LLAMACPP_NODE_DIR="${LLAMACPP_NODE_DIR:-/tmp/llamacpp-node}"
+  [ -d "$LLAMACPP_NODE_DIR/node_modules" ] || "$anchor/install.sh" >&2
+  gguf_dir="${GGUF_DIR:-/tmp/llamacpp-anchor}"
+  mkdir -p "$gguf_dir"
+  tok="${QUANT_DATA_DIR:-$root/../shared/data}/tokenizers/llama2/tokenizer.bin"
+  for type in q4_0 q8_0; do
+    # The writer's random models store the embedding and the output
+    # projection in the projections' type too: our plans quantize the output
+    # projection to match (quantize-output=true).
+    gguf="$gguf_dir/rand7b-${layers}L-$type.gguf"
+    [ -s "$gguf" ] || /usr/bin/python3 "$anchor/llama2c_to_gguf.py" --random "$gguf" \
+      --tok "$tok" --layers "$layers" --type "$type" >&2
+  done
+fi
+
+results="$work/results.jsonl"
+: > "$results"
+for t in $threads; do
+  bw="$(QRT_BENCH_THREADS="$t" "$build/bin/qrt-cpu-bench" \
+          --benchmark_filter='ReadBandwidth' --benchmark_format=json 2>/dev/null |
+        /usr/bin/python3 -c "import json,sys; print(max(b['GB/s'] for b in json.load(sys.stdin)['benchmarks']))")"
+  echo "{\"kind\": \"bandwidth\", \"threads\": $t, \"gbps\": $bw}" >> "$results"
+  for isa in $isas; do
+    for name in $order; do
+      for run in $(seq "$runs"); do
+        isa_env=()
+        [ "$isa" = native ] || isa_env=(QRT_ISA="$isa")
+        env "${isa_env[@]}" \
+          "$build/bin/quant-run" "$work/$name.qplan" --tokens "$ids" -n "$tokens" --print-ids \
+          --threads "$t" -q --stats-json "$work/run.json" >/dev/null
+        /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d.update(kind='ours', scheme=sys.argv[2], isa_asked=sys.argv[3]); print(json.dumps(d))" \
+          "$work/run.json" "$name" "$isa" >> "$results"
+      done
+    done
+  done
+  if [ "$llama" = 1 ]; then
+    for type in q4_0 q8_0; do
+      node "$anchor/anchor.mjs" bench "$gguf_dir/rand7b-${layers}L-$type.gguf" --pp "$prompt" \
+        --tg "$tokens" --threads "$t" --reps "$runs" 2>/dev/null |
+        /usr/bin/python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); d.update(kind='llama.cpp', type=sys.argv[1], threads_asked=int(sys.argv[2])); print(json.dumps(d))" \
+          "$type" "$t" >> "$results"
+    done
+  fi
+done
+
+/usr/bin/python3 - "$results" "$layers" "$prompt" "$tokens" <<'PY'
+import json
+import statistics
+import sys
+
+rows = [json.loads(line) for line in open(sys.argv[1])]
+layers, prompt, tokens = sys.argv[2:5]
+print("\n# Llama-2-7B-shaped, %s layers: prefill %s tokens, decode %s tokens" % (
+    layers, prompt, tokens))
+for t in sorted({r["threads"] for r in rows if r["kind"] == "bandwidth"}):
+    bw = next(r["gbps"] for r in rows if r["kind"] == "bandwidth" and r["threads"] == t)
+    print("\n## %d thread(s), read bandwidth %.1f GB/s\n" % (t, bw))
+    print("| runtime | scheme | ISA | weight bytes/token | decode tok/s | of the bandwidth limit "
+          "| prefill tok/s |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
+    ours = [r for r in rows if r["kind"] == "ours" and r["threads"] == t]
+    for key in sorted({(r["scheme"], r["isa_asked"]) for r in ours},
+                      key=lambda k: (k[1], k[0])):
+        runs = [r for r in ours if (r["scheme"], r["isa_asked"]) == key]
+        decode = statistics.median(r["decode_tokens_per_second"] for r in runs)
+        prefill = statistics.median(r["prefill_tokens_per_second"] for r in runs)
+        # Bytes a decode step reads: the quantized matrices, the f32 output
+        # projection and norms (weights_bytes less the embedding table), and
+        # one embedding row.
+        r0 = runs[0]
+        stored = r0.get("synthesized_weights_bytes") or r0["weights_bytes"]
+        per_token = stored - 32000 * 4096 * 4 + 4096 * 4
+        limit = bw * 1e9 / per_token
+        print("| ours | %s | %s | %.0f MB | %.2f | %.0f%% | %.1f |" % (
+            key[0], r0["isa"], per_token / 1e6, decode, 100 * decode / limit, prefill))
+    for r in rows:
+        if r["kind"] == "llama.cpp" and r["threads_asked"] == t:
+            # Its file less the embedding table (in the file's type: Q4_0 18
+            # bytes, Q8_0 34 bytes per 32 weights), plus one row.
+            per_weight = {"q4_0": 18 / 32, "q8_0": 34 / 32}[r["type"]]
+            per_token = r["size_MiB"] * 2**20 - (32000 - 1) * 4096 * per_weight
+            tg = r["tg_tok_s_llama_internal"]
+            print("| llama.cpp | %s | %s | %.0f MB | %.2f | %.0f%% | %.1f |" % (
+                r["type"], r.get("cpu_backend", "?"), per_token / 1e6, tg,
+                100 * tg * per_token / (bw * 1e9), r["pp_tok_s_llama_internal"]))
+PY
