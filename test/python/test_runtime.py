@@ -160,3 +160,15 @@ def test_a_generation_interrupted_by_another_call_says_so(session):
     with pytest.raises(quant_opt.Error, match="one generation at a time"):
         next(pieces)
     assert session.generate("Once", max_new_tokens=0) == ""
+
+
+def test_quant_run_reports_its_own_peak_rss(plans, tmp_path):
+    # Linux carries getrusage's ru_maxrss across execve: started from this (large) process,
+    # quant-run must still report its own peak (VmHWM), which a stories260K plan keeps small.
+    ballast = bytearray(400 * 2**20)
+    ballast[::4096] = b"x" * len(ballast[::4096])  # resident
+    stats = tmp_path / "rss.json"
+    quant_run(plans["int8"], "--tokens", "1,5,9", "-n", "4", "--print-ids", "-q",
+              "--stats-json", stats)
+    del ballast
+    assert json.loads(stats.read_text())["peak_rss_bytes"] < 100 * 2**20

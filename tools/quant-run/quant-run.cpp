@@ -263,7 +263,16 @@ double seconds(std::chrono::steady_clock::time_point since) {
       .count();
 }
 
+/// The process's own peak resident set in KiB: VmHWM of /proc/self/status.
+/// Not getrusage's ru_maxrss, which Linux carries across execve: started
+/// from a large process (a Python session, a test runner), quant-run would
+/// report its parent's peak.
 long peakRssKb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0)
+      return std::strtol(line.c_str() + 6, nullptr, 10);
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
   return usage.ru_maxrss;
