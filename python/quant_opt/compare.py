@@ -66,12 +66,17 @@ def quant_run(*args):
 DECODE_TOKENS = 256
 
 
+def prompt_ids(vocab, context):
+    """The speed runs' prompt: min(128, context/4) token ids, spread over the vocabulary."""
+    return ",".join(str(3 + (i * 37) % (vocab - 3)) for i in range(min(128, context // 4)))
+
+
 def speed(plan_path, threads, runs, vocab, context, work):
     """Median prefill and decode tokens/s and peak RSS over `runs` quant-run processes: a prompt
     of min(128, context/4) token ids, then min(256, context/2) greedy tokens."""
-    prompt = min(128, context // 4)
+    ids = prompt_ids(vocab, context)
+    prompt = ids.count(",") + 1
     decode = min(DECODE_TOKENS, context // 2)
-    ids = ",".join(str(3 + (i * 37) % (vocab - 3)) for i in range(prompt))
     figures = []
     for run in range(runs):
         stats = os.path.join(work, "speed.json")
@@ -143,8 +148,7 @@ def cuda_speed(args, keywords, work, name, session):
     """With a GPU: the method compiled for target=cuda, decode and prefill tokens/s there."""
     path = os.path.join(work, name + ".cuda.qplan")
     quant_opt.compile(args.model, output=path, target="cuda", **keywords)
-    prompt = min(128, session.context // 4)
-    ids = ",".join(str(3 + (i * 37) % (session.vocab - 3)) for i in range(prompt))
+    ids = prompt_ids(session.vocab, session.context)
     stats = os.path.join(work, "cuda.json")
     quant_run(path, "--tokens", ids, "-n", min(DECODE_TOKENS, session.context // 2),
               "--print-ids", "-q", "--device", "cuda", "--stats-json", stats)

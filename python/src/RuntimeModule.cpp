@@ -22,9 +22,9 @@
 #include <pybind11/stl.h>
 
 #include <fstream>
+#include <string_view>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <unistd.h>
@@ -65,13 +65,13 @@ struct Plan {
 
   static std::shared_ptr<Plan> fromBytes(const py::bytes &bytes,
                                          const std::string &name) {
-    std::string data = bytes;
+    std::string_view data = bytes;
+    std::vector<uint8_t> copy(data.begin(), data.end());
     std::string error;
     std::unique_ptr<qrt::LoadedPlan> loaded;
     {
       py::gil_scoped_release release;
-      loaded = qrt::LoadedPlan::openMemory(
-          std::vector<uint8_t>(data.begin(), data.end()), error, {}, name);
+      loaded = qrt::LoadedPlan::openMemory(std::move(copy), error, {}, name);
     }
     if (!loaded)
       throw Error(error);
@@ -343,15 +343,11 @@ private:
       throw py::value_error("doc_sep must not be empty");
     if (maxDocs < 0)
       throw py::value_error("max_docs must be >= 0 (0: all)");
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-      throw Error(path + ": cannot read");
-    std::stringstream text;
-    text << in.rdbuf();
-    std::vector<std::string> documents = qrt::splitDocuments(
-        text.str(), docSep, static_cast<size_t>(maxDocs));
-    if (documents.empty())
-      throw Error(path + ": no documents");
+    std::vector<std::string> documents;
+    std::string error;
+    if (!qrt::readDocuments(path, docSep, static_cast<size_t>(maxDocs),
+                            documents, error))
+      throw Error(error);
     return documents;
   }
 
@@ -393,14 +389,11 @@ public:
       // A generation owns the session's position from its first token on:
       // another call in between (logits, a second generator) resets it.
       std::lock_guard<std::mutex> lock(session_->mutex());
-      if (!started_ || s.position() != position_) {
-        if (started_) {
-          error = "the session ran something else during this generation "
-                  "(one generation at a time per session)";
-          ok = false;
-        }
-      }
-      if (ok && !started_) {
+      if (started_ && s.position() != position_) {
+        error = "the session ran something else during this generation "
+                "(one generation at a time per session)";
+        ok = false;
+      } else if (!started_) {
         logits_.resize(static_cast<size_t>(vocab));
         s.reset();
         ok = s.forward(prompt_.data(), static_cast<int64_t>(prompt_.size()),

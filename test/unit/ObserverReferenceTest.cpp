@@ -316,6 +316,19 @@ void compare(func::FuncOp func, ReferenceEvaluator &evaluator,
   }
 }
 
+/// A context with the decoder's dialects, and what compileDecoder puts in it.
+struct CompiledDecoder {
+  static DialectRegistry dialects() {
+    DialectRegistry registry;
+    registry.insert<QLLMDialect, func::FuncDialect>();
+    return registry;
+  }
+  CompiledDecoder() : context(dialects()) { context.loadAllAvailableDialects(); }
+  MLIRContext context;
+  OwningOpRef<ModuleOp> module;
+  std::unique_ptr<qrt::LoadedPlan> plan;
+};
+
 /// The decoder with weights from `seed`, compiled by quant-compile
 /// {compileOptions} into `module`, and its plan opened from memory.
 void compileDecoder(MLIRContext &context, uint32_t seed,
@@ -339,13 +352,10 @@ void compileDecoder(MLIRContext &context, uint32_t seed,
 }
 
 void runAgainstReference(const std::string &compileOptions) {
-  DialectRegistry registry;
-  registry.insert<QLLMDialect, func::FuncDialect>();
-  MLIRContext context(registry);
-  context.loadAllAvailableDialects();
-  OwningOpRef<ModuleOp> module;
-  std::unique_ptr<qrt::LoadedPlan> plan;
-  compileDecoder(context, 7, compileOptions, module, plan);
+  CompiledDecoder compiled;
+  OwningOpRef<ModuleOp> &module = compiled.module;
+  std::unique_ptr<qrt::LoadedPlan> &plan = compiled.plan;
+  compileDecoder(compiled.context, 7, compileOptions, module, plan);
   if (::testing::Test::HasFatalFailure())
     return;
   std::string error;
@@ -429,13 +439,10 @@ TEST(ObserverReferenceTest, ResumedForwardFromAWrittenLayerInput) {
   // then run a forward that skips every step before it, writes the captured
   // input there and stops later; the steps it runs see the same values
   // (the layer's attention reads only its own layer's cache).
-  DialectRegistry registry;
-  registry.insert<QLLMDialect, func::FuncDialect>();
-  MLIRContext context(registry);
-  context.loadAllAvailableDialects();
-  OwningOpRef<ModuleOp> module;
-  std::unique_ptr<qrt::LoadedPlan> plan;
-  compileDecoder(context, 11, "method=fp32", module, plan);
+  CompiledDecoder compiled;
+  OwningOpRef<ModuleOp> &module = compiled.module;
+  std::unique_ptr<qrt::LoadedPlan> &plan = compiled.plan;
+  compileDecoder(compiled.context, 11, "method=fp32", module, plan);
   if (::testing::Test::HasFatalFailure())
     return;
   std::string error;

@@ -507,36 +507,53 @@ void addPlanFigures(qrt::Figures &figures, const Options &o,
   figures.add("arena_bytes", static_cast<int64_t>(session.memory().arenas));
 }
 
+/// "[d/D documents] T tokens, WHAT so far V" on stderr, at most every 2 s
+/// and at the end; nothing when quiet. The line ends on destruction.
+class Progress {
+public:
+  Progress(const Options &o, size_t total, const char *what)
+      : quiet_(o.quiet), total_(total), what_(what),
+        last_(std::chrono::steady_clock::now()) {}
+  ~Progress() {
+    if (!quiet_)
+      std::fputc('\n', stderr);
+  }
+  void report(size_t done, int64_t tokens, double value) {
+    if (quiet_ || (seconds(last_) < 2 && done != total_))
+      return;
+    last_ = std::chrono::steady_clock::now();
+    std::fprintf(stderr,
+                 "\r[%zu/%zu documents] %" PRId64 " tokens, %s so far %.6g",
+                 done, total_, tokens, what_, value);
+  }
+
+private:
+  bool quiet_;
+  size_t total_;
+  const char *what_;
+  std::chrono::steady_clock::time_point last_;
+};
+
 /// --perplexity: over the documents of the file.
 int runPerplexity(const Options &o, qrt::Session &session,
                   const qrt::text::Tokenizer &tokenizer,
                   qrt::Figures &figures) {
-  std::ifstream in(o.perplexity, std::ios::binary);
-  if (!in)
-    return inputError(o.perplexity + ": cannot read: " + std::strerror(errno));
-  std::stringstream text;
-  text << in.rdbuf();
-  std::vector<std::string> documents = qrt::splitDocuments(
-      text.str(), o.docSep, static_cast<size_t>(o.documents));
-  if (documents.empty())
-    return inputError(o.perplexity + ": no documents");
-  qrt::PerplexityResult result;
+  std::vector<std::string> documents;
   std::string error;
+  if (!qrt::readDocuments(o.perplexity, o.docSep,
+                          static_cast<size_t>(o.documents), documents, error))
+    return inputError(error);
+  qrt::PerplexityResult result;
   auto began = std::chrono::steady_clock::now();
-  auto lastReport = began;
-  bool ok = qrt::evaluatePerplexity(
-      session, tokenizer, documents, result, error,
-      [&](size_t done, const qrt::PerplexityResult &r) {
-        if (o.quiet || (seconds(lastReport) < 2 && done != documents.size()))
-          return;
-        lastReport = std::chrono::steady_clock::now();
-        std::fprintf(stderr,
-                     "\r[%zu/%zu documents] %" PRId64
-                     " tokens, perplexity so far %.4f",
-                     done, documents.size(), r.tokens, r.perplexity());
-      });
-  if (!o.quiet)
-    std::fputc('\n', stderr);
+  bool ok;
+  {
+    Progress progress(o, documents.size(), "perplexity");
+    ok = qrt::evaluatePerplexity(
+        session, tokenizer, documents, result, error,
+        [&](size_t done, const qrt::PerplexityResult &r) {
+          progress.report(done, r.tokens, r.perplexity());
+        });
+  }
   if (!ok)
     return fail(error);
   double elapsed = seconds(began);
@@ -568,31 +585,21 @@ int runKlDivergence(const Options &o, const qrt::SessionOptions &options,
       qrt::Session::create(*basePlan, options, error);
   if (!base)
     return fail(o.klBase + ": " + error);
-  std::ifstream in(o.perplexity, std::ios::binary);
-  if (!in)
-    return inputError(o.perplexity + ": cannot read: " + std::strerror(errno));
-  std::stringstream text;
-  text << in.rdbuf();
-  std::vector<std::string> documents = qrt::splitDocuments(
-      text.str(), o.docSep, static_cast<size_t>(o.documents));
-  if (documents.empty())
-    return inputError(o.perplexity + ": no documents");
+  std::vector<std::string> documents;
+  if (!qrt::readDocuments(o.perplexity, o.docSep,
+                          static_cast<size_t>(o.documents), documents, error))
+    return inputError(error);
   qrt::KlDivergenceResult r;
   auto began = std::chrono::steady_clock::now();
-  auto lastReport = began;
-  bool ok = qrt::evaluateKlDivergence(
-      *base, session, tokenizer, documents, r, error,
-      [&](size_t done, const qrt::KlDivergenceResult &so) {
-        if (o.quiet || (seconds(lastReport) < 2 && done != documents.size()))
-          return;
-        lastReport = std::chrono::steady_clock::now();
-        std::fprintf(stderr,
-                     "\r[%zu/%zu documents] %" PRId64
-                     " tokens, KL divergence so far %.6f",
-                     done, documents.size(), so.tokens(), so.meanKl());
-      });
-  if (!o.quiet)
-    std::fputc('\n', stderr);
+  bool ok;
+  {
+    Progress progress(o, documents.size(), "KL divergence");
+    ok = qrt::evaluateKlDivergence(
+        *base, session, tokenizer, documents, r, error,
+        [&](size_t done, const qrt::KlDivergenceResult &so) {
+          progress.report(done, so.tokens(), so.meanKl());
+        });
+  }
   if (!ok)
     return fail(error);
   const double elapsed = seconds(began);

@@ -192,6 +192,9 @@ QRT_AVX2 void int8RowsAvx2(const Int8MatmulArgs &args, int64_t rowBegin,
 // AVX-VNNI (VEX vpdpbusd on ymm: AVX2 CPUs with VNNI, e.g. Alder Lake, Zen 5)
 //===----------------------------------------------------------------------===//
 
+// Its own tile, not a template shared with the AVX2 one: a function built
+// with avxvnni enabled may use VNNI anywhere (the compiler vectorizes the
+// epilogue's loops with it), which the AVX2 build must never run.
 #define QRT_AVXVNNI __attribute__((target("avx2,fma,avxvnni")))
 
 /// 32 unsigned codes of a row from column c (zero past k: they meet the

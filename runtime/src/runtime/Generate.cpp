@@ -3,7 +3,11 @@
 #include "qrt/runtime/Generate.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace qrt {
 
@@ -101,6 +105,24 @@ std::vector<std::string> splitDocuments(const std::string &text,
     start = end + separator.size();
   }
   return documents;
+}
+
+bool readDocuments(const std::string &path, const std::string &separator,
+                   size_t limit, std::vector<std::string> &documents,
+                   std::string &error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = path + ": cannot read: " + std::strerror(errno);
+    return false;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  documents = splitDocuments(text.str(), separator, limit);
+  if (documents.empty()) {
+    error = path + ": no documents";
+    return false;
+  }
+  return true;
 }
 
 double PerplexityResult::perplexity() const { return std::exp(meanNll()); }

@@ -44,6 +44,12 @@ std::vector<std::string> splitDocuments(const std::string &text,
                                         const std::string &separator,
                                         size_t limit);
 
+/// The documents of the text file `path` (splitDocuments). False and
+/// `error` (naming the file) if it cannot be read or has no document.
+bool readDocuments(const std::string &path, const std::string &separator,
+                   size_t limit, std::vector<std::string> &documents,
+                   std::string &error);
+
 struct PerplexityResult {
   int64_t documents = 0;
   /// Predicted tokens (each document's tokens after the first).
