@@ -29,6 +29,7 @@ def compile(onnx_path: str, method: Method = "fp32", *, output: Optional[str] = 
             calibration_seed: int = ..., float_weights: Literal["f32", "f16"] = ...,
             max_context: int = ..., prefill_tokens: int = ..., bos: int = ..., eos: int = ...,
             tokenizer: str = ..., target: Literal["cpu", "cuda"] = ...,
+            activations: Literal["auto", "f32", "int8"] = ...,
             fuse_epilogues: bool = ..., cuda_archs: Sequence[str] = ...) -> Plan: ...
 
 def import_onnx(onnx_path: str, cleanup: bool = True, weightless: bool = True) -> str: ...

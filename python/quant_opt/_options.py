@@ -39,6 +39,9 @@ OPTIONS = {
     "eos": (int, None, "EOS token id"),
     "tokenizer": (str, None, "tokenizer file the runtime uses by default"),
     "target": (str, ("cpu", "cuda"), "kernel target"),
+    "activations": (str, ("auto", "f32", "int8"),
+                    "CPU matmuls with quantized weights: 8-bit activations (int8), f32, or by "
+                    "the scheme (auto)"),
     "fuse_epilogues": (bool, None, "CUDA: fuse residual adds into matmul kernels"),
     "cuda_archs": (list, None, "CUDA: compute_XY and sm_XY targets of NVRTC"),
 }

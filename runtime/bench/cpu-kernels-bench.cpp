@@ -232,6 +232,8 @@ struct QuantFormat {
   /// dequantMatmul.
   bool llmInt8 = false;
   float threshold = 0.0f;
+  /// dequantMatmul with ActivationPrecision::Int8.
+  bool int8Activations = false;
 };
 
 QuantFormat intNFormat(const char *name, int bits, int64_t groupSize,
@@ -353,7 +355,9 @@ void QuantMatmul(benchmark::State &state, QuantFormat format, int64_t m,
     if (format.llmInt8)
       int8Matmul(pool(), x.data(), m, view, format.threshold, y.data());
     else
-      dequantMatmul(pool(), x.data(), m, view, y.data());
+      dequantMatmul(pool(), x.data(), m, view, y.data(),
+                    format.int8Activations ? ActivationPrecision::Int8
+                                           : ActivationPrecision::F32);
   };
   for (const qrt::QuantizedView &view : set.views) // warm-up
     run(view);
@@ -373,7 +377,9 @@ void QuantMatmul(benchmark::State &state, QuantFormat format, int64_t m,
   state.counters["bits/weight"] = set.weights[0].layout.bitsPerWeight();
   state.SetLabel(std::string(isaName()) +
                  (format.llmInt8 ? std::string(" (") + int8KernelName() + ")"
-                                 : std::string()) +
+                  : format.int8Activations
+                      ? std::string(" (") + int8ActivationKernelName() + ")"
+                      : std::string()) +
                  ", " + std::to_string(set.views.size()) + " matrices");
 }
 
@@ -472,10 +478,32 @@ void registerAll() {
           ->Unit(benchmark::kMillisecond)
           ->MinTime(1.0);
     }
-  for (const QuantFormat &format : {quantFormats[0], quantFormats[4]})
+  // The same weights with 8-bit activations (integer dot products).
+  std::vector<QuantFormat> int8ActivationFormats;
+  for (QuantFormat format :
+       {quantFormats[0], quantFormats[1], quantFormats[2], quantFormats[3],
+        quantFormats[4], quantFormats[6], quantFormats[7],
+        intNFormat("int4-g32-sym-f16", 4, 32, true)}) {
+    format.int8Activations = true;
+    int8ActivationFormats.push_back(format);
+  }
+  for (const QuantFormat &format : int8ActivationFormats)
     for (const Shape &shape : shapes) {
       std::string name =
-          std::string("QuantGEMM/m64/") + format.name + "/" + shape.name;
+          std::string("QuantGEMV/a8/") + format.name + "/" + shape.name;
+      benchmark::RegisterBenchmark(name.c_str(), QuantMatmul, format, 1,
+                                   shape.k, shape.n)
+          ->Unit(benchmark::kMillisecond)
+          ->MinTime(1.0);
+    }
+  for (const QuantFormat &format :
+       {quantFormats[0], quantFormats[4], int8ActivationFormats[0],
+        int8ActivationFormats[4]})
+    for (const Shape &shape : shapes) {
+      std::string name =
+          std::string("QuantGEMM/m64/") +
+          (format.int8Activations ? "a8/" : "") + format.name + "/" +
+          shape.name;
       benchmark::RegisterBenchmark(name.c_str(), QuantMatmul, format, 64,
                                    shape.k, shape.n)
           ->Unit(benchmark::kMillisecond)

@@ -3,12 +3,16 @@
 # one run on the same machine (a benchmark, not a test):
 #   runtime/bench/decode-vs-llamacpp.sh [-L LAYERS] [-p PROMPT] [-n TOKENS] [-r RUNS]
 #                                       [-t "THREADS ..."] [-i "native avx2"]
+#                                       [-s "SCHEMES ..."]
 # The model: dim 4096, hidden 11008, 32 heads, vocab 32000, LAYERS layers
 # (default 8: far past the caches), random weights.
 #  - ours: weightless plans (python/llama2c_to_onnx.py --random --weightless,
 #    quant-translate --weightless: the runtime synthesizes the weights) for
 #    int4 g32 symmetric (Q4_0's bytes), int4 g128, NF4 and int8 (the output
-#    projection quantized too, as in llama.cpp's files), run by
+#    projection quantized too, as in llama.cpp's files), each with the
+#    scheme's default activations (8-bit for the integer schemes), plus
+#    NF4 with 8-bit activations (nf4-a8) and, by -s, int4-g128-f32 /
+#    int4-g32-sym-f32 / int8-f32 (f32 activations); run by
 #    quant-run on a prompt of PROMPT random ids (prefill, default 128) then
 #    TOKENS greedy tokens (decode, default 32), the median of RUNS runs (3),
 #    under each kernel build (native and AVX2, forced with QRT_ISA);
@@ -27,6 +31,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${QUANT_BUILD_DIR:-$root/build}"
 layers=8 prompt=128 tokens=32 runs=3 threads="1 $(nproc)" isas="native avx2"
+order="int4-g32-sym int4-g128 nf4 nf4-a8 int8"
 while [ $# -gt 0 ]; do
   case "$1" in
     -L) layers="$2"; shift 2 ;;
@@ -35,8 +40,9 @@ while [ $# -gt 0 ]; do
     -r) runs="$2"; shift 2 ;;
     -t) threads="$2"; shift 2 ;;
     -i) isas="$2"; shift 2 ;;
+    -s) order="$2"; shift 2 ;;
     *) echo "usage: $0 [-L LAYERS] [-p PROMPT] [-n TOKENS] [-r RUNS] [-t \"THREADS ...\"]" \
-            "[-i \"native avx2\"]" >&2; exit 2 ;;
+            "[-i \"native avx2\"] [-s \"SCHEMES ...\"]" >&2; exit 2 ;;
   esac
 done
 
@@ -53,9 +59,13 @@ declare -A schemes=(
   [int4-g128]="method=int4 group-size=128"
   [nf4]="method=nf4"
   [int8]="method=int8"
+  [nf4-a8]="method=nf4 activations=int8"
+  [int4-g32-sym-f32]="method=int4 group-size=32 symmetric=true activations=f32"
+  [int4-g128-f32]="method=int4 group-size=128 activations=f32"
+  [int8-f32]="method=int8 activations=f32"
 )
-order="int4-g32-sym int4-g128 nf4 int8"
 for name in $order; do
+  [ -n "${schemes[$name]:-}" ] || { echo "unknown scheme $name (${!schemes[*]})" >&2; exit 2; }
   "$build/bin/quant-translate" --onnx-to-plan --weightless \
     --compile-options="${schemes[$name]} quantize-output=true max-context=$((prompt + tokens + 64))" \
     "$onnx" -o "$work/$name.qplan"
@@ -131,9 +141,17 @@ for t in sorted({r["threads"] for r in rows if r["kind"] == "bandwidth"}):
     bw = next(r["gbps"] for r in rows if r["kind"] == "bandwidth" and r["threads"] == t)
     print("\n## %d thread(s), read bandwidth %.1f GB/s\n" % (t, bw))
     print("| runtime | scheme | ISA | weight bytes/token | decode tok/s | of the bandwidth limit "
-          "| prefill tok/s |")
-    print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
+          "| prefill tok/s | decode / llama.cpp Q4_0 | prefill / llama.cpp Q4_0 |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     ours = [r for r in rows if r["kind"] == "ours" and r["threads"] == t]
+    q4 = [r for r in rows if r["kind"] == "llama.cpp" and r["threads_asked"] == t
+          and r["type"] == "q4_0"]
+
+    def ratios(decode, prefill):
+        if not q4:
+            return "| - | - |"
+        return "| %.2fx | %.2fx |" % (decode / q4[0]["tg_tok_s_llama_internal"],
+                                      prefill / q4[0]["pp_tok_s_llama_internal"])
     for key in sorted({(r["scheme"], r["isa_asked"]) for r in ours},
                       key=lambda k: (k[1], k[0])):
         runs = [r for r in ours if (r["scheme"], r["isa_asked"]) == key]
@@ -146,8 +164,9 @@ for t in sorted({r["threads"] for r in rows if r["kind"] == "bandwidth"}):
         stored = r0.get("synthesized_weights_bytes") or r0["weights_bytes"]
         per_token = stored - 32000 * 4096 * 4 + 4096 * 4
         limit = bw * 1e9 / per_token
-        print("| ours | %s | %s | %.0f MB | %.2f | %.0f%% | %.1f |" % (
-            key[0], r0["isa"], per_token / 1e6, decode, 100 * decode / limit, prefill))
+        print("| ours | %s | %s | %.0f MB | %.2f | %.0f%% | %.1f %s" % (
+            key[0], r0["isa"], per_token / 1e6, decode, 100 * decode / limit, prefill,
+            ratios(decode, prefill)))
     for r in rows:
         if r["kind"] == "llama.cpp" and r["threads_asked"] == t:
             # Its file less the embedding table (in the file's type: Q4_0 18
@@ -155,7 +174,8 @@ for t in sorted({r["threads"] for r in rows if r["kind"] == "bandwidth"}):
             per_weight = {"q4_0": 18 / 32, "q8_0": 34 / 32}[r["type"]]
             per_token = r["size_MiB"] * 2**20 - (32000 - 1) * 4096 * per_weight
             tg = r["tg_tok_s_llama_internal"]
-            print("| llama.cpp | %s | %s | %.0f MB | %.2f | %.0f%% | %.1f |" % (
+            print("| llama.cpp | %s | %s | %.0f MB | %.2f | %.0f%% | %.1f %s" % (
                 r["type"], r.get("cpu_backend", "?"), per_token / 1e6, tg,
-                100 * tg * per_token / (bw * 1e9), r["pp_tok_s_llama_internal"]))
+                100 * tg * per_token / (bw * 1e9), r["pp_tok_s_llama_internal"],
+                ratios(tg, r["pp_tok_s_llama_internal"])))
 PY

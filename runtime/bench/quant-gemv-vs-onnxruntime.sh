@@ -6,9 +6,12 @@
 # Weights: 4 bits, groups (blocks) of 128, asymmetric (zero points), on the
 # Llama-2-7B MLP shapes N=11008,K=4096 and N=4096,K=11008, with 16 layers'
 # worth of distinct random weights cycled (>= 360 MB, far past the caches);
-# activations f32, M=1.
-#  - ours: dequantMatmul through qrt-cpu-bench (QuantGEMV/int4-g128-asym-f16
-#    rows: f16 scales), and its ReadBandwidth rows (a 1 GiB streaming sum);
+# M=1.
+#  - ours: dequantMatmul through qrt-cpu-bench, with 8-bit activations
+#    (QuantGEMV/a8/int4-g128-asym-f16 rows, quant-compile's default for
+#    this scheme; integer dot products like ORT's accuracy_level 4) and with
+#    f32 activations (QuantGEMV/int4-g128-asym-f16); f16 scales; and its
+#    ReadBandwidth rows (a 1 GiB streaming sum);
 #  - onnxruntime-node 1.30: one model per shape of 16 MatMulNBits nodes
 #    (bits 4, block_size 128, accuracy_level 4, uint8 zero points; scales
 #    f32, the type of its input) that all read x [1, K], built with
@@ -78,7 +81,7 @@ PY
 rm -f "$work"/ours-*.json "$work/ort.jsonl"
 for round in $(seq 1 "$rounds"); do
   QRT_BENCH_THREADS="$threads" "$build/bin/qrt-cpu-bench" \
-    --benchmark_filter='^(ReadBandwidth/1GiB|QuantGEMV/int4-g128-asym-f16/)' \
+    --benchmark_filter='^(ReadBandwidth/1GiB|QuantGEMV/(a8/)?int4-g128-asym-f16/)' \
     --benchmark_format=json --benchmark_out="$work/ours-$round.json" \
     --benchmark_out_format=json >/dev/null
   for shape in 11008x4096 4096x11008; do
@@ -104,8 +107,10 @@ for r in range(1, rounds + 1):
         if name.startswith("ReadBandwidth"):
             best_bw = max(best_bw, b["GB/s"])
         elif name.startswith("QuantGEMV"):
-            k, n = (int(v) for v in name.split("/")[2].split("x"))  # K x N
-            ours.setdefault((n, k), []).append(b["us/token"] * 1e-6)
+            parts = name.split("/")
+            a8 = parts[1] == "a8"
+            k, n = (int(v) for v in parts[3 if a8 else 2].split("x"))  # K x N
+            ours.setdefault((n, k, a8), []).append(b["us/token"] * 1e-6)
 ort = {}
 for line in open(f"{work}/ort.jsonl"):
     entry = json.loads(line)
@@ -120,14 +125,16 @@ print(f"int4 g128 asymmetric GEMV, M=1, {threads} threads, {rounds} rounds (best
       f"16 distinct weights cycled; ours: isa {isa}, f16 scales; onnxruntime: MatMulNBits "
       f"accuracy_level 4, f32 scales")
 print(f"read bandwidth (ReadBandwidth, best): {best_bw:.1f} GB/s")
-print(f"{'N x K':>13} | {'ours us':>8} {'GB/s':>6} {'of BW':>6} | {'ORT us':>8} {'GB/s':>6} "
-      f"{'of BW':>6} | {'ours vs ORT':>11}")
+print(f"{'N x K':>13} | {'ours':>9} | {'ours us':>8} {'GB/s':>6} {'of BW':>6} | {'ORT us':>8} "
+      f"{'GB/s':>6} {'of BW':>6} | {'ours vs ORT':>11}")
 for n, k in ((11008, 4096), (4096, 11008)):
-    t_ours, t_ort = min(ours[(n, k)]), min(ort[(n, k)])
-    g_ours = packed_bytes(n, k, 2) / t_ours * 1e-9
-    g_ort = packed_bytes(n, k, 4) / t_ort * 1e-9
-    print(f"{n:>5} x {k:<5} | {t_ours * 1e6:8.1f} {g_ours:6.1f} {g_ours / best_bw:6.2f} | "
-          f"{t_ort * 1e6:8.1f} {g_ort:6.1f} {g_ort / best_bw:6.2f} | {t_ort / t_ours:10.2f}x")
+    for a8 in (True, False):
+        t_ours, t_ort = min(ours[(n, k, a8)]), min(ort[(n, k)])
+        g_ours = packed_bytes(n, k, 2) / t_ours * 1e-9
+        g_ort = packed_bytes(n, k, 4) / t_ort * 1e-9
+        print(f"{n:>5} x {k:<5} | {'a8' if a8 else 'f32 act.':>9} | {t_ours * 1e6:8.1f} "
+              f"{g_ours:6.1f} {g_ours / best_bw:6.2f} | {t_ort * 1e6:8.1f} {g_ort:6.1f} "
+              f"{g_ort / best_bw:6.2f} | {t_ort / t_ours:10.2f}x")
 print("GB/s: packed weight bytes per GEMV (codes + scales + zero points) / time; "
       "'ours vs ORT': ORT time / our time (higher: ours faster)")
 PY

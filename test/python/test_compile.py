@@ -43,7 +43,7 @@ def test_compile_equals_quant_translate(onnx, plans, data, tmp_path):
     plan = quant_opt.compile(onnx, method="int4", group_size=128, tokenizer=data["tokenizer"],
                              output=str(out))
     assert isinstance(plan, quant_opt.Plan)
-    assert plan.info["schemes"] == "int4 g128 asym F16 scales"
+    assert plan.info["schemes"] == "int4 g128 asym F16 scales, 8-bit activations in blocks of 32"
     assert out.read_bytes() == open(plans["int4"], "rb").read()
     session = quant_opt.Session(plan, threads=1)
     reference = quant_opt.Session(plans["int4"], threads=1)

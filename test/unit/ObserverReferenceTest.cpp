@@ -12,7 +12,8 @@
 // quantized projections (dequant_matmul steps, evaluated from the packed
 // components), and for LLM.int8() (int8_matmul steps: the evaluator's own
 // 8-bit activations and outlier columns, at a threshold of 0.5 that this
-// model's activations cross).
+// model's activations cross), and for int4 g32 and int8 weights with 8-bit
+// activations (int8_activations: the evaluator's own blocks of 32).
 //
 //===----------------------------------------------------------------------===//
 
@@ -498,6 +499,14 @@ TEST(ObserverReferenceTest, FloatPlanStepsMatchTheReferenceEvaluator) {
 
 TEST(ObserverReferenceTest, LlmInt8PlanStepsMatchTheReferenceEvaluator) {
   runAgainstReference("method=llm-int8 outlier-threshold=0.5");
+}
+
+// 8-bit activations (dequant_matmul steps with int8_activations): the
+// evaluator rounds each block of 32 input columns itself.
+TEST(ObserverReferenceTest, Int8ActivationPlanStepsMatchTheReferenceEvaluator) {
+  runAgainstReference(
+      "method=int4 group-size=32 quantize-output=true activations=int8");
+  runAgainstReference("method=int8 activations=int8");
 }
 
 TEST(ObserverReferenceTest, QuantizedPlanStepsMatchTheReferenceEvaluator) {

@@ -17,6 +17,11 @@ test/e2e/reference/llama2c_numpy.py --perplexity --quant SCHEME, whose quantizer
 tokens) next to the round-to-nearest rows of the same storage; their numpy reference is
 test/e2e/reference/gptq_reference.py (numpy model, numpy GPTQ, the same calibration).
 
+A scheme name may end in @f32 or @int8: the same weights with quant-compile's `activations=f32` or
+`activations=int8` (and the numpy reference's --activations); without it, both take the scheme's
+default (8-bit activations for 4- and 8-bit integer codes, docs/quantization.md). The last column
+says which the plan has.
+
 --check fails (exit 1) unless: int8 is within 0.2% of fp32 (ours), every scheme is within 0.5% of
 the numpy reference of the same scheme, quantized bytes are within 1% of the theoretical size,
 and (with --gptq) GPTQ int4 g128 has perplexity <= 3.88.
@@ -97,6 +102,18 @@ for name, (options, _, _) in GPTQ.items():
 PERPLEXITY = re.compile(r"perplexity: ([0-9.]+) \(([0-9]+) tokens, ([0-9]+) documents\)")
 
 
+def split_scheme(name):
+    """'int4-g128@f32' -> ('int4-g128', 'f32'); no suffix -> (name, 'auto')."""
+    base, _, activations = name.partition("@")
+    return base, activations or "auto"
+
+
+def compile_options(scheme):
+    base, activations = split_scheme(scheme)
+    options = COMPILE_OPTIONS[base]
+    return options if activations == "auto" else options + " activations=" + activations
+
+
 def run(command, **kwargs):
     result = subprocess.run(command, capture_output=True, text=True, **kwargs)
     if result.returncode != 0:
@@ -113,6 +130,7 @@ def perplexity_of(output, what):
 
 
 def theoretical(ckpt, scheme):
+    scheme = split_scheme(scheme)[0]
     if scheme in GPTQ:  # stored as its round-to-nearest scheme (act order folded)
         scheme = GPTQ[scheme][2]
     total = weights = 0
@@ -127,13 +145,15 @@ def ours(args, work, scheme):
     bin_dir = os.path.join(args.build, "bin")
     plan = os.path.join(work, scheme + ".qplan")
     run([os.path.join(bin_dir, "quant-translate"), "--onnx-to-plan", args.onnx,
-         "--compile-options=" + COMPILE_OPTIONS[scheme].format(text=args.text) +
+         "--compile-options=" + compile_options(scheme).format(text=args.text) +
          " tokenizer=" + args.tokenizer,
          "-o", plan])
     info = run([os.path.join(bin_dir, "quant-run"), plan, "--info"])
     m = re.search(r"quantized: ([0-9]+) matrices \(([^)]*)\), ([0-9]+) weights in ([0-9]+) bytes",
                   info)
     quantized = int(m.group(4)) if m else 0
+    activations = ("llm-int8" if m and "outlier threshold" in m.group(2) else
+                   "int8 (blocks of 32)" if m and "8-bit activations" in m.group(2) else "f32")
     start = time.time()
     stats = os.path.join(work, scheme + ".stats.json")
     out = run([os.path.join(bin_dir, "quant-run"), plan, "--perplexity", args.text,
@@ -142,6 +162,7 @@ def ours(args, work, scheme):
     with open(stats) as f:
         figures = json.load(f)
     row = {"ppl": ppl, "tokens": tokens, "docs": docs, "plan_quantized_bytes": quantized,
+           "activations": activations,
            "plan_bytes": os.path.getsize(plan), "seconds": time.time() - start}
     # LLM.int8(): the outlier columns quant-run counted at every int8 matmul.
     for key in ("llm_int8_matmul_calls", "llm_int8_columns", "llm_int8_outlier_columns"):
@@ -162,9 +183,10 @@ def reference(args, scheme):
                    "--perplexity", args.text, "--max-docs", str(args.max_docs)]
                   + GPTQ[scheme][1].split(), env=env)
     else:
+        base, activations = split_scheme(scheme)
         out = run([sys.executable, os.path.join(REFERENCE, "llama2c_numpy.py"), args.checkpoint,
                    args.tokenizer, "--perplexity", args.text, "--max-docs", str(args.max_docs),
-                   "--quant", scheme], env=env)
+                   "--quant", base, "--activations", activations], env=env)
     ppl, tokens, docs = perplexity_of(out, "numpy " + scheme)
     return {"ppl": ppl, "tokens": tokens, "docs": docs, "seconds": time.time() - start}
 
@@ -195,7 +217,8 @@ def main(argv):
                 if s not in schemes:
                     schemes.append(s)
     for s in schemes:
-        if s not in COMPILE_OPTIONS:
+        if split_scheme(s)[0] not in COMPILE_OPTIONS or split_scheme(s)[1] not in (
+                "auto", "f32", "int8"):
             parser.error("unknown scheme %r (%s)" % (s, ", ".join(COMPILE_OPTIONS)))
     if args.check and "fp32" not in schemes:
         schemes.insert(0, "fp32")
@@ -209,15 +232,15 @@ def main(argv):
         with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
             mine = {s: pool.submit(ours, args, work, s) for s in schemes}
             refs = {s: pool.submit(reference, args, s) for s in schemes}
-            rows = {s: {"scheme": s, "options": COMPILE_OPTIONS[s], "ours": mine[s].result(),
+            rows = {s: {"scheme": s, "options": compile_options(s), "ours": mine[s].result(),
                         "numpy": refs[s].result()} for s in schemes}
 
     failures = []
     fp32 = rows.get("fp32", {}).get("ours", {}).get("ppl")
     print("| scheme | quant-compile options | bits/weight | quantized bytes (plan / theory) "
           "| perplexity (quant-run) | numpy reference | ours vs numpy | vs fp32 "
-          "| vs round to nearest |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| vs round to nearest | activations |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for s in schemes:
         row = rows[s]
         bytes_theory, weights = theoretical(ckpt, s)
@@ -232,12 +255,12 @@ def main(argv):
         row["vs_rtn"] = ((o["ppl"] - rtn["ours"]["ppl"]) / rtn["ours"]["ppl"]
                          if rtn else None)
         options = row["options"].replace(" calibration={text}", "")
-        print("| %s | `%s` | %.3f | %s / %d | %.6f | %.6f | %+.4f%% | %s | %s |" % (
+        print("| %s | `%s` | %.3f | %s / %d | %.6f | %.6f | %+.4f%% | %s | %s | %s |" % (
             s, options, row["bits_per_weight"],
             "(float)" if s == "fp32" else str(plan_bytes), bytes_theory, o["ppl"],
             n["ppl"], 100 * row["vs_numpy"],
             "%+.3f%%" % (100 * row["vs_fp32"]) if fp32 else "-",
-            "%+.3f%%" % (100 * row["vs_rtn"]) if rtn else "-"))
+            "%+.3f%%" % (100 * row["vs_rtn"]) if rtn else "-", o["activations"]))
         if o["tokens"] != n["tokens"] or o["docs"] != n["docs"]:
             failures.append("%s: %d tokens / %d documents, numpy %d / %d" % (
                 s, o["tokens"], o["docs"], n["tokens"], n["docs"]))

@@ -57,7 +57,7 @@ FailureOr<std::vector<uint8_t>> calibrationPlan(ModuleOp module,
   pm.addPass(createQLLMLayoutWeightsPass(layout));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  pm.addNestedPass<func::FuncOp>(createQLLMSelectKernelsPass(Target::cpu));
+  pm.addNestedPass<func::FuncOp>(createQLLMSelectKernelsPass(TargetOptions()));
   pm.addNestedPass<func::FuncOp>(createQLLMPlanMemoryPass());
   FailureOr<std::vector<uint8_t>> bytes = failure();
   if (succeeded(pm.run(*clone)))

@@ -174,6 +174,10 @@ struct QLLMSelectKernelsPass
       if (!choice)
         return op->emitError() << "has no " << nameOf(options.target)
                                << " kernel: " << why;
+      if (auto dq = dyn_cast<DequantMatmulOp>(op);
+          dq && choice.kernel == Kernel::dequant_matmul &&
+          failed(chooseActivations(dq)))
+        return WalkResult::interrupt();
       op->removeAttr(choice.kernel ? kStorageAttrName : kKernelAttrName);
       if (choice.kernel)
         op->setAttr(kKernelAttrName, KernelAttr::get(ctx, *choice.kernel));
@@ -185,13 +189,48 @@ struct QLLMSelectKernelsPass
       signalPassFailure();
   }
 
+  /// Sets or clears `int8_activations` on a dequant_matmul as the
+  /// `activations` option says.
+  LogicalResult chooseActivations(DequantMatmulOp dq) {
+    Attribute scheme = dq.getWeight().getType().getScheme();
+    const bool supported = int8ActivationsSupported(scheme);
+    bool int8 = false;
+    switch (options.activations) {
+    case ActivationChoice::f32:
+      break;
+    case ActivationChoice::int8:
+      if (options.target == Target::cuda)
+        return dq.emitError() << "activations=int8: the cuda target's "
+                                 "kernels keep f32 activations";
+      if (!supported)
+        return dq.emitError()
+               << "activations=int8: " << scheme
+               << " has no 8-bit-activation kernel (4 or 8 bits, groups of "
+                  "32, 64, a multiple of 128 or whole rows, no act order); "
+                  "use activations=auto";
+      int8 = true;
+      break;
+    case ActivationChoice::byScheme:
+      // Integer codes: the rounding costs at most 0.05% perplexity on
+      // stories260K (docs/quantization.md). NF4 and FP4 would also round
+      // their code values to 127ths: 0.1-0.2%.
+      int8 = options.target == Target::cpu && supported &&
+             isa<IntQuantAttr>(scheme);
+      break;
+    }
+    dq.setInt8Activations(int8);
+    return success();
+  }
+
   TargetOptionSet<Pass> options{*this};
 };
 
 } // namespace
 
-std::unique_ptr<Pass> mlir::qllm::createQLLMSelectKernelsPass(Target target) {
+std::unique_ptr<Pass>
+mlir::qllm::createQLLMSelectKernelsPass(const TargetOptions &options) {
   auto pass = std::make_unique<QLLMSelectKernelsPass>();
-  pass->options.target = target;
+  pass->options.target = options.target;
+  pass->options.activations = options.activations;
   return pass;
 }

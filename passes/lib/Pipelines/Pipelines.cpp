@@ -60,7 +60,8 @@ void mlir::qllm::buildCompilePipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   Target target = options.target.target;
-  pm.addNestedPass<func::FuncOp>(createQLLMSelectKernelsPass(target));
+  pm.addNestedPass<func::FuncOp>(
+      createQLLMSelectKernelsPass(options.target.values()));
   pm.addNestedPass<func::FuncOp>(createQLLMPlanMemoryPass());
   if (target == Target::cuda)
     pm.addPass(createQLLMGenerateCudaPass(options.cuda.values()));

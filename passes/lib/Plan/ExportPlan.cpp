@@ -280,6 +280,7 @@ PlanExporter::stepParameters(Operation *op, Kernel kernel,
     auto matmul = cast<DequantMatmulOp>(op);
     if (std::optional<APFloat> threshold = matmul.getOutlierThreshold())
       step.outlierThreshold = threshold->convertToFloat();
+    step.int8Activations = matmul.getInt8Activations();
     if (failed(quantizedInputs(matmul, step)))
       return failure();
     return SmallVector<Value>{};

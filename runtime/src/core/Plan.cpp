@@ -157,6 +157,8 @@ QuantizedFigures quantizedFigures(const fb::Plan &plan) {
                     (q->symmetric() ? " sym" : " asym") +
                     (q->act_order() ? " act-order (g_idx)" : "") + " " +
                     fb::EnumNameDType(q->scale_type()) + " scales";
+      if (step->int8_activations())
+        name += ", 8-bit activations in blocks of 32";
       if (step->kernel() == fb::Kernel::Int8MatMul) {
         std::ostringstream threshold;
         threshold << step->outlier_threshold();

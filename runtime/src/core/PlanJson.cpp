@@ -107,6 +107,8 @@ void step(std::ostream &os, const fb::Step &s) {
   case fb::Kernel::Int8MatMul:
     if (s.kernel() == fb::Kernel::Int8MatMul)
       os << ", \"outlier_threshold\": " << s.outlier_threshold();
+    if (s.int8_activations())
+      os << ", \"int8_activations\": true";
     if (const fb::QuantScheme *q = s.quant()) {
       os << ", \"quant\": {\"kind\": \"" << fb::EnumNameQuantKind(q->kind())
          << "\", \"rows\": " << q->rows() << ", \"cols\": " << q->cols()

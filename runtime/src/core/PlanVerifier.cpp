@@ -374,6 +374,20 @@ bool Verifier::checkDequantMatMul(StepCheck &s) {
   std::string problem;
   if (!quantizedViewOf(s.step.quant(), view, problem))
     return s.fail(": ", problem);
+  if (s.step.int8_activations()) {
+    if (s.step.kernel() != fb::Kernel::DequantMatMul)
+      return s.fail(": only dequant_matmul takes int8_activations");
+    const bool supported = view.kind == QuantizedView::Kind::Float4
+                               ? int8ActivationsSupported(view.float4)
+                               : int8ActivationsSupported(view.intN);
+    if (!supported)
+      return s.fail(": int8_activations: the weight's scheme has no "
+                    "8-bit-activation kernel (4 or 8 bits, groups of 32, 64, "
+                    "a multiple of 128 or whole rows, no act order)");
+    if (plan->targets() && plan->targets()->size() > 0)
+      return s.fail(": int8_activations in a plan with target code (its "
+                    "kernels keep f32 activations)");
+  }
   WeightLayout layout = view.layout();
   if (s.inputs != 1 + layout.components.size() || s.outputs != 1)
     return s.fail(": dequant_matmul takes x and the ",

@@ -107,7 +107,7 @@ flatbuffers::Offset<fb::Step> Builder::step(const StepDesc &s) {
   return fb::CreateStep(fbb, s.kernel, inputs, outputs, name, s.epsilon,
                         s.scale, s.causal, s.layer, s.heads, s.kvHeads,
                         s.headDim, s.convention, s.rotaryDim, s.rotaryBase,
-                        quant, s.outlierThreshold);
+                        quant, s.outlierThreshold, s.int8Activations);
 }
 
 flatbuffers::Offset<fb::Entry> Builder::entry(const EntryDesc &e) {

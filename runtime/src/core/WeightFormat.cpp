@@ -262,4 +262,20 @@ void unpackCodes(const uint8_t *packed, int64_t count, int bits,
     codes[i] = unpackCode(packed, i, bits);
 }
 
+namespace {
+bool int8ActivationGroups(int64_t groupSize) {
+  return groupSize == kPerChannel || groupSize == 32 || groupSize == 64 ||
+         (groupSize > 0 && groupSize % 128 == 0);
+}
+} // namespace
+
+bool int8ActivationsSupported(const IntNScheme &scheme) {
+  return (scheme.bits == 4 || scheme.bits == 8) && !scheme.actOrder &&
+         int8ActivationGroups(scheme.groupSize);
+}
+
+bool int8ActivationsSupported(const Float4Scheme &scheme) {
+  return int8ActivationGroups(scheme.blockSize);
+}
+
 } // namespace qrt

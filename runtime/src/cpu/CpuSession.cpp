@@ -232,7 +232,10 @@ bool CpuSession::runStep(size_t entryIndex, uint32_t index,
   case fb::Kernel::DequantMatMul: {
     const QuantizedView &w = e.quantized[index];
     cpu::dequantMatmul(pool, arenaPtr(in[0]), elements(in[0]) / w.cols, w,
-                       arenaPtr(out));
+                       arenaPtr(out),
+                       step->int8_activations()
+                           ? cpu::ActivationPrecision::Int8
+                           : cpu::ActivationPrecision::F32);
     break;
   }
   case fb::Kernel::Int8MatMul: {

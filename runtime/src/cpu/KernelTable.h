@@ -120,6 +120,20 @@ struct Int8Kernel {
 /// the AVX2 one; scalar).
 Int8Kernel int8KernelFor(Isa isa);
 
+/// dequantMatmul with ActivationPrecision::Int8 (DotKernels.cpp); w has
+/// rows and columns, int8ActivationsSupported(w).
+void dotMatmul(ThreadPool &pool, const float *x, int64_t m,
+               const QuantizedView &w, float *y);
+
+/// Items per chunk of a parallel loop so that a chunk holds at least ~64K
+/// multiply-adds (or bytes moved): below that, waking a thread costs more
+/// than it saves.
+inline int64_t grainFor(int64_t workPerItem) {
+  constexpr int64_t kMinWorkPerChunk = 1 << 16;
+  const int64_t work = workPerItem > 1 ? workPerItem : 1;
+  return kMinWorkPerChunk / work > 1 ? kMinWorkPerChunk / work : 1;
+}
+
 const KernelTable &scalarKernels();
 const KernelTable &avx2Kernels();
 const KernelTable &avx512Kernels();

@@ -21,6 +21,7 @@
 namespace qrt::cpu {
 namespace {
 
+using detail::grainFor;
 using detail::KernelTable;
 
 bool cpuSupports(Isa isa) {
@@ -86,14 +87,6 @@ std::atomic<const KernelTable *> &activeTableSlot() {
 
 const KernelTable &kernels() {
   return *activeTableSlot().load(std::memory_order_relaxed);
-}
-
-/// Items per chunk so that a chunk holds at least ~64K multiply-adds (or
-/// bytes moved): below that, waking a thread costs more than it saves.
-int64_t grainFor(int64_t workPerItem) {
-  constexpr int64_t kMinWorkPerChunk = 1 << 16;
-  return std::max<int64_t>(1, kMinWorkPerChunk /
-                                  std::max<int64_t>(1, workPerItem));
 }
 
 } // namespace
@@ -346,13 +339,18 @@ const float *transposeBlocks(const float *x, int64_t k, int64_t block) {
 } // namespace
 
 void dequantMatmul(ThreadPool &pool, const float *x, int64_t m,
-                   const QuantizedView &w, float *y) {
+                   const QuantizedView &w, float *y,
+                   ActivationPrecision activations) {
   assert(m >= 0 && w.rows >= 0 && w.cols >= 0);
   const int64_t n = w.rows, k = w.cols;
   if (m <= 0 || n <= 0)
     return;
   if (k <= 0) {
     std::fill(y, y + m * n, 0.0f);
+    return;
+  }
+  if (activations == ActivationPrecision::Int8) {
+    detail::dotMatmul(pool, x, m, w, y);
     return;
   }
   const KernelTable &table = kernels();

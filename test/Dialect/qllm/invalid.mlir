@@ -266,6 +266,30 @@ func.func @f(%x: tensor<2x6xf16>, %q: !qllm.qtensor<4x6, #qllm.intq<bits = 8, gr
   return
 }
 
+// -----
+
+func.func @f(%x: tensor<2x6xf32>, %q: !qllm.qtensor<4x6, #qllm.intq<bits = 3, group_size = 32>>) {
+  // expected-error @+1 {{'qllm.dequant_matmul' op int8_activations: #qllm.intq<bits = 3, group_size = 32> has no 8-bit-activation kernel (4 or 8 bits, groups of 32, 64, a multiple of 128 or whole rows, no act order)}}
+  %y = qllm.dequant_matmul %x, %q {int8_activations} : (tensor<2x6xf32>, !qllm.qtensor<4x6, #qllm.intq<bits = 3, group_size = 32>>) -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x6xf32>, %q: !qllm.qtensor<4x6, #qllm.intq<bits = 4, group_size = 96>>) {
+  // expected-error @+1 {{'qllm.dequant_matmul' op int8_activations: #qllm.intq<bits = 4, group_size = 96> has no 8-bit-activation kernel}}
+  %y = qllm.dequant_matmul %x, %q {int8_activations} : (tensor<2x6xf32>, !qllm.qtensor<4x6, #qllm.intq<bits = 4, group_size = 96>>) -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x6xf32>, %q: !qllm.qtensor<4x6, #qllm.intq<bits = 8, group_size = per_channel, symmetric = true>>) {
+  // expected-error @+1 {{'qllm.dequant_matmul' op int8_activations and outlier_threshold exclude each other}}
+  %y = qllm.dequant_matmul %x, %q {int8_activations, outlier_threshold = 6.0 : f32} : (tensor<2x6xf32>, !qllm.qtensor<4x6, #qllm.intq<bits = 8, group_size = per_channel, symmetric = true>>) -> tensor<2x4xf32>
+  return
+}
+
 //===----------------------------------------------------------------------===//
 // LLM operations
 //===----------------------------------------------------------------------===//

@@ -64,6 +64,10 @@ func.func @int8_per_channel_outliers(%x: tensor<1x?x172xf16>) -> tensor<1x?x64xf
   // CHECK: qllm.dequant_matmul %{{.*}}, %{{.*}} {outlier_threshold = 6.000000e+00 : f32}
   %y = qllm.dequant_matmul %x, %q {outlier_threshold = 6.0 : f32}
          : (tensor<1x?x172xf16>, !qllm.qtensor<64x172, #qllm.intq<bits = 8, group_size = per_channel, symmetric = true, scale_type = f32>>) -> tensor<1x?x64xf16>
+  // 8-bit activations in blocks of 32 (qllm-select-kernels sets them).
+  // CHECK: qllm.dequant_matmul %{{.*}}, %{{.*}} {int8_activations}
+  %a = qllm.dequant_matmul %x, %q {int8_activations}
+         : (tensor<1x?x172xf16>, !qllm.qtensor<64x172, #qllm.intq<bits = 8, group_size = per_channel, symmetric = true, scale_type = f32>>) -> tensor<1x?x64xf16>
   // A threshold of 0: 8-bit activations without outlier columns.
   // CHECK: qllm.dequant_matmul %{{.*}}, %{{.*}} {outlier_threshold = 0.000000e+00 : f32}
   %z = qllm.dequant_matmul %x, %q {outlier_threshold = 0.0 : f32}

@@ -9,6 +9,14 @@ quant-compile options, decodes N tokens greedily from BOS with `quant-run --prin
 compares the ids with `llama2c_numpy.py --generate N --quant SCHEME` (the independent quantizer
 and forward pass). Also requires int8's ids to equal fp32's. Prints one line per scheme; exit 1 on
 any difference.
+
+Plans with 8-bit activations (the integer schemes by default) round each activation to 127ths of
+its block's maximum; the reference rounds the same way, but its activations differ from ours in
+the last float bits (summation order), so a value within that of a rounding boundary can go the
+other way and greedy decoding can part some tokens later. For those schemes a difference passes
+when, teacher-forced on our ids (`llama2c_numpy.py --all-logits`), each of our tokens is within
+MARGIN logits of the reference's best at its position, and our ids equal the reference's up to the
+first difference.
 """
 
 import argparse
@@ -17,6 +25,8 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from llama2c_numpy import default_int8_activations  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "tools", "scripts"))
 
 from importlib.machinery import SourceFileLoader  # noqa: E402
@@ -26,8 +36,28 @@ table = SourceFileLoader(
 ).load_module()
 
 
+# A rounding flip changes one activation by 1/127 of its block's maximum, and the logits by a few
+# hundredths to tenths on stories260K; the difference it causes is a near tie (measured: int4 g32
+# symmetric parts at id 59 of 64 with a gap of 0.011).
+MARGIN = 0.1
+
+
 def ids_of(text):
     return [int(t) for t in text.replace(",", " ").split()]
+
+
+def teacher_forced_gap(args, scheme, got):
+    """The largest (reference's best logit - its logit of our token) over our generated ids,
+    the reference fed BOS and our ids."""
+    import numpy as np
+    sys.path.insert(0, HERE)
+    logits_path = os.path.join(args.work, scheme + ".forced.npy")
+    ids = [1] + got
+    table.run([sys.executable, os.path.join(HERE, "llama2c_numpy.py"), args.checkpoint,
+               "--no-tokenizer", "--all-logits", ",".join(map(str, ids[:-1])), "--out",
+               logits_path, "--quant", scheme])
+    logits = np.load(logits_path)
+    return max(float(logits[i].max() - logits[i][ids[i + 1]]) for i in range(len(got)))
 
 
 def main(argv):
@@ -52,10 +82,21 @@ def main(argv):
                                       str(args.n), "--quant", scheme]).splitlines()[0])
         ours[scheme] = got
         same = got == reference
-        print("%s: %d ids, %s the numpy reference" % (
-            scheme, len(got), "same as" if same else "DIFFERENT from"))
-        if not same:
-            failures.append("%s: ours %s, numpy %s" % (scheme, got, reference))
+        if same or not default_int8_activations(scheme):
+            print("%s: %d ids, %s the numpy reference" % (
+                scheme, len(got), "same as" if same else "DIFFERENT from"))
+            if not same:
+                failures.append("%s: ours %s, numpy %s" % (scheme, got, reference))
+        else:
+            first = next(i for i, (a, b) in enumerate(zip(got + [None], reference)) if a != b)
+            gap = teacher_forced_gap(args, scheme, got)
+            good = gap <= MARGIN and len(got) == len(reference)
+            print("%s: %d ids, same as the numpy reference up to id %d, then within its 8-bit "
+                  "activations' rounding (teacher-forced gap %.3f <= %.2f)%s" % (
+                      scheme, len(got), first, gap, MARGIN, "" if good else ": FAILED"))
+            if not good:
+                failures.append("%s: ours %s, numpy %s, teacher-forced gap %.3f" % (
+                    scheme, got, reference, gap))
         if len(got) == 0:
             failures.append("%s: generated nothing" % scheme)
     if "int8" in ours and "fp32" in ours:

@@ -76,6 +76,12 @@ def main(argv):
     p.add_argument("--scale-type", default="f16")
     p.add_argument("--perplexity")
     p.add_argument("--max-docs", type=int, default=200)
+    p.add_argument("--activations", default="auto", choices=("auto", "f32", "int8"),
+                   help="--perplexity: the projections' inputs rounded to 8 bits per block of 32 "
+                        "(llama2c_numpy.round_activations) or not; auto as quant-compile's "
+                        "default (int8 for 4 and 8 bits with groups of 32, 64, a multiple of 128 "
+                        "or per channel). With act order the plan rounds its permuted input, "
+                        "which this reference does not model: auto is f32 there.")
     p.add_argument("--hessians")
     p.add_argument("--rtol", type=float, default=1e-4)
     args = p.parse_args(argv)
@@ -113,6 +119,13 @@ def main(argv):
                 w[layer] = gptq_numpy.dequantize_gptq(result, args.bits)
                 setattr(ckpt, array, w)
     if args.perplexity:
+        # The calibration above ran with float activations, as the compiler's calibration plan
+        # (float weights) does.
+        groups = args.group_size
+        model.int8_activations = (
+            args.activations == "int8" or
+            (args.activations == "auto" and not args.act_order and args.bits in (4, 8) and
+             (groups <= 0 or groups in (32, 64) or groups % 128 == 0)))
         ppl, tokens, docs = llama2c_numpy.perplexity(model, args.tokenizer, args.perplexity,
                                                      args.max_docs)
         print("perplexity: %.6f (%d tokens, %d documents)" % (ppl, tokens, docs))

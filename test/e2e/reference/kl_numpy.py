@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """KL divergence of a quantized llama2.c model against the float one, in numpy.
 
-  kl_numpy.py CHECKPOINT TOKENIZER --text FILE --quant SCHEME [--max-docs N] [--json OUT]
+  kl_numpy.py CHECKPOINT TOKENIZER --text FILE --quant SCHEME [--activations auto|f32|int8]
+              [--max-docs N] [--json OUT]
 
 An independent reference of `quant-run PLAN --kl-divergence BASE --perplexity FILE` (sharing no
 code with the C++): for each of the first N documents of FILE (split on <|endoftext|>, stripped,
@@ -9,7 +10,8 @@ empty ones dropped), the tokens BOS + encode(document), truncated to the model's
 through llama2c_numpy.forward_sequence twice: with the float checkpoint (the base) and with its
 projections quantized by SCHEME (quant_numpy / llm_int8_numpy, as `--quant` does). Per predicted
 token t (every token but a document's last): KL(base || plan) = sum_v p_base(v) (log p_base(v) -
-log p_plan(v)) with float64 log-softmaxes, whether the argmaxes agree, and the negative
+log p_plan(v)) with float64 log-softmaxes (the plan's projection inputs rounded as
+llama2c_numpy.py's --activations says, by default as quant-compile's default for SCHEME), whether the argmaxes agree, and the negative
 log-likelihoods of the next token. Prints
 
   kl: MEAN stderr SE p99 P99 top1 AGREEMENT ppl_base PB ppl PLAN tokens T documents D
@@ -39,10 +41,10 @@ def log_softmax(logits):
     return logits - top - np.log(np.exp(logits - top).sum(axis=-1, keepdims=True))
 
 
-def model_for(checkpoint, scheme):
+def model_for(checkpoint, scheme, activations="auto"):
     """A llama2c_numpy model of `checkpoint` with SCHEME applied as its --quant does."""
     ckpt = copy.deepcopy(checkpoint)
-    llama2c_numpy.quantize_projections(ckpt, scheme)
+    llama2c_numpy.quantize_projections(ckpt, scheme, activations)
     return llama2c_numpy.Model(ckpt)
 
 
@@ -52,13 +54,14 @@ def main(argv):
     parser.add_argument("tokenizer")
     parser.add_argument("--text", required=True)
     parser.add_argument("--quant", required=True)
+    parser.add_argument("--activations", default="auto", choices=("auto", "f32", "int8"))
     parser.add_argument("--max-docs", type=int, default=200)
     parser.add_argument("--json")
     args = parser.parse_args(argv)
 
     checkpoint = llama2c_numpy.Checkpoint(args.checkpoint)
     base = model_for(checkpoint, "fp32")
-    plan = model_for(checkpoint, args.quant)
+    plan = model_for(checkpoint, args.quant, args.activations)
     tokenizer = Llama2cTokenizer(args.tokenizer)
     with open(args.text, encoding="utf-8") as f:
         documents = llama2c_numpy.split_documents(f.read(), args.max_docs)

@@ -33,6 +33,14 @@ classifier (the token embedding when the header's vocab_size is positive).
       projection matmul through llm_int8_numpy.matmul on the activations of that call: the
       whole sequence at once in the whole-sequence forward (so outlier columns are decided
       over all its tokens), one token in the token-by-token one.
+  ... --activations auto|f32|int8
+      the projections' inputs as the CPU plans of quant-compile's `activations` option take them:
+      int8 rounds each row of a projection's input, per block of 32 columns (the last one
+      shorter), to rint(x * (127 / max|x|)) (float32 product, ties to even; 0 for an all-zero
+      block) times max|x| / 127 before the matmul; f32 leaves them; auto (the default) is int8
+      for integer schemes of 4 or 8 bits whose groups are 32, 64, a multiple of 128 or whole
+      rows (int8, int4-g32/-g64/-g128[-sym]), f32 for the rest (fp32, nf4, fp4, llm-int8, other
+      bit widths and group sizes).
   ... --chunk N
       every projection matmul of the whole-sequence forward takes at most N rows (tokens) at a
       time, as a runtime that prefills N tokens per step does (LLM.int8() then decides outlier
@@ -187,7 +195,34 @@ class LlmInt8Projections:
         return lines
 
 
-def quantize_projections(ckpt, scheme):
+def round_activations(x):
+    """x [..., k] (float32) rounded to 8 bits per block of 32 along the last axis and returned
+    dequantized (float32): the activations of a plan step with int8_activations."""
+    x = np.asarray(x, dtype=F32)
+    k = x.shape[-1]
+    out = np.empty_like(x)
+    for c0 in range(0, k, 32):
+        block = x[..., c0:c0 + 32]
+        absmax = np.max(np.abs(block), axis=-1, keepdims=True)
+        safe = np.where(absmax > 0, absmax, F32(1.0)).astype(F32)
+        codes = np.rint(block * (F32(127.0) / safe)).astype(F32)
+        codes = np.where(absmax > 0, codes, F32(0.0))
+        out[..., c0:c0 + 32] = codes * (safe / F32(127.0))
+    return out
+
+
+def default_int8_activations(scheme):
+    """quant-compile's activations=auto: int8 for integer codes of 4 or 8 bits whose groups are
+    32, 64, a multiple of 128 or whole rows; f32 otherwise."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import quant_numpy
+    s = quant_numpy.parse_scheme(scheme)
+    if s.kind != "int" or s.bits not in (4, 8):
+        return False
+    return s.group_size is None or s.group_size in (32, 64) or s.group_size % 128 == 0
+
+
+def quantize_projections(ckpt, scheme, activations="auto"):
     """Replaces every projection of `ckpt` by its quantized-dequantized value (quant_numpy).
     llm-int8 schemes also set ckpt.llm_int8 (LlmInt8Projections), which Model's projections
     then run through."""
@@ -197,6 +232,12 @@ def quantize_projections(ckpt, scheme):
         scheme = quant_numpy.parse_scheme(scheme)
     except quant_numpy.SchemeError as e:
         raise InputError(str(e))
+    if activations not in ("auto", "f32", "int8"):
+        raise InputError("--activations is auto, f32 or int8, got %r" % activations)
+    if activations == "int8" and scheme.kind == "llm-int8":
+        raise InputError("llm-int8 rounds its activations its own way: no --activations int8")
+    ckpt.int8_activations = (default_int8_activations(scheme) if activations == "auto"
+                             else activations == "int8")
     if scheme.kind == "fp32":
         return
     if scheme.kind == "llm-int8":
@@ -216,6 +257,7 @@ class Model:
     def __init__(self, ckpt, chunk=None):
         self.c = ckpt
         self.llm_int8 = getattr(ckpt, "llm_int8", None)
+        self.int8_activations = getattr(ckpt, "int8_activations", False)
         if chunk is not None and chunk <= 0:
             raise InputError("the chunk size must be positive, got %d" % chunk)
         self.chunk = chunk
@@ -237,6 +279,8 @@ class Model:
                                    for i in range(0, x.shape[0], self.chunk)])
         if self.llm_int8 is not None:
             return self.llm_int8.matmul(name, layer, x)
+        if self.int8_activations:
+            x = round_activations(x)
         w = getattr(self.c, name)[layer]
         return w @ x if x.ndim == 1 else x @ w.T
 
@@ -411,6 +455,9 @@ def main(argv):
                              "none; int8, int4-g32/-g64/-g128[-sym], nf4, nf4-dq, fp4, fp4-dq); "
                              "llm-int8[-t<T>]: LLM.int8() projection matmuls, outlier "
                              "threshold T (default 6, 0: none)")
+    parser.add_argument("--activations", default="auto", choices=("auto", "f32", "int8"),
+                        help="the projections' inputs: rounded to 8 bits per block of 32 (int8), "
+                             "float (f32), or as quant-compile's default for the scheme (auto)")
     parser.add_argument("--chunk", type=int, metavar="N",
                         help="whole-sequence forward: at most N tokens per projection matmul "
                              "(default: the whole sequence)")
@@ -430,7 +477,7 @@ def main(argv):
 
     try:
         ckpt = Checkpoint(args.checkpoint)
-        quantize_projections(ckpt, args.quant)
+        quantize_projections(ckpt, args.quant, args.activations)
         if args.outlier_stats and getattr(ckpt, "llm_int8", None) is None:
             raise InputError("--outlier-stats needs --quant llm-int8[-t<T>]")
         pieces = None if args.no_tokenizer else read_tokenizer(args.tokenizer, ckpt.vocab_size)

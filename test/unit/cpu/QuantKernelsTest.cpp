@@ -214,28 +214,82 @@ protected:
                       : weight.view(format.intN);
   }
 
+  /// The reference of ActivationPrecision::Int8 (Kernels.h), in double from
+  /// the stated rule: x rounded to int8 per block of 32 columns, weights as
+  /// integers (intN codes minus zero points; NF4/FP4: round(127 * value),
+  /// scale absmax / 127). bound: 1e-5 of the sum of the terms' magnitudes,
+  /// zero points counted apart (the kernels subtract them per group).
+  void int8Reference(const QuantizedView &w, const std::vector<float> &x,
+                     int64_t m, std::vector<double> &ref,
+                     std::vector<double> &bound) {
+    const int64_t n = w.rows, k = w.cols, block = 32;
+    std::vector<int> a(static_cast<size_t>(k));
+    std::vector<float> d(static_cast<size_t>((k + block - 1) / block));
+    const bool table = w.kind == QuantizedView::Kind::Float4;
+    for (int64_t t = 0; t < m; ++t) {
+      const float *row = x.data() + t * k;
+      for (int64_t c0 = 0; c0 < k; c0 += block) {
+        float absmax = 0.0f;
+        for (int64_t c = c0; c < std::min(k, c0 + block); ++c)
+          absmax = std::max(absmax, std::fabs(row[c]));
+        d[c0 / block] = absmax / 127.0f;
+        for (int64_t c = c0; c < std::min(k, c0 + block); ++c)
+          a[c] = absmax > 0.0f ? static_cast<int>(std::nearbyint(
+                                     row[c] * (127.0f / absmax)))
+                               : 0;
+      }
+      for (int64_t j = 0; j < n; ++j) {
+        double sum = 0, magnitude = 0;
+        for (int64_t c = 0; c < k; ++c) {
+          const int64_t g = w.groupOf(c);
+          const int code = unpackCode(w.data + j * w.rowBytes(), c, w.bits());
+          double value, zero, scale = w.scale(j, g);
+          if (table) {
+            value = std::nearbyint(127.0 *
+                                   float4CodeValues(w.float4.codes)[code]);
+            zero = 0;
+            scale /= 127.0;
+          } else {
+            value = code;
+            zero = w.zeroPoint(j, g);
+          }
+          const double factor = scale * d[c / block] * a[c];
+          sum += factor * (value - zero);
+          magnitude += std::fabs(factor) * (std::fabs(value) + zero);
+        }
+        ref[t * n + j] = sum;
+        bound[t * n + j] = 1e-5 * magnitude + 1e-6;
+      }
+    }
+  }
+
   /// dequantMatmul of random x [m, cols] with w under every build, with
   /// 1, 2 or 3 threads (in turn), against dequantizeRows and a double
-  /// matmul. Also checks that nothing past y is written.
-  void check(const QuantizedView &w, int64_t m, const std::string &what) {
+  /// matmul (or int8Reference). Also checks that nothing past y is written.
+  void check(const QuantizedView &w, int64_t m, const std::string &what,
+             ActivationPrecision activations = ActivationPrecision::F32) {
     const int64_t n = w.rows, k = w.cols;
     std::vector<float> x = uniform(m * k, -1.0f, 1.0f);
-    std::vector<float> dequantized(static_cast<size_t>(n * k));
-    dequantizeRows(w, 0, n, dequantized.data());
     std::vector<double> ref(static_cast<size_t>(m * n)),
         bound(static_cast<size_t>(m * n));
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < n; ++j) {
-        double sum = 0, sumAbs = 0;
-        const float *xr = x.data() + i * k, *wr = dequantized.data() + j * k;
-        for (int64_t c = 0; c < k; ++c) {
-          double product = static_cast<double>(xr[c]) * wr[c];
-          sum += product;
-          sumAbs += std::fabs(product);
+    if (activations == ActivationPrecision::Int8) {
+      int8Reference(w, x, m, ref, bound);
+    } else {
+      std::vector<float> dequantized(static_cast<size_t>(n * k));
+      dequantizeRows(w, 0, n, dequantized.data());
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          double sum = 0, sumAbs = 0;
+          const float *xr = x.data() + i * k, *wr = dequantized.data() + j * k;
+          for (int64_t c = 0; c < k; ++c) {
+            double product = static_cast<double>(xr[c]) * wr[c];
+            sum += product;
+            sumAbs += std::fabs(product);
+          }
+          ref[i * n + j] = sum;
+          bound[i * n + j] = 1e-5 * sumAbs + 1e-6;
         }
-        ref[i * n + j] = sum;
-        bound[i * n + j] = 1e-5 * sumAbs + 1e-6;
-      }
+    }
     const int64_t guard = 16;
     int isaIndex = 0;
     for (Isa isa : isas()) {
@@ -243,10 +297,14 @@ protected:
       int threads = 1 + (caseIndex + isaIndex++) % 3;
       std::vector<float> y(static_cast<size_t>(m * n + guard),
                            std::numeric_limits<float>::quiet_NaN());
-      dequantMatmul(pool(threads), x.data(), m, w, y.data());
+      dequantMatmul(pool(threads), x.data(), m, w, y.data(), activations);
       SCOPED_TRACE(testing::Message()
                    << what << ", m " << m << " k " << k << " n " << n << ", "
-                   << isaLabel(isa) << ", " << threads << " threads");
+                   << isaLabel(isa) << " ("
+                   << (activations == ActivationPrecision::Int8
+                           ? int8ActivationKernelName()
+                           : "f32 activations")
+                   << "), " << threads << " threads");
       for (int64_t e = 0; e < m * n; ++e)
         ASSERT_NEAR(y[e], ref[e], bound[e])
             << "at row " << e / n << " column " << e % n;
@@ -258,7 +316,8 @@ protected:
 
   /// Every k in {1, 7, 64, 172, 256, 4109} with every n in {1, 3, 67}, m
   /// taking 1, 2, 5 and 33 in turn.
-  void checkShapes(const Format &format, bool fromQuantizer = false) {
+  void checkShapes(const Format &format, bool fromQuantizer = false,
+                   ActivationPrecision activations = ActivationPrecision::F32) {
     static const int64_t ks[] = {1, 7, 64, 172, 256, 4096 + 13};
     static const int64_t ns[] = {1, 3, 67};
     static const int64_t ms[] = {1, 2, 5, 33};
@@ -277,7 +336,8 @@ protected:
           weight = randomWeight(format, n, k);
         }
         check(viewOf(weight, format), m,
-              format.name() + (fromQuantizer ? " (quantized)" : " (random)"));
+              format.name() + (fromQuantizer ? " (quantized)" : " (random)"),
+              activations);
         if (HasFatalFailure())
           return;
       }
@@ -405,6 +465,113 @@ TEST_F(QuantKernelsTest, EveryThreadCountOnTheDecodeShape) {
     for (int64_t m : {1, 3})
       check(viewOf(weight, format), m, format.name());
   }
+}
+
+//===----------------------------------------------------------------------===//
+// dequantMatmul with 8-bit activations
+//===----------------------------------------------------------------------===//
+
+// Every supported format: 4-bit intN, NF4, FP4, 8-bit intN; groups of 32,
+// 64, 128, 256 and whole rows; every scale type and double quantization;
+// random and quantizer-made weights; every shape of checkShapes (k = 1 and 7
+// end inside the first block, 172 inside a group, 4109 past the last whole
+// step of every build).
+TEST_F(QuantKernelsTest, Int8ActivationsEveryFormat) {
+  const auto int8 = ActivationPrecision::Int8;
+  for (int bits : {4, 8})
+    for (bool symmetric : {true, false})
+      for (int64_t groupSize : {int64_t(32), int64_t(64), int64_t(128),
+                                int64_t(256), kPerChannel}) {
+        Format format = intNFormat(bits, symmetric, groupSize, ScaleType::F16);
+        ASSERT_TRUE(int8ActivationsSupported(
+            viewOf(randomWeight(format, 2, 64), format)));
+        checkShapes(format, false, int8);
+        checkShapes(format, true, int8);
+        if (HasFatalFailure())
+          return;
+      }
+  for (ScaleType scaleType : {ScaleType::F32, ScaleType::BF16}) {
+    checkShapes(intNFormat(4, false, 128, scaleType), true, int8);
+    checkShapes(intNFormat(8, true, kPerChannel, scaleType), true, int8);
+  }
+  for (Float4Codes codes : {Float4Codes::NF4, Float4Codes::FP4})
+    for (int64_t blockSize : {64, 32, 128}) {
+      checkShapes(nf4Format(blockSize, false, ScaleType::F16, 256, codes),
+                  false, int8);
+      checkShapes(nf4Format(blockSize, true, ScaleType::F32, 256, codes), true,
+                  int8);
+      if (HasFatalFailure())
+        return;
+    }
+}
+
+TEST_F(QuantKernelsTest, Int8ActivationsLargerBatchesAndThreads) {
+  const Format formats[] = {
+      intNFormat(4, false, 128, ScaleType::F16),
+      intNFormat(4, true, 32, ScaleType::F16),
+      intNFormat(8, true, kPerChannel, ScaleType::F16),
+      nf4Format(64, true),
+  };
+  for (const Format &format : formats)
+    for (int64_t m : {1, 2, 3, 4, 5, 9, 70}) {
+      QuantizedWeight weight = randomWeight(format, 13, 2100);
+      check(viewOf(weight, format), m, format.name(),
+            ActivationPrecision::Int8);
+      if (HasFatalFailure())
+        return;
+    }
+  Format format = intNFormat(4, true, 32, ScaleType::F16);
+  QuantizedWeight weight = randomWeight(format, 301, 4096 + 13);
+  for (int threads = 1; threads <= 3; ++threads) {
+    caseIndex = threads - 1;
+    check(viewOf(weight, format), 1, format.name(), ActivationPrecision::Int8);
+  }
+}
+
+// Blocks that round exactly: codes of x * 127 / max|x| on a tie go to the
+// even integer, an all-zero block gives zero, a block's own max gives 127.
+TEST_F(QuantKernelsTest, Int8ActivationsRounding) {
+  Format format = intNFormat(8, true, kPerChannel, ScaleType::F32);
+  const int64_t k = 64;
+  QuantizedWeight weight = randomWeight(format, 1, k);
+  // One weight row of codes 129 (value 1 * scale) at columns 0 and 1, 128
+  // (zero) elsewhere, scale 1: y = the dequantized activations at 0 and 1.
+  std::fill(weight.components[0].begin(), weight.components[0].end(), 128);
+  weight.components[0][0] = weight.components[0][1] = 129;
+  const float one = 1.0f;
+  std::memcpy(weight.components[1].data(), &one, 4);
+  QuantizedView w = viewOf(weight, format);
+  // Block 0: max 127 -> d = 1, 2.5 rounds to 2 and 3.5 to 4 (ties to even).
+  std::vector<float> x(k, 0.0f);
+  x[0] = 2.5f;
+  x[1] = 3.5f;
+  x[31] = -127.0f;
+  for (Isa isa : isas()) {
+    ASSERT_TRUE(setIsa(isa));
+    float y = -1.0f;
+    dequantMatmul(pool(1), x.data(), 1, w, &y, ActivationPrecision::Int8);
+    EXPECT_EQ(y, 6.0f) << isaLabel(isa);
+    // An all-zero block: nothing, not NaN.
+    std::vector<float> zeros(k, 0.0f);
+    dequantMatmul(pool(1), zeros.data(), 1, w, &y, ActivationPrecision::Int8);
+    EXPECT_EQ(y, 0.0f) << isaLabel(isa);
+  }
+}
+
+// What has no integer path is refused by int8ActivationsSupported.
+TEST_F(QuantKernelsTest, Int8ActivationsSupportedFormats) {
+  auto supported = [&](const Format &format) {
+    QuantizedWeight weight = randomWeight(format, 2, 256);
+    return int8ActivationsSupported(viewOf(weight, format));
+  };
+  EXPECT_TRUE(supported(intNFormat(4, false, 512, ScaleType::F16)));
+  EXPECT_TRUE(supported(nf4Format(64, true)));
+  EXPECT_FALSE(supported(intNFormat(3, false, 128, ScaleType::F16)));
+  EXPECT_FALSE(supported(intNFormat(2, true, 32, ScaleType::F16)));
+  EXPECT_FALSE(supported(intNFormat(4, false, 128, ScaleType::F16, true)));
+  EXPECT_FALSE(supported(intNFormat(4, false, 96, ScaleType::F16)));
+  EXPECT_FALSE(supported(intNFormat(8, false, 16, ScaleType::F16)));
+  EXPECT_FALSE(supported(nf4Format(100, false)));
 }
 
 //===----------------------------------------------------------------------===//

@@ -959,6 +959,20 @@ std::vector<Corruption> quantizedCorruptions() {
          step.kernel = fb::Kernel::Int8MatMul;
          step.outlierThreshold = std::numeric_limits<float>::infinity();
        }},
+      // 8-bit activations where no kernel has them.
+      {"int8_activations of an act-order weight",
+       "int8_activations: the weight's scheme has no 8-bit-activation kernel",
+       [=](PlanDesc &s) { stepNamed(s, P, wv).int8Activations = true; }},
+      {"int8_activations with groups of 8",
+       "int8_activations: the weight's scheme has no 8-bit-activation kernel",
+       [=](PlanDesc &s) { stepNamed(s, D, wq).int8Activations = true; }},
+      {"int8_activations on an int8_matmul",
+       "only dequant_matmul takes int8_activations",
+       [=](PlanDesc &s) {
+         StepDesc &step = stepNamed(s, P, wo);
+         step.kernel = fb::Kernel::Int8MatMul;
+         step.int8Activations = true;
+       }},
       // The number of components.
       {"zero points missing", "dequant_matmul takes x and the 3 components",
        [=](PlanDesc &s) {

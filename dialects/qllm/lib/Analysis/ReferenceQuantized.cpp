@@ -118,8 +118,40 @@ R dequantMatmul(OpContext &ctx) {
   out.shape = x->shape;
   out.shape.back() = n;
   int64_t rowsX = x->numElements() / std::max<int64_t>(k, 1);
-  std::optional<APFloat> threshold =
-      cast<DequantMatmulOp>(ctx.getOp()).getOutlierThreshold();
+  auto op = cast<DequantMatmulOp>(ctx.getOp());
+  std::optional<APFloat> threshold = op.getOutlierThreshold();
+  if (op.getInt8Activations()) {
+    // The op's description: x rounded to 8 bits per block of 32 columns,
+    // round(f32(x) * (127 / absmax)) (f32 product, ties to even) times
+    // absmax / 127, multiplied with the dequantized weight. (NF4 and FP4
+    // would need their code values rounded to 127ths.)
+    if (!isa<IntQuantAttr>(op.getWeight().getType().getScheme()))
+      return ctx.fail("reference int8_activations of NF4 and FP4 weights is "
+                      "not available yet");
+    std::vector<double> a(static_cast<size_t>(k));
+    for (int64_t r = 0; r < rowsX; ++r) {
+      for (int64_t l0 = 0; l0 < k; l0 += 32) {
+        const int64_t l1 = std::min(k, l0 + 32);
+        float absmax = 0.0f;
+        for (int64_t l = l0; l < l1; ++l)
+          absmax = std::max(
+              absmax, std::fabs(static_cast<float>(x->data[r * k + l])));
+        for (int64_t l = l0; l < l1; ++l)
+          a[l] = absmax > 0.0f
+                     ? std::nearbyint(static_cast<float>(x->data[r * k + l]) *
+                                      (127.0f / absmax)) *
+                           (static_cast<double>(absmax) / 127.0)
+                     : 0.0;
+      }
+      for (int64_t j = 0; j < n; ++j) {
+        double sum = 0;
+        for (int64_t l = 0; l < k; ++l)
+          sum += a[l] * w->data[j * k + l];
+        out.data.push_back(ctx.round(sum));
+      }
+    }
+    return out;
+  }
   if (!threshold) {
     for (int64_t r = 0; r < rowsX; ++r)
       for (int64_t j = 0; j < n; ++j) {

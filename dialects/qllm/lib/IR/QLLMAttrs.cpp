@@ -166,3 +166,11 @@ std::optional<::qrt::Float4Scheme> mlir::qllm::float4SchemeOf(Attribute scheme) 
     return fp4.getScheme();
   return std::nullopt;
 }
+
+bool mlir::qllm::int8ActivationsSupported(Attribute scheme) {
+  if (auto intq = dyn_cast_or_null<IntQuantAttr>(scheme))
+    return ::qrt::int8ActivationsSupported(intq.getScheme());
+  if (std::optional<::qrt::Float4Scheme> float4 = float4SchemeOf(scheme))
+    return ::qrt::int8ActivationsSupported(*float4);
+  return false;
+}

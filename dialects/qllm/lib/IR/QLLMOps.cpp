@@ -202,6 +202,16 @@ LogicalResult DequantMatmulOp::verify() {
       return emitOpError() << "outlier_threshold must be finite and >= 0, got "
                            << threshold;
   }
+  if (getInt8Activations()) {
+    if (getOutlierThreshold())
+      return emitOpError() << "int8_activations and outlier_threshold "
+                              "exclude each other";
+    if (!int8ActivationsSupported(weight.getScheme()))
+      return emitOpError()
+             << "int8_activations: " << weight.getScheme()
+             << " has no 8-bit-activation kernel (4 or 8 bits, groups of 32, "
+                "64, a multiple of 128 or whole rows, no act order)";
+  }
   return success();
 }
 

@@ -39,6 +39,9 @@ enum class ScaleTypeChoice { byMethod, f32, f16, bf16 };
 enum class SymmetryChoice { byMethod, symmetric, asymmetric };
 /// Floating-point storage of weights.
 enum class FloatStorage { f32, f16 };
+/// Whether CPU matmuls with quantized weights round their activations to 8
+/// bits (integer dot products): by the weight's scheme, never, or always.
+enum class ActivationChoice { byScheme, f32, int8 };
 /// How calibration text becomes token samples.
 enum class CalibrationMode { documents, windows };
 
@@ -93,6 +96,12 @@ struct EntryOptions {
   int64_t bos = 1;
   int64_t eos = 2;
   std::string tokenizer;
+};
+
+/// The kernels of a plan (qllm-select-kernels).
+struct TargetOptions {
+  Target target = Target::cpu;
+  ActivationChoice activations = ActivationChoice::byScheme;
 };
 
 /// The CUDA code of a plan (qllm-generate-cuda).
@@ -424,9 +433,32 @@ template <typename Owner> struct TargetOptionSet {
                llvm::cl::init(Target::cpu),
                llvm::cl::values(clEnumValN(Target::cpu, "cpu", "CPU kernels"),
                                 clEnumValN(Target::cuda, "cuda",
-                                           "generated CUDA kernels"))) {}
+                                           "generated CUDA kernels"))),
+        activations(
+            owner, "activations",
+            llvm::cl::desc(
+                "CPU matmuls with quantized weights: round the activations "
+                "to 8 bits per block of 32 and multiply in integers (int8), "
+                "keep them f32 (f32), or by the scheme (auto: int8 for 4- "
+                "and 8-bit integer codes, f32 for NF4, FP4, act order and "
+                "the cuda target)"),
+            llvm::cl::init(ActivationChoice::byScheme),
+            llvm::cl::values(
+                clEnumValN(ActivationChoice::byScheme, "auto",
+                           "by the weight's scheme"),
+                clEnumValN(ActivationChoice::f32, "f32", "f32 activations"),
+                clEnumValN(ActivationChoice::int8, "int8",
+                           "8-bit activations wherever a kernel exists"))) {}
+
+  TargetOptions values() const {
+    TargetOptions o;
+    o.target = target;
+    o.activations = activations;
+    return o;
+  }
 
   Option<Target> target;
+  Option<ActivationChoice> activations;
 };
 
 template <typename Owner> struct CudaOptionSet {

@@ -22,7 +22,7 @@ std::unique_ptr<Pass>
 createQLLMQuantizeWeightsPass(const QuantizeOptions &options);
 std::unique_ptr<Pass>
 createQLLMSpecializeEntriesPass(const EntryOptions &options);
-std::unique_ptr<Pass> createQLLMSelectKernelsPass(Target target);
+std::unique_ptr<Pass> createQLLMSelectKernelsPass(const TargetOptions &options);
 /// qllm-gptq (library QuantGptq): `tokenizer` tokenizes the calibration text.
 std::unique_ptr<Pass> createQLLMGptqPass(const QuantizeOptions &quantize,
                                          const GptqPassOptions &gptq,

@@ -313,8 +313,13 @@ def QLLMSelectKernelsPass : Pass<"qllm-select-kernels", "::mlir::func::FuncOp"> 
     storage casts and the `quantized_weight`s that assemble them. An op
     without a kernel is an error naming it and its source location.
 
-    Option (quant/Passes/Options.h, shared with quant-compile): `target`
-    (cpu, cuda).
+    Options (quant/Passes/Options.h, shared with quant-compile): `target`
+    (cpu, cuda); `activations` (auto, f32, int8): whether a
+    `dequant_matmul` gets `int8_activations` (the CPU rounds its input to 8
+    bits and multiplies in integers). `auto` sets it for 4- and 8-bit
+    integer codes on the cpu target, where the runtime has the kernels;
+    `int8` for every dequant_matmul, an error for a weight without such a
+    kernel or with the cuda target.
   }];
   let dependentDialects = ["::mlir::qllm::QLLMDialect"];
 }

@@ -70,6 +70,7 @@ struct StepDesc {
   int32_t layer = 0, heads = 0, kvHeads = 0, headDim = 0, rotaryDim = 0;
   fb::RotaryConvention convention = fb::RotaryConvention::Interleaved;
   float outlierThreshold = 0;
+  bool int8Activations = false;
   /// Written as Step.quant when set.
   std::optional<QuantDesc> quant;
 };

@@ -109,6 +109,14 @@ ElementKind elementKindOf(ScaleType type);
 std::string validate(const IntNScheme &scheme);
 std::string validate(const Float4Scheme &scheme);
 
+/// Whether the CPU has 8-bit-activation kernels for weights stored in
+/// `scheme` (qrt::cpu::dequantMatmul with ActivationPrecision::Int8): 4-bit
+/// and 8-bit codes without act order, and NF4 and FP4, with groups of whole
+/// rows, 32 or 64 columns or a multiple of 128 (a block of 32 activations
+/// then never straddles two groups).
+bool int8ActivationsSupported(const IntNScheme &scheme);
+bool int8ActivationsSupported(const Float4Scheme &scheme);
+
 /// Component shapes of a [rows, cols] weight. The scheme must be valid and
 /// rows, cols positive.
 WeightLayout layoutFor(const IntNScheme &scheme, int64_t rows, int64_t cols);

@@ -137,25 +137,50 @@ Isa defaultIsa();
 // Quantized weights
 //===----------------------------------------------------------------------===//
 
+/// How dequantMatmul treats the activations.
+enum class ActivationPrecision : uint8_t {
+  /// f32, never rounded: the product of x with the dequantized weights.
+  F32,
+  /// Rounded to int8 once per call, per block of 32 columns (scale
+  /// max|x| / 127, codes rint(x * 127 / max|x|)), and multiplied with the
+  /// weights' integer codes (NF4, FP4: round(127 * value)) by exact integer
+  /// dot products; the scales are applied per block and group in f32. The
+  /// formats int8ActivationsSupported accepts.
+  Int8,
+};
+
 /// Fused dequantize-matmul with a packed quantized weight (Quantize.h):
 /// y[i][j] = sum_k x[i][k] * dequantize(w)[j][k] for i < m, j < w.rows;
 /// x [m, w.cols] f32, y [m, w.rows] f32; f32 accumulation. m == 1: the
 /// decode GEMV; m > 1: prefill (batched).
 ///
-/// Activations stay f32 (never quantized); the weights are the values
-/// qrt::dequantizeRows computes. Every format is supported. The SIMD builds
-/// have fused fast paths for 4-bit intN and NF4 (with or without double
-/// quantization) whose groups are whole rows, a multiple of 128 columns (64
-/// for AVX2), or 32 or 64 columns, and for 8-bit intN whose groups are whole
-/// rows or a multiple of 16 columns (8 for AVX2); anything else (2 and 3
-/// bits, act order, other group sizes) is dequantized row by row to f32
-/// first, correct but slower. Threads split the output rows; m > 1 decodes
-/// each weight block once per 64 rows of x. Sums keep at least 8 interleaved
-/// partial sums, as matmul. No allocation per call except per-thread scratch
-/// (group parameters, transposed x, a dequantized row) that grows when too
-/// small. y must not overlap x or the weight.
+/// With ActivationPrecision::F32 (the default) the activations stay f32 and
+/// the weights are the values qrt::dequantizeRows computes. Every format is
+/// supported. The SIMD builds have fused fast paths for 4-bit intN and NF4
+/// (with or without double quantization) whose groups are whole rows, a
+/// multiple of 128 columns (64 for AVX2), or 32 or 64 columns, and for 8-bit
+/// intN whose groups are whole rows or a multiple of 16 columns (8 for
+/// AVX2); anything else (2 and 3 bits, act order, other group sizes) is
+/// dequantized row by row to f32 first, correct but slower. Threads split
+/// the output rows; m > 1 decodes each weight block once per 64 rows of x.
+/// Sums keep at least 8 interleaved partial sums, as matmul.
+///
+/// ActivationPrecision::Int8 (see there) requires
+/// int8ActivationsSupported(w); integer dot products: AVX-512 VNNI, AVX2
+/// (vpmaddubsw), scalar.
+///
+/// No allocation per call except per-thread scratch (group parameters,
+/// transposed or quantized x, a dequantized row) that grows when too small.
+/// y must not overlap x or the weight.
 void dequantMatmul(ThreadPool &pool, const float *x, int64_t m,
-                   const qrt::QuantizedView &w, float *y);
+                   const qrt::QuantizedView &w, float *y,
+                   ActivationPrecision activations = ActivationPrecision::F32);
+/// Whether dequantMatmul takes ActivationPrecision::Int8 for w: what
+/// qrt::int8ActivationsSupported accepts of its scheme.
+bool int8ActivationsSupported(const qrt::QuantizedView &w);
+/// The kernel dequantMatmul's ActivationPrecision::Int8 uses under the
+/// active ISA ("avx512-vnni", "avx2", "scalar").
+const char *int8ActivationKernelName();
 
 /// LLM.int8() (bitsandbytes' 8-bit matmul, with f32 activations):
 /// y [m, w.rows] = x [m, w.cols] @ dequantize(w)^T for an 8-bit, per-channel,

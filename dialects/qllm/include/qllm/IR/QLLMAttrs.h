@@ -27,6 +27,9 @@ FailureOr<::qrt::ScaleType> toScaleType(Type type);
 namespace mlir::qllm {
 /// The scheme of a #qllm.nf4 or #qllm.fp4 attribute; nullopt for any other.
 std::optional<::qrt::Float4Scheme> float4SchemeOf(Attribute scheme);
+/// Whether the runtime has 8-bit-activation kernels for weights stored in
+/// `scheme` (qrt::int8ActivationsSupported); false for an unknown scheme.
+bool int8ActivationsSupported(Attribute scheme);
 } // namespace mlir::qllm
 
 #endif // QLLM_IR_QLLMATTRS_H

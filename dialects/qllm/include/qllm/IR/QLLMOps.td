@@ -150,11 +150,20 @@ def QLLM_DequantMatmulOp : QLLM_Op<"dequant_matmul", [Pure]> {
     which are multiplied in floating point with the dequantized weight
     columns. A threshold of 0 has no outlier columns (plain 8-bit
     activations).
+
+    `int8_activations` (set by `qllm-select-kernels`, `activations=...`)
+    lets the CPU round the input to 8 bits per block of 32 columns (scale
+    max|x| / 127) and multiply it with the weight's integer codes (NF4 and
+    FP4: round(127 * value)) by exact integer dot products. Only for weights
+    the runtime has such kernels for (`qrt::int8ActivationsSupported`: 4 or
+    8 bits, groups of 32, 64, a multiple of 128 or whole rows, no act
+    order), and not with `outlier_threshold`.
   }];
   let arguments = (ins
     QLLM_FloatTensor:$input,
     QLLM_QTensor:$weight,
-    OptionalAttr<F32Attr>:$outlier_threshold
+    OptionalAttr<F32Attr>:$outlier_threshold,
+    UnitAttr:$int8_activations
   );
   let results = (outs QLLM_FloatTensor:$result);
   let assemblyFormat = [{

@@ -1,0 +1,520 @@
+//===- DotKernels.cpp - Quantized matmul with 8-bit activations -----------===//
+//
+// dequantMatmul with ActivationPrecision::Int8: the activations are rounded
+// to int8 once per call and multiplied with the weights' integer codes by
+// integer dot products, so that a 4-bit or 8-bit GEMV reads its weights at
+// memory speed instead of converting each code to f32.
+//
+// Activations: each row of x is cut into blocks of 32 columns (the last one
+// zero-padded); block b gets d[b] = max|x| / 127 and codes
+// a[c] = rint(x[c] * (127 / max|x|)) (f32 product, ties to even; 0 for an
+// all-zero block).
+//
+// Weights: each code enters as an integer v[c]: the code itself for intN
+// (4 or 8 bits, zero point z[g]), or round(127 * value) for NF4 and FP4
+// (whose scale is then absmax / 127 and zero point 0). With s[g] the group
+// scales,
+//
+//   y = sum_g s[g] * ( sum_{b in g} d[b] * I[b]  -  z[g] * S[g] ),
+//   I[b] = sum_{c in b} a[c] * v[c]   (exact, int32),
+//   S[g] = sum_{b in g} d[b] * sum_{c in b} a[c].
+//
+// Groups are whole rows, or 32, 64 or a multiple of 128 columns (a block
+// never straddles two). The builds:
+//  - AVX-512 VNNI: 64 weight bytes per step, vpdpbusd of unsigned weights
+//    (nibbles; 8-bit codes; table entries + 128, the 128 moved into z) with
+//    the signed activations;
+//  - AVX2 (and AVX-512 CPUs without VNNI): 32 bytes per step; nibbles (<= 15)
+//    by vpmaddubsw directly, 8-bit codes and table entries by the sign trick
+//    (vpmaddubsw(|v|, sign(a, v)), v = code - 128 or the signed entry);
+//  - scalar.
+// A nibble step takes the low nibbles of its bytes (even columns) and the
+// high ones (odd columns) in two registers, so the activations are stored
+// in that order: per 2 * kVecBytes columns, the even ones, then the odd
+// ones. An int32 lane of a step then holds 8 consecutive columns (4 for
+// 8-bit codes), all in one block.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelTable.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+namespace qrt::cpu {
+namespace detail {
+namespace {
+
+/// How a format's codes enter the dot products.
+enum class DotFormat : uint8_t {
+  Nibbles, ///< 4-bit intN: the codes 0..15
+  Table,   ///< NF4, FP4: round(127 * value) of the code
+  Bytes,   ///< 8-bit intN: the codes 0..255
+};
+
+/// Columns of an activation block.
+constexpr int64_t kBlock = 32;
+/// Columns the quantized activations are padded to: a whole step of every
+/// build.
+constexpr int64_t kPadTo = 128;
+/// The group size of a per-channel weight: no step reaches a second group.
+constexpr int64_t kWholeRow = int64_t(1) << 40;
+
+/// The arguments of one call, shared by all threads.
+struct DotMatmulArgs {
+  const QuantizedView *w = nullptr;
+  DotFormat format = DotFormat::Nibbles;
+  int64_t groupSize = 0; ///< kWholeRow for per-channel weights
+  const int32_t *table = nullptr; ///< Table: the 16 integer entries
+  int64_t m = 0;
+  /// [m, xStride] the int8 activations in the build's order, zero past k.
+  const int8_t *x = nullptr;
+  int64_t xStride = 0;
+  /// [m, laneStride]: d of the block of each group of 8 columns (Nibbles,
+  /// Table) or 4 (Bytes).
+  const float *laneScales = nullptr;
+  int64_t laneStride = 0;
+  /// [m, groupStride]: S[g], zero past the last group; groupStride is a
+  /// multiple of 16 and at least groups + 16.
+  const float *groupSums = nullptr;
+  int64_t groupStride = 0;
+};
+
+struct DotKernel {
+  const char *name;
+  /// Bytes per weight load: nibble activations are interleaved in runs of
+  /// this many (0: natural column order).
+  int vecBytes;
+  void (*rows)(const DotMatmulArgs &, int64_t rowBegin, int64_t rowEnd,
+               float *y);
+  /// Whole blocks of activations: codes in natural order, max|x| and the
+  /// codes' sum per block.
+  void (*quantizeBlocks)(const float *x, int64_t blocks, int8_t *codes,
+                         float *absmax, int32_t *sums);
+};
+
+//===----------------------------------------------------------------------===//
+// Scalar
+//===----------------------------------------------------------------------===//
+
+void dotRowsScalar(const DotMatmulArgs &a, int64_t rowBegin, int64_t rowEnd,
+                   float *y) {
+  const QuantizedView &w = *a.w;
+  const int64_t k = w.cols, groups = w.groups();
+  const int64_t colsPerLane = a.format == DotFormat::Bytes ? 4 : 8;
+  std::vector<float> scales(static_cast<size_t>(groups)),
+      zeros(static_cast<size_t>(groups));
+  std::vector<int32_t> values(static_cast<size_t>(k));
+  for (int64_t j = rowBegin; j < rowEnd; ++j) {
+    decodeScales(w, j, 0, groups, scales.data());
+    if (a.format == DotFormat::Table)
+      for (float &s : scales)
+        s *= 1.0f / 127.0f;
+    else
+      decodeZeros(w, j, 0, groups, zeros.data());
+    const uint8_t *codes = w.data + j * w.rowBytes();
+    for (int64_t c = 0; c < k; ++c) {
+      const int code = unpackCode(codes, c, w.bits());
+      values[c] = a.format == DotFormat::Table ? a.table[code] : code;
+    }
+    for (int64_t t = 0; t < a.m; ++t) {
+      const int8_t *x = a.x + t * a.xStride;
+      float sum = 0.0f;
+      for (int64_t c0 = 0; c0 < k; c0 += kBlock) {
+        int32_t dot = 0;
+        for (int64_t c = c0; c < std::min(k, c0 + kBlock); ++c)
+          dot += x[c] * values[c];
+        const float d = a.laneScales[t * a.laneStride + c0 / colsPerLane];
+        sum += scales[c0 / a.groupSize] * d * static_cast<float>(dot);
+      }
+      if (a.format != DotFormat::Table)
+        for (int64_t g = 0; g < groups; ++g)
+          sum -= scales[g] * zeros[g] * a.groupSums[t * a.groupStride + g];
+      y[t * w.rows + j] = sum;
+    }
+  }
+}
+
+/// One block of activations by the stated rule (lrintf rounds half to
+/// even; |product| <= 127); returns max|x|.
+float quantizeBlockScalar(const float *x, int64_t count, int8_t *codes,
+                          int32_t *sum) {
+  float absmax = 0.0f;
+  for (int64_t c = 0; c < count; ++c)
+    absmax = std::max(absmax, std::fabs(x[c]));
+  const float inverse = absmax > 0.0f ? 127.0f / absmax : 0.0f;
+  *sum = 0;
+  for (int64_t c = 0; c < count; ++c) {
+    codes[c] = static_cast<int8_t>(std::lrintf(x[c] * inverse));
+    *sum += codes[c];
+  }
+  return absmax;
+}
+
+void quantizeBlocksScalar(const float *x, int64_t blocks, int8_t *codes,
+                          float *absmax, int32_t *sums) {
+  for (int64_t b = 0; b < blocks; ++b)
+    absmax[b] =
+        quantizeBlockScalar(x + kBlock * b, kBlock, codes + kBlock * b, sums + b);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+
+//===----------------------------------------------------------------------===//
+// AVX2
+//===----------------------------------------------------------------------===//
+
+namespace avx2 {
+
+#define QRT_DOT_TARGET __attribute__((target("avx2,fma,f16c"))) inline
+
+using DI = __m256i;
+using DF = __m256;
+constexpr int kDotLanes = 8;
+constexpr int kVecBytes = 32;
+constexpr int kCodeBias = 128;
+constexpr int kTableBias = 0;
+
+QRT_DOT_TARGET DI dZeroI() { return _mm256_setzero_si256(); }
+QRT_DOT_TARGET DI dLoad(const uint8_t *p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
+}
+QRT_DOT_TARGET DI dLoadPartial(const uint8_t *p, int bytes) {
+  alignas(32) uint8_t buffer[32] = {};
+  std::memcpy(buffer, p, static_cast<size_t>(bytes));
+  return dLoad(buffer);
+}
+QRT_DOT_TARGET DI dLowNibbles(DI b) {
+  return _mm256_and_si256(b, _mm256_set1_epi8(0x0f));
+}
+QRT_DOT_TARGET DI dHighNibbles(DI b) {
+  return _mm256_and_si256(_mm256_srli_epi16(b, 4), _mm256_set1_epi8(0x0f));
+}
+QRT_DOT_TARGET DI dDotNibbles(DI lo, const int8_t *xLo, DI hi,
+                              const int8_t *xHi) {
+  // Two products of at most 15 * 127 per int16, two int16 added: no
+  // saturation.
+  const DI pairs = _mm256_add_epi16(
+      _mm256_maddubs_epi16(lo, dLoad(reinterpret_cast<const uint8_t *>(xLo))),
+      _mm256_maddubs_epi16(hi, dLoad(reinterpret_cast<const uint8_t *>(xHi))));
+  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
+QRT_DOT_TARGET DI dBytesFromCodes(DI b) {
+  return _mm256_xor_si256(b, _mm256_set1_epi8(static_cast<char>(0x80)));
+}
+QRT_DOT_TARGET DI dDotBytes(DI acc, DI v, const int8_t *x) {
+  const DI a = dLoad(reinterpret_cast<const uint8_t *>(x));
+  const DI pairs =
+      _mm256_maddubs_epi16(_mm256_abs_epi8(v), _mm256_sign_epi8(a, v));
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+QRT_DOT_TARGET DI dTable(const int8_t *entries) {
+  return _mm256_broadcastsi128_si256(
+      _mm_load_si128(reinterpret_cast<const __m128i *>(entries)));
+}
+QRT_DOT_TARGET DI dTableLookup(DI table, DI nibbles) {
+  return _mm256_shuffle_epi8(table, nibbles);
+}
+QRT_DOT_TARGET DF dToFloat(DI v) { return _mm256_cvtepi32_ps(v); }
+QRT_DOT_TARGET DF dFma(DF a, DF b, DF c) { return _mm256_fmadd_ps(a, b, c); }
+QRT_DOT_TARGET DF dMul(DF a, DF b) { return _mm256_mul_ps(a, b); }
+QRT_DOT_TARGET DF dLoadF(const float *p) { return _mm256_loadu_ps(p); }
+QRT_DOT_TARGET DF dZeroF() { return _mm256_setzero_ps(); }
+QRT_DOT_TARGET DF dSet1F(float v) { return _mm256_set1_ps(v); }
+QRT_DOT_TARGET float dHsum(DF v) {
+  __m128 quarter =
+      _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  quarter = _mm_add_ps(quarter, _mm_movehl_ps(quarter, quarter));
+  quarter = _mm_add_ss(quarter, _mm_shuffle_ps(quarter, quarter, 1));
+  return _mm_cvtss_f32(quarter);
+}
+QRT_DOT_TARGET DF dSpread(const float *p, DI pattern) {
+  return _mm256_permutevar8x32_ps(_mm256_loadu_ps(p), pattern);
+}
+QRT_DOT_TARGET void dHalvesToFloats(const uint16_t *in, int64_t count,
+                                    float *out) {
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(
+                                  reinterpret_cast<const __m128i *>(in + i))));
+  for (; i < count; ++i)
+    out[i] = halfToFloatScalar(in[i]);
+}
+
+QRT_DOT_TARGET float dQuantizeBlock(const float *x, int8_t *codes,
+                                   int32_t *sum) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 v[4];
+  __m256 m = _mm256_setzero_ps();
+  for (int i = 0; i < 4; ++i) {
+    v[i] = _mm256_loadu_ps(x + 8 * i);
+    m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[i]));
+  }
+  __m128 quarter =
+      _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  quarter = _mm_max_ps(quarter, _mm_movehl_ps(quarter, quarter));
+  quarter = _mm_max_ss(quarter, _mm_shuffle_ps(quarter, quarter, 1));
+  const float absmax = _mm_cvtss_f32(quarter);
+  const __m256 inverse = _mm256_set1_ps(absmax > 0.0f ? 127.0f / absmax : 0.0f);
+  __m256i q[4];
+  for (int i = 0; i < 4; ++i) // round to nearest even, as lrintf
+    q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], inverse));
+  // Packing works within 128-bit lanes: bytes come out as q0[0..3] q1[0..3]
+  // q2[0..3] q3[0..3] | q0[4..7] ...; the permutation restores the order.
+  const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]),
+                                           _mm256_packs_epi32(q[2], q[3]));
+  _mm256_storeu_si256(
+      reinterpret_cast<__m256i *>(codes),
+      _mm256_permutevar8x32_epi32(bytes,
+                                  _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+  const __m256i total = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]),
+                                         _mm256_add_epi32(q[2], q[3]));
+  __m128i half = _mm_add_epi32(_mm256_castsi256_si128(total),
+                               _mm256_extracti128_si256(total, 1));
+  half = _mm_add_epi32(half, _mm_shuffle_epi32(half, 0x4e));
+  half = _mm_add_epi32(half, _mm_shuffle_epi32(half, 0xb1));
+  *sum = _mm_cvtsi128_si32(half);
+  return absmax;
+}
+
+#include "DotKernels.inc"
+
+#undef QRT_DOT_TARGET
+
+} // namespace avx2
+
+//===----------------------------------------------------------------------===//
+// AVX-512 VNNI
+//===----------------------------------------------------------------------===//
+
+namespace avx512 {
+
+#define QRT_DOT_TARGET                                                         \
+  __attribute__((target(                                                       \
+      "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"))) inline
+
+using DI = __m512i;
+using DF = __m512;
+constexpr int kDotLanes = 16;
+constexpr int kVecBytes = 64;
+constexpr int kCodeBias = 0;
+constexpr int kTableBias = 128;
+
+QRT_DOT_TARGET DI dZeroI() { return _mm512_setzero_si512(); }
+QRT_DOT_TARGET DI dLoad(const uint8_t *p) { return _mm512_loadu_si512(p); }
+QRT_DOT_TARGET DI dLoadPartial(const uint8_t *p, int bytes) {
+  return _mm512_maskz_loadu_epi8((__mmask64(1) << bytes) - 1, p);
+}
+QRT_DOT_TARGET DI dLowNibbles(DI b) {
+  return _mm512_and_si512(b, _mm512_set1_epi8(0x0f));
+}
+QRT_DOT_TARGET DI dHighNibbles(DI b) {
+  return _mm512_and_si512(_mm512_srli_epi16(b, 4), _mm512_set1_epi8(0x0f));
+}
+QRT_DOT_TARGET DI dDotNibbles(DI lo, const int8_t *xLo, DI hi,
+                              const int8_t *xHi) {
+  return _mm512_dpbusd_epi32(
+      _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(xLo)),
+      hi, _mm512_loadu_si512(xHi));
+}
+QRT_DOT_TARGET DI dBytesFromCodes(DI b) { return b; }
+QRT_DOT_TARGET DI dDotBytes(DI acc, DI v, const int8_t *x) {
+  return _mm512_dpbusd_epi32(acc, v, _mm512_loadu_si512(x));
+}
+QRT_DOT_TARGET DI dTable(const int8_t *entries) {
+  return _mm512_broadcast_i32x4(
+      _mm_load_si128(reinterpret_cast<const __m128i *>(entries)));
+}
+QRT_DOT_TARGET DI dTableLookup(DI table, DI nibbles) {
+  return _mm512_shuffle_epi8(table, nibbles);
+}
+QRT_DOT_TARGET DF dToFloat(DI v) { return _mm512_cvtepi32_ps(v); }
+QRT_DOT_TARGET DF dFma(DF a, DF b, DF c) { return _mm512_fmadd_ps(a, b, c); }
+QRT_DOT_TARGET DF dMul(DF a, DF b) { return _mm512_mul_ps(a, b); }
+QRT_DOT_TARGET DF dLoadF(const float *p) { return _mm512_loadu_ps(p); }
+QRT_DOT_TARGET DF dZeroF() { return _mm512_setzero_ps(); }
+QRT_DOT_TARGET DF dSet1F(float v) { return _mm512_set1_ps(v); }
+QRT_DOT_TARGET float dHsum(DF v) { return _mm512_reduce_add_ps(v); }
+QRT_DOT_TARGET DF dSpread(const float *p, DI pattern) {
+  return _mm512_permutexvar_ps(pattern, _mm512_loadu_ps(p));
+}
+QRT_DOT_TARGET void dHalvesToFloats(const uint16_t *in, int64_t count,
+                                    float *out) {
+  int64_t i = 0;
+  for (; i + 16 <= count; i += 16)
+    _mm512_storeu_ps(out + i,
+                     _mm512_cvtph_ps(_mm256_loadu_si256(
+                         reinterpret_cast<const __m256i *>(in + i))));
+  for (; i < count; ++i)
+    out[i] = halfToFloatScalar(in[i]);
+}
+
+QRT_DOT_TARGET float dQuantizeBlock(const float *x, int8_t *codes,
+                                   int32_t *sum) {
+  const __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
+  const float absmax =
+      _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+  const __m512 inverse = _mm512_set1_ps(absmax > 0.0f ? 127.0f / absmax : 0.0f);
+  // Round to nearest even, as lrintf.
+  const __m512i qa = _mm512_cvtps_epi32(_mm512_mul_ps(a, inverse));
+  const __m512i qb = _mm512_cvtps_epi32(_mm512_mul_ps(b, inverse));
+  _mm_storeu_si128(reinterpret_cast<__m128i *>(codes),
+                   _mm512_cvtsepi32_epi8(qa));
+  _mm_storeu_si128(reinterpret_cast<__m128i *>(codes + 16),
+                   _mm512_cvtsepi32_epi8(qb));
+  *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
+  return absmax;
+}
+
+#include "DotKernels.inc"
+
+#undef QRT_DOT_TARGET
+
+} // namespace avx512
+
+#endif // x86
+
+DotKernel dotKernelFor(Isa isa) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (isa == Isa::Avx512 && __builtin_cpu_supports("avx512vnni"))
+    return {"avx512-vnni", avx512::kVecBytes, avx512::dotRows,
+            avx512::dotQuantizeBlocks};
+  if (isa == Isa::Avx512 || isa == Isa::Avx2)
+    return {"avx2", avx2::kVecBytes, avx2::dotRows, avx2::dotQuantizeBlocks};
+#endif
+  (void)isa;
+  return {"scalar", 0, dotRowsScalar, quantizeBlocksScalar};
+}
+
+/// A row of codes in natural order put in the order of a kernel that loads
+/// vecBytes weight bytes at a time (Nibbles, Table): per 2 * vecBytes
+/// columns, the even ones, then the odd ones. `count` is a multiple of
+/// 2 * vecBytes.
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("ssse3")))
+#endif
+void interleaveForNibbles(const int8_t *natural, int64_t count,
+                          int64_t vecBytes, int8_t *out) {
+  for (int64_t c0 = 0; c0 < count; c0 += 2 * vecBytes) {
+    int64_t i = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    // 16 columns at a time: their 8 even ones, then their 8 odd ones.
+    const __m128i split =
+        _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+    for (; i + 16 <= 2 * vecBytes; i += 16) {
+      const __m128i v = _mm_shuffle_epi8(
+          _mm_loadu_si128(
+              reinterpret_cast<const __m128i *>(natural + c0 + i)),
+          split);
+      _mm_storel_epi64(reinterpret_cast<__m128i *>(out + c0 + i / 2), v);
+      _mm_storel_epi64(
+          reinterpret_cast<__m128i *>(out + c0 + vecBytes + i / 2),
+          _mm_unpackhi_epi64(v, v));
+    }
+#endif
+    for (; i < 2 * vecBytes; ++i)
+      out[c0 + (i % 2) * vecBytes + i / 2] = natural[c0 + i];
+  }
+}
+
+} // namespace
+} // namespace detail
+
+bool int8ActivationsSupported(const QuantizedView &w) {
+  return !w.groupIndex && (w.kind == QuantizedView::Kind::Float4
+                               ? qrt::int8ActivationsSupported(w.float4)
+                               : qrt::int8ActivationsSupported(w.intN));
+}
+
+const char *int8ActivationKernelName() {
+  return detail::dotKernelFor(activeIsa()).name;
+}
+
+namespace detail {
+
+void dotMatmul(ThreadPool &pool, const float *x, int64_t m,
+               const QuantizedView &w, float *y) {
+  assert(int8ActivationsSupported(w));
+  const int64_t n = w.rows, k = w.cols, groups = w.groups();
+  const DotKernel kernel = dotKernelFor(activeIsa());
+  DotMatmulArgs a;
+  a.w = &w;
+  a.format = w.kind == QuantizedView::Kind::Float4 ? DotFormat::Table
+             : w.intN.bits == 8                    ? DotFormat::Bytes
+                                                   : DotFormat::Nibbles;
+  a.groupSize = w.groupSize() == kPerChannel ? kWholeRow : w.groupSize();
+  int32_t table[16];
+  if (a.format == DotFormat::Table) {
+    const float *values = float4CodeValues(w.float4.codes);
+    for (int i = 0; i < 16; ++i)
+      table[i] = static_cast<int32_t>(std::lrintf(127.0f * values[i]));
+    a.table = table;
+  }
+  a.m = m;
+  a.xStride = (k + kPadTo - 1) / kPadTo * kPadTo;
+  const int64_t colsPerLane = a.format == DotFormat::Bytes ? 4 : 8;
+  a.laneStride = a.xStride / colsPerLane;
+  a.groupStride = (groups + 31) / 16 * 16;
+
+  // The quantized activations, in the calling thread's scratch.
+  thread_local std::vector<int8_t> codes, natural;
+  thread_local std::vector<float> laneScales, groupSums, absmax;
+  thread_local std::vector<int32_t> sums;
+  const int64_t blocks = (k + kBlock - 1) / kBlock, whole = k / kBlock;
+  codes.resize(static_cast<size_t>(m * a.xStride));
+  natural.resize(static_cast<size_t>(a.xStride));
+  laneScales.resize(static_cast<size_t>(m * a.laneStride));
+  groupSums.assign(static_cast<size_t>(m * a.groupStride), 0.0f);
+  absmax.resize(static_cast<size_t>(blocks));
+  sums.resize(static_cast<size_t>(blocks));
+  const bool interleave = a.format != DotFormat::Bytes && kernel.vecBytes > 0;
+  for (int64_t t = 0; t < m; ++t) {
+    const float *row = x + t * k;
+    int8_t *q = codes.data() + t * a.xStride;
+    int8_t *out = interleave ? natural.data() : q;
+    std::fill(out + whole * kBlock, out + a.xStride, int8_t(0));
+    kernel.quantizeBlocks(row, whole, out, absmax.data(), sums.data());
+    if (whole < blocks)
+      absmax[whole] = quantizeBlockScalar(row + whole * kBlock,
+                                          k - whole * kBlock,
+                                          out + whole * kBlock, &sums[whole]);
+    if (interleave)
+      interleaveForNibbles(out, a.xStride, kernel.vecBytes, q);
+    float *lanes = laneScales.data() + t * a.laneStride;
+    std::fill(lanes + blocks * kBlock / colsPerLane, lanes + a.laneStride, 0.0f);
+    float *groupSum = groupSums.data() + t * a.groupStride;
+    for (int64_t b = 0; b < blocks; ++b) {
+      const float d = absmax[b] / 127.0f;
+      std::fill(lanes + b * kBlock / colsPerLane,
+                lanes + (b + 1) * kBlock / colsPerLane, d);
+      groupSum[b * kBlock / a.groupSize] += d * static_cast<float>(sums[b]);
+    }
+  }
+  a.x = codes.data();
+  a.laneScales = laneScales.data();
+  a.groupSums = groupSums.data();
+
+  constexpr int64_t kRows = 4;
+  pool.parallelFor((n + kRows - 1) / kRows, grainFor(kRows * k * m),
+                   [&](int64_t begin, int64_t end) {
+                     kernel.rows(a, begin * kRows, std::min(n, end * kRows),
+                                 y);
+                   });
+}
+
+} // namespace detail
+} // namespace qrt::cpu
