@@ -230,6 +230,7 @@ QRT_DOT_TARGET DI dTableLookup(DI table, DI nibbles) {
 }
 QRT_DOT_TARGET DF dToFloat(DI v) { return _mm256_cvtepi32_ps(v); }
 QRT_DOT_TARGET DF dFma(DF a, DF b, DF c) { return _mm256_fmadd_ps(a, b, c); }
+QRT_DOT_TARGET DF dFnma(DF a, DF b, DF c) { return _mm256_fnmadd_ps(a, b, c); }
 QRT_DOT_TARGET DF dMul(DF a, DF b) { return _mm256_mul_ps(a, b); }
 QRT_DOT_TARGET DF dLoadF(const float *p) { return _mm256_loadu_ps(p); }
 QRT_DOT_TARGET DF dZeroF() { return _mm256_setzero_ps(); }
@@ -343,6 +344,7 @@ QRT_DOT_TARGET DI dTableLookup(DI table, DI nibbles) {
 }
 QRT_DOT_TARGET DF dToFloat(DI v) { return _mm512_cvtepi32_ps(v); }
 QRT_DOT_TARGET DF dFma(DF a, DF b, DF c) { return _mm512_fmadd_ps(a, b, c); }
+QRT_DOT_TARGET DF dFnma(DF a, DF b, DF c) { return _mm512_fnmadd_ps(a, b, c); }
 QRT_DOT_TARGET DF dMul(DF a, DF b) { return _mm512_mul_ps(a, b); }
 QRT_DOT_TARGET DF dLoadF(const float *p) { return _mm512_loadu_ps(p); }
 QRT_DOT_TARGET DF dZeroF() { return _mm512_setzero_ps(); }

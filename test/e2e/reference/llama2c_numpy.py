@@ -37,7 +37,9 @@ classifier (the token embedding when the header's vocab_size is positive).
       the projections' inputs as the CPU plans of quant-compile's `activations` option take them:
       int8 rounds each row of a projection's input, per block of 32 columns (the last one
       shorter), to rint(x * (127 / max|x|)) (float32 product, ties to even; 0 for an all-zero
-      block) times max|x| / 127 before the matmul; f32 leaves them; auto (the default) is int8
+      block) times max|x| / 127 before the matmul, and NF4/FP4 code values become
+      rint(127 v) / 127 (the integer table of the CPU's kernels); f32 leaves them; auto (the
+      default) is int8
       for integer schemes of 4 or 8 bits whose groups are 32, 64, a multiple of 128 or whole
       rows (int8, int4-g32/-g64/-g128[-sym]), f32 for the rest (fp32, nf4, fp4, llm-int8, other
       bit widths and group sizes).
@@ -245,9 +247,13 @@ def quantize_projections(ckpt, scheme, activations="auto"):
         for name in PROJECTIONS:
             setattr(ckpt, name, ckpt.llm_int8.dequantized(name))
         return
+    table = None
+    if ckpt.int8_activations and scheme.kind in ("nf4", "fp4"):
+        values = quant_numpy.float4_values(scheme).astype(np.float64)
+        table = (np.rint(127.0 * values) / 127.0).astype(F32)
     for name in PROJECTIONS:
         weights = getattr(ckpt, name)
-        setattr(ckpt, name, np.stack([quant_numpy.quantize_dequantize(w, scheme)
+        setattr(ckpt, name, np.stack([quant_numpy.quantize_dequantize(w, scheme, table)
                                       for w in weights]).astype(F32))
 
 

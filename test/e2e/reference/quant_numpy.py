@@ -380,8 +380,9 @@ def quantize(w, scheme):
     return out
 
 
-def dequantize(q):
-    """float32 [rows, cols] from quantize's dict."""
+def dequantize(q, float4_table=None):
+    """float32 [rows, cols] from quantize's dict. float4_table: the 16 code values of a 4-bit float
+    scheme to use instead of its own (float4_values)."""
     scheme = q["scheme"]
     rows, cols = q["shape"]
     if scheme.kind == "fp32":
@@ -401,12 +402,13 @@ def dequantize(q):
                                        q["double_quant_offset"])
         else:
             absmax = q["absmax"]
-        w = float4_values(scheme)[codes] * absmax[..., None]
+        table = float4_values(scheme) if float4_table is None else float4_table
+        w = table[codes] * absmax[..., None]
     return w.astype(F32).reshape(rows, -1)[:, :cols]
 
 
-def quantize_dequantize(w, scheme):
-    return dequantize(quantize(w, scheme))
+def quantize_dequantize(w, scheme, float4_table=None):
+    return dequantize(quantize(w, scheme), float4_table)
 
 
 # --- storage -----------------------------------------------------------------------------------
