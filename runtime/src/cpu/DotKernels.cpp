@@ -91,6 +91,8 @@ struct DotMatmulArgs {
   /// multiple of 16 and at least groups + 16.
   const float *groupSums = nullptr;
   int64_t groupStride = 0;
+  /// Bytes of one stored scale (1: double-quantized absmax codes).
+  int64_t scaleBytes = 0;
 };
 
 struct DotKernel {
@@ -291,6 +293,34 @@ QRT_DOT_TARGET float dQuantizeBlock(const float *x, int8_t *codes,
   return absmax;
 }
 
+QRT_DOT_TARGET void dBytesToFloats(const uint8_t *in, int64_t count,
+                                   float *out) {
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
+                                  _mm_loadl_epi64(
+                                      reinterpret_cast<const __m128i *>(in + i)))));
+  for (; i < count; ++i)
+    out[i] = in[i];
+}
+QRT_DOT_TARGET void dNibblesToFloats(const uint8_t *in, int64_t count,
+                                     float *out) {
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    // 4 bytes: lane k holds byte k; low nibbles to even groups, high to odd.
+    int32_t word;
+    std::memcpy(&word, in + i / 2, 4);
+    const __m128i bytes = _mm_cvtepu8_epi32(_mm_cvtsi32_si128(word));
+    const __m128i low = _mm_and_si128(bytes, _mm_set1_epi32(15));
+    const __m128i high = _mm_srli_epi32(bytes, 4);
+    const __m256i both = _mm256_set_m128i(_mm_unpackhi_epi32(low, high),
+                                          _mm_unpacklo_epi32(low, high));
+    _mm256_storeu_ps(out + i, _mm256_cvtepi32_ps(both));
+  }
+  for (; i < count; ++i)
+    out[i] = (in[i / 2] >> (4 * (i % 2))) & 15;
+}
+
 #include "DotKernels.inc"
 
 #undef QRT_DOT_TARGET
@@ -379,6 +409,22 @@ QRT_DOT_TARGET float dQuantizeBlock(const float *x, int8_t *codes,
                    _mm512_cvtsepi32_epi8(qb));
   *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
   return absmax;
+}
+
+// The AVX2 forms (this target includes avx2).
+QRT_DOT_TARGET void dBytesToFloats(const uint8_t *in, int64_t count,
+                                   float *out) {
+  int64_t i = 0;
+  for (; i + 16 <= count; i += 16)
+    _mm512_storeu_ps(out + i, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
+                                  _mm_loadu_si128(
+                                      reinterpret_cast<const __m128i *>(in + i)))));
+  for (; i < count; ++i)
+    out[i] = in[i];
+}
+QRT_DOT_TARGET void dNibblesToFloats(const uint8_t *in, int64_t count,
+                                     float *out) {
+  avx2::dNibblesToFloats(in, count, out);
 }
 
 #include "DotKernels.inc"
@@ -471,6 +517,13 @@ void dotMatmul(ThreadPool &pool, const float *x, int64_t m,
   const int64_t colsPerLane = a.format == DotFormat::Bytes ? 4 : 8;
   a.laneStride = a.xStride / colsPerLane;
   a.groupStride = (groups + 31) / 16 * 16;
+  const ScaleType scaleType = w.kind == QuantizedView::Kind::IntN
+                                  ? w.intN.scaleType
+                                  : w.float4.scaleType;
+  a.scaleBytes = w.kind == QuantizedView::Kind::Float4 && w.float4.doubleQuant
+                     ? 1
+                 : scaleType == ScaleType::F32 ? 4
+                                               : 2;
 
   // The quantized activations, in the calling thread's scratch.
   thread_local std::vector<int8_t> codes, natural;
