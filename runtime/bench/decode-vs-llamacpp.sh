@@ -19,7 +19,9 @@
 #  - llama.cpp: ../shared/anchors/llamacpp (its prebuilt CPU library from
 #    npm, no compiling; see its README) on GGUF files of the same shapes, Q4_0
 #    and Q8_0 (every matrix, embedding and output included), `bench --pp PROMPT --tg
-#    TOKENS`, its internal counters; skipped, saying so, when ../shared or node
+#    TOKENS`, its internal counters, under its own pick of CPU build (zen4 on
+#    AVX-512 machines) next to our native rows and under its AVX2 (haswell)
+#    build next to our forced-AVX2 rows; skipped, saying so, when ../shared or node
 #    is missing;
 #  - the limit: tokens/s at the read bandwidth measured in the same run
 #    (qrt-cpu-bench ReadBandwidth), counting the weight bytes read per decoded
@@ -96,18 +98,37 @@ if [ "$llama" = 1 ]; then
     [ -s "$gguf" ] || /usr/bin/python3 "$anchor/llama2c_to_gguf.py" --random "$gguf" \
       --tok "$tok" --layers "$layers" --type "$type" >&2
   done
+  # llama.cpp picks its CPU build by the machine's features (zen4 = AVX-512
+  # here). Its AVX2 build (haswell) is the peer of our forced-AVX2 rows: a
+  # copy of the package (hard links) holding only that CPU library.
+  haswell_dir="$LLAMACPP_NODE_DIR-haswell"
+  bins=node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
+  if [ ! -e "$haswell_dir/$bins/libggml-cpu-haswell.so" ]; then
+    rm -rf "$haswell_dir"
+    cp -al "$LLAMACPP_NODE_DIR" "$haswell_dir" 2>/dev/null || cp -r "$LLAMACPP_NODE_DIR" "$haswell_dir"
+    find "$haswell_dir/$bins" -name 'libggml-cpu-*.so' ! -name 'libggml-cpu-haswell.so' -delete
+  fi
 fi
+llama_dir() {  # the llama.cpp package whose CPU build matches our ISA $1
+  case "$1" in
+    native) echo "$LLAMACPP_NODE_DIR" ;;
+    avx2) echo "$haswell_dir" ;;
+    *) echo "" ;;
+  esac
+}
 
 results="$work/results.jsonl"
 : > "$results"
+# Runs are interleaved (run 1 of every row, then run 2, ...) so that a slow
+# minute of this shared machine falls on every row alike.
 for t in $threads; do
   bw="$(QRT_BENCH_THREADS="$t" "$build/bin/qrt-cpu-bench" \
           --benchmark_filter='ReadBandwidth' --benchmark_format=json 2>/dev/null |
         /usr/bin/python3 -c "import json,sys; print(max(b['GB/s'] for b in json.load(sys.stdin)['benchmarks']))")"
   echo "{\"kind\": \"bandwidth\", \"threads\": $t, \"gbps\": $bw}" >> "$results"
-  for isa in $isas; do
-    for name in $order; do
-      for run in $(seq "$runs"); do
+  for run in $(seq "$runs"); do
+    for isa in $isas; do
+      for name in $order; do
         isa_env=()
         [ "$isa" = native ] || isa_env=(QRT_ISA="$isa")
         env "${isa_env[@]}" \
@@ -116,16 +137,18 @@ for t in $threads; do
         /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d.update(kind='ours', scheme=sys.argv[2], isa_asked=sys.argv[3]); print(json.dumps(d))" \
           "$work/run.json" "$name" "$isa" >> "$results"
       done
+      dir="$(llama_dir "$isa")"
+      if [ "$llama" = 1 ] && [ -n "$dir" ]; then
+        for type in q4_0 q8_0; do
+          LLAMACPP_NODE_DIR="$dir" node "$anchor/anchor.mjs" bench \
+            "$gguf_dir/rand7b-${layers}L-$type.gguf" --pp "$prompt" \
+            --tg "$tokens" --threads "$t" --reps 1 2>/dev/null |
+            /usr/bin/python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); d.update(kind='llama.cpp', type=sys.argv[1], threads_asked=int(sys.argv[2]), isa_asked=sys.argv[3]); print(json.dumps(d))" \
+              "$type" "$t" "$isa" >> "$results"
+        done
+      fi
     done
   done
-  if [ "$llama" = 1 ]; then
-    for type in q4_0 q8_0; do
-      node "$anchor/anchor.mjs" bench "$gguf_dir/rand7b-${layers}L-$type.gguf" --pp "$prompt" \
-        --tg "$tokens" --threads "$t" --reps "$runs" 2>/dev/null |
-        /usr/bin/python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); d.update(kind='llama.cpp', type=sys.argv[1], threads_asked=int(sys.argv[2])); print(json.dumps(d))" \
-          "$type" "$t" >> "$results"
-    done
-  fi
 done
 
 /usr/bin/python3 - "$results" "$layers" "$prompt" "$tokens" <<'PY'
@@ -137,6 +160,14 @@ rows = [json.loads(line) for line in open(sys.argv[1])]
 layers, prompt, tokens = sys.argv[2:5]
 print("\n# Llama-2-7B-shaped, %s layers: prefill %s tokens, decode %s tokens" % (
     layers, prompt, tokens))
+print("Ratios compare each row with llama.cpp's Q4_0 under the same ISA: our native "
+      "build with llama.cpp's own pick, our forced AVX2 with its haswell (AVX2) build.")
+
+
+def median(runs, key):
+    return statistics.median(r[key] for r in runs)
+
+
 for t in sorted({r["threads"] for r in rows if r["kind"] == "bandwidth"}):
     bw = next(r["gbps"] for r in rows if r["kind"] == "bandwidth" and r["threads"] == t)
     print("\n## %d thread(s), read bandwidth %.1f GB/s\n" % (t, bw))
@@ -144,38 +175,44 @@ for t in sorted({r["threads"] for r in rows if r["kind"] == "bandwidth"}):
           "| prefill tok/s | decode / llama.cpp Q4_0 | prefill / llama.cpp Q4_0 |")
     print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     ours = [r for r in rows if r["kind"] == "ours" and r["threads"] == t]
-    q4 = [r for r in rows if r["kind"] == "llama.cpp" and r["threads_asked"] == t
-          and r["type"] == "q4_0"]
+    peers = [r for r in rows if r["kind"] == "llama.cpp" and r["threads_asked"] == t]
+    isas = []
+    for r in ours + peers:
+        if r["isa_asked"] not in isas:
+            isas.append(r["isa_asked"])
 
-    def ratios(decode, prefill):
+    def ratios(isa, decode, prefill):
+        q4 = [r for r in peers if r["isa_asked"] == isa and r["type"] == "q4_0"]
         if not q4:
             return "| - | - |"
-        return "| %.2fx | %.2fx |" % (decode / q4[0]["tg_tok_s_llama_internal"],
-                                      prefill / q4[0]["pp_tok_s_llama_internal"])
-    for key in sorted({(r["scheme"], r["isa_asked"]) for r in ours},
-                      key=lambda k: (k[1], k[0])):
-        runs = [r for r in ours if (r["scheme"], r["isa_asked"]) == key]
-        decode = statistics.median(r["decode_tokens_per_second"] for r in runs)
-        prefill = statistics.median(r["prefill_tokens_per_second"] for r in runs)
-        # Bytes a decode step reads: the quantized matrices, the f32 output
-        # projection and norms (weights_bytes less the embedding table), and
-        # one embedding row.
-        r0 = runs[0]
-        stored = r0.get("synthesized_weights_bytes") or r0["weights_bytes"]
-        per_token = stored - 32000 * 4096 * 4 + 4096 * 4
-        limit = bw * 1e9 / per_token
-        print("| ours | %s | %s | %.0f MB | %.2f | %.0f%% | %.1f %s" % (
-            key[0], r0["isa"], per_token / 1e6, decode, 100 * decode / limit, prefill,
-            ratios(decode, prefill)))
-    for r in rows:
-        if r["kind"] == "llama.cpp" and r["threads_asked"] == t:
+        return "| %.2fx | %.2fx |" % (decode / median(q4, "tg_tok_s_llama_internal"),
+                                      prefill / median(q4, "pp_tok_s_llama_internal"))
+    for isa in isas:
+        for scheme in sorted({r["scheme"] for r in ours if r["isa_asked"] == isa}):
+            runs = [r for r in ours if (r["scheme"], r["isa_asked"]) == (scheme, isa)]
+            decode = median(runs, "decode_tokens_per_second")
+            prefill = median(runs, "prefill_tokens_per_second")
+            # Bytes a decode step reads: the quantized matrices, the f32
+            # output projection and norms (weights_bytes less the embedding
+            # table), and one embedding row.
+            r0 = runs[0]
+            stored = r0.get("synthesized_weights_bytes") or r0["weights_bytes"]
+            per_token = stored - 32000 * 4096 * 4 + 4096 * 4
+            limit = bw * 1e9 / per_token
+            print("| ours | %s | %s | %.0f MB | %.2f | %.0f%% | %.1f %s" % (
+                scheme, r0["isa"], per_token / 1e6, decode, 100 * decode / limit, prefill,
+                ratios(isa, decode, prefill)))
+        for kind in ("q4_0", "q8_0"):
+            runs = [r for r in peers if r["isa_asked"] == isa and r["type"] == kind]
+            if not runs:
+                continue
             # Its file less the embedding table (in the file's type: Q4_0 18
             # bytes, Q8_0 34 bytes per 32 weights), plus one row.
-            per_weight = {"q4_0": 18 / 32, "q8_0": 34 / 32}[r["type"]]
-            per_token = r["size_MiB"] * 2**20 - (32000 - 1) * 4096 * per_weight
-            tg = r["tg_tok_s_llama_internal"]
+            per_weight = {"q4_0": 18 / 32, "q8_0": 34 / 32}[kind]
+            per_token = runs[0]["size_MiB"] * 2**20 - (32000 - 1) * 4096 * per_weight
+            tg = median(runs, "tg_tok_s_llama_internal")
+            pp = median(runs, "pp_tok_s_llama_internal")
             print("| llama.cpp | %s | %s | %.0f MB | %.2f | %.0f%% | %.1f %s" % (
-                r["type"], r.get("cpu_backend", "?"), per_token / 1e6, tg,
-                100 * tg * per_token / (bw * 1e9), r["pp_tok_s_llama_internal"],
-                ratios(tg, r["pp_tok_s_llama_internal"])))
+                kind, runs[0].get("cpu_backend", "?"), per_token / 1e6, tg,
+                100 * tg * per_token / (bw * 1e9), pp, ratios(isa, tg, pp)))
 PY
