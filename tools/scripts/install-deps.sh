@@ -17,6 +17,7 @@ packages=(
   python3-sentencepiece libbenchmark-dev nodejs
   libeigen3-dev
   pybind11-dev python3-pybind11 python3-pytest python3-matplotlib
+  python3-torch
 )
 if [ "${1:-}" = "--fuzz" ]; then
   packages+=(clang-22 libclang-rt-22-dev)

@@ -20,6 +20,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <functional>
 #include <optional>
 
 namespace mlir::qllm::onnx_import {
@@ -107,6 +108,18 @@ public:
   /// Normalizes an ONNX axis (possibly negative) against `rank`.
   FailureOr<int64_t> normalizeAxis(int64_t axis, int64_t rank,
                                    StringRef what = "axis");
+
+  //===--- Subgraphs -----------------------------------------------------===//
+
+  /// Imports the nodes of a subgraph (an `If` branch) at the insertion
+  /// point, in the scope of the enclosing graph: its nodes read outer values
+  /// by name and bind their outputs in the same table. Restores the current
+  /// node afterwards.
+  LogicalResult importSubgraph(const onnx::GraphProto &graph);
+  /// The value bound to `name` (null if none).
+  Value lookup(StringRef name) const;
+  /// Set by the importer.
+  std::function<LogicalResult(const onnx::GraphProto &)> subgraphImporter;
 
   //===--- Errors --------------------------------------------------------===//
 

@@ -253,6 +253,9 @@ public:
         importContext(builder, values, path) {
     registerStandardConverters(converters);
     registerContribConverters(converters);
+    importContext.subgraphImporter = [this](const onnx::GraphProto &graph) {
+      return importGraphNodes(graph);
+    };
   }
 
   OwningOpRef<ModuleOp> run(llvm::MemoryBufferRef buffer);
@@ -265,8 +268,9 @@ private:
   LogicalResult importInitializer(onnx::TensorProto &tensor);
   FailureOr<Type> valueType(const onnx::ValueInfoProto &info,
                             SmallVectorImpl<Attribute> &dimNames);
-  LogicalResult sortNodes(std::vector<int> &order);
+  LogicalResult sortNodes(const onnx::GraphProto &graph, std::vector<int> &order);
   LogicalResult importNode(const onnx::NodeProto &node);
+  LogicalResult importGraphNodes(const onnx::GraphProto &graph);
 
   MLIRContext *ctx;
   std::string path;
@@ -416,8 +420,42 @@ LogicalResult OnnxImporter::importInitializer(onnx::TensorProto &tensor) {
   return success();
 }
 
-LogicalResult OnnxImporter::sortNodes(std::vector<int> &order) {
-  const onnx::GraphProto &graph = model.graph();
+/// The names a node reads: its inputs, and the outer values its subgraphs
+/// (an `If`'s branches) read without defining them.
+void collectReads(const onnx::NodeProto &node, llvm::StringSet<> &reads);
+
+void collectCaptures(const onnx::GraphProto &graph, llvm::StringSet<> &reads) {
+  llvm::StringSet<> defined, inner;
+  for (const onnx::ValueInfoProto &input : graph.input())
+    defined.insert(input.name());
+  for (const onnx::TensorProto &tensor : graph.initializer())
+    defined.insert(tensor.name());
+  for (const onnx::NodeProto &node : graph.node())
+    for (const std::string &output : node.output())
+      defined.insert(output);
+  for (const onnx::NodeProto &node : graph.node())
+    collectReads(node, inner);
+  for (const onnx::ValueInfoProto &output : graph.output())
+    inner.insert(output.name());
+  for (const auto &name : inner)
+    if (!name.getKey().empty() && !defined.contains(name.getKey()))
+      reads.insert(name.getKey());
+}
+
+void collectReads(const onnx::NodeProto &node, llvm::StringSet<> &reads) {
+  for (const std::string &input : node.input())
+    if (!input.empty())
+      reads.insert(input);
+  for (const onnx::AttributeProto &attr : node.attribute()) {
+    if (attr.has_g())
+      collectCaptures(attr.g(), reads);
+    for (const onnx::GraphProto &g : attr.graphs())
+      collectCaptures(g, reads);
+  }
+}
+
+LogicalResult OnnxImporter::sortNodes(const onnx::GraphProto &graph,
+                                      std::vector<int> &order) {
   int count = graph.node_size();
   // Values available before any node runs.
   llvm::StringSet<> available;
@@ -426,10 +464,12 @@ LogicalResult OnnxImporter::sortNodes(std::vector<int> &order) {
   std::vector<int> missing(count, 0);
   llvm::StringMap<SmallVector<int, 2>> consumers;
   std::deque<int> ready;
+  std::vector<llvm::StringSet<>> reads(count);
   for (int i = 0; i < count; ++i) {
-    const onnx::NodeProto &node = graph.node(i);
-    for (const std::string &input : node.input()) {
-      if (input.empty() || available.contains(input))
+    collectReads(graph.node(i), reads[i]);
+    for (const auto &entry : reads[i]) {
+      StringRef input = entry.getKey();
+      if (available.contains(input))
         continue;
       ++missing[i];
       consumers[input].push_back(i);
@@ -459,14 +499,28 @@ LogicalResult OnnxImporter::sortNodes(std::vector<int> &order) {
     if (missing[i] == 0)
       continue;
     const onnx::NodeProto &node = graph.node(i);
-    for (const std::string &input : node.input())
-      if (!input.empty() && !available.contains(input))
+    for (const auto &entry : reads[i])
+      if (!available.contains(entry.getKey()))
         return fileError() << "node '" << node.name() << "' ("
-                           << node.op_type() << ") reads '" << input
+                           << node.op_type() << ") reads '" << entry.getKey()
                            << "', which no node, input or initializer "
                               "produces (or a cycle does)";
   }
   return fileError() << "the graph's nodes cannot be ordered";
+}
+
+LogicalResult OnnxImporter::importGraphNodes(const onnx::GraphProto &graph) {
+  for (const onnx::TensorProto &tensor : graph.initializer())
+    if (&graph != &model.graph() &&
+        failed(importInitializer(const_cast<onnx::TensorProto &>(tensor))))
+      return failure();
+  std::vector<int> order;
+  if (failed(sortNodes(graph, order)))
+    return failure();
+  for (int i : order)
+    if (failed(importNode(graph.node(i))))
+      return failure();
+  return success();
 }
 
 LogicalResult OnnxImporter::importNode(const onnx::NodeProto &node) {
@@ -609,12 +663,8 @@ OwningOpRef<ModuleOp> OnnxImporter::run(llvm::MemoryBufferRef buffer) {
     if (failed(importInitializer(tensor)))
       return nullptr;
 
-  std::vector<int> order;
-  if (failed(sortNodes(order)))
+  if (failed(importGraphNodes(graph)))
     return nullptr;
-  for (int i : order)
-    if (failed(importNode(graph.node(i))))
-      return nullptr;
 
   SmallVector<Value> results;
   SmallVector<Type> resultTypes;
@@ -658,6 +708,20 @@ OwningOpRef<ModuleOp> OnnxImporter::run(llvm::MemoryBufferRef buffer) {
 //===----------------------------------------------------------------------===//
 // ImportContext
 //===----------------------------------------------------------------------===//
+
+LogicalResult ImportContext::importSubgraph(const onnx::GraphProto &graph) {
+  const onnx::NodeProto *savedNode = node;
+  int64_t savedOpset = opset;
+  Location savedLoc = loc;
+  LogicalResult result = subgraphImporter(graph);
+  setNode(*savedNode, savedOpset, savedLoc);
+  return result;
+}
+
+Value ImportContext::lookup(StringRef name) const {
+  auto it = values.find(name);
+  return it == values.end() ? Value() : it->second;
+}
 
 Value ImportContext::input(unsigned i) const {
   if (static_cast<int>(i) >= node->input_size() || node->input(i).empty())
@@ -776,6 +840,43 @@ std::optional<SmallVector<int64_t>> ImportContext::knownInts(Value value) {
         int64_t j = start + i * step;
         if (j >= 0 && j < n)
           result[i] = (*inner)[j];
+      }
+    }
+  } else if (auto fill = dyn_cast<FillOp>(op)) {
+    // ConstantOfShape of a static small shape: every entry is the value.
+    if (auto value = dyn_cast<IntegerAttr>(fill.getValue()))
+      result.assign(count, value.getValue().getSExtValue());
+  } else if (auto select = dyn_cast<SelectOp>(op)) {
+    // torch's expand: where(shape == -1, 1, shape).
+    auto cond = known(select.getCondition());
+    auto a = known(select.getOnTrue());
+    auto c = known(select.getOnFalse());
+    if (cond && a && c && !cond->empty() && !a->empty() && !c->empty()) {
+      for (int64_t i = 0; i < count; ++i) {
+        int64_t choose = (*cond)[cond->size() == 1 ? 0 : i];
+        if (isDynamic(choose))
+          continue;
+        result[i] = choose ? (*a)[a->size() == 1 ? 0 : i]
+                           : (*c)[c->size() == 1 ? 0 : i];
+      }
+    }
+  } else if (auto compare = dyn_cast<CompareOp>(op)) {
+    auto lhs = known(compare.getLhs());
+    auto rhs = known(compare.getRhs());
+    if (lhs && rhs && !lhs->empty() && !rhs->empty()) {
+      for (int64_t i = 0; i < count; ++i) {
+        int64_t a = (*lhs)[lhs->size() == 1 ? 0 : i];
+        int64_t c = (*rhs)[rhs->size() == 1 ? 0 : i];
+        if (isDynamic(a) || isDynamic(c))
+          continue;
+        switch (compare.getPredicate()) {
+        case ComparePredicate::eq: result[i] = a == c; break;
+        case ComparePredicate::ne: result[i] = a != c; break;
+        case ComparePredicate::lt: result[i] = a < c; break;
+        case ComparePredicate::le: result[i] = a <= c; break;
+        case ComparePredicate::gt: result[i] = a > c; break;
+        case ComparePredicate::ge: result[i] = a >= c; break;
+        }
       }
     }
   } else if (isa<AddOp, SubOp, MulOp, DivOp>(op)) {

@@ -654,24 +654,49 @@ LogicalResult convertConcat(ImportContext &ctx) {
   return success();
 }
 
+/// The values of a bounds input of Slice when known at import time (constants
+/// and shape arithmetic over static dimensions), or nullopt.
+std::optional<SmallVector<int64_t>> knownBounds(ImportContext &ctx, Value v) {
+  // Constants first: INT64_MIN ("before the start") reads as unknown below.
+  if (auto constant = v.getDefiningOp<ConstantOp>())
+    if (auto ints = dyn_cast<DenseIntElementsAttr>(constant.getValue())) {
+      SmallVector<int64_t> values;
+      for (const APInt &i : ints.getValues<APInt>())
+        values.push_back(i.getSExtValue());
+      return values;
+    }
+  std::optional<SmallVector<int64_t>> values = ctx.knownInts(v);
+  if (!values || llvm::any_of(*values, isDynamic))
+    return std::nullopt;
+  return values;
+}
+
 LogicalResult convertSlice(ImportContext &ctx) {
   FailureOr<Value> input = ctx.requiredInput(0);
   if (failed(input))
     return failure();
   auto type = rankedType(*input);
-  FailureOr<SmallVector<int64_t>> starts = ctx.constantInts(ctx.input(1), "starts");
-  FailureOr<SmallVector<int64_t>> ends = ctx.constantInts(ctx.input(2), "ends");
-  if (failed(starts) || failed(ends))
-    return failure();
-  SmallVector<int64_t> axes, steps(starts->size(), 1);
+  Value startsInput = ctx.input(1), endsInput = ctx.input(2);
+  if (!startsInput || !endsInput)
+    return ctx.error() << "needs starts and ends";
+  std::optional<SmallVector<int64_t>> starts = knownBounds(ctx, startsInput);
+  std::optional<SmallVector<int64_t>> ends = knownBounds(ctx, endsInput);
+  int64_t count = rankedType(startsInput).getRank() == 1
+                      ? rankedType(startsInput).getDimSize(0)
+                      : ShapedType::kDynamic;
+  if (starts)
+    count = static_cast<int64_t>(starts->size());
+  if (isDynamic(count))
+    return ctx.error() << "starts must be a 1-D tensor of static length";
+  SmallVector<int64_t> axes, steps(count, 1);
   if (Value axesInput = ctx.input(3)) {
     FailureOr<SmallVector<int64_t>> values = ctx.constantInts(axesInput, "axes");
     if (failed(values))
       return failure();
     axes = *values;
   } else {
-    for (size_t i = 0; i < starts->size(); ++i)
-      axes.push_back(static_cast<int64_t>(i));
+    for (int64_t i = 0; i < count; ++i)
+      axes.push_back(i);
   }
   if (Value stepsInput = ctx.input(4)) {
     FailureOr<SmallVector<int64_t>> values = ctx.constantInts(stepsInput, "steps");
@@ -679,8 +704,12 @@ LogicalResult convertSlice(ImportContext &ctx) {
       return failure();
     steps = *values;
   }
-  if (ends->size() != starts->size() || axes.size() != starts->size() ||
-      steps.size() != starts->size())
+  auto length = [](Value v) { return rankedType(v).getNumElements(); };
+  if (static_cast<int64_t>(axes.size()) != count ||
+      static_cast<int64_t>(steps.size()) != count ||
+      (ends && static_cast<int64_t>(ends->size()) != count) ||
+      (!ends && rankedType(endsInput).hasStaticShape() &&
+       length(endsInput) != count))
     return ctx.error() << "starts, ends, axes and steps differ in length";
   SmallVector<int64_t> shape(type.getShape());
   for (auto [i, axis] : llvm::enumerate(axes)) {
@@ -691,13 +720,36 @@ LogicalResult convertSlice(ImportContext &ctx) {
     if (steps[i] == 0)
       return ctx.error() << "step 0 on axis " << axis;
     int64_t dim = type.getDimSize(axis);
-    shape[axis] = isDynamic(dim) ? ShapedType::kDynamic
-                                 : SliceOp::getResultDimSize(dim, (*starts)[i],
-                                                             (*ends)[i], steps[i]);
+    shape[axis] = isDynamic(dim) || !starts || !ends
+                      ? ShapedType::kDynamic
+                      : SliceOp::getResultDimSize(dim, (*starts)[i],
+                                                  (*ends)[i], steps[i]);
   }
-  ctx.setOutput(0, SliceOp::create(
-                       ctx.b, ctx.loc, ctx.tensorType(shape, type.getElementType()),
-                       *input, axes, *starts, *ends, steps));
+  auto resultType = ctx.tensorType(shape, type.getElementType());
+  if (starts && ends) {
+    ctx.setOutput(0, SliceOp::create(ctx.b, ctx.loc, resultType, *input, axes,
+                                     *starts, *ends, steps));
+    return success();
+  }
+  // Bounds computed at run time (torch's `table[:seq_len]`).
+  auto bounds = [&](Value v) -> FailureOr<Value> {
+    auto t = rankedType(v);
+    if (!t.getElementType().isSignlessInteger(64) &&
+        !t.getElementType().isSignlessInteger(32))
+      return ctx.error() << "starts and ends must be int32 or int64";
+    if (t.getRank() == 1)
+      return v;
+    if (t.getRank() == 0)
+      return Value(ReshapeOp::create(
+          ctx.b, ctx.loc, ctx.tensorType({1}, t.getElementType()), v,
+          Value()));
+    return ctx.error() << "starts and ends must be 1-D";
+  };
+  FailureOr<Value> s = bounds(startsInput), e = bounds(endsInput);
+  if (failed(s) || failed(e))
+    return failure();
+  ctx.setOutput(0, DynamicSliceOp::create(ctx.b, ctx.loc, resultType, *input,
+                                          *s, *e, axes, steps));
   return success();
 }
 
@@ -883,6 +935,41 @@ LogicalResult convertTrilu(ImportContext &ctx) {
   return success();
 }
 
+/// `If` whose condition is known at import time (torch's exporter guards a
+/// squeeze of a dimension it could not prove to be 1 this way): the chosen
+/// branch's nodes are imported in place. A condition that depends on the
+/// model's inputs is refused.
+LogicalResult convertIf(ImportContext &ctx) {
+  FailureOr<Value> cond = ctx.requiredInput(0);
+  if (failed(cond))
+    return failure();
+  std::optional<SmallVector<int64_t>> known = ctx.knownInts(*cond);
+  if (!known || known->size() != 1 || isDynamic(known->front()))
+    return ctx.error() << "has a condition that is not known at import time "
+                          "(it depends on the model's inputs); only branches "
+                          "chosen by shapes and constants are supported";
+  bool taken = known->front() != 0;
+  const onnx::AttributeProto *branch =
+      ctx.attribute(taken ? "then_branch" : "else_branch");
+  if (!branch || !branch->has_g())
+    return ctx.error() << "has no " << (taken ? "then_branch" : "else_branch");
+  const onnx::GraphProto &graph = branch->g();
+  if (graph.output_size() != static_cast<int>(ctx.numOutputs()))
+    return ctx.error() << "its " << (taken ? "then" : "else") << " branch has "
+                       << graph.output_size() << " outputs, the node "
+                       << ctx.numOutputs();
+  if (failed(ctx.importSubgraph(graph)))
+    return failure();
+  for (auto [i, output] : llvm::enumerate(graph.output())) {
+    Value value = ctx.lookup(output.name());
+    if (!value)
+      return ctx.error() << "its branch output '" << output.name()
+                         << "' is not produced by any node of the branch";
+    ctx.setOutput(i, value);
+  }
+  return success();
+}
+
 } // namespace
 
 void mlir::qllm::onnx_import::registerStandardConverters(
@@ -933,4 +1020,5 @@ void mlir::qllm::onnx_import::registerStandardConverters(
   add("Tile", convertTile);
   add("Range", convertRange);
   add("Trilu", convertTrilu);
+  add("If", convertIf);
 }

@@ -51,7 +51,8 @@ bool matchMeanSquarePlusEps(Value v, Value &x, double &eps) {
   return true;
 }
 
-/// If `v` is x / sqrt(mean(x^2) + eps) in one of its spellings, binds x, eps.
+/// If `v` is x / sqrt(mean(x^2) + eps) in one of its spellings (x / sqrt,
+/// x * rsqrt, x * reciprocal(sqrt), x * (1 / sqrt)), binds x, eps.
 bool matchNormalized(Value v, Value &x, double &eps) {
   if (auto div = v.getDefiningOp<DivOp>()) {
     auto sqrt = div.getRhs().getDefiningOp<SqrtOp>();
@@ -66,9 +67,16 @@ bool matchNormalized(Value v, Value &x, double &eps) {
     Value variance;
     if (auto rsqrt = factor.getDefiningOp<RsqrtOp>())
       variance = rsqrt.getInput();
-    else if (auto reciprocal = factor.getDefiningOp<ReciprocalOp>())
+    else if (auto reciprocal = factor.getDefiningOp<ReciprocalOp>()) {
       if (auto sqrt = reciprocal.getInput().getDefiningOp<SqrtOp>())
         variance = sqrt.getInput();
+    } else if (auto div = factor.getDefiningOp<DivOp>()) {
+      // 1 / sqrt(v): torch's export of rsqrt.
+      std::optional<double> one = scalarFloat(div.getLhs());
+      auto sqrt = div.getRhs().getDefiningOp<SqrtOp>();
+      if (one && *one == 1.0 && sqrt)
+        variance = sqrt.getInput();
+    }
     if (variance && matchMeanSquarePlusEps(variance, x, eps) && other == x)
       return true;
   }

@@ -147,6 +147,148 @@ std::optional<Trig> matchTrig(Value v, bool duplicated) {
   return trig;
 }
 
+/// The constant table behind views and prefix slices of it: `v` reshaped,
+/// squeezed, unsqueezed, cast or sliced to a prefix (`table[:, :, :seq]`,
+/// bounds constant or computed at run time) along an axis with only unit
+/// dimensions before it. Each view keeps the rows in order, so the table's
+/// rows (all dimensions but the last) are positions 0, 1, ...
+Value tableRoot(Value v) {
+  while (Operation *op = v.getDefiningOp()) {
+    if (isa<SqueezeOp, UnsqueezeOp, ReshapeOp>(op) ||
+        (isa<CastOp>(op) && isa<FloatType>(getElementTypeOrSelf(
+                                op->getOperand(0).getType())))) {
+      auto in = cast<RankedTensorType>(op->getOperand(0).getType());
+      auto out = cast<RankedTensorType>(op->getResult(0).getType());
+      if (in.getRank() == 0 || out.getRank() == 0 ||
+          in.getShape().back() != out.getShape().back() ||
+          ShapedType::isDynamic(in.getShape().back()))
+        return {};
+      v = op->getOperand(0);
+      continue;
+    }
+    ArrayRef<int64_t> axes, steps;
+    std::optional<int64_t> start;
+    if (auto slice = dyn_cast<SliceOp>(op)) {
+      axes = slice.getAxes();
+      steps = slice.getSteps();
+      if (axes.size() == 1)
+        start = slice.getStarts()[0];
+    } else if (auto slice = dyn_cast<DynamicSliceOp>(op)) {
+      axes = slice.getAxes();
+      steps = slice.getSteps();
+      DenseIntElementsAttr starts;
+      if (axes.size() == 1 && matchPattern(slice.getStarts(), m_Constant(&starts)))
+        start = (*starts.getValues<APInt>().begin()).getSExtValue();
+    } else {
+      break;
+    }
+    auto in = cast<RankedTensorType>(op->getOperand(0).getType());
+    if (!start || *start != 0 || steps[0] != 1 ||
+        axes[0] == in.getRank() - 1 ||
+        llvm::any_of(in.getShape().take_front(axes[0]),
+                     [](int64_t d) { return d != 1; }))
+      return {};
+    v = op->getOperand(0);
+  }
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  return type && type.hasStaticShape() && type.getRank() >= 2 ? v : Value();
+}
+
+/// Checks that `table` holds cos (or sin) of p * base^(-2i/d) at row p and
+/// column i (column i mod d/2 when the halves repeat), and returns the base.
+std::optional<double> fitTable(Value table, bool isCos, bool duplicated,
+                               int64_t half) {
+  auto type = cast<RankedTensorType>(table.getType());
+  int64_t width = type.getShape().back();
+  if (width != (duplicated ? 2 * half : half) || half < 1)
+    return std::nullopt;
+  std::optional<std::vector<double>> values = constantValues(table);
+  if (!values)
+    return std::nullopt;
+  int64_t rows = static_cast<int64_t>(values->size()) / width;
+  if (rows < 2)
+    return std::nullopt;
+  double d = 2.0 * static_cast<double>(half);
+  // Row 1 holds the inverse frequencies' trig: entry 1 gives the base.
+  double base = 10000.0;
+  if (half > 1) {
+    double t = (*values)[width + 1];
+    if (std::abs(t) > 1.0)
+      return std::nullopt;
+    double inv1 = isCos ? std::acos(t) : std::asin(t);
+    if (!(inv1 > 0.0) || inv1 >= 1.0)
+      return std::nullopt;
+    base = std::pow(inv1, -d / 2.0);
+    double rounded = std::round(base);
+    if (std::abs(base - rounded) < 1e-3 * base)
+      base = rounded;
+  }
+  // Float32 tables are computed from float32 angles: the error grows with
+  // the position (about 6e-8 relative, twice). fp16 tables round to 2^-11.
+  bool f16 = type.getElementType().getIntOrFloatBitWidth() < 32;
+  double floor = f16 ? 2e-3 : 2e-6;
+  for (int64_t p = 0; p < rows; ++p)
+    for (int64_t i = 0; i < width; ++i) {
+      double inv = std::pow(base, -2.0 * static_cast<double>(i % half) / d);
+      double angle = static_cast<double>(p) * inv;
+      double expected = isCos ? std::cos(angle) : std::sin(angle);
+      double tolerance = floor + 2.5e-7 * static_cast<double>(p);
+      if (std::abs((*values)[p * width + i] - expected) > tolerance)
+        return std::nullopt;
+    }
+  return base;
+}
+
+/// A cos or sin table gathered by positions: gather(table[:seq], positions)
+/// as Hugging Face's rotary cache (transformers 4.3x) writes it, through
+/// casts and an unsqueeze that inserts the head axis. The Trig's argument is
+/// the positions, shared by the cos and the sin gather.
+std::optional<Trig> matchTableTrig(Value v, bool isCos, bool duplicated) {
+  Trig trig;
+  v = stripFloatCasts(v);
+  if (auto unsqueeze = v.getDefiningOp<UnsqueezeOp>()) {
+    trig.unsqueezeAxes.assign(unsqueeze.getAxes().begin(),
+                              unsqueeze.getAxes().end());
+    v = stripFloatCasts(unsqueeze.getInput());
+  }
+  auto gather = v.getDefiningOp<GatherOp>();
+  if (!gather || gather.getAxis() != 0)
+    return std::nullopt;
+  auto positions = dyn_cast<RankedTensorType>(gather.getIndices().getType());
+  auto type = cast<RankedTensorType>(gather.getType());
+  if (!positions || positions.getRank() != 2 ||
+      !positions.getElementType().isInteger() || type.getRank() != 3 ||
+      ShapedType::isDynamic(type.getDimSize(2)))
+    return std::nullopt;
+  int64_t width = type.getDimSize(2);
+  int64_t half = duplicated ? width / 2 : width;
+  if (duplicated && width % 2)
+    return std::nullopt;
+  Value table = tableRoot(gather.getData());
+  if (!table)
+    return std::nullopt;
+  std::optional<double> base = fitTable(table, isCos, duplicated, half);
+  if (!base)
+    return std::nullopt;
+  trig.argument = gather.getIndices();
+  trig.angles.positions = gather.getIndices();
+  trig.angles.base = *base;
+  trig.angles.half = half;
+  return trig;
+}
+
+/// cos (sin) in either form: of computed angles, or gathered from a table.
+std::optional<Trig> matchCos(Value v, bool duplicated) {
+  if (std::optional<Trig> trig = matchTrig<CosOp>(v, duplicated))
+    return trig;
+  return matchTableTrig(v, /*isCos=*/true, duplicated);
+}
+std::optional<Trig> matchSin(Value v, bool duplicated) {
+  if (std::optional<Trig> trig = matchTrig<SinOp>(v, duplicated))
+    return trig;
+  return matchTableTrig(v, /*isCos=*/false, duplicated);
+}
+
 /// If `v` = mul(a, b) in either order with pred(a), binds a and b.
 template <typename Pred>
 bool matchMul(Value v, Value &a, Value &b, Pred pred) {
@@ -186,10 +328,10 @@ struct RaiseRotateHalf : OpRewritePattern<AddOp> {
       Value cosTerm = op->getOperand(side), sinTerm = op->getOperand(1 - side);
       Value cos, x, sin, rotated;
       if (!matchMul(cosTerm, cos, x, [](Value v) {
-            return matchTrig<CosOp>(v, true).has_value();
+            return matchCos(v, true).has_value();
           }) ||
           !matchMul(sinTerm, sin, rotated, [](Value v) {
-            return matchTrig<SinOp>(v, true).has_value();
+            return matchSin(v, true).has_value();
           }))
         continue;
       auto concat = rotated.getDefiningOp<ConcatOp>();
@@ -200,9 +342,10 @@ struct RaiseRotateHalf : OpRewritePattern<AddOp> {
       if (!neg || !isSlice(neg.getInput(), x, 3, h, d, INT64_MAX) ||
           !isSlice(concat.getInputs()[1], x, 3, 0, h, h))
         continue;
-      Trig c = *matchTrig<CosOp>(cos, true), s = *matchTrig<SinOp>(sin, true);
+      Trig c = *matchCos(cos, true), s = *matchSin(sin, true);
       if (c.argument != s.argument || c.unsqueezeAxes != s.unsqueezeAxes ||
-          c.unsqueezeAxes.size() != 1 || 2 * c.angles.half != d)
+          c.unsqueezeAxes.size() != 1 || 2 * c.angles.half != d ||
+          c.angles.base != s.angles.base)
         continue;
       Location loc = op.getLoc();
       if (c.unsqueezeAxes[0] == 2) {

@@ -34,6 +34,10 @@ void mlir::qllm::buildImportCleanupPipeline(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(createQLLMRaiseAttentionMaskPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // Exports without past inputs get the cached interface.
+  pm.addNestedPass<func::FuncOp>(createQLLMAddKvCachePass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
 }
 
 void mlir::qllm::buildCompilePipeline(OpPassManager &pm,

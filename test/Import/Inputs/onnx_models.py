@@ -620,6 +620,47 @@ def _(m):
     m.output("y", F32, ["batch", None, 4])
 
 
+@case("slice_runtime_bounds")
+def _(m):
+    # Bounds computed at run time, as torch writes `table[:n]` with n read
+    # from a shape: rows [1, rows of y) of x, and columns [0, 4).
+    m.input("x", F32, [6, 5])
+    m.input("y", F32, ["n", 2])
+    m.init("zero", np.array([0], np.int64))
+    m.init("one", np.array([1], np.int64))
+    m.init("starts", np.array([1, 0], np.int64))
+    m.init("axes", np.array([0, 1], np.int64))
+    m.init("four", np.array([4], np.int64))
+    m.node("Shape", ["y"], ["y_shape"])
+    m.node("Slice", ["y_shape", "zero", "one"], ["n"])  # [rows of y]
+    m.node("Concat", ["n", "four"], ["ends"], axis=0)
+    m.node("Slice", ["x", "starts", "ends", "axes"], ["head"], name="runtime_slice")
+    m.output("head", F32, [None, None])
+
+
+@case("if_static_condition")
+def _(m):
+    # torch's exporter guards squeeze(1) of a dimension it could not prove
+    # to be 1 by If(Equal(Gather(Shape(x), 1), 1)): known once x is typed.
+    m.input("x", F32, ["batch", 1, 3])
+    m.init("index", np.array(1, np.int64))
+    m.init("unit", np.array(1, np.int64))
+    m.init("axis", np.array([1], np.int64))
+    m.node("Shape", ["x"], ["shape"])
+    m.node("Gather", ["shape", "index"], ["dim"], axis=0)
+    m.node("Equal", ["dim", "unit"], ["is_unit"])
+    then_branch = helper.make_graph(
+        [helper.make_node("Squeeze", ["x", "axis"], ["squeezed"])], "then", [],
+        [helper.make_tensor_value_info("squeezed", F32, None)])
+    else_branch = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["same"])], "else", [],
+        [helper.make_tensor_value_info("same", F32, None)])
+    m.node("If", ["is_unit"], ["picked"], name="squeeze_if_unit",
+           then_branch=then_branch, else_branch=else_branch)
+    m.node("Neg", ["picked"], ["y"])
+    m.output("y", F32, ["batch", 3])
+
+
 @case("slice_empty")
 def _(m):
     # An empty result (start after end), and a negative step from a clamped start.
@@ -1342,13 +1383,30 @@ def _(m):
     m.output("y", F32, [4])
 
 
-@case("error_slice_dynamic_starts")
+@case("error_slice_dynamic_axes")
 def _(m):
     m.input("x", F32, [4, 6])
-    m.input("starts", I64, [1], data=[1])
+    m.init("starts", np.array([1], np.int64))
     m.init("ends", np.array([3], np.int64))
-    m.node("Slice", ["x", "starts", "ends"], ["y"], name="dynamic_slice")
+    m.input("axes", I64, [1], data=[0])
+    m.node("Slice", ["x", "starts", "ends", "axes"], ["y"], name="dynamic_axes")
     m.output("y", F32, [None, 6])
+
+
+@case("error_if_input_condition")
+def _(m):
+    # A branch chosen by the model's inputs: not known at import time.
+    m.input("x", F32, [4])
+    m.input("flag", BOOL, [], data=True)
+    then_branch = helper.make_graph(
+        [helper.make_node("Neg", ["x"], ["t"])], "then", [],
+        [helper.make_tensor_value_info("t", F32, [4])])
+    else_branch = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["e"])], "else", [],
+        [helper.make_tensor_value_info("e", F32, [4])])
+    m.node("If", ["flag"], ["y"], name="choose", then_branch=then_branch,
+           else_branch=else_branch)
+    m.output("y", F32, [4])
 
 
 @case("error_dangling_input")

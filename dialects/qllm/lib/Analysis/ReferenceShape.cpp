@@ -14,6 +14,7 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -302,19 +303,20 @@ R transpose(OpContext &ctx, TransposeOp op) {
   return out;
 }
 
-R slice(OpContext &ctx, SliceOp op) {
+/// ONNX Slice of operand 0 with per-axis starts/ends (static or run-time).
+R sliceBy(OpContext &ctx, ArrayRef<int64_t> axes, ArrayRef<int64_t> starts,
+          ArrayRef<int64_t> ends, ArrayRef<int64_t> steps) {
   FailureOr<RefTensor> a = ctx.operand(0);
   if (failed(a))
     return failure();
   SmallVector<int64_t> start(a->shape.size(), 0), step(a->shape.size(), 1);
   RefTensor out;
   out.shape = a->shape;
-  for (auto [i, axis] : llvm::enumerate(op.getAxes())) {
-    int64_t dim = a->shape[axis], st = op.getSteps()[i];
-    start[axis] = SliceOp::getStartIndex(dim, op.getStarts()[i], st);
+  for (auto [i, axis] : llvm::enumerate(axes)) {
+    int64_t dim = a->shape[axis], st = steps[i];
+    start[axis] = SliceOp::getStartIndex(dim, starts[i], st);
     step[axis] = st;
-    out.shape[axis] = SliceOp::getResultDimSize(dim, op.getStarts()[i],
-                                                op.getEnds()[i], st);
+    out.shape[axis] = SliceOp::getResultDimSize(dim, starts[i], ends[i], st);
   }
   SmallVector<int64_t> strides = stridesOf(a->shape);
   forEachIndex(out.shape, [&](ArrayRef<int64_t> index) {
@@ -324,6 +326,30 @@ R slice(OpContext &ctx, SliceOp op) {
     out.data.push_back(a->data[offset]);
   });
   return out;
+}
+
+R slice(OpContext &ctx, SliceOp op) {
+  return sliceBy(ctx, op.getAxes(), op.getStarts(), op.getEnds(),
+                 op.getSteps());
+}
+
+R dynamicSlice(OpContext &ctx, DynamicSliceOp op) {
+  FailureOr<RefTensor> starts = ctx.operand(1), ends = ctx.operand(2);
+  if (failed(starts) || failed(ends))
+    return failure();
+  size_t n = op.getAxes().size();
+  if (starts->data.size() != n || ends->data.size() != n)
+    return ctx.fail("dynamic_slice bounds do not have one entry per axis");
+  SmallVector<int64_t> s, e;
+  for (size_t i = 0; i < n; ++i) {
+    // INT64_MAX ("to the end") is not exact in a double: clamp to 2^62.
+    auto bound = [](double v) {
+      return static_cast<int64_t>(std::clamp(v, -0x1p62, 0x1p62));
+    };
+    s.push_back(bound(starts->data[i]));
+    e.push_back(bound(ends->data[i]));
+  }
+  return sliceBy(ctx, op.getAxes(), s, e, op.getSteps());
 }
 
 R expand(OpContext &ctx) {
@@ -394,6 +420,7 @@ Result evaluateShape(OpContext &ctx) {
       .Case([&](ReshapeOp op) { return reshape(ctx, op); })
       .Case([&](TransposeOp op) { return transpose(ctx, op); })
       .Case([&](SliceOp op) { return slice(ctx, op); })
+      .Case([&](DynamicSliceOp op) { return dynamicSlice(ctx, op); })
       .Case([&](ExpandOp) { return expand(ctx); })
       .Case([&](TileOp) { return tile(ctx); })
       .Case([&](TriluOp op) { return trilu(ctx, op); })

@@ -418,7 +418,37 @@ struct ExpandShapeFromDims : OpRewritePattern<ExpandOp> {
   }
 };
 
+/// dynamic_slice whose bounds are constants -> slice.
+struct ConstantBoundsToSlice : OpRewritePattern<DynamicSliceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(DynamicSliceOp op,
+                                PatternRewriter &rewriter) const override {
+    DenseIntElementsAttr startsAttr, endsAttr;
+    if (!matchPattern(op.getStarts(), m_Constant(&startsAttr)) ||
+        !matchPattern(op.getEnds(), m_Constant(&endsAttr)))
+      return failure();
+    SmallVector<int64_t> starts, ends;
+    for (const APInt &v : startsAttr.getValues<APInt>())
+      starts.push_back(v.getSExtValue());
+    for (const APInt &v : endsAttr.getValues<APInt>())
+      ends.push_back(v.getSExtValue());
+    if (starts.size() != op.getAxes().size() || ends.size() != starts.size())
+      return failure();
+    // The same (less static) result type: qllm.slice accepts it.
+    Value slice = SliceOp::create(rewriter, op.getLoc(), op.getType(),
+                                  op.getInput(), op.getAxes(), starts, ends,
+                                  op.getSteps());
+    rewriter.replaceOp(op, slice);
+    return success();
+  }
+};
+
 } // namespace
+
+void DynamicSliceOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                                 MLIRContext *context) {
+  results.add<ConstantBoundsToSlice>(context);
+}
 
 void ReshapeOp::getCanonicalizationPatterns(RewritePatternSet &results,
                                             MLIRContext *context) {

@@ -637,6 +637,30 @@ LogicalResult SliceOp::verify() {
                      rankedType(getResult()).getShape(), expected);
 }
 
+LogicalResult DynamicSliceOp::verify() {
+  auto input = rankedType(getInput());
+  ArrayRef<int64_t> axes = getAxes(), steps = getSteps();
+  auto starts = rankedType(getStarts()), ends = rankedType(getEnds());
+  if (steps.size() != axes.size())
+    return emitOpError() << "axes and steps must have the same length";
+  for (auto [what, type] : {std::pair{"starts", starts}, {"ends", ends}})
+    if (type.getRank() != 1 ||
+        (!ShapedType::isDynamic(type.getDimSize(0)) &&
+         type.getDimSize(0) != static_cast<int64_t>(axes.size())))
+      return emitOpError() << what << " must be a 1-D tensor of "
+                           << axes.size() << " entries (one per axis)";
+  if (failed(verifyAxes(*this, axes, input.getRank(), "axis")))
+    return failure();
+  SmallVector<int64_t> expected(input.getShape());
+  for (auto [i, axis] : llvm::enumerate(axes)) {
+    if (steps[i] == 0)
+      return emitOpError() << "step on axis " << axis << " must be nonzero";
+    expected[axis] = ShapedType::kDynamic;
+  }
+  return verifyShape(*this, "result shape",
+                     rankedType(getResult()).getShape(), expected);
+}
+
 LogicalResult SplitOp::verify() {
   auto input = rankedType(getInput());
   int64_t axis = getAxis();

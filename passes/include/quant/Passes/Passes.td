@@ -14,6 +14,24 @@ include "mlir/Pass/PassBase.td"
 // Raising: primitive-op patterns of imported graphs into LLM ops
 //===----------------------------------------------------------------------===//
 
+def QLLMAddKvCachePass : Pass<"qllm-add-kv-cache", "::mlir::func::FuncOp"> {
+  let summary = "Give a decoder exported without past inputs a KV cache";
+  let description = [{
+    A plain `input_ids, attention_mask -> logits` export computes causal
+    self-attention over its own keys and values: what cached attention
+    computes with an empty cache. Once every attention is raised (causal, no
+    bias) and none reads a past, each attention gets `past_key_values.N.key`
+    and `.value` arguments (N in program order) and its presents become
+    `present.N.key`/`.value` results; the attention_mask argument then
+    covers past and new keys; rotary positions computed inside the graph,
+    checked by evaluation to be 0..seq-1 on every row, are replaced by a
+    `position_ids` argument (the runtime supplies absolute positions).
+    Other position computations are refused. Runs at the end of
+    quant-import-cleanup; graphs with past inputs are left as they are.
+  }];
+  let dependentDialects = ["::mlir::qllm::QLLMDialect"];
+}
+
 def QLLMClassifyDimsPass : Pass<"qllm-classify-dims", "::mlir::func::FuncOp"> {
   let summary = "Classify the dimensions of a model's inputs and outputs";
   let description = [{

@@ -542,6 +542,28 @@ def QLLM_SliceOp : QLLM_Op<"slice", [Pure, SameOperandsAndResultElementType]> {
   let hasFolder = 1;
 }
 
+def QLLM_DynamicSliceOp : QLLM_Op<"dynamic_slice", [Pure]> {
+  let summary = "Slice whose starts and ends are computed at run time";
+  let description = [{
+    ONNX Slice semantics (see `qllm.slice`) with `starts` and `ends` given as
+    1-D integer tensors, one entry per `axes` entry: what torch's exporter
+    writes for `table[:seq_len]` with a sequence length read from a shape.
+    Sliced dimensions are dynamic in the result; once both bounds are
+    constants it canonicalizes to `qllm.slice`.
+  }];
+  let arguments = (ins AnyRankedTensor:$input,
+                       RankedTensorOf<[I64, I32]>:$starts,
+                       RankedTensorOf<[I64, I32]>:$ends,
+                       DenseI64ArrayAttr:$axes, DenseI64ArrayAttr:$steps);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $input `[` $starts `:` $ends `]` `axes` `=` $axes `steps` `=` $steps
+      attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let hasCanonicalizer = 1;
+}
+
 def QLLM_SplitOp : QLLM_Op<"split", [Pure, SameOperandsAndResultElementType]> {
   let summary = "Splits a tensor into parts along one axis";
   let arguments = (ins AnyRankedTensor:$input, I64Attr:$axis,
