@@ -106,3 +106,12 @@ if glob.glob(os.path.join(python_package, "_runtime*.so")) and have_pytest:
 elif in_ci:
     lit_config.fatal("the Python package (%s) or pytest is missing (run "
                      "tools/scripts/install-deps.sh, then build)" % python_package)
+
+# PyTorch (Debian's python3-torch, CPU), which writes the torch.onnx.export
+# fixtures of the real-export import tests. Tests that need it say
+# `REQUIRES: torch`; under CI=true its absence is an error.
+if subprocess.run(["/usr/bin/python3", "-c", "import torch"],
+                  capture_output=True).returncode == 0:
+    config.available_features.add("torch")
+elif in_ci:
+    lit_config.fatal("python3-torch is missing (run tools/scripts/install-deps.sh)")

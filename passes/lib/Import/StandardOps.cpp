@@ -224,6 +224,79 @@ LogicalResult convertWhere(ImportContext &ctx) {
   return success();
 }
 
+/// And, Or, Xor and Not on booleans, as selects: a and b = a ? b : false,
+/// a or b = a ? true : b, a xor b = a ? not b : b, not a = a ? false : true.
+template <char Kind>
+LogicalResult convertLogical(ImportContext &ctx) {
+  FailureOr<Value> a = ctx.requiredInput(0);
+  if (failed(a))
+    return failure();
+  Type i1 = ctx.b.getI1Type();
+  if (rankedType(*a).getElementType() != i1)
+    return ctx.error() << "needs boolean inputs";
+  auto boolConstant = [&](bool v) -> Value {
+    auto type = ctx.tensorType({}, i1);
+    return ConstantOp::create(ctx.b, ctx.loc,
+                              DenseElementsAttr::get(type, v));
+  };
+  auto select = [&](Value cond, Value x, Value y) -> FailureOr<Value> {
+    auto shape = broadcast(ctx, rankedType(cond).getShape(),
+                           rankedType(x).getShape());
+    if (failed(shape))
+      return failure();
+    shape = broadcast(ctx, *shape, rankedType(y).getShape());
+    if (failed(shape))
+      return failure();
+    return Value(SelectOp::create(ctx.b, ctx.loc, ctx.tensorType(*shape, i1),
+                                  cond, x, y));
+  };
+  if (Kind == '!') {
+    FailureOr<Value> r = select(*a, boolConstant(false), boolConstant(true));
+    if (failed(r))
+      return failure();
+    ctx.setOutput(0, *r);
+    return success();
+  }
+  FailureOr<Value> b = ctx.requiredInput(1);
+  if (failed(b))
+    return failure();
+  if (rankedType(*b).getElementType() != i1)
+    return ctx.error() << "needs boolean inputs";
+  FailureOr<Value> r = failure();
+  if (Kind == '&')
+    r = select(*a, *b, boolConstant(false));
+  else if (Kind == '|')
+    r = select(*a, boolConstant(true), *b);
+  else {
+    FailureOr<Value> notB = select(*b, boolConstant(false), boolConstant(true));
+    if (failed(notB))
+      return failure();
+    r = select(*a, *notB, *b);
+  }
+  if (failed(r))
+    return failure();
+  ctx.setOutput(0, *r);
+  return success();
+}
+
+LogicalResult convertScatterND(ImportContext &ctx) {
+  FailureOr<Value> data = ctx.requiredInput(0), indices = ctx.requiredInput(1),
+                   updates = ctx.requiredInput(2);
+  if (failed(data) || failed(indices) || failed(updates))
+    return failure();
+  if (const onnx::AttributeProto *reduction = ctx.attribute("reduction");
+      reduction && reduction->s() != "none")
+    return ctx.error() << "reduction '" << reduction->s()
+                       << "' is not supported (only 'none')";
+  auto indicesType = rankedType(*indices);
+  if (indicesType.getRank() < 1 ||
+      isDynamic(indicesType.getShape().back()))
+    return ctx.error() << "needs indices whose last dimension is static";
+  ctx.setOutput(0, ScatterNdOp::create(ctx.b, ctx.loc, (*data).getType(),
+                                       *data, *indices, *updates));
+  return success();
+}
+
 LogicalResult convertCast(ImportContext &ctx) {
   FailureOr<Value> input = ctx.requiredInput(0);
   if (failed(input))
@@ -1021,4 +1094,9 @@ void mlir::qllm::onnx_import::registerStandardConverters(
   add("Range", convertRange);
   add("Trilu", convertTrilu);
   add("If", convertIf);
+  add("And", convertLogical<'&'>);
+  add("Or", convertLogical<'|'>);
+  add("Xor", convertLogical<'^'>);
+  add("Not", convertLogical<'!'>);
+  add("ScatterND", convertScatterND);
 }

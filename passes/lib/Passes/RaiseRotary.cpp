@@ -4,6 +4,7 @@
 
 #include "PatternUtils.h"
 #include "qllm/Analysis/ReferenceEvaluator.h"
+#include "qllm/IR/QLLMPlanAttrs.h"
 
 #include "mlir/IR/PatternMatch.h"
 
@@ -197,7 +198,7 @@ Value tableRoot(Value v) {
 /// Checks that `table` holds cos (or sin) of p * base^(-2i/d) at row p and
 /// column i (column i mod d/2 when the halves repeat), and returns the base.
 std::optional<double> fitTable(Value table, bool isCos, bool duplicated,
-                               int64_t half) {
+                               int64_t half, int64_t &rowsOut) {
   auto type = cast<RankedTensorType>(table.getType());
   int64_t width = type.getShape().back();
   if (width != (duplicated ? 2 * half : half) || half < 1)
@@ -236,14 +237,17 @@ std::optional<double> fitTable(Value table, bool isCos, bool duplicated,
       if (std::abs((*values)[p * width + i] - expected) > tolerance)
         return std::nullopt;
     }
+  rowsOut = rows;
   return base;
 }
 
 /// A cos or sin table gathered by positions: gather(table[:seq], positions)
 /// as Hugging Face's rotary cache (transformers 4.3x) writes it, through
 /// casts and an unsqueeze that inserts the head axis. The Trig's argument is
-/// the positions, shared by the cos and the sin gather.
-std::optional<Trig> matchTableTrig(Value v, bool isCos, bool duplicated) {
+/// the positions, shared by the cos and the sin gather. The table's row
+/// count (the model's position limit) goes to `tableRows` when given.
+std::optional<Trig> matchTableTrig(Value v, bool isCos, bool duplicated,
+                                   int64_t *tableRows) {
   Trig trig;
   v = stripFloatCasts(v);
   if (auto unsqueeze = v.getDefiningOp<UnsqueezeOp>()) {
@@ -267,9 +271,12 @@ std::optional<Trig> matchTableTrig(Value v, bool isCos, bool duplicated) {
   Value table = tableRoot(gather.getData());
   if (!table)
     return std::nullopt;
-  std::optional<double> base = fitTable(table, isCos, duplicated, half);
+  int64_t rows = 0;
+  std::optional<double> base = fitTable(table, isCos, duplicated, half, rows);
   if (!base)
     return std::nullopt;
+  if (tableRows)
+    *tableRows = std::max(*tableRows, rows);
   trig.argument = gather.getIndices();
   trig.angles.positions = gather.getIndices();
   trig.angles.base = *base;
@@ -278,15 +285,17 @@ std::optional<Trig> matchTableTrig(Value v, bool isCos, bool duplicated) {
 }
 
 /// cos (sin) in either form: of computed angles, or gathered from a table.
-std::optional<Trig> matchCos(Value v, bool duplicated) {
+std::optional<Trig> matchCos(Value v, bool duplicated,
+                             int64_t *tableRows = nullptr) {
   if (std::optional<Trig> trig = matchTrig<CosOp>(v, duplicated))
     return trig;
-  return matchTableTrig(v, /*isCos=*/true, duplicated);
+  return matchTableTrig(v, /*isCos=*/true, duplicated, tableRows);
 }
-std::optional<Trig> matchSin(Value v, bool duplicated) {
+std::optional<Trig> matchSin(Value v, bool duplicated,
+                             int64_t *tableRows = nullptr) {
   if (std::optional<Trig> trig = matchTrig<SinOp>(v, duplicated))
     return trig;
-  return matchTableTrig(v, /*isCos=*/false, duplicated);
+  return matchTableTrig(v, /*isCos=*/false, duplicated, tableRows);
 }
 
 /// If `v` = mul(a, b) in either order with pred(a), binds a and b.
@@ -317,7 +326,11 @@ Value createRotary(PatternRewriter &rewriter, Location loc, Value x,
 /// x * cos + concat(-x[h:], x[:h]) * sin over the last axis, with cos/sin of
 /// concat(f, f) unsqueezed at the head axis (1: [b, h, s, d]; 2: [b, s, h, d]).
 struct RaiseRotateHalf : OpRewritePattern<AddOp> {
-  using OpRewritePattern::OpRewritePattern;
+  /// `tableRows` receives the largest cos/sin table's row count.
+  RaiseRotateHalf(MLIRContext *ctx, int64_t *tableRows)
+      : OpRewritePattern(ctx), tableRows(tableRows) {}
+  int64_t *tableRows;
+
   LogicalResult matchAndRewrite(AddOp op,
                                 PatternRewriter &rewriter) const override {
     auto type = cast<RankedTensorType>(op.getType());
@@ -342,7 +355,8 @@ struct RaiseRotateHalf : OpRewritePattern<AddOp> {
       if (!neg || !isSlice(neg.getInput(), x, 3, h, d, INT64_MAX) ||
           !isSlice(concat.getInputs()[1], x, 3, 0, h, h))
         continue;
-      Trig c = *matchCos(cos, true), s = *matchSin(sin, true);
+      Trig c = *matchCos(cos, true, tableRows),
+           s = *matchSin(sin, true, tableRows);
       if (c.argument != s.argument || c.unsqueezeAxes != s.unsqueezeAxes ||
           c.unsqueezeAxes.size() != 1 || 2 * c.angles.half != d ||
           c.angles.base != s.angles.base)
@@ -455,9 +469,29 @@ struct QLLMRaiseRotaryPass
     : qllm::impl::QLLMRaiseRotaryPassBase<QLLMRaiseRotaryPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<RaiseRotateHalf, RaiseInterleaved>(&getContext());
+    int64_t tableRows = 0;
+    patterns.add<RaiseRotateHalf>(&getContext(), &tableRows);
+    patterns.add<RaiseInterleaved>(&getContext());
     if (failed(applyRaisingPatterns(getOperation(), std::move(patterns))))
-      signalPassFailure();
+      return signalPassFailure();
+    // A raised table's rows are the positions the model was exported for
+    // (Hugging Face's max_position_embeddings): the plan's default context,
+    // unless the model's metadata names one.
+    auto module = dyn_cast<ModuleOp>(getOperation());
+    if (!module)
+      module = getOperation()->getParentOfType<ModuleOp>();
+    if (tableRows > 0 && module) {
+      Builder builder(&getContext());
+      NamedAttrList metadata;
+      if (auto dict = module->getAttrOfType<DictionaryAttr>(kMetadataAttrName))
+        metadata.append(dict.getValue());
+      if (!metadata.get("max_seq_len")) {
+        metadata.set("max_seq_len",
+                     builder.getStringAttr(std::to_string(tableRows)));
+        module->setAttr(kMetadataAttrName,
+                        metadata.getDictionary(&getContext()));
+      }
+    }
   }
 };
 

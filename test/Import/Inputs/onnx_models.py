@@ -230,6 +230,35 @@ def _(m):
     m.output("equal", BOOL, [5])
 
 
+@case("logical")
+def _(m):
+    # And, Or, Xor, Not with broadcasting (torch's 4.38-era mask merges
+    # padding with `eq(0) * eq(0)`, exported as And).
+    m.input("a", BOOL, ["batch", 4], data=[[True, True, False, False], [True, False, True, False]])
+    m.input("b", BOOL, [4], data=[True, False, True, False])
+    for op in ("And", "Or", "Xor"):
+        m.node(op, ["a", "b"], [op.lower()])
+        m.output(op.lower(), BOOL, ["batch", 4])
+    m.node("Not", ["a"], ["not"])
+    m.output("not", BOOL, ["batch", 4])
+
+
+@case("scatter_nd")
+def _(m):
+    # Rows replaced ([2, 1] index tuples into [4, 3]), and single elements
+    # replaced ([2, 2, 3] tuples into [3, 4, 5]: slices of rank 0).
+    m.input("data", F32, [4, 3])
+    m.init("rows", np.array([[2], [0]], np.int64))
+    m.input("new_rows", F32, [2, 3])
+    m.node("ScatterND", ["data", "rows", "new_rows"], ["by_rows"])
+    m.output("by_rows", F32, [4, 3])
+    m.input("cube", F32, [3, 4, 5])
+    m.init("points", np.array([[[0, 1, 2], [2, 3, 4]], [[1, 0, 0], [0, 0, 4]]], np.int64))
+    m.input("values", F32, [2, 2])
+    m.node("ScatterND", ["cube", "points", "values"], ["by_points"])
+    m.output("by_points", F32, [3, 4, 5])
+
+
 @case("where")
 def _(m):
     m.input("cond", BOOL, ["batch", 1])

@@ -403,6 +403,41 @@ R trilu(OpContext &ctx, TriluOp op) {
   return out;
 }
 
+R scatterNd(OpContext &ctx) {
+  FailureOr<RefTensor> data = ctx.operand(0), indices = ctx.operand(1),
+                       updates = ctx.operand(2);
+  if (failed(data) || failed(indices) || failed(updates))
+    return failure();
+  RefTensor out = *data;
+  int64_t k = indices->shape.back();
+  int64_t rank = static_cast<int64_t>(data->shape.size());
+  if (k < 1 || k > rank)
+    return ctx.fail("scatter_nd index tuples longer than the data's rank");
+  int64_t tuples = indices->numElements() / k;
+  // Elements per addressed slice, and the strides of the leading k axes.
+  int64_t slice = 1;
+  for (int64_t d = k; d < rank; ++d)
+    slice *= data->shape[d];
+  SmallVector<int64_t> strides = stridesOf(data->shape);
+  if (updates->numElements() != tuples * slice)
+    return ctx.fail("scatter_nd updates do not match the indices");
+  for (int64_t t = 0; t < tuples; ++t) {
+    int64_t offset = 0;
+    for (int64_t d = 0; d < k; ++d) {
+      int64_t i = static_cast<int64_t>(indices->data[t * k + d]);
+      int64_t dim = data->shape[d];
+      if (i < 0)
+        i += dim;
+      if (i < 0 || i >= dim)
+        return ctx.fail("scatter_nd index out of range");
+      offset += i * strides[d];
+    }
+    for (int64_t e = 0; e < slice; ++e)
+      out.data[offset + e] = updates->data[t * slice + e];
+  }
+  return out;
+}
+
 } // namespace
 
 Result evaluateShape(OpContext &ctx) {
@@ -424,6 +459,7 @@ Result evaluateShape(OpContext &ctx) {
       .Case([&](ExpandOp) { return expand(ctx); })
       .Case([&](TileOp) { return tile(ctx); })
       .Case([&](TriluOp op) { return trilu(ctx, op); })
+      .Case([&](ScatterNdOp) { return scatterNd(ctx); })
       .Default([](Operation *) { return std::nullopt; });
 }
 

@@ -661,6 +661,27 @@ LogicalResult DynamicSliceOp::verify() {
                      rankedType(getResult()).getShape(), expected);
 }
 
+LogicalResult ScatterNdOp::verify() {
+  auto data = rankedType(getData()), indices = rankedType(getIndices()),
+       updates = rankedType(getUpdates());
+  if (data.getElementType() != updates.getElementType() ||
+      rankedType(getResult()).getElementType() != data.getElementType())
+    return emitOpError() << "data, updates and result must have one element "
+                            "type";
+  if (failed(verifyShape(*this, "result shape",
+                         rankedType(getResult()).getShape(), data.getShape())))
+    return failure();
+  if (indices.getRank() < 1)
+    return emitOpError() << "indices must have rank >= 1";
+  int64_t k = indices.getShape().back();
+  if (ShapedType::isDynamic(k) || k < 1 || k > data.getRank())
+    return emitOpError() << "the last dimension of indices must be static "
+                            "and in [1, rank of data]";
+  SmallVector<int64_t> expected(indices.getShape().drop_back());
+  llvm::append_range(expected, data.getShape().drop_front(k));
+  return verifyShape(*this, "updates shape", updates.getShape(), expected);
+}
+
 LogicalResult SplitOp::verify() {
   auto input = rankedType(getInput());
   int64_t axis = getAxis();

@@ -661,4 +661,25 @@ def QLLM_TriluOp : QLLM_Op<"trilu", [Pure, SameOperandsAndResultType]> {
   let hasVerifier = 1;
 }
 
+def QLLM_ScatterNdOp : QLLM_Op<"scatter_nd", [Pure]> {
+  let summary = "A copy of data with slices replaced by updates (ONNX ScatterND)";
+  let description = [{
+    `indices` is [..., k]: each index tuple (its last dimension) addresses a
+    slice data[i0, ..., ik-1, :, ...]; the result is `data` with those slices
+    replaced by the matching slices of `updates` ([indices.shape[:-1],
+    data.shape[k:]]). Without reduction: duplicate indices are undefined
+    (ONNX), the last write wins here. What torch's exporter writes for a
+    slice assignment `x[..., :n] = y`.
+  }];
+  let arguments = (ins AnyRankedTensor:$data,
+                       RankedTensorOf<[I64, I32]>:$indices,
+                       AnyRankedTensor:$updates);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $data `[` $indices `]` `,` $updates attr-dict `:`
+      functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // QLLM_OPS_TD
