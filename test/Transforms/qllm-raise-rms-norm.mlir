@@ -97,3 +97,45 @@ func.func @not_rms_norm(%x: tensor<4x16xf32>, %w: tensor<16xf32>, %eps: tensor<f
   %10 = qllm.mul %w, %9 : (tensor<16xf32>, tensor<4x16xf32>) -> tensor<4x16xf32>
   return %5, %10 : tensor<4x16xf32>, tensor<4x16xf32>
 }
+
+// -----
+
+// torch.onnx.export's rsqrt: w * (x * (1 / sqrt(mean(x^2) + eps))), between
+// float-to-float casts (transformers computes the norm in float32).
+// CHECK-LABEL: func.func @torch_one_over_sqrt
+// CHECK-SAME: (%[[X:.*]]: tensor<?x?x64xf32>, %[[W:.*]]: tensor<64xf32>)
+// CHECK-NEXT: %[[N:.*]] = qllm.rms_norm %[[X]], %[[W]] {epsilon = 9.99999974E-6 : f32}
+// CHECK-NEXT: return %[[N]]
+func.func @torch_one_over_sqrt(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) -> tensor<?x?x64xf32> {
+  %two = qllm.constant dense<2.0> : tensor<f32>
+  %eps = qllm.constant dense<1.0e-5> : tensor<f32>
+  %one = qllm.constant dense<1.0> : tensor<f32>
+  %xf = qllm.cast %x : tensor<?x?x64xf32> -> tensor<?x?x64xf32>
+  %0 = qllm.pow %xf, %two : (tensor<?x?x64xf32>, tensor<f32>) -> tensor<?x?x64xf32>
+  %1 = qllm.reduce_mean %0 axes = [2] keep_dims : tensor<?x?x64xf32> -> tensor<?x?x1xf32>
+  %2 = qllm.add %1, %eps : (tensor<?x?x1xf32>, tensor<f32>) -> tensor<?x?x1xf32>
+  %3 = qllm.sqrt %2 : tensor<?x?x1xf32>
+  %4 = qllm.div %one, %3 : (tensor<f32>, tensor<?x?x1xf32>) -> tensor<?x?x1xf32>
+  %5 = qllm.mul %xf, %4 : (tensor<?x?x64xf32>, tensor<?x?x1xf32>) -> tensor<?x?x64xf32>
+  %6 = qllm.cast %5 : tensor<?x?x64xf32> -> tensor<?x?x64xf32>
+  %7 = qllm.mul %w, %6 : (tensor<64xf32>, tensor<?x?x64xf32>) -> tensor<?x?x64xf32>
+  return %7 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// 2 / sqrt(...) is not a normalization.
+// CHECK-LABEL: func.func @two_over_sqrt
+// CHECK-NOT: qllm.rms_norm
+func.func @two_over_sqrt(%x: tensor<4x16xf32>, %w: tensor<16xf32>) -> tensor<4x16xf32> {
+  %eps = qllm.constant dense<1.0e-5> : tensor<f32>
+  %two = qllm.constant dense<2.0> : tensor<f32>
+  %0 = qllm.mul %x, %x : (tensor<4x16xf32>, tensor<4x16xf32>) -> tensor<4x16xf32>
+  %1 = qllm.reduce_mean %0 axes = [1] keep_dims : tensor<4x16xf32> -> tensor<4x1xf32>
+  %2 = qllm.add %1, %eps : (tensor<4x1xf32>, tensor<f32>) -> tensor<4x1xf32>
+  %3 = qllm.sqrt %2 : tensor<4x1xf32>
+  %4 = qllm.div %two, %3 : (tensor<f32>, tensor<4x1xf32>) -> tensor<4x1xf32>
+  %5 = qllm.mul %x, %4 : (tensor<4x16xf32>, tensor<4x1xf32>) -> tensor<4x16xf32>
+  %6 = qllm.mul %w, %5 : (tensor<16xf32>, tensor<4x16xf32>) -> tensor<4x16xf32>
+  return %6 : tensor<4x16xf32>
+}

@@ -91,3 +91,66 @@ func.func @not_geometric(%x: tensor<?x?x2x8xf32>, %pos: tensor<?x?xi64>) -> tens
   %r = qllm.add %m1, %m2 : (tensor<?x?x2x8xf32>, tensor<?x?x2x8xf32>) -> tensor<?x?x2x8xf32>
   return %r : tensor<?x?x2x8xf32>
 }
+
+// -----
+
+// Hugging Face's rotary cache (transformers 4.3x, torch.onnx.export): cos and
+// sin tables [1, 1, max_pos, d] of concat(f, f), sliced to the sequence
+// length at run time, squeezed and gathered by position_ids; base 100 here
+// (inv_freq = [1, 0.1] for d = 4). The table's rows become the model's
+// max_seq_len.
+// CHECK: module attributes {qllm.metadata = {max_seq_len = "4"}}
+// CHECK-LABEL: func.func @cos_sin_tables
+// CHECK-SAME: (%[[Q:.*]]: tensor<?x2x?x4xf32> {{.*}}, %[[POS:.*]]: tensor<?x?xi64>
+// CHECK: %[[T:.*]] = qllm.transpose %[[Q]] [0, 2, 1, 3]
+// CHECK: qllm.rotary rotate_half %[[T]], %[[POS]] {base = 1.000000e+02 : f32}
+// CHECK-NOT: qllm.gather
+module {
+func.func @cos_sin_tables(%q: tensor<?x2x?x4xf32> {qllm.name = "q"}, %pos: tensor<?x?xi64> {qllm.name = "position_ids"}, %len: tensor<1xi64> {qllm.name = "len"})
+    -> (tensor<?x2x?x4xf32> {qllm.name = "out"}) {
+  %cos_table = qllm.constant dense<[[[[1.0, 1.0, 1.0, 1.0], [0.540302277, 0.995004177, 0.540302277, 0.995004177], [-0.416146845, 0.980066597, -0.416146845, 0.980066597], [-0.989992499, 0.955336511, -0.989992499, 0.955336511]]]]> : tensor<1x1x4x4xf32>
+  %sin_table = qllm.constant dense<[[[[0.0, 0.0, 0.0, 0.0], [0.841470957, 0.099833414, 0.841470957, 0.099833414], [0.909297407, 0.198669329, 0.909297407, 0.198669329], [0.141120002, 0.295520216, 0.141120002, 0.295520216]]]]> : tensor<1x1x4x4xf32>
+  %zero = qllm.constant dense<0> : tensor<1xi64>
+  %cs = qllm.dynamic_slice %cos_table[%zero : %len] axes = [2] steps = [1] : (tensor<1x1x4x4xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x1x?x4xf32>
+  %ss = qllm.dynamic_slice %sin_table[%zero : %len] axes = [2] steps = [1] : (tensor<1x1x4x4xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x1x?x4xf32>
+  %c2 = qllm.squeeze %cs axes = [0, 1] : tensor<1x1x?x4xf32> -> tensor<?x4xf32>
+  %s2 = qllm.squeeze %ss axes = [0, 1] : tensor<1x1x?x4xf32> -> tensor<?x4xf32>
+  %cg = qllm.gather %c2[%pos] axis = 0 : (tensor<?x4xf32>, tensor<?x?xi64>) -> tensor<?x?x4xf32>
+  %sg = qllm.gather %s2[%pos] axis = 0 : (tensor<?x4xf32>, tensor<?x?xi64>) -> tensor<?x?x4xf32>
+  %cu = qllm.unsqueeze %cg axes = [1] : tensor<?x?x4xf32> -> tensor<?x1x?x4xf32>
+  %su = qllm.unsqueeze %sg axes = [1] : tensor<?x?x4xf32> -> tensor<?x1x?x4xf32>
+  %m1 = qllm.mul %q, %cu : (tensor<?x2x?x4xf32>, tensor<?x1x?x4xf32>) -> tensor<?x2x?x4xf32>
+  %lo = qllm.slice %q axes = [3] starts = [0] ends = [2] steps = [1] : tensor<?x2x?x4xf32> -> tensor<?x2x?x2xf32>
+  %hi = qllm.slice %q axes = [3] starts = [2] ends = [9223372036854775807] steps = [1] : tensor<?x2x?x4xf32> -> tensor<?x2x?x2xf32>
+  %nhi = qllm.neg %hi : tensor<?x2x?x2xf32>
+  %rot = qllm.concat %nhi, %lo axis = 3 : (tensor<?x2x?x2xf32>, tensor<?x2x?x2xf32>) -> tensor<?x2x?x4xf32>
+  %m2 = qllm.mul %rot, %su : (tensor<?x2x?x4xf32>, tensor<?x1x?x4xf32>) -> tensor<?x2x?x4xf32>
+  %r = qllm.add %m1, %m2 : (tensor<?x2x?x4xf32>, tensor<?x2x?x4xf32>) -> tensor<?x2x?x4xf32>
+  return %r : tensor<?x2x?x4xf32>
+}
+}
+
+// -----
+
+// The same with a table that is not cos of p * inv_freq (row 3 changed):
+// left alone.
+// CHECK-LABEL: func.func @not_a_cos_table
+// CHECK-NOT: qllm.rotary
+// CHECK: qllm.gather
+func.func @not_a_cos_table(%q: tensor<?x2x?x4xf32> {qllm.name = "q"}, %pos: tensor<?x?xi64> {qllm.name = "position_ids"})
+    -> (tensor<?x2x?x4xf32> {qllm.name = "out"}) {
+  %cos_table = qllm.constant dense<[[1.0, 1.0, 1.0, 1.0], [0.540302277, 0.995004177, 0.540302277, 0.995004177], [-0.416146845, 0.980066597, -0.416146845, 0.980066597], [-0.5, 0.955336511, -0.5, 0.955336511]]> : tensor<4x4xf32>
+  %sin_table = qllm.constant dense<[[0.0, 0.0, 0.0, 0.0], [0.841470957, 0.099833414, 0.841470957, 0.099833414], [0.909297407, 0.198669329, 0.909297407, 0.198669329], [0.141120002, 0.295520216, 0.141120002, 0.295520216]]> : tensor<4x4xf32>
+  %cg = qllm.gather %cos_table[%pos] axis = 0 : (tensor<4x4xf32>, tensor<?x?xi64>) -> tensor<?x?x4xf32>
+  %sg = qllm.gather %sin_table[%pos] axis = 0 : (tensor<4x4xf32>, tensor<?x?xi64>) -> tensor<?x?x4xf32>
+  %cu = qllm.unsqueeze %cg axes = [1] : tensor<?x?x4xf32> -> tensor<?x1x?x4xf32>
+  %su = qllm.unsqueeze %sg axes = [1] : tensor<?x?x4xf32> -> tensor<?x1x?x4xf32>
+  %m1 = qllm.mul %q, %cu : (tensor<?x2x?x4xf32>, tensor<?x1x?x4xf32>) -> tensor<?x2x?x4xf32>
+  %lo = qllm.slice %q axes = [3] starts = [0] ends = [2] steps = [1] : tensor<?x2x?x4xf32> -> tensor<?x2x?x2xf32>
+  %hi = qllm.slice %q axes = [3] starts = [2] ends = [9223372036854775807] steps = [1] : tensor<?x2x?x4xf32> -> tensor<?x2x?x2xf32>
+  %nhi = qllm.neg %hi : tensor<?x2x?x2xf32>
+  %rot = qllm.concat %nhi, %lo axis = 3 : (tensor<?x2x?x2xf32>, tensor<?x2x?x2xf32>) -> tensor<?x2x?x4xf32>
+  %m2 = qllm.mul %rot, %su : (tensor<?x2x?x4xf32>, tensor<?x1x?x4xf32>) -> tensor<?x2x?x4xf32>
+  %r = qllm.add %m1, %m2 : (tensor<?x2x?x4xf32>, tensor<?x2x?x4xf32>) -> tensor<?x2x?x4xf32>
+  return %r : tensor<?x2x?x4xf32>
+}

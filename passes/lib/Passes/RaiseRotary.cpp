@@ -210,15 +210,22 @@ std::optional<double> fitTable(Value table, bool isCos, bool duplicated,
   if (rows < 2)
     return std::nullopt;
   double d = 2.0 * static_cast<double>(half);
-  // Row 1 holds the inverse frequencies' trig: entry 1 gives the base.
+  // Column 1 holds trig(p * inv_freq[1]), inv_freq[1] = base^(-2/d): row 1
+  // estimates it, a row whose angle is near where acos (asin) is best
+  // conditioned (pi/2 for cos, pi/4 for sin) refines it.
   double base = 10000.0;
   if (half > 1) {
-    double t = (*values)[width + 1];
-    if (std::abs(t) > 1.0)
-      return std::nullopt;
-    double inv1 = isCos ? std::acos(t) : std::asin(t);
+    auto angleAt = [&](int64_t p) {
+      double t = std::clamp((*values)[p * width + 1], -1.0, 1.0);
+      return isCos ? std::acos(t) : std::asin(t);
+    };
+    double inv1 = angleAt(1);
     if (!(inv1 > 0.0) || inv1 >= 1.0)
       return std::nullopt;
+    double target = isCos ? M_PI / 2 : M_PI / 4;
+    int64_t p = std::clamp<int64_t>(
+        static_cast<int64_t>(std::llround(target / inv1)), 1, rows - 1);
+    inv1 = angleAt(p) / static_cast<double>(p);
     base = std::pow(inv1, -d / 2.0);
     double rounded = std::round(base);
     if (std::abs(base - rounded) < 1e-3 * base)

@@ -247,3 +247,28 @@ func.func @reshape_round_trip(%x: tensor<?x?x1x16xf16>) -> tensor<?x?x1x16xf16> 
   %1 = qllm.reshape %0, %heads : (tensor<?x?x16xf16>, tensor<4xi64>) -> tensor<?x?x1x16xf16>
   return %1 : tensor<?x?x1x16xf16>
 }
+
+// -----
+
+// dynamic_slice whose bounds fold becomes slice (keeping its result type).
+// CHECK-LABEL: func.func @dynamic_slice_constant_bounds
+// CHECK-SAME: (%[[X:.*]]: tensor<1x1x512x8xf32>)
+// CHECK-NEXT: %[[S:.*]] = qllm.slice %[[X]] axes = [2] starts = [0] ends = [16] steps = [1] : tensor<1x1x512x8xf32> -> tensor<1x1x?x8xf32>
+// CHECK-NEXT: return %[[S]]
+func.func @dynamic_slice_constant_bounds(%x: tensor<1x1x512x8xf32>) -> tensor<1x1x?x8xf32> {
+  %s = qllm.constant dense<0> : tensor<1xi64>
+  %e = qllm.constant dense<16> : tensor<1xi64>
+  %0 = qllm.dynamic_slice %x[%s : %e] axes = [2] steps = [1] : (tensor<1x1x512x8xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x1x?x8xf32>
+  return %0 : tensor<1x1x?x8xf32>
+}
+
+// -----
+
+// A run-time end stays.
+// CHECK-LABEL: func.func @dynamic_slice_runtime_end
+// CHECK: qllm.dynamic_slice
+func.func @dynamic_slice_runtime_end(%x: tensor<1x1x512x8xf32>, %e: tensor<1xi64>) -> tensor<1x1x?x8xf32> {
+  %s = qllm.constant dense<0> : tensor<1xi64>
+  %0 = qllm.dynamic_slice %x[%s : %e] axes = [2] steps = [1] : (tensor<1x1x512x8xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x1x?x8xf32>
+  return %0 : tensor<1x1x?x8xf32>
+}

@@ -935,3 +935,59 @@ func.func @f(%a: tensor<4xf32>) {
   %y = qllm.trilu %a diagonal = 0 : tensor<4xf32>
   return
 }
+
+// -----
+
+func.func @f(%a: tensor<2x8xf32>, %s: tensor<2xi64>, %e: tensor<1xi64>) {
+  // expected-error @+1 {{'qllm.dynamic_slice' op starts must be a 1-D tensor of 1 entries (one per axis)}}
+  %y = qllm.dynamic_slice %a[%s : %e] axes = [1] steps = [1] : (tensor<2x8xf32>, tensor<2xi64>, tensor<1xi64>) -> tensor<2x?xf32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<2x8xf32>, %s: tensor<1xi64>) {
+  // expected-error @+1 {{'qllm.dynamic_slice' op step on axis 1 must be nonzero}}
+  %y = qllm.dynamic_slice %a[%s : %s] axes = [1] steps = [0] : (tensor<2x8xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<2x?xf32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<2x8xf32>, %s: tensor<1xi64>) {
+  // expected-error @+1 {{'qllm.dynamic_slice' op result shape must be [2, ?], got [3, ?]}}
+  %y = qllm.dynamic_slice %a[%s : %s] axes = [1] steps = [1] : (tensor<2x8xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<3x?xf32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<2x8xf32>, %s: tensor<1xi64>) {
+  // expected-error @+1 {{'qllm.dynamic_slice' op axes and steps must have the same length}}
+  %y = qllm.dynamic_slice %a[%s : %s] axes = [1] steps = [1, 1] : (tensor<2x8xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<2x?xf32>
+  return
+}
+
+// -----
+
+func.func @f(%d: tensor<4x3xf32>, %i: tensor<2x3xi64>, %u: tensor<2xf32>) {
+  // expected-error @+1 {{'qllm.scatter_nd' op the last dimension of indices must be static and in [1, rank of data]}}
+  %y = qllm.scatter_nd %d[%i], %u : (tensor<4x3xf32>, tensor<2x3xi64>, tensor<2xf32>) -> tensor<4x3xf32>
+  return
+}
+
+// -----
+
+func.func @f(%d: tensor<4x3xf32>, %i: tensor<2x1xi64>, %u: tensor<2x4xf32>) {
+  // expected-error @+1 {{'qllm.scatter_nd' op updates shape must be [2, 3], got [2, 4]}}
+  %y = qllm.scatter_nd %d[%i], %u : (tensor<4x3xf32>, tensor<2x1xi64>, tensor<2x4xf32>) -> tensor<4x3xf32>
+  return
+}
+
+// -----
+
+func.func @f(%d: tensor<4x3xf32>, %i: tensor<2x1xi64>, %u: tensor<2x3xf16>) {
+  // expected-error @+1 {{'qllm.scatter_nd' op data, updates and result must have one element type}}
+  %y = qllm.scatter_nd %d[%i], %u : (tensor<4x3xf32>, tensor<2x1xi64>, tensor<2x3xf16>) -> tensor<4x3xf32>
+  return
+}

@@ -285,3 +285,13 @@ func.func @shape_ops(%a: tensor<?x?x64xf32>, %s: tensor<4xi64>, %r: tensor<3xi64
   %15 = qllm.trilu %t2 diagonal = 0 : tensor<?x?xf32>
   return %1, %15, %3, %4 : tensor<1x?x?x64xf32>, tensor<?x?xf32>, tensor<?x64x?xf32>, tensor<?x?x128xf32>
 }
+
+// Slices with run-time bounds and ScatterND.
+// CHECK-LABEL: func.func @runtime_slice_and_scatter
+func.func @runtime_slice_and_scatter(%t: tensor<1x1x512x8xf32>, %s: tensor<1xi64>, %e: tensor<1xi64>, %d: tensor<4x3xf32>, %i: tensor<2x1xi64>, %u: tensor<2x3xf32>) -> (tensor<1x1x?x8xf32>, tensor<4x3xf32>) {
+  // CHECK: qllm.dynamic_slice %{{.*}}[%{{.*}} : %{{.*}}] axes = [2] steps = [1] : (tensor<1x1x512x8xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x1x?x8xf32>
+  %0 = qllm.dynamic_slice %t[%s : %e] axes = [2] steps = [1] : (tensor<1x1x512x8xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x1x?x8xf32>
+  // CHECK: qllm.scatter_nd %{{.*}}[%{{.*}}], %{{.*}} : (tensor<4x3xf32>, tensor<2x1xi64>, tensor<2x3xf32>) -> tensor<4x3xf32>
+  %1 = qllm.scatter_nd %d[%i], %u : (tensor<4x3xf32>, tensor<2x1xi64>, tensor<2x3xf32>) -> tensor<4x3xf32>
+  return %0, %1 : tensor<1x1x?x8xf32>, tensor<4x3xf32>
+}

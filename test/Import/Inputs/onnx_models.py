@@ -690,6 +690,34 @@ def _(m):
     m.output("y", F32, ["batch", 3])
 
 
+@case("expand_where_shape")
+def _(m):
+    # torch's expand(b, kv, n_rep, s, d): the target shape passes through
+    # Where(Equal(shape, -1 * ConstantOfShape(1)), ConstantOfShape(1), shape);
+    # the static entries stay known, so the result is [?, 2, 3, ?, 4].
+    m.input("x", F32, ["batch", 2, 1, "seq", 4])
+    m.init("i0", np.array(0, np.int64))
+    m.init("i3", np.array(3, np.int64))
+    m.init("mid", np.array([2, 3], np.int64))
+    m.init("last", np.array([4], np.int64))
+    m.init("axis0", np.array([0], np.int64))
+    m.init("minus1", np.array(-1, np.int64))
+    m.node("Shape", ["x"], ["shape"])
+    m.node("Gather", ["shape", "i0"], ["b"], axis=0)
+    m.node("Gather", ["shape", "i3"], ["s"], axis=0)
+    m.node("Unsqueeze", ["b", "axis0"], ["b1"])
+    m.node("Unsqueeze", ["s", "axis0"], ["s1"])
+    m.node("Concat", ["b1", "mid", "s1", "last"], ["target"], axis=0)
+    m.node("Shape", ["target"], ["target_shape"])
+    m.node("ConstantOfShape", ["target_shape"], ["ones"],
+           value=numpy_helper.from_array(np.array([1], np.int64)))
+    m.node("Mul", ["ones", "minus1"], ["minus_ones"])
+    m.node("Equal", ["target", "minus_ones"], ["is_minus1"])
+    m.node("Where", ["is_minus1", "ones", "target"], ["fixed"])
+    m.node("Expand", ["x", "fixed"], ["y"])
+    m.output("y", F32, ["batch", 2, 3, "seq", 4])
+
+
 @case("slice_empty")
 def _(m):
     # An empty result (start after end), and a negative step from a clamped start.
