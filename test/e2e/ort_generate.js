@@ -5,15 +5,19 @@
 //
 //   node test/e2e/ort_generate.js MODEL.onnx --layers L --kv-heads KV --head-dim HD
 //        --generate N [--prompt-ids 1,2,3] [--dtype fp32|fp16] [--prefill-logits FILE]
-//        [--all-logits FILE]
+//        [--all-logits FILE] [--no-optimizations]
 //
 // Prefills the prompt (position_ids 0..P-1, attention_mask all ones), then feeds one token at
 // a time with the previous present.* as past_key_values.*; picks the argmax of the last
 // position's logits (the lowest id on ties). Prints exactly N generated ids (the prompt
-// excluded, EOS not special), comma-separated, on one line. Needs NODE_PATH to hold
-// onnxruntime-node. --prefill-logits FILE also writes the prefill's last-position logits as raw
-// little-endian float32 (read them with numpy.fromfile(FILE, '<f4')); --all-logits FILE those of
-// every prompt position, float32 [prompt tokens, vocab].
+// excluded, EOS not special), comma-separated, on one line. Only the inputs the model declares
+// are fed (graphs with GroupQueryAttention have no position_ids); a declared bool
+// `use_cache_branch` (optimum's merged decoders) is fed as past length > 0, shape [1] ([] where
+// the model declares a scalar); the first step's past_key_values.* are zero-length either way.
+// Needs NODE_PATH to hold onnxruntime-node. --prefill-logits FILE also writes the prefill's
+// last-position logits as raw little-endian float32 (read them with numpy.fromfile(FILE,
+// '<f4')); --all-logits FILE those of every prompt position, float32 [prompt tokens, vocab].
+// --no-optimizations disables ONNX Runtime's graph optimizations (each node runs as stated).
 'use strict';
 
 const fs = require('fs');
@@ -22,7 +26,7 @@ const path = require('path');
 const USAGE =
     'usage: node ort_generate.js MODEL.onnx --layers L --kv-heads KV --head-dim HD ' +
     '--generate N [--prompt-ids 1,2,3] [--dtype fp32|fp16] [--prefill-logits FILE] ' +
-    '[--all-logits FILE]';
+    '[--all-logits FILE] [--no-optimizations]';
 
 function fail(message, showUsage = true) {
   process.stderr.write(`${path.basename(process.argv[1])}: error: ${message}\n` +
@@ -60,6 +64,7 @@ function parseArgs(argv) {
         break;
       }
       case '--prefill-logits': args.prefillLogits = value(); break;
+      case '--no-optimizations': args.noOptimizations = true; break;
       case '--all-logits': args.allLogits = value(); break;
       case '--dtype': {
         args.dtype = value();
@@ -114,7 +119,14 @@ async function main() {
     fail('cannot load onnxruntime-node (set NODE_PATH to its node_modules): ' + e.message,
          false);
   }
-  const session = await ort.InferenceSession.create(args.model);
+  // --no-optimizations runs each node as the model states it (ONNX Runtime's
+  // graph optimizer turns QDQ weight MatMuls into integer kernels).
+  const session = await ort.InferenceSession.create(
+      args.model, args.noOptimizations ? {graphOptimizationLevel: 'disabled'} : {});
+  const declared = new Set(session.inputNames);
+  const useCacheMeta = (session.inputMetadata || []).find((m) => m.name === 'use_cache_branch');
+  const useCacheDims = useCacheMeta && useCacheMeta.isTensor && useCacheMeta.shape.length === 0
+      ? [] : [1];
   const fp16 = args.dtype === 'fp16';
   const floatType = fp16 ? 'float16' : 'float32';
   const emptyData = () => (fp16 ? new Uint16Array(0) : new Float32Array(0));
@@ -132,13 +144,18 @@ async function main() {
   let position = 0;
   while (generated.length < args.generate) {
     const total = position + tokens.length;
-    const feeds = Object.assign({}, past, {
+    const candidates = Object.assign({}, past, {
       input_ids: new ort.Tensor('int64', BigInt64Array.from(tokens, BigInt), [1, tokens.length]),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
       position_ids: new ort.Tensor(
           'int64', BigInt64Array.from(tokens, (_, j) => BigInt(position + j)),
           [1, tokens.length]),
+      use_cache_branch: new ort.Tensor('bool', Uint8Array.of(position > 0 ? 1 : 0), useCacheDims),
     });
+    const feeds = {};
+    for (const name of Object.keys(candidates)) {
+      if (declared.has(name)) feeds[name] = candidates[name];
+    }
     const results = await session.run(feeds);
     for (let i = 0; i < args.layers; ++i) {
       for (const part of ['key', 'value']) {

@@ -10,6 +10,11 @@
 
 #include "ImportContext.h"
 
+#include "qllm/IR/Weightless.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+
+#include <cstring>
+
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
@@ -302,17 +307,42 @@ LogicalResult convertGroupQueryAttention(ImportContext &ctx) {
   if (failed(query))
     return failure();
   Value key = ctx.input(1), value = ctx.input(2);
-  if (!key || !value)
-    return ctx.error() << "packed q/k/v (no key and value inputs) is not "
-                          "supported";
+  int64_t heads = ctx.intAttr("num_heads", 0);
+  int64_t kvHeads = ctx.intAttr("kv_num_heads", 0);
+  if (!key != !value)
+    return ctx.error() << "key and value come together (or neither, for "
+                          "packed q/k/v)";
+  if (!key) {
+    // Packed: query is [batch, seq, (num_heads + 2 kv_num_heads) head_size],
+    // q then k then v. Slices of it (qllm-split-projections turns a fused
+    // projection read this way into three).
+    auto qt = rankedType(*query);
+    int64_t width = qt.getRank() == 3 ? qt.getDimSize(2) : ShapedType::kDynamic;
+    int64_t parts = heads + 2 * kvHeads;
+    if (heads <= 0 || kvHeads <= 0 || isDynamic(width) || width % parts)
+      return ctx.error() << "packed q/k/v of width " << width
+                         << " does not split into " << heads << " + 2 x "
+                         << kvHeads << " heads";
+    int64_t size = width / parts;
+    Value packed = *query;
+    auto slice = [&](int64_t begin, int64_t count) -> Value {
+      return SliceOp::create(
+          ctx.b, ctx.loc,
+          ctx.tensorType({qt.getDimSize(0), qt.getDimSize(1), count},
+                         qt.getElementType()),
+          packed, ArrayRef<int64_t>{2}, ArrayRef<int64_t>{begin},
+          ArrayRef<int64_t>{begin + count}, ArrayRef<int64_t>{1});
+    };
+    *query = slice(0, heads * size);
+    key = slice(heads * size, kvHeads * size);
+    value = slice((heads + kvHeads) * size, kvHeads * size);
+  }
   if (ctx.intAttr("local_window_size", -1) != -1)
     return ctx.error() << "local (sliding window) attention is not supported";
   if (ctx.floatAttr("softcap", 0.0f) != 0.0f)
     return ctx.error() << "softcap is not supported";
   if (ctx.intAttr("smooth_softmax", -1) == 1)
     return ctx.error() << "smooth_softmax is not supported";
-  int64_t heads = ctx.intAttr("num_heads", 0);
-  int64_t kvHeads = ctx.intAttr("kv_num_heads", 0);
   FailureOr<Value> q = splitHeads(ctx, *query, heads, "query");
   FailureOr<Value> k = splitHeads(ctx, key, kvHeads, "key");
   FailureOr<Value> v = splitHeads(ctx, value, kvHeads, "value");
@@ -397,6 +427,37 @@ FailureOr<Value> reshapeWeight(ImportContext &ctx, Value value,
   return Value(WeightOp::create(ctx.b, ctx.loc, weight.getName(), attr));
 }
 
+/// The first `keep` bytes of each row of a [rows, bytes] ui8 initializer,
+/// as a new weight (weightless modules: a weightless one).
+FailureOr<Value> dropRowPadding(ImportContext &ctx, Value value, int64_t keep,
+                                StringRef what) {
+  auto weight = value.getDefiningOp<WeightOp>();
+  auto resource =
+      weight ? dyn_cast<DenseResourceElementsAttr>(weight.getValue()) : nullptr;
+  if (!resource)
+    return ctx.error() << what << " must be an initializer";
+  auto type = rankedType(value);
+  int64_t rows = type.getDimSize(0), bytes = type.getDimSize(1);
+  auto newType = ctx.tensorType({rows, keep}, type.getElementType());
+  AsmResourceBlob blob;
+  if (isWeightless(weight)) {
+    blob = zeroBlob(static_cast<size_t>(rows * keep), 1);
+  } else {
+    AsmResourceBlob *source = resource.getRawHandle().getBlob();
+    if (!source || static_cast<int64_t>(source->getData().size()) != rows * bytes)
+      return ctx.error() << what << " has no data";
+    blob = HeapAsmResourceBlob::allocate(static_cast<size_t>(rows * keep), 1,
+                                         /*dataIsMutable=*/true);
+    const char *in = source->getData().data();
+    char *out = blob.getMutableData().data();
+    for (int64_t r = 0; r < rows; ++r)
+      std::memcpy(out + r * keep, in + r * bytes, static_cast<size_t>(keep));
+  }
+  std::string name = (weight.getName() + ".unpadded").str();
+  auto attr = DenseResourceElementsAttr::get(newType, name, std::move(blob));
+  return Value(WeightOp::create(ctx.b, ctx.loc, weight.getName(), attr));
+}
+
 LogicalResult convertMatMulNBits(ImportContext &ctx) {
   FailureOr<Value> a = ctx.requiredInput(0), b = ctx.requiredInput(1),
                    scales = ctx.requiredInput(2);
@@ -410,9 +471,16 @@ LogicalResult convertMatMulNBits(ImportContext &ctx) {
     return ctx.error() << bits << "-bit weights are not supported";
   int64_t blocks = (k + blockSize - 1) / blockSize;
   int64_t blobSize = (blockSize * bits + 7) / 8;
-  if (blocks * blobSize != (k * bits + 7) / 8)
+  int64_t rowBytes = (k * bits + 7) / 8;
+  bool padded = blocks * blobSize != rowBytes;
+  // A K that is not a multiple of block_size pads the last block (B is
+  // [N, ceil(K / block_size), blob_size]). Where blocks pack whole bytes,
+  // each row is one bit stream and its first K codes are the row of our
+  // layout: the padding is dropped (a copy of B).
+  if (padded && (blockSize * bits) % 8 != 0)
     return ctx.error() << "K = " << k << " is not a multiple of block_size "
-                       << blockSize << ": padded blocks are not supported";
+                       << blockSize << " and " << bits << "-bit blocks of "
+                       << blockSize << " do not fill whole bytes";
   auto at = rankedType(*a);
   Type element = at.getElementType();
   if (at.getRank() < 1 || (!isDynamic(at.getShape().back()) && at.getShape().back() != k))
@@ -422,6 +490,8 @@ LogicalResult convertMatMulNBits(ImportContext &ctx) {
 
   FailureOr<Value> data =
       reshapeWeight(ctx, *b, {n, blocks * blobSize}, "B");
+  if (succeeded(data) && padded)
+    data = dropRowPadding(ctx, *data, rowBytes, "B");
   FailureOr<Value> scaleWeight = reshapeWeight(ctx, *scales, {n, blocks}, "scales");
   if (failed(data) || failed(scaleWeight))
     return failure();

@@ -33,6 +33,13 @@ using Converter = LogicalResult (*)(ImportContext &ctx);
 /// Converter tables, keyed by "domain:OpType" ("" is the ONNX domain).
 void registerStandardConverters(llvm::StringMap<Converter> &table);
 void registerContribConverters(llvm::StringMap<Converter> &table);
+void registerQdqConverters(llvm::StringMap<Converter> &table);
+
+/// The names a node reads: its inputs, and the outer values its subgraphs
+/// (an `If`'s branches) read without defining them.
+void collectReads(const onnx::NodeProto &node, llvm::StringSet<> &reads);
+/// The outer values a subgraph reads without defining them.
+void collectCaptures(const onnx::GraphProto &graph, llvm::StringSet<> &reads);
 
 /// The element type of an ONNX TensorProto data type, or null if qllm has
 /// none.
@@ -120,6 +127,9 @@ public:
   Value lookup(StringRef name) const;
   /// Set by the importer.
   std::function<LogicalResult(const onnx::GraphProto &)> subgraphImporter;
+  /// Model inputs a converter made obsolete (optimum's use_cache_branch):
+  /// the importer removes them from the signature once nothing reads them.
+  SmallVector<Value> obsoleteInputs;
 
   //===--- Errors --------------------------------------------------------===//
 

@@ -14,6 +14,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Verifier.h"
+#include "llvm/ADT/BitVector.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringExtras.h"
@@ -253,6 +254,7 @@ public:
         importContext(builder, values, path) {
     registerStandardConverters(converters);
     registerContribConverters(converters);
+    registerQdqConverters(converters);
     importContext.subgraphImporter = [this](const onnx::GraphProto &graph) {
       return importGraphNodes(graph);
     };
@@ -333,7 +335,14 @@ LogicalResult OnnxImporter::importInitializer(onnx::TensorProto &tensor) {
                               FileLineColLoc::get(ctx, path, 0, 0));
   Type element = type.getElementType();
   uint64_t count = static_cast<uint64_t>(type.getNumElements());
-  uint64_t expectedBytes = count * storageBytes(element);
+  // 4-bit integers are packed two per byte.
+  bool packed4 = element.isInteger(4);
+  uint64_t expectedBytes =
+      packed4 ? (count + 1) / 2 : count * storageBytes(element);
+  if (packed4 && !tensor.has_raw_data() &&
+      tensor.data_location() != onnx::TensorProto::EXTERNAL)
+    return fileError() << "initializer '" << tensor.name()
+                       << "': 4-bit integers are supported as raw data only";
 
   bool inlineConstant =
       ((element.isInteger(64) || element.isInteger(32)) &&
@@ -418,40 +427,6 @@ LogicalResult OnnxImporter::importInitializer(onnx::TensorProto &tensor) {
                                              std::move(blob));
   values[tensor.name()] = WeightOp::create(builder, loc, tensor.name(), attr);
   return success();
-}
-
-/// The names a node reads: its inputs, and the outer values its subgraphs
-/// (an `If`'s branches) read without defining them.
-void collectReads(const onnx::NodeProto &node, llvm::StringSet<> &reads);
-
-void collectCaptures(const onnx::GraphProto &graph, llvm::StringSet<> &reads) {
-  llvm::StringSet<> defined, inner;
-  for (const onnx::ValueInfoProto &input : graph.input())
-    defined.insert(input.name());
-  for (const onnx::TensorProto &tensor : graph.initializer())
-    defined.insert(tensor.name());
-  for (const onnx::NodeProto &node : graph.node())
-    for (const std::string &output : node.output())
-      defined.insert(output);
-  for (const onnx::NodeProto &node : graph.node())
-    collectReads(node, inner);
-  for (const onnx::ValueInfoProto &output : graph.output())
-    inner.insert(output.name());
-  for (const auto &name : inner)
-    if (!name.getKey().empty() && !defined.contains(name.getKey()))
-      reads.insert(name.getKey());
-}
-
-void collectReads(const onnx::NodeProto &node, llvm::StringSet<> &reads) {
-  for (const std::string &input : node.input())
-    if (!input.empty())
-      reads.insert(input);
-  for (const onnx::AttributeProto &attr : node.attribute()) {
-    if (attr.has_g())
-      collectCaptures(attr.g(), reads);
-    for (const onnx::GraphProto &g : attr.graphs())
-      collectCaptures(g, reads);
-  }
 }
 
 LogicalResult OnnxImporter::sortNodes(const onnx::GraphProto &graph,
@@ -697,6 +672,13 @@ OwningOpRef<ModuleOp> OnnxImporter::run(llvm::MemoryBufferRef buffer) {
   func::ReturnOp::create(builder, moduleLoc, results);
   func.setFunctionType(builder.getFunctionType(argTypes, resultTypes));
   func.setAllResultAttrs(resultAttrs);
+  // Inputs a converter made obsolete, once nothing reads them.
+  llvm::BitVector obsolete(func.getNumArguments());
+  for (Value v : importContext.obsoleteInputs)
+    if (auto arg = dyn_cast<BlockArgument>(v); arg && arg.use_empty())
+      obsolete.set(arg.getArgNumber());
+  if (obsolete.any() && failed(func.eraseArguments(obsolete)))
+    return nullptr;
 
   if (failed(mlir::verify(*module)))
     return nullptr;
@@ -953,4 +935,39 @@ mlir::qllm::importOnnxModel(llvm::MemoryBufferRef buffer, StringRef path,
   context->loadDialect<QLLMDialect, func::FuncDialect>();
   OnnxImporter importer(context, path, options);
   return importer.run(buffer);
+}
+
+//===----------------------------------------------------------------------===//
+// Subgraph reads
+//===----------------------------------------------------------------------===//
+
+void mlir::qllm::onnx_import::collectCaptures(const onnx::GraphProto &graph, llvm::StringSet<> &reads) {
+  llvm::StringSet<> defined, inner;
+  for (const onnx::ValueInfoProto &input : graph.input())
+    defined.insert(input.name());
+  for (const onnx::TensorProto &tensor : graph.initializer())
+    defined.insert(tensor.name());
+  for (const onnx::NodeProto &node : graph.node())
+    for (const std::string &output : node.output())
+      defined.insert(output);
+  for (const onnx::NodeProto &node : graph.node())
+    collectReads(node, inner);
+  for (const onnx::ValueInfoProto &output : graph.output())
+    inner.insert(output.name());
+  for (const auto &name : inner)
+    if (!name.getKey().empty() && !defined.contains(name.getKey()))
+      reads.insert(name.getKey());
+}
+
+void mlir::qllm::onnx_import::collectReads(const onnx::NodeProto &node,
+                                           llvm::StringSet<> &reads) {
+  for (const std::string &input : node.input())
+    if (!input.empty())
+      reads.insert(input);
+  for (const onnx::AttributeProto &attr : node.attribute()) {
+    if (attr.has_g())
+      collectCaptures(attr.g(), reads);
+    for (const onnx::GraphProto &g : attr.graphs())
+      collectCaptures(g, reads);
+  }
 }

@@ -40,6 +40,12 @@ Type mlir::qllm::onnx_import::elementTypeOf(MLIRContext *ctx, int32_t onnxType) 
     return IntegerType::get(ctx, 8, IntegerType::Unsigned);
   case onnx::TensorProto::BOOL:
     return IntegerType::get(ctx, 1);
+  // Opset 21's 4-bit integers (onnx.proto: UINT4 = 21, INT4 = 22), packed two
+  // per byte, the first in the low nibble; initializers only (DequantizeLinear).
+  case 21:
+    return IntegerType::get(ctx, 4, IntegerType::Unsigned);
+  case 22:
+    return IntegerType::get(ctx, 4);
   default:
     return {};
   }
@@ -1008,20 +1014,88 @@ LogicalResult convertTrilu(ImportContext &ctx) {
   return success();
 }
 
+/// Hugging Face optimum's merged decoder (`decoder_model_merged.onnx`): the
+/// whole decoder sits in an `If` on a boolean model input
+/// (`use_cache_branch`), one branch reading the past caches, the other the
+/// same decoder without them. Cached attention with an empty cache is the
+/// no-past decoder, so the branch that reads the past is taken and the input
+/// dropped. Returns whether that is the then branch; anything else that
+/// depends on an input is refused.
+FailureOr<bool> cacheBranch(ImportContext &ctx, Value cond) {
+  auto refuse = [&]() {
+    return ctx.error() << "has a condition that is not known at import time "
+                          "(it depends on the model's inputs); only branches "
+                          "chosen by shapes and constants, and optimum's "
+                          "use_cache_branch, are supported";
+  };
+  auto arg = dyn_cast<BlockArgument>(cond);
+  if (!arg || rankedType(cond).getElementType() != ctx.b.getI1Type() ||
+      rankedType(cond).getNumElements() != 1)
+    return refuse();
+  const onnx::AttributeProto *thenAttr = ctx.attribute("then_branch");
+  const onnx::AttributeProto *elseAttr = ctx.attribute("else_branch");
+  if (!thenAttr || !elseAttr || !thenAttr->has_g() || !elseAttr->has_g())
+    return refuse();
+  // Which model inputs and initializers each branch reads.
+  auto reads = [&](const onnx::GraphProto &graph, bool &past,
+                   llvm::StringSet<> &weights) {
+    llvm::StringSet<> captures;
+    collectCaptures(graph, captures);
+    past = false;
+    for (const auto &entry : captures) {
+      StringRef name = entry.getKey();
+      Value v = ctx.lookup(name);
+      if (!v)
+        continue;
+      if (isa<BlockArgument>(v))
+        past |= name.starts_with("past_key_values.");
+      else if (v.getDefiningOp<WeightOp>())
+        weights.insert(name);
+    }
+  };
+  bool thenPast, elsePast;
+  llvm::StringSet<> thenWeights, elseWeights;
+  reads(thenAttr->g(), thenPast, thenWeights);
+  reads(elseAttr->g(), elsePast, elseWeights);
+  if (thenPast == elsePast)
+    return ctx.error() << "depends on a model input, and " << (thenPast ? "both" : "neither")
+                       << " of its branches read the past caches: not "
+                          "optimum's merged decoder (one branch with the "
+                          "cache, one without)";
+  const llvm::StringSet<> &withPast = thenPast ? thenWeights : elseWeights;
+  const llvm::StringSet<> &without = thenPast ? elseWeights : thenWeights;
+  for (const auto &entry : without)
+    if (!withPast.contains(entry.getKey()))
+      return ctx.error() << "branches read different weights (the branch "
+                            "without the cache reads '"
+                         << entry.getKey()
+                         << "', the one with it does not): not one decoder "
+                            "with and without the cache";
+  ctx.obsoleteInputs.push_back(cond);
+  ctx.warnOnce("If on a model input: optimum's merged decoder; importing the "
+               "branch with the KV cache (an empty cache computes what the "
+               "other branch does)");
+  return thenPast;
+}
+
 /// `If` whose condition is known at import time (torch's exporter guards a
 /// squeeze of a dimension it could not prove to be 1 this way): the chosen
 /// branch's nodes are imported in place. A condition that depends on the
-/// model's inputs is refused.
+/// model's inputs is refused, except optimum's use_cache_branch.
 LogicalResult convertIf(ImportContext &ctx) {
   FailureOr<Value> cond = ctx.requiredInput(0);
   if (failed(cond))
     return failure();
   std::optional<SmallVector<int64_t>> known = ctx.knownInts(*cond);
-  if (!known || known->size() != 1 || isDynamic(known->front()))
-    return ctx.error() << "has a condition that is not known at import time "
-                          "(it depends on the model's inputs); only branches "
-                          "chosen by shapes and constants are supported";
-  bool taken = known->front() != 0;
+  bool taken;
+  if (known && known->size() == 1 && !isDynamic(known->front())) {
+    taken = known->front() != 0;
+  } else {
+    FailureOr<bool> cached = cacheBranch(ctx, *cond);
+    if (failed(cached))
+      return failure();
+    taken = *cached;
+  }
   const onnx::AttributeProto *branch =
       ctx.attribute(taken ? "then_branch" : "else_branch");
   if (!branch || !branch->has_g())

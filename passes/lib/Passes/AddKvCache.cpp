@@ -14,6 +14,10 @@
 //     be 0, 1, ..., seq - 1 on every row, are replaced by a `position_ids`
 //     argument, which the runtime fills with absolute positions.
 // A graph that reads its positions from anywhere else is refused.
+// In graphs that have a cache already, rotary positions computed from the
+// cache length (GroupQueryAttention without position_ids: past + 0..seq-1,
+// checked the same way) become the `position_ids` input as well: the
+// runtime feeds past caches to attention only.
 //
 //===----------------------------------------------------------------------===//
 
@@ -56,12 +60,18 @@ llvm::SetVector<BlockArgument> argumentsOf(Value value) {
   return args;
 }
 
-/// True when `positions` evaluates to [b, s] rows 0..s-1 for several batch
-/// and sequence sizes, whatever the token and mask values (the arguments it
-/// reads are sized by their dimension roles; no past: total = sequence).
-bool isSequenceRange(func::FuncOp func, Value positions) {
+/// True when `positions` evaluates to [b, s] rows past..past+s-1 for several
+/// batch, sequence and (with `withPast`) past sizes, whatever the token and
+/// mask values (the arguments it reads are sized by their dimension roles).
+bool isSequenceRange(func::FuncOp func, Value positions, bool withPast) {
   llvm::SetVector<BlockArgument> args = argumentsOf(positions);
-  for (auto [batch, seq] : {std::pair{1, 1}, {1, 5}, {3, 4}}) {
+  struct Sample {
+    int64_t batch, seq, past;
+  };
+  SmallVector<Sample> samples = {{1, 1, 0}, {1, 5, 0}, {3, 4, 0}};
+  if (withPast)
+    samples.append({{1, 1, 6}, {2, 3, 2}});
+  for (auto [batch, seq, past] : samples) {
     for (double fill : {0.0, 1.0}) {
       ReferenceEvaluator evaluator;
       for (BlockArgument arg : args) {
@@ -78,9 +88,12 @@ bool isSequenceRange(func::FuncOp func, Value positions) {
                              : DimRole::other;
           if (role == DimRole::batch)
             shape.push_back(batch);
-          else if (role == DimRole::sequence ||
-                   role == DimRole::total_sequence)
+          else if (role == DimRole::sequence)
             shape.push_back(seq);
+          else if (role == DimRole::past_sequence)
+            shape.push_back(past);
+          else if (role == DimRole::total_sequence)
+            shape.push_back(past + seq);
           else
             return false;
         }
@@ -93,11 +106,68 @@ bool isSequenceRange(func::FuncOp func, Value positions) {
         return false;
       for (int64_t b = 0; b < result->shape[0]; ++b)
         for (int64_t s = 0; s < seq; ++s)
-          if (result->data[b * seq + s] != static_cast<double>(s))
+          if (result->data[b * seq + s] != static_cast<double>(past + s))
             return false;
     }
   }
   return true;
+}
+
+/// The argument attributes of an input: name, ONNX dimension names, roles.
+DictionaryAttr portAttrs(Builder &builder, StringRef name,
+                         ArrayRef<StringRef> dims, ArrayRef<DimRole> roles) {
+  SmallVector<Attribute> names, roleAttrs;
+  for (StringRef dim : dims)
+    names.push_back(builder.getStringAttr(dim));
+  for (DimRole role : roles)
+    roleAttrs.push_back(DimRoleAttr::get(builder.getContext(), role));
+  return builder.getDictionaryAttr(
+      {builder.getNamedAttr(kNameAttrName, builder.getStringAttr(name)),
+       builder.getNamedAttr(kDimsAttrName, builder.getArrayAttr(names)),
+       builder.getNamedAttr(kDimRolesAttrName, builder.getArrayAttr(roleAttrs))});
+}
+
+/// Rotary positions computed inside the graph, checked by evaluation to be
+/// past..past+seq-1 (only 0..seq-1 without a past), are replaced by the
+/// `position_ids` input (added when the graph has none), which the runtime
+/// fills with absolute positions. Other computed positions are refused.
+LogicalResult replaceComputedPositions(func::FuncOp func, bool withPast) {
+  SmallVector<RotaryOp> rotaries;
+  func.walk([&](RotaryOp op) { rotaries.push_back(op); });
+  llvm::SetVector<Value> computed;
+  for (RotaryOp op : rotaries)
+    if (!isa<BlockArgument>(op.getPositions()))
+      computed.insert(op.getPositions());
+  if (computed.empty())
+    return success();
+  for (Value positions : computed)
+    if (!isSequenceRange(func, positions, withPast))
+      return positions.getDefiningOp()->emitError()
+             << "computes rotary positions that are not "
+             << (withPast ? "past..past+seq-1" : "0..seq-1")
+             << " on each row; cannot feed them as position_ids";
+  Value input;
+  for (unsigned i = 0; i < func.getNumArguments(); ++i)
+    if (auto name = func.getArgAttrOfType<StringAttr>(i, kNameAttrName);
+        name && name.getValue() == "position_ids")
+      input = func.getArgument(i);
+  if (!input) {
+    Builder builder(func.getContext());
+    auto type = RankedTensorType::get(
+        {ShapedType::kDynamic, ShapedType::kDynamic}, builder.getI64Type());
+    unsigned index = func.getNumArguments();
+    if (failed(func.insertArgument(
+            index, type,
+            portAttrs(builder, "position_ids", {"batch_size", "sequence_length"},
+                      {DimRole::batch, DimRole::sequence}),
+            func.getLoc())))
+      return failure();
+    input = func.getArgument(index);
+  }
+  for (RotaryOp op : rotaries)
+    if (computed.contains(op.getPositions()))
+      op.getPositionsMutable().assign(input);
+  return success();
 }
 
 struct QLLMAddKvCachePass
@@ -106,11 +176,16 @@ struct QLLMAddKvCachePass
     func::FuncOp func = getOperation();
     SmallVector<AttentionOp> attentions;
     func.walk([&](AttentionOp op) { attentions.push_back(op); });
-    if (attentions.empty() ||
-        llvm::any_of(attentions, [](AttentionOp op) {
-          return op.getPastKey() != nullptr;
-        }))
-      return; // no attention, or already cached
+    if (attentions.empty())
+      return;
+    if (llvm::any_of(attentions,
+                     [](AttentionOp op) { return op.getPastKey() != nullptr; })) {
+      // Already cached: positions the graph computes from the cache length
+      // (GroupQueryAttention without position_ids) become an input too.
+      if (failed(replaceComputedPositions(func, /*withPast=*/true)))
+        signalPassFailure();
+      return;
+    }
     for (unsigned i = 0; i < func.getNumArguments(); ++i)
       if (auto name = func.getArgAttrOfType<StringAttr>(i, kNameAttrName);
           name && name.getValue().starts_with("past_key_values."))
@@ -144,21 +219,6 @@ struct QLLMAddKvCachePass
       return signalPassFailure();
     }
 
-    // Rotary positions computed inside the graph must be 0..seq-1.
-    SmallVector<RotaryOp> rotaries;
-    func.walk([&](RotaryOp op) { rotaries.push_back(op); });
-    llvm::SetVector<Value> computed;
-    for (RotaryOp op : rotaries)
-      if (!isa<BlockArgument>(op.getPositions()))
-        computed.insert(op.getPositions());
-    for (Value positions : computed)
-      if (!isSequenceRange(func, positions)) {
-        positions.getDefiningOp()->emitError()
-            << "computes rotary positions that are not 0..seq-1 on each row; "
-               "cannot add a KV cache to a model without past inputs";
-        return signalPassFailure();
-      }
-
     MLIRContext *ctx = &getContext();
     Builder builder(ctx);
     auto roleArray = [&](ArrayRef<DimRole> roles) {
@@ -173,13 +233,6 @@ struct QLLMAddKvCachePass
         attrs.push_back(builder.getStringAttr(dim));
       return builder.getArrayAttr(attrs);
     };
-    auto portAttrs = [&](StringRef name, ArrayRef<StringRef> dims,
-                         ArrayRef<DimRole> roles) {
-      return builder.getDictionaryAttr(
-          {builder.getNamedAttr(kNameAttrName, builder.getStringAttr(name)),
-           builder.getNamedAttr(kDimsAttrName, names(dims)),
-           builder.getNamedAttr(kDimRolesAttrName, roleArray(roles))});
-    };
     const StringRef batch = "batch_size", past = "past_sequence_length",
                     total = "past_sequence_length + sequence_length";
     Location loc = func.getLoc();
@@ -190,20 +243,8 @@ struct QLLMAddKvCachePass
       func.setArgAttr(mask.getArgNumber(), kDimRolesAttrName,
                       roleArray({DimRole::batch, DimRole::total_sequence}));
     }
-    if (!computed.empty()) {
-      auto type = RankedTensorType::get(
-          {ShapedType::kDynamic, ShapedType::kDynamic},
-          builder.getI64Type());
-      unsigned index = func.getNumArguments();
-      if (failed(func.insertArgument(
-              index, type,
-              portAttrs("position_ids", {batch, "sequence_length"},
-                        {DimRole::batch, DimRole::sequence}),
-              loc)))
-        return signalPassFailure();
-      for (RotaryOp op : rotaries)
-        op.getPositionsMutable().assign(func.getArgument(index));
-    }
+    if (failed(replaceComputedPositions(func, /*withPast=*/false)))
+      return signalPassFailure();
 
     auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
     SmallVector<Value> results(ret.getOperands());
@@ -221,7 +262,7 @@ struct QLLMAddKvCachePass
         unsigned index = func.getNumArguments();
         if (failed(func.insertArgument(
                 index, pastType,
-                portAttrs("past_key_values." + suffix, {batch, "", past, ""},
+                portAttrs(builder, "past_key_values." + suffix, {batch, "", past, ""},
                           {DimRole::batch, DimRole::other,
                            DimRole::past_sequence, DimRole::other}),
                 loc)))
@@ -230,7 +271,7 @@ struct QLLMAddKvCachePass
         unsigned result = func.getNumResults();
         if (failed(func.insertResult(
                 result, type,
-                portAttrs("present." + suffix, {batch, "", total, ""},
+                portAttrs(builder, "present." + suffix, {batch, "", total, ""},
                           {DimRole::batch, DimRole::other,
                            DimRole::total_sequence, DimRole::other}))))
           return signalPassFailure();

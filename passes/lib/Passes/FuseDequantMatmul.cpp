@@ -17,16 +17,24 @@ using namespace mlir::qllm;
 
 namespace {
 
-/// matmul(x, dequantize(q)) transpose_rhs -> dequant_matmul(x, q). The
+/// matmul(x, dequantize(q)) transpose_rhs (or matmul(x, transpose(
+/// dequantize(q)))) -> dequant_matmul(x, q). The
 /// dequantized [N, K] weight is rank 2, so the matmul has no batch
 /// broadcasting beyond x's and both ops compute the same [..., M, N].
 struct FuseDequantIntoMatmul : OpRewritePattern<MatmulOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(MatmulOp op,
                                 PatternRewriter &rewriter) const override {
-    if (!op.getTransposeRhs())
-      return rewriter.notifyMatchFailure(op, "rhs is not a [N, K] weight");
-    auto dequantize = op.getRhs().getDefiningOp<DequantizeOp>();
+    Value rhs = op.getRhs();
+    if (!op.getTransposeRhs()) {
+      // matmul(x, transpose(dequantize(q))): an imported DequantizeLinear
+      // weight, [K, N] as ONNX multiplies it.
+      auto transpose = rhs.getDefiningOp<TransposeOp>();
+      if (!transpose || transpose.getPermutation() != ArrayRef<int64_t>{1, 0})
+        return rewriter.notifyMatchFailure(op, "rhs is not a [N, K] weight");
+      rhs = transpose.getInput();
+    }
+    auto dequantize = rhs.getDefiningOp<DequantizeOp>();
     if (!dequantize)
       return rewriter.notifyMatchFailure(op, "rhs is not dequantized");
     rewriter.replaceOpWithNewOp<DequantMatmulOp>(

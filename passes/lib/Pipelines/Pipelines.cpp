@@ -23,6 +23,7 @@ void mlir::qllm::buildImportCleanupPipeline(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(createQLLMClassifyDimsPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  pm.addPass(createQLLMSplitProjectionsPass());
   pm.addPass(createQLLMRaiseEmbeddingPass());
   pm.addPass(createQLLMRaiseRmsNormPass());
   pm.addPass(createQLLMRaiseSwiGluPass());

@@ -110,7 +110,10 @@ LogicalResult WeightOp::verify() {
   auto type = cast<ShapedType>(resource.getType());
   uint64_t elementBytes =
       (static_cast<uint64_t>(type.getElementTypeBitWidth()) + 7) / 8;
-  uint64_t expected = elementBytes * static_cast<uint64_t>(type.getNumElements());
+  uint64_t count = static_cast<uint64_t>(type.getNumElements());
+  // 4-bit integers (ONNX int4/uint4 initializers) are packed two per byte.
+  uint64_t expected = type.getElementTypeBitWidth() == 4 ? (count + 1) / 2
+                                                         : elementBytes * count;
   uint64_t actual = blob->getData().size();
   if (actual != expected)
     return emitOpError() << "weight '" << getName() << "' blob holds " << actual

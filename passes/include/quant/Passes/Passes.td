@@ -26,8 +26,27 @@ def QLLMAddKvCachePass : Pass<"qllm-add-kv-cache", "::mlir::func::FuncOp"> {
     covers past and new keys; rotary positions computed inside the graph,
     checked by evaluation to be 0..seq-1 on every row, are replaced by a
     `position_ids` argument (the runtime supplies absolute positions).
-    Other position computations are refused. Runs at the end of
-    quant-import-cleanup; graphs with past inputs are left as they are.
+    Other position computations are refused. In a graph with past inputs,
+    rotary positions computed from the cache length (past..past+seq-1 by
+    evaluation; GroupQueryAttention without position_ids) become the
+    `position_ids` input too; nothing else changes. Runs at the end of
+    quant-import-cleanup.
+  }];
+  let dependentDialects = ["::mlir::qllm::QLLMDialect"];
+}
+
+def QLLMSplitProjectionsPass : Pass<"qllm-split-projections"> {
+  let summary = "Split fused projections (qkv_proj) into one matmul per slice";
+  let description = [{
+    A `qllm.matmul` by a [K, N] weight, or a `qllm.dequant_matmul` by a
+    quantized [N, K] weight (no act order, no double quantization), whose
+    result is read only through slices of its last axis (step 1, constant
+    bounds) becomes one projection per slice, over a new weight holding the
+    matching columns (quantized: rows of each stored component), named
+    `<weight>[begin:end]`. This is how fused q/k/v projections (ONNX Runtime
+    GenAI's packed GroupQueryAttention) become the separate projections the
+    runtime, the quantizers and sharding work on. Weightless modules get
+    weightless parts.
   }];
   let dependentDialects = ["::mlir::qllm::QLLMDialect"];
 }
