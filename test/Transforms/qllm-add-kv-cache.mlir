@@ -70,3 +70,32 @@ func.func @with_past(%x: tensor<?x?x2x4xf32> {qllm.name = "x"}, %pk: tensor<?x2x
   %o, %k, %v = qllm.attention %x, %x, %x past(%pk, %pv) causal : (tensor<?x?x2x4xf32>, tensor<?x?x2x4xf32>, tensor<?x?x2x4xf32>, tensor<?x2x?x4xf32>, tensor<?x2x?x4xf32>) -> (tensor<?x?x2x4xf32>, tensor<?x2x?x4xf32>, tensor<?x2x?x4xf32>)
   return %o : tensor<?x?x2x4xf32>
 }
+
+// -----
+
+// Cached already, positions computed from the cache length (GroupQuery-
+// Attention without position_ids: past + 0..seq-1): they become a
+// position_ids input; the cache interface is unchanged.
+// CHECK-LABEL: func.func @positions_from_past
+// CHECK-SAME: %[[PK:[^:]*]]: tensor<?x2x?x4xf32> {{{.*}}qllm.name = "past_key_values.0.key"}
+// CHECK-SAME: %[[POS:[^:]*]]: tensor<?x?xi64> {qllm.dim_roles = [#qllm.dim<batch>, #qllm.dim<sequence>], {{.*}}qllm.name = "position_ids"}
+// CHECK: qllm.rotary rotate_half %{{.*}}, %[[POS]]
+func.func @positions_from_past(
+    %x: tensor<?x?x2x4xf32> {qllm.dim_roles = [#qllm.dim<batch>, #qllm.dim<sequence>, #qllm.dim<other>, #qllm.dim<other>], qllm.name = "x"},
+    %pk: tensor<?x2x?x4xf32> {qllm.dim_roles = [#qllm.dim<batch>, #qllm.dim<other>, #qllm.dim<past_sequence>, #qllm.dim<other>], qllm.name = "past_key_values.0.key"},
+    %pv: tensor<?x2x?x4xf32> {qllm.dim_roles = [#qllm.dim<batch>, #qllm.dim<other>, #qllm.dim<past_sequence>, #qllm.dim<other>], qllm.name = "past_key_values.0.value"})
+    -> (tensor<?x?x2x4xf32> {qllm.name = "logits"}) {
+  %zero = qllm.constant dense<0> : tensor<i64>
+  %one = qllm.constant dense<1> : tensor<i64>
+  %two = qllm.constant dense<2> : tensor<i64>
+  %ps = qllm.shape_of %pk : tensor<?x2x?x4xf32> -> tensor<4xi64>
+  %past = qllm.gather %ps[%two] axis = 0 : (tensor<4xi64>, tensor<i64>) -> tensor<i64>
+  %xs = qllm.shape_of %x : tensor<?x?x2x4xf32> -> tensor<4xi64>
+  %seq = qllm.gather %xs[%one] axis = 0 : (tensor<4xi64>, tensor<i64>) -> tensor<i64>
+  %range = qllm.range %zero, %seq, %one : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  %shifted = qllm.add %range, %past : (tensor<?xi64>, tensor<i64>) -> tensor<?xi64>
+  %pos = qllm.unsqueeze %shifted axes = [0] : tensor<?xi64> -> tensor<1x?xi64>
+  %q = qllm.rotary rotate_half %x, %pos {base = 1.000000e+04 : f32} : (tensor<?x?x2x4xf32>, tensor<1x?xi64>) -> tensor<?x?x2x4xf32>
+  %o, %k, %v = qllm.attention %q, %x, %x past(%pk, %pv) causal : (tensor<?x?x2x4xf32>, tensor<?x?x2x4xf32>, tensor<?x?x2x4xf32>, tensor<?x2x?x4xf32>, tensor<?x2x?x4xf32>) -> (tensor<?x?x2x4xf32>, tensor<?x2x?x4xf32>, tensor<?x2x?x4xf32>)
+  return %o : tensor<?x?x2x4xf32>
+}

@@ -144,8 +144,10 @@ LogicalResult replaceComputedPositions(func::FuncOp func, bool withPast) {
     if (!isSequenceRange(func, positions, withPast))
       return positions.getDefiningOp()->emitError()
              << "computes rotary positions that are not "
-             << (withPast ? "past..past+seq-1" : "0..seq-1")
-             << " on each row; cannot feed them as position_ids";
+             << (withPast ? "past..past+seq-1 on each row; cannot feed them "
+                            "as position_ids"
+                          : "0..seq-1 on each row; cannot add a KV cache to a "
+                            "model without past inputs");
   Value input;
   for (unsigned i = 0; i < func.getNumArguments(); ++i)
     if (auto name = func.getArgAttrOfType<StringAttr>(i, kNameAttrName);

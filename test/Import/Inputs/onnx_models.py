@@ -26,10 +26,11 @@ from onnx import TensorProto, helper, numpy_helper
 
 F32, F16, F64 = TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE
 I64, I32, U8, BOOL = TensorProto.INT64, TensorProto.INT32, TensorProto.UINT8, TensorProto.BOOL
+I8 = TensorProto.INT8
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
 NP_TYPES = {F32: np.float32, F16: np.float16, F64: np.float64, I64: np.int64, I32: np.int32,
-            U8: np.uint8, BOOL: np.bool_}
+            U8: np.uint8, BOOL: np.bool_, I8: np.int8}
 
 # Concrete sizes of the symbolic dimensions in the sample inputs.
 DIM_VALUES = {"batch": 2, "seq": 3, "past": 4, "total": 7, "n": 5, "kv_seq": 1}
@@ -1154,6 +1155,27 @@ def gqa_inputs(m, batch, seq, past, heads, kv_heads, head, dtype=F32):
     return names + ["seqlens_k", "total_sequence_length"], total
 
 
+@case("gqa_packed")
+def _(m):
+    # Packed q/k/v (no key and value inputs: query holds q, then k, then v),
+    # rotary inside, as ONNX Runtime GenAI's model builder writes it: a
+    # chunk of 2 after a past of 3, heads of 16 (ORT's rotary needs 16).
+    batch, seq, past, heads, kv_heads, head = 1, 2, 3, 2, 1, 16
+    m.input("qkv", F32, [batch, seq, (heads + 2 * kv_heads) * head])
+    m.input("past_key", F32, [batch, kv_heads, past, head])
+    m.input("past_value", F32, [batch, kv_heads, past, head])
+    m.input("seqlens_k", I32, [batch], data=[past + seq - 1] * batch)
+    m.input("total_sequence_length", I32, [], data=past + seq)
+    rotary_caches(m, 16, 8)
+    m.node("GroupQueryAttention", ["qkv", "", "", "past_key", "past_value", "seqlens_k",
+                                   "total_sequence_length", "cos_cache", "sin_cache"],
+           ["out", "present_key", "present_value"], domain="com.microsoft", num_heads=heads,
+           kv_num_heads=kv_heads, do_rotary=1)
+    m.output("out", F32, [batch, seq, heads * head])
+    m.output("present_key", F32, [batch, kv_heads, past + seq, head])
+    m.output("present_value", F32, [batch, kv_heads, past + seq, head])
+
+
 @case("gqa_prompt")
 def _(m):
     # The first prompt: 4 query heads over 2 KV heads of 8, no past.
@@ -1418,6 +1440,96 @@ def _(m):
 # Error cases (errors.test)
 #===-------------------------------------------------------------------------------------===#
 
+def int4_tensor(name, values, signed):
+    """An int4/uint4 initializer (opset 21; onnx 1.12 has no helper for it):
+    raw data, two values per byte, the first in the low nibble."""
+    flat = (np.asarray(values, np.int64).ravel() & 0xF).astype(np.uint8)
+    if flat.size % 2:
+        flat = np.concatenate([flat, np.zeros(1, np.uint8)])
+    t = TensorProto()
+    t.name = name
+    t.data_type = 22 if signed else 21  # INT4, UINT4
+    t.dims.extend(np.shape(values))
+    t.raw_data = (flat[0::2] | (flat[1::2] << 4)).tobytes()
+    return t
+
+
+@case("dequantize_linear_int8")
+def _(m):
+    # QDQ weights feeding MatMuls: int8 codes with one scale per output
+    # column (axis 1, no zero point: symmetric), and uint8 codes with one
+    # scale and zero point for the whole tensor.
+    k, n = 6, 4
+    m.input("A", F32, [2, k])
+    m.init("w8", m.rng.integers(-128, 128, (k, n)).astype(np.int8))
+    m.init("s8", m.random([n], low=0.01, high=0.1))
+    m.node("DequantizeLinear", ["w8", "s8"], ["w8f"], axis=1)
+    m.node("MatMul", ["A", "w8f"], ["per_column"])
+    m.output("per_column", F32, [2, n])
+    m.init("wu", m.rng.integers(0, 256, (k, n)).astype(np.uint8))
+    m.init("su", np.array(0.05, np.float32))
+    m.init("zu", np.array(131, np.uint8))
+    m.node("DequantizeLinear", ["wu", "su", "zu"], ["wuf"])
+    m.node("MatMul", ["A", "wuf"], ["per_tensor"])
+    m.output("per_tensor", F32, [2, n])
+
+
+@case("dequantize_linear_int4_blocked")
+def _(m):
+    # Opset 21: int4 codes in blocks of 16 along K (axis 0), K = 40 (the
+    # last block partial), with int4 zero points; and uint4 without.
+    m.opset = 21
+    k, n, block = 40, 3, 16
+    blocks = -(-k // block)
+    m.input("A", F32, [2, k])
+    m.initializers.append(int4_tensor("w4", m.rng.integers(-8, 8, (k, n)), True))
+    m.init("s4", m.random([blocks, n], low=0.01, high=0.1))
+    m.initializers.append(int4_tensor("z4", m.rng.integers(-3, 4, (blocks, n)), True))
+    m.node("DequantizeLinear", ["w4", "s4", "z4"], ["w4f"], axis=0, block_size=block)
+    m.node("MatMul", ["A", "w4f"], ["signed"])
+    m.output("signed", F32, [2, n])
+    m.initializers.append(int4_tensor("wu4", m.rng.integers(0, 16, (k, n)), False))
+    m.init("su4", m.random([blocks, n], low=0.01, high=0.1))
+    m.node("DequantizeLinear", ["wu4", "su4"], ["wu4f"], axis=0, block_size=block)
+    m.node("MatMul", ["A", "wu4f"], ["unsigned"])
+    m.output("unsigned", F32, [2, n])
+
+
+@case("matmul_nbits_padded")
+def _(m):
+    # K = 40 is not a multiple of the block size 32: the last block is
+    # padded (B is [N, 2 blocks, 16 bytes]); asymmetric, packed zero points.
+    n, k = 48, 40
+    m.input("A", F32, [2, k])
+    codes = m.rng.integers(0, 256, (n, 2, 16)).astype(np.uint8)
+    m.init("B", codes)
+    m.init("scales", m.random([n * 2], low=0.01, high=0.1))
+    m.init("zero_points", m.rng.integers(0, 256, (n, 1)).astype(np.uint8))
+    m.node("MatMulNBits", ["A", "B", "scales", "zero_points"], ["Y"], name="padded",
+           domain="com.microsoft", K=k, N=n, bits=4, block_size=32)
+    m.output("Y", F32, [2, n])
+
+
+@case("error_dequantize_per_row")
+def _(m):
+    # One scale per input row (axis 0 without blocks): no scheme groups so.
+    m.input("A", F32, [2, 6])
+    m.init("w", np.ones((6, 4), np.int8))
+    m.init("s", np.full([6], 0.1, np.float32))
+    m.node("DequantizeLinear", ["w", "s"], ["wf"], name="per_row", axis=0)
+    m.node("MatMul", ["A", "wf"], ["Y"])
+    m.output("Y", F32, [2, 4])
+
+
+@case("error_dequantize_activation")
+def _(m):
+    # QDQ on an activation (a graph input), not on a weight.
+    m.input("x", I8, [2, 4])
+    m.init("s", np.array(0.1, np.float32))
+    m.node("DequantizeLinear", ["x", "s"], ["y"], name="activation")
+    m.output("y", F32, [2, 4])
+
+
 @case("error_unsupported_op")
 def _(m):
     m.input("x", F32, [4])
@@ -1551,7 +1663,8 @@ def _(m):
 
 @case("error_gqa_packed")
 def _(m):
-    m.input("qkv", F32, [1, 2, 32])
+    # Packed q/k/v 30 wide cannot hold 2 + 2 x 1 heads of one size.
+    m.input("qkv", F32, [1, 2, 30])
     m.input("seqlens_k", I32, [1], data=[1])
     m.input("total_sequence_length", I32, [], data=2)
     m.node("GroupQueryAttention", ["qkv", "", "", "", "", "seqlens_k", "total_sequence_length"],
@@ -1560,19 +1673,6 @@ def _(m):
     m.output("out", F32, [1, 2, 16])
     m.output("present_key", F32, [1, 1, 2, 8])
     m.output("present_value", F32, [1, 1, 2, 8])
-
-
-@case("error_matmul_nbits_padded")
-def _(m):
-    # K = 40 is not a multiple of the block size 32.
-    n, k = 48, 40
-    m.input("A", F32, [2, k])
-    codes = m.rng.integers(0, 256, (n, 2, 16)).astype(np.uint8)
-    m.init("B", codes)
-    m.init("scales", m.random([n * 2], low=0.01, high=0.1))
-    m.node("MatMulNBits", ["A", "B", "scales"], ["Y"], name="padded", domain="com.microsoft",
-           K=k, N=n, bits=4, block_size=32)
-    m.output("Y", F32, [2, n])
 
 
 @case("error_sln_inv_std_var")
