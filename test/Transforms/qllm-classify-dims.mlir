@@ -69,3 +69,45 @@ func.func @not_a_decoder(
     %k: tensor<1x?xf32> {qllm.name = "k"}) -> tensor<1x?xf32> {
   return %q : tensor<1x?xf32>
 }
+
+// -----
+
+// Names no tool would recognize: the interface roles come from structure.
+// The integer [b, s] input that indexes the embedding is input_ids; the
+// cache concatenated first on axis 2 whose result reaches q @ k^T as keys is
+// a key, the other a value, and their concatenations presents; the integer
+// input that indexes a table (angles) is position_ids, the other one the
+// mask; the float rank-3 result the logits. The ONNX names are kept.
+// CHECK-LABEL: func.func @named_by_structure
+// CHECK-SAME: {qllm.dim_roles = [#qllm.dim<batch>, #qllm.dim<sequence>], qllm.dims = ["B", "S"], qllm.name = "input_ids", qllm.onnx_name = "ids"}
+// CHECK-SAME: {qllm.dim_roles = [#qllm.dim<batch>, #qllm.dim<total_sequence>], qllm.dims = ["B", "T"], qllm.name = "attention_mask", qllm.onnx_name = "keep"}
+// CHECK-SAME: {qllm.dim_roles = [#qllm.dim<batch>, #qllm.dim<sequence>], qllm.dims = ["B", "S"], qllm.name = "position_ids", qllm.onnx_name = "where"}
+// CHECK-SAME: qllm.name = "past_key_values.0.value", qllm.onnx_name = "cache_a"}
+// CHECK-SAME: qllm.name = "past_key_values.0.key", qllm.onnx_name = "cache_b"}
+// CHECK-SAME: -> (tensor<?x?x16xf32> {qllm.dim_roles = [#qllm.dim<batch>, #qllm.dim<sequence>, #qllm.dim<other>], {{.*}}qllm.name = "logits", qllm.onnx_name = "out"}
+// CHECK-SAME: qllm.name = "present.0.key", qllm.onnx_name = "cache_b_out"}
+func.func @named_by_structure(
+    %ids: tensor<?x?xi64> {qllm.dims = ["B", "S"], qllm.name = "ids"},
+    %keep: tensor<?x?xi64> {qllm.dims = ["B", "T"], qllm.name = "keep"},
+    %where: tensor<?x?xi64> {qllm.dims = ["B", "S"], qllm.name = "where"},
+    %va: tensor<?x1x?x4xf32> {qllm.dims = ["B", "", "P", ""], qllm.name = "cache_a"},
+    %kb: tensor<?x1x?x4xf32> {qllm.dims = ["B", "", "P", ""], qllm.name = "cache_b"},
+    %q: tensor<?x1x?x4xf32> {qllm.name = "q"},
+    %new: tensor<?x1x?x4xf32> {qllm.name = "new"})
+    -> (tensor<?x?x16xf32> {qllm.dims = ["B", "S", ""], qllm.name = "out"},
+        tensor<?x1x?x4xf32> {qllm.dims = ["B", "", "T", ""], qllm.name = "cache_b_out"},
+        tensor<?x?xf32> {qllm.name = "masked"},
+        tensor<?x1x?x?xf32> {qllm.name = "scores"},
+        tensor<?x1x?x4xf32> {qllm.name = "mixed"}) {
+  %table = qllm.weight "embed" = dense_resource<embed> : tensor<32x16xf32>
+  %x = qllm.gather %table[%ids] axis = 0 : (tensor<32x16xf32>, tensor<?x?xi64>) -> tensor<?x?x16xf32>
+  %cos = qllm.weight "cos" = dense_resource<cos> : tensor<8x4xf32>
+  %c = qllm.gather %cos[%where] axis = 0 : (tensor<8x4xf32>, tensor<?x?xi64>) -> tensor<?x?x4xf32>
+  %m = qllm.cast %keep : tensor<?x?xi64> -> tensor<?x?xf32>
+  %k = qllm.concat %kb, %new axis = 2 : (tensor<?x1x?x4xf32>, tensor<?x1x?x4xf32>) -> tensor<?x1x?x4xf32>
+  %v = qllm.concat %va, %new axis = 2 : (tensor<?x1x?x4xf32>, tensor<?x1x?x4xf32>) -> tensor<?x1x?x4xf32>
+  %kt = qllm.transpose %k [0, 1, 3, 2] : tensor<?x1x?x4xf32> -> tensor<?x1x4x?xf32>
+  %s = qllm.matmul %q, %kt : (tensor<?x1x?x4xf32>, tensor<?x1x4x?xf32>) -> tensor<?x1x?x?xf32>
+  %o = qllm.matmul %s, %v : (tensor<?x1x?x?xf32>, tensor<?x1x?x4xf32>) -> tensor<?x1x?x4xf32>
+  return %x, %k, %m, %s, %o : tensor<?x?x16xf32>, tensor<?x1x?x4xf32>, tensor<?x?xf32>, tensor<?x1x?x?xf32>, tensor<?x1x?x4xf32>
+}

@@ -23,6 +23,8 @@
 
 #include "quant/Passes/Passes.h"
 
+#include "PatternUtils.h"
+
 #include "qllm/Analysis/ReferenceEvaluator.h"
 #include "qllm/IR/QLLMOps.h"
 #include "qllm/IR/QLLMPlanAttrs.h"
@@ -40,25 +42,6 @@ using namespace mlir;
 using namespace mlir::qllm;
 
 namespace {
-
-/// The function arguments `value` depends on.
-llvm::SetVector<BlockArgument> argumentsOf(Value value) {
-  llvm::SetVector<BlockArgument> args;
-  SmallVector<Value> worklist{value};
-  llvm::DenseSet<Value> seen;
-  while (!worklist.empty()) {
-    Value v = worklist.pop_back_val();
-    if (!seen.insert(v).second)
-      continue;
-    if (auto arg = dyn_cast<BlockArgument>(v)) {
-      args.insert(arg);
-      continue;
-    }
-    for (Value operand : v.getDefiningOp()->getOperands())
-      worklist.push_back(operand);
-  }
-  return args;
-}
 
 /// True when `positions` evaluates to [b, s] rows past..past+s-1 for several
 /// batch, sequence and (with `withPast`) past sizes, whatever the token and

@@ -15,10 +15,13 @@
 
 #include "quant/Passes/Passes.h"
 
+#include "qllm/IR/QLLMOps.h"
 #include "qllm/IR/QLLMPlanAttrs.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
 
@@ -94,10 +97,184 @@ struct Port {
   Roles anchored;
 };
 
+/// Whether `name` is one the decoder interface knows (anchoredRoles).
+bool isInterfaceName(StringRef name) {
+  return name == "input_ids" || name == "position_ids" ||
+         name == "attention_mask" || name == "logits" ||
+         name.starts_with("past_key_values.") || name.starts_with("present.");
+}
+
+/// The values `v` reaches through ops that only move or view it.
+SmallVector<OpOperand *> usesThroughViews(Value v) {
+  SmallVector<OpOperand *> uses;
+  SmallVector<Value> worklist{v};
+  llvm::DenseSet<Value> seen;
+  while (!worklist.empty()) {
+    Value x = worklist.pop_back_val();
+    if (!seen.insert(x).second)
+      continue;
+    for (OpOperand &use : x.getUses()) {
+      Operation *user = use.getOwner();
+      if (isa<CastOp, ReshapeOp, UnsqueezeOp, SqueezeOp, ExpandOp, TransposeOp>(
+              user) &&
+          use.getOperandNumber() == 0)
+        worklist.push_back(user->getResult(0));
+      else
+        uses.push_back(&use);
+    }
+  }
+  return uses;
+}
+
+/// Interface names from structure for the inputs and outputs whose ONNX
+/// names say nothing (`input.1`, `ids`, `1188`, ...): the integer [b, s]
+/// input that indexes a 2-D float weight (the embedding) is input_ids; a
+/// float rank-4 input concatenated first on axis 2 is a past cache (a key
+/// when the concatenation reaches a matmul as its transposed right operand,
+/// a value otherwise; layers in program order), and that concatenation, as
+/// a result, its present; another integer [b, s] input is position_ids when
+/// it reaches a gather's indices, a matmul or a rotary (angles), and
+/// attention_mask otherwise; the one float rank-3 result left is the logits.
+/// The ONNX name stays in `qllm.onnx_name`. A role that some input or output
+/// already has by name is not given again.
+void nameByStructure(func::FuncOp func) {
+  MLIRContext *ctx = func.getContext();
+  auto argName = [&](unsigned i) {
+    auto name = func.getArgAttrOfType<StringAttr>(i, kNameAttrName);
+    return name ? name.getValue() : StringRef();
+  };
+  auto rename = [&](unsigned i, bool argument, StringRef name) {
+    StringAttr old = argument
+                         ? func.getArgAttrOfType<StringAttr>(i, kNameAttrName)
+                         : func.getResultAttrOfType<StringAttr>(i, kNameAttrName);
+    if (!old)
+      return;
+    auto set = [&](StringRef attr, Attribute value) {
+      if (argument)
+        func.setArgAttr(i, attr, value);
+      else
+        func.setResultAttr(i, attr, value);
+    };
+    set(kOnnxNameAttrName, old);
+    set(kNameAttrName, StringAttr::get(ctx, name));
+  };
+  auto has = [&](auto pred) {
+    for (unsigned i = 0; i < func.getNumArguments(); ++i)
+      if (pred(argName(i)))
+        return true;
+    return false;
+  };
+  auto hasResult = [&](StringRef wanted) {
+    for (unsigned i = 0; i < func.getNumResults(); ++i)
+      if (auto name = func.getResultAttrOfType<StringAttr>(i, kNameAttrName);
+          name && name.getValue() == wanted)
+        return true;
+    return false;
+  };
+
+  auto intMatrix = [](Value v) {
+    auto t = dyn_cast<RankedTensorType>(v.getType());
+    return t && t.getRank() == 2 && t.getElementType().isInteger() &&
+           !t.getElementType().isInteger(1);
+  };
+  // Tokens: indices of a gather of a 2-D float weight.
+  std::optional<unsigned> tokens;
+  for (BlockArgument arg : func.getArguments()) {
+    if (!intMatrix(arg))
+      continue;
+    if (argName(arg.getArgNumber()) == "input_ids")
+      tokens = arg.getArgNumber();
+    if (tokens)
+      break;
+    for (OpOperand *use : usesThroughViews(arg)) {
+      auto gather = dyn_cast<GatherOp>(use->getOwner());
+      auto table = gather ? gather.getData().getDefiningOp<WeightOp>() : WeightOp();
+      if (gather && use->getOperandNumber() == 1 && table &&
+          cast<RankedTensorType>(table.getType()).getRank() == 2)
+        tokens = arg.getArgNumber();
+    }
+  }
+  if (!tokens)
+    return; // not a decoder we can read
+  if (argName(*tokens) != "input_ids")
+    rename(*tokens, true, "input_ids");
+
+  // Past caches: concat(past, new) on axis 2; key or value by the matmul.
+  SmallVector<std::pair<unsigned, Value>> keys, values; // (arg, concat)
+  func.walk([&](ConcatOp concat) {
+    auto past = dyn_cast<BlockArgument>(concat.getInputs().front());
+    auto type = past ? dyn_cast<RankedTensorType>(past.getType()) : nullptr;
+    if (!past || concat.getAxis() != 2 || concat.getInputs().size() != 2 ||
+        !type || type.getRank() != 4 || !isa<FloatType>(type.getElementType()))
+      return;
+    bool key = false;
+    for (OpOperand *use : usesThroughViews(concat.getResult())) {
+      auto matmul = dyn_cast<MatmulOp>(use->getOwner());
+      if (!matmul || use->getOperandNumber() != 1)
+        continue;
+      // Through a transpose of the last two axes (usesThroughViews passed
+      // it), or transpose_rhs: the keys of q @ k^T.
+      Value rhs = matmul.getRhs();
+      auto transpose = rhs.getDefiningOp<TransposeOp>();
+      key |= matmul.getTransposeRhs() ||
+             (transpose && transpose.getPermutation().size() == 4 &&
+              transpose.getPermutation()[2] == 3);
+    }
+    (key ? keys : values).push_back({past.getArgNumber(), concat.getResult()});
+  });
+  auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+  bool namedPast = has([](StringRef n) { return n.starts_with("past_key_values."); });
+  if (!namedPast && keys.size() == values.size()) {
+    for (auto [layer, kv] : llvm::enumerate(llvm::zip(keys, values))) {
+      auto [k, v] = kv;
+      for (auto [part, entry] :
+           {std::pair{"key", k}, std::pair{"value", v}}) {
+        std::string suffix = std::to_string(layer) + "." + part;
+        rename(entry.first, true, "past_key_values." + suffix);
+        for (OpOperand &result : ret->getOpOperands())
+          if (result.get() == entry.second)
+            rename(result.getOperandNumber(), false, "present." + suffix);
+      }
+    }
+  }
+  // Positions and mask: the other integer [b, s] inputs.
+  for (BlockArgument arg : func.getArguments()) {
+    if (arg.getArgNumber() == *tokens || !intMatrix(arg) ||
+        isInterfaceName(argName(arg.getArgNumber())))
+      continue;
+    bool angles = llvm::any_of(usesThroughViews(arg), [](OpOperand *use) {
+      Operation *user = use->getOwner();
+      return (isa<GatherOp>(user) && use->getOperandNumber() == 1) ||
+             isa<MatmulOp, MulOp, RotaryOp>(user);
+    });
+    StringRef role = angles ? "position_ids" : "attention_mask";
+    if (!has([&](StringRef n) { return n == role; }))
+      rename(arg.getArgNumber(), true, role);
+  }
+  // Logits: the one float rank-3 result without an interface name.
+  if (hasResult("logits"))
+    return;
+  std::optional<unsigned> logits;
+  for (OpOperand &result : ret->getOpOperands()) {
+    auto name = func.getResultAttrOfType<StringAttr>(result.getOperandNumber(),
+                                                     kNameAttrName);
+    auto type = dyn_cast<RankedTensorType>(result.get().getType());
+    if (name && !isInterfaceName(name.getValue()) && type &&
+        type.getRank() == 3 && isa<FloatType>(type.getElementType())) {
+      if (logits)
+        return; // ambiguous
+      logits = result.getOperandNumber();
+    }
+  }
+  if (logits)
+    rename(*logits, false, "logits");
+}
+
 struct QLLMClassifyDimsPass
     : qllm::impl::QLLMClassifyDimsPassBase<QLLMClassifyDimsPass> {
   void runOnOperation() override {
     func::FuncOp func = getOperation();
+    nameByStructure(func);
     SmallVector<Port> arguments, results;
     bool named = false;
     auto port = [&](Type type, DictionaryAttr attrs, bool argument) {

@@ -8,6 +8,8 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/IR/TypeUtilities.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/SetVector.h"
 
 #include <optional>
 
@@ -47,6 +49,26 @@ bool orderOperands(Operation *op, Value &a, Value &b, Pred first) {
     return true;
   }
   return false;
+}
+
+/// The function arguments `value` depends on (through every operand of its
+/// producers), in the order found.
+inline llvm::SetVector<BlockArgument> argumentsOf(Value value) {
+  llvm::SetVector<BlockArgument> args;
+  SmallVector<Value> worklist{value};
+  llvm::DenseSet<Value> seen;
+  while (!worklist.empty()) {
+    Value v = worklist.pop_back_val();
+    if (!seen.insert(v).second)
+      continue;
+    if (auto arg = dyn_cast<BlockArgument>(v)) {
+      args.insert(arg);
+      continue;
+    }
+    for (Value operand : v.getDefiningOp()->getOperands())
+      worklist.push_back(operand);
+  }
+  return args;
 }
 
 /// Applies raising patterns to a fixed point, removing what dies, without

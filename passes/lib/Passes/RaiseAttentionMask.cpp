@@ -10,6 +10,8 @@
 
 #include "quant/Passes/Passes.h"
 
+#include "PatternUtils.h"
+
 #include "qllm/Analysis/ReferenceEvaluator.h"
 #include "qllm/IR/QLLMOps.h"
 #include "qllm/IR/QLLMPlanAttrs.h"
@@ -115,20 +117,7 @@ struct QLLMRaiseAttentionMaskPass
       return;
     // The function arguments the bias depends on, and which of them is the
     // padding mask: an integer argument of dimensions [batch, total].
-    llvm::SetVector<BlockArgument> args;
-    SmallVector<Value> worklist{bias};
-    llvm::DenseSet<Value> seen;
-    while (!worklist.empty()) {
-      Value v = worklist.pop_back_val();
-      if (!seen.insert(v).second)
-        continue;
-      if (auto arg = dyn_cast<BlockArgument>(v)) {
-        args.insert(arg);
-        continue;
-      }
-      for (Value operand : v.getDefiningOp()->getOperands())
-        worklist.push_back(operand);
-    }
+    llvm::SetVector<BlockArgument> args = argumentsOf(bias);
     std::optional<unsigned> maskArg;
     for (BlockArgument arg : args) {
       auto type = cast<RankedTensorType>(arg.getType());

@@ -120,15 +120,21 @@ struct Trig {
   SmallVector<int64_t> unsqueezeAxes;
 };
 
+/// `v` without float casts and the unsqueeze that inserts the head axis
+/// (its axes go to `axes`).
+Value stripHeadUnsqueeze(Value v, SmallVectorImpl<int64_t> &axes) {
+  v = stripFloatCasts(v);
+  if (auto unsqueeze = v.getDefiningOp<UnsqueezeOp>()) {
+    axes.assign(unsqueeze.getAxes().begin(), unsqueeze.getAxes().end());
+    v = stripFloatCasts(unsqueeze.getInput());
+  }
+  return v;
+}
+
 template <typename TrigOp>
 std::optional<Trig> matchTrig(Value v, bool duplicated) {
   Trig trig;
-  v = stripFloatCasts(v);
-  if (auto unsqueeze = v.getDefiningOp<UnsqueezeOp>()) {
-    trig.unsqueezeAxes.assign(unsqueeze.getAxes().begin(),
-                              unsqueeze.getAxes().end());
-    v = stripFloatCasts(unsqueeze.getInput());
-  }
+  v = stripHeadUnsqueeze(v, trig.unsqueezeAxes);
   auto op = v.getDefiningOp<TrigOp>();
   if (!op)
     return std::nullopt;
@@ -256,12 +262,7 @@ std::optional<double> fitTable(Value table, bool isCos, bool duplicated,
 std::optional<Trig> matchTableTrig(Value v, bool isCos, bool duplicated,
                                    int64_t *tableRows) {
   Trig trig;
-  v = stripFloatCasts(v);
-  if (auto unsqueeze = v.getDefiningOp<UnsqueezeOp>()) {
-    trig.unsqueezeAxes.assign(unsqueeze.getAxes().begin(),
-                              unsqueeze.getAxes().end());
-    v = stripFloatCasts(unsqueeze.getInput());
-  }
+  v = stripHeadUnsqueeze(v, trig.unsqueezeAxes);
   auto gather = v.getDefiningOp<GatherOp>();
   if (!gather || gather.getAxis() != 0)
     return std::nullopt;

@@ -309,7 +309,15 @@ class NoPast(nn.Module):
         return self.model(input_ids, attention_mask)[0]
 
 
-def export(ckpt, path, opset, past, mask_style, dtype):
+def other_name(name):
+    """--other-names: names no tool would recognize (roles from structure)."""
+    name = name.replace("input_ids", "tokens").replace("attention_mask", "keep")
+    name = name.replace("position_ids", "where").replace("logits", "scores")
+    name = name.replace("past_key_values.", "cache_in_").replace("present.", "cache_out_")
+    return name.replace(".key", "_k").replace(".value", "_v")
+
+
+def export(ckpt, path, opset, past, mask_style, dtype, other_names=False):
     model = load(ckpt, mask_style)
     if dtype == "fp16":
         model = model.half()
@@ -344,6 +352,12 @@ def export(ckpt, path, opset, past, mask_style, dtype):
         module, args = NoPast(model), (input_ids, attention_mask)
         input_names, output_names = ["input_ids", "attention_mask"], ["logits"]
         axes["attention_mask"] = {0: "batch_size", 1: "sequence_length"}
+    if other_names:
+        input_names = [other_name(n) for n in input_names]
+        output_names = [other_name(n) for n in output_names]
+        dims = {"batch_size": "B", "sequence_length": "S", "past_sequence_length": "P",
+                "past_sequence_length + sequence_length": "T"}
+        axes = {other_name(k): {a: dims[d] for a, d in v.items()} for k, v in axes.items()}
     with torch.no_grad():
         torch.onnx.export(module, args, path, opset_version=opset, input_names=input_names,
                           output_names=output_names, dynamic_axes=axes, do_constant_folding=True)
@@ -357,6 +371,9 @@ def main(argv):
     parser.add_argument("--no-past", action="store_true")
     parser.add_argument("--mask", choices=("expand", "triu"), default="expand")
     parser.add_argument("--dtype", choices=("fp32", "fp16"), default="fp32")
+    parser.add_argument("--other-names", action="store_true",
+                        help="name inputs and outputs tokens, keep, where, cache_in_N_k/v, "
+                             "scores, cache_out_N_k/v (and dimensions likewise renamed)")
     args = parser.parse_args(argv)
     try:
         ckpt = Checkpoint(args.checkpoint)
@@ -365,10 +382,11 @@ def main(argv):
         return 1
     import warnings
     warnings.filterwarnings("ignore")  # the tracer's warnings about Python control flow
-    export(ckpt, args.output, args.opset, not args.no_past, args.mask, args.dtype)
-    print("wrote %s (opset %d, %s, %s mask, %s)" % (
+    export(ckpt, args.output, args.opset, not args.no_past, args.mask, args.dtype,
+           args.other_names)
+    print("wrote %s (opset %d, %s, %s mask, %s%s)" % (
         args.output, args.opset, "no past" if args.no_past else "with past", args.mask,
-        args.dtype))
+        args.dtype, ", other names" if args.other_names else ""))
     return 0
 
 

@@ -81,6 +81,23 @@ LogicalResult verifyShape(Operation *op, StringRef what,
   return success();
 }
 
+/// The axes and steps of a slice of operand 0 (input) of `op`, and its
+/// result shape: the input's, with `size(i, dim)` on the i-th sliced axis.
+LogicalResult
+verifySlicedShape(Operation *op, ArrayRef<int64_t> axes, ArrayRef<int64_t> steps,
+                  llvm::function_ref<int64_t(size_t, int64_t)> size) {
+  auto input = rankedType(op->getOperand(0));
+  if (failed(verifyAxes(op, axes, input.getRank(), "axis")))
+    return failure();
+  SmallVector<int64_t> expected(input.getShape());
+  for (auto [i, axis] : llvm::enumerate(axes)) {
+    if (steps[i] == 0)
+      return op->emitOpError() << "step on axis " << axis << " must be nonzero";
+    expected[axis] = size(i, input.getDimSize(axis));
+  }
+  return verifyShape(op, "result shape", rankedType(op->getResult(0)).getShape(),
+                     expected);
+}
 
 } // namespace
 
@@ -618,30 +635,20 @@ int64_t SliceOp::getResultDimSize(int64_t dim, int64_t start, int64_t end,
 }
 
 LogicalResult SliceOp::verify() {
-  auto input = rankedType(getInput());
   ArrayRef<int64_t> axes = getAxes(), starts = getStarts(), ends = getEnds(),
                     steps = getSteps();
   if (starts.size() != axes.size() || ends.size() != axes.size() ||
       steps.size() != axes.size())
     return emitOpError() << "axes, starts, ends and steps must have the same "
                             "length";
-  if (failed(verifyAxes(*this, axes, input.getRank(), "axis")))
-    return failure();
-  SmallVector<int64_t> expected(input.getShape());
-  for (auto [i, axis] : llvm::enumerate(axes)) {
-    if (steps[i] == 0)
-      return emitOpError() << "step on axis " << axis << " must be nonzero";
-    int64_t dim = input.getDimSize(axis);
-    expected[axis] = ShapedType::isDynamic(dim)
-                         ? ShapedType::kDynamic
-                         : getResultDimSize(dim, starts[i], ends[i], steps[i]);
-  }
-  return verifyShape(*this, "result shape",
-                     rankedType(getResult()).getShape(), expected);
+  return verifySlicedShape(*this, axes, steps, [&](size_t i, int64_t dim) {
+    return ShapedType::isDynamic(dim)
+               ? ShapedType::kDynamic
+               : getResultDimSize(dim, starts[i], ends[i], steps[i]);
+  });
 }
 
 LogicalResult DynamicSliceOp::verify() {
-  auto input = rankedType(getInput());
   ArrayRef<int64_t> axes = getAxes(), steps = getSteps();
   auto starts = rankedType(getStarts()), ends = rankedType(getEnds());
   if (steps.size() != axes.size())
@@ -652,16 +659,9 @@ LogicalResult DynamicSliceOp::verify() {
          type.getDimSize(0) != static_cast<int64_t>(axes.size())))
       return emitOpError() << what << " must be a 1-D tensor of "
                            << axes.size() << " entries (one per axis)";
-  if (failed(verifyAxes(*this, axes, input.getRank(), "axis")))
-    return failure();
-  SmallVector<int64_t> expected(input.getShape());
-  for (auto [i, axis] : llvm::enumerate(axes)) {
-    if (steps[i] == 0)
-      return emitOpError() << "step on axis " << axis << " must be nonzero";
-    expected[axis] = ShapedType::kDynamic;
-  }
-  return verifyShape(*this, "result shape",
-                     rankedType(getResult()).getShape(), expected);
+  return verifySlicedShape(*this, axes, steps, [](size_t, int64_t) {
+    return ShapedType::kDynamic;
+  });
 }
 
 LogicalResult ScatterNdOp::verify() {

@@ -427,9 +427,10 @@ LogicalResult verifyValueAttribute(Operation *op, NamedAttribute attr,
                                    Type type, bool argument,
                                    const Twine &where) {
   StringRef name = attr.getName().getValue();
-  if (name == kNameAttrName) {
+  if (name == kNameAttrName || name == kOnnxNameAttrName) {
     if (!isa<StringAttr>(attr.getValue()))
-      return op->emitOpError() << where << ": 'qllm.name' must be a string";
+      return op->emitOpError() << where << ": '" << name
+                               << "' must be a string";
     return success();
   }
   if (name == kDimsAttrName || name == kDimRolesAttrName)

@@ -63,9 +63,16 @@ def QLLMClassifyDimsPass : Pass<"qllm-classify-dims", "::mlir::func::FuncOp"> {
     head_dim], logits [batch, sequence, vocab], present.N.* [batch, heads,
     total, head_dim]); the ONNX dimension names (`qllm.dims`) only carry an
     anchored role to the other dimensions of the same name, whatever the
-    names say. A function without any of these inputs and outputs keeps the
-    roles it has. The first step of quant-import-cleanup; the passes that
-    need dimension sizes read these roles.
+    names say. Inputs and outputs whose ONNX names say nothing get the
+    interface names from structure first (the integer input that indexes
+    the embedding is input_ids, a cache concatenated on axis 2 reaching
+    q @ k^T is a key, another a value, their concatenations presents, an
+    integer input reaching a table gather or the angles is position_ids,
+    another the mask, the one float rank-3 result the logits), keeping the
+    ONNX name in `qllm.onnx_name`. A function without any of these inputs
+    and outputs keeps the roles it has. The first step of
+    quant-import-cleanup; the passes that need dimension sizes read these
+    roles.
   }];
   let dependentDialects = ["::mlir::qllm::QLLMDialect"];
 }

@@ -41,6 +41,9 @@ inline constexpr llvm::StringLiteral kDimRolesAttrName = "qllm.dim_roles";
 // the model's metadata.
 inline constexpr llvm::StringLiteral kNameAttrName = "qllm.name";
 inline constexpr llvm::StringLiteral kDimsAttrName = "qllm.dims";
+// The ONNX name of an input or output that qllm-classify-dims named by its
+// structure (`qllm.name` then holds the interface name).
+inline constexpr llvm::StringLiteral kOnnxNameAttrName = "qllm.onnx_name";
 inline constexpr llvm::StringLiteral kSourceAttrName = "qllm.source";
 inline constexpr llvm::StringLiteral kProducerAttrName = "qllm.producer";
 inline constexpr llvm::StringLiteral kOpsetsAttrName = "qllm.opsets";
