@@ -14,6 +14,7 @@
 // are fed (graphs with GroupQueryAttention have no position_ids); a declared bool
 // `use_cache_branch` (optimum's merged decoders) is fed as past length > 0, shape [1] ([] where
 // the model declares a scalar); the first step's past_key_values.* are zero-length either way.
+// A model without past_key_values inputs runs the whole sequence at every step.
 // Needs NODE_PATH to hold onnxruntime-node. --prefill-logits FILE also writes the prefill's
 // last-position logits as raw little-endian float32 (read them with numpy.fromfile(FILE,
 // '<f4')); --all-logits FILE those of every prompt position, float32 [prompt tokens, vocab].
@@ -139,6 +140,9 @@ async function main() {
     }
   }
 
+  // A model without past inputs (the plain `input_ids, attention_mask ->
+  // logits` export) has no cache: each step runs the whole sequence.
+  const cached = declared.has('past_key_values.0.key');
   const generated = [];
   let tokens = args.promptIds;
   let position = 0;
@@ -157,25 +161,29 @@ async function main() {
       if (declared.has(name)) feeds[name] = candidates[name];
     }
     const results = await session.run(feeds);
-    for (let i = 0; i < args.layers; ++i) {
+    for (let i = 0; cached && i < args.layers; ++i) {
       for (const part of ['key', 'value']) {
         past[`past_key_values.${i}.${part}`] = results[`present.${i}.${part}`];
       }
     }
-    if (position === 0 && args.allLogits !== undefined) {
+    if (position === 0 && generated.length === 0 && args.allLogits !== undefined) {
       const data = results.logits.data;
       const all = fp16 ? Float32Array.from(data, halfToFloat) : Float32Array.from(data);
       fs.writeFileSync(args.allLogits, Buffer.from(all.buffer, all.byteOffset, all.byteLength));
     }
     const logits = lastPositionLogits(results.logits, fp16);
-    if (position === 0 && args.prefillLogits !== undefined) {
+    if (position === 0 && generated.length === 0 && args.prefillLogits !== undefined) {
       fs.writeFileSync(args.prefillLogits,
                        Buffer.from(logits.buffer, logits.byteOffset, logits.byteLength));
     }
     const next = argmax(logits);
     generated.push(next);
-    position = total;
-    tokens = [next];
+    if (cached) {
+      position = total;
+      tokens = [next];
+    } else {
+      tokens = tokens.concat([next]);
+    }
   }
   process.stdout.write(generated.join(',') + '\n');
 }
