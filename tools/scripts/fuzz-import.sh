@@ -22,8 +22,9 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 ninja -C "$build" -j"$(nproc)" onnx-import-fuzzer
 
-# Seeds: the ONNX Runtime GenAI export, and small generated models with their
-# weights embedded (the fuzzer resolves no external data).
+# Seeds: the ONNX Runtime GenAI export, small generated models with their
+# weights embedded (the fuzzer resolves no external data), and stories260K in
+# other exporters' forms.
 mkdir -p "$work/corpus" "$work/artifacts"
 if [ -f "$data/models/ortgenai-tiny-llama-fp16/model.onnx" ]; then
   cp "$data/models/ortgenai-tiny-llama-fp16/model.onnx" "$work/corpus/ortgenai.onnx"
@@ -36,6 +37,20 @@ model = onnx.load(sys.argv[1])          # loads the external data
 onnx.save(model, sys.argv[2])           # one file, weights embedded
 PY
 
+# Other exporters' forms of stories260K (weights embedded): torch.onnx.export
+# (If, run-time Slice bounds, the 4.38 mask's And/ScatterND), ONNX Runtime
+# GenAI's packed GroupQueryAttention with padded MatMulNBits, optimum's If,
+# and QDQ int4 (opset 21).
+ckpt="$data/models/stories260K/stories260K.bin"
+if [ -f "$ckpt" ]; then
+  ref="$root/test/e2e/reference"
+  /usr/bin/python3 "$ref/hf_llama_torch.py" "$ckpt" --mask triu -o "$work/corpus/torch-triu.onnx" \
+    >/dev/null 2>&1
+  for variant in gqa-packed-int4 qdq-int4-blocked optimum-merged; do
+    /usr/bin/python3 "$ref/onnx_variants.py" "$ckpt" --variant "$variant" \
+      -o "$work/corpus/$variant.onnx" >/dev/null 2>&1
+  done
+fi
 cd "$work"
 # MLIR's prebuilt libraries are not instrumented: manual poisoning from
 # LLVM's allocators would be reported falsely, so it is not checked.

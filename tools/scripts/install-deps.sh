@@ -4,7 +4,8 @@
 # into the build tree ($QUANT_BUILD_DIR/npm, default build/npm).
 # Idempotent: a second run installs nothing and touches no package list.
 #   tools/scripts/install-deps.sh [--fuzz]
-# --fuzz adds clang-22 and its runtime libraries (libFuzzer, sanitizers) for
+# --fuzz adds clang-22, its runtime libraries (libFuzzer, sanitizers) and its
+# OpenMP (the quantizers use OpenMP) for
 # the fuzzing scripts.
 set -euo pipefail
 
@@ -20,7 +21,7 @@ packages=(
   python3-torch
 )
 if [ "${1:-}" = "--fuzz" ]; then
-  packages+=(clang-22 libclang-rt-22-dev)
+  packages+=(clang-22 libclang-rt-22-dev libomp-22-dev)
 fi
 
 missing=()
