@@ -768,19 +768,22 @@ LogicalResult convertSlice(ImportContext &ctx) {
   if (isDynamic(count))
     return ctx.error() << "starts must be a 1-D tensor of static length";
   SmallVector<int64_t> axes, steps(count, 1);
+  // Axes and steps must be known at import time (constants, or computed
+  // from constants and static shapes, as exports without constant folding
+  // write them).
   if (Value axesInput = ctx.input(3)) {
-    FailureOr<SmallVector<int64_t>> values = ctx.constantInts(axesInput, "axes");
-    if (failed(values))
-      return failure();
+    std::optional<SmallVector<int64_t>> values = knownBounds(ctx, axesInput);
+    if (!values)
+      return ctx.error() << "axes must be a constant integer tensor";
     axes = *values;
   } else {
     for (int64_t i = 0; i < count; ++i)
       axes.push_back(i);
   }
   if (Value stepsInput = ctx.input(4)) {
-    FailureOr<SmallVector<int64_t>> values = ctx.constantInts(stepsInput, "steps");
-    if (failed(values))
-      return failure();
+    std::optional<SmallVector<int64_t>> values = knownBounds(ctx, stepsInput);
+    if (!values)
+      return ctx.error() << "steps must be a constant integer tensor";
     steps = *values;
   }
   auto length = [](Value v) { return rankedType(v).getNumElements(); };

@@ -272,3 +272,16 @@ func.func @dynamic_slice_runtime_end(%x: tensor<1x1x512x8xf32>, %e: tensor<1xi64
   %0 = qllm.dynamic_slice %x[%s : %e] axes = [2] steps = [1] : (tensor<1x1x512x8xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x1x?x8xf32>
   return %0 : tensor<1x1x?x8xf32>
 }
+
+// -----
+
+// A 2-D rhs transposed in the graph is read in place (transpose_rhs flips).
+// CHECK-LABEL: func.func @matmul_rhs_transpose
+// CHECK-SAME: (%[[X:.*]]: tensor<?x4xf32>, %[[W:.*]]: tensor<3x4xf32>)
+// CHECK-NEXT: %[[Y:.*]] = qllm.matmul %[[X]], %[[W]] transpose_rhs : (tensor<?x4xf32>, tensor<3x4xf32>) -> tensor<?x3xf32>
+// CHECK-NEXT: return %[[Y]]
+func.func @matmul_rhs_transpose(%x: tensor<?x4xf32>, %w: tensor<3x4xf32>) -> tensor<?x3xf32> {
+  %t = qllm.transpose %w [1, 0] : tensor<3x4xf32> -> tensor<4x3xf32>
+  %y = qllm.matmul %x, %t : (tensor<?x4xf32>, tensor<4x3xf32>) -> tensor<?x3xf32>
+  return %y : tensor<?x3xf32>
+}

@@ -317,7 +317,7 @@ def other_name(name):
     return name.replace(".key", "_k").replace(".value", "_v")
 
 
-def export(ckpt, path, opset, past, mask_style, dtype, other_names=False):
+def export(ckpt, path, opset, past, mask_style, dtype, other_names=False, fold=True):
     model = load(ckpt, mask_style)
     if dtype == "fp16":
         model = model.half()
@@ -360,7 +360,7 @@ def export(ckpt, path, opset, past, mask_style, dtype, other_names=False):
         axes = {other_name(k): {a: dims[d] for a, d in v.items()} for k, v in axes.items()}
     with torch.no_grad():
         torch.onnx.export(module, args, path, opset_version=opset, input_names=input_names,
-                          output_names=output_names, dynamic_axes=axes, do_constant_folding=True)
+                          output_names=output_names, dynamic_axes=axes, do_constant_folding=fold)
 
 
 def main(argv):
@@ -371,6 +371,9 @@ def main(argv):
     parser.add_argument("--no-past", action="store_true")
     parser.add_argument("--mask", choices=("expand", "triu"), default="expand")
     parser.add_argument("--dtype", choices=("fp32", "fp16"), default="fp32")
+    parser.add_argument("--no-constant-folding", action="store_true",
+                        help="torch.onnx.export(do_constant_folding=False): weights transposed "
+                             "and rotary tables computed in the graph")
     parser.add_argument("--other-names", action="store_true",
                         help="name inputs and outputs tokens, keep, where, cache_in_N_k/v, "
                              "scores, cache_out_N_k/v (and dimensions likewise renamed)")
@@ -383,10 +386,11 @@ def main(argv):
     import warnings
     warnings.filterwarnings("ignore")  # the tracer's warnings about Python control flow
     export(ckpt, args.output, args.opset, not args.no_past, args.mask, args.dtype,
-           args.other_names)
-    print("wrote %s (opset %d, %s, %s mask, %s%s)" % (
+           args.other_names, not args.no_constant_folding)
+    print("wrote %s (opset %d, %s, %s mask, %s%s%s)" % (
         args.output, args.opset, "no past" if args.no_past else "with past", args.mask,
-        args.dtype, ", other names" if args.other_names else ""))
+        args.dtype, ", other names" if args.other_names else "",
+        ", no constant folding" if args.no_constant_folding else ""))
     return 0
 
 

@@ -418,6 +418,24 @@ struct ExpandShapeFromDims : OpRewritePattern<ExpandOp> {
   }
 };
 
+/// matmul(x, transpose(w, [1, 0])) -> matmul(x, w) with transpose_rhs
+/// flipped: a 2-D rhs transposed in the graph (a Linear weight in an export
+/// without constant folding) is read in place.
+struct FoldRhsTranspose : OpRewritePattern<MatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MatmulOp op,
+                                PatternRewriter &rewriter) const override {
+    auto transpose = op.getRhs().getDefiningOp<TransposeOp>();
+    if (!transpose || transpose.getPermutation() != ArrayRef<int64_t>{1, 0})
+      return failure();
+    rewriter.modifyOpInPlace(op, [&] {
+      op.getRhsMutable().assign(transpose.getInput());
+      op.setTransposeRhs(!op.getTransposeRhs());
+    });
+    return success();
+  }
+};
+
 /// dynamic_slice whose bounds are constants -> slice.
 struct ConstantBoundsToSlice : OpRewritePattern<DynamicSliceOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -448,6 +466,11 @@ struct ConstantBoundsToSlice : OpRewritePattern<DynamicSliceOp> {
 void DynamicSliceOp::getCanonicalizationPatterns(RewritePatternSet &results,
                                                  MLIRContext *context) {
   results.add<ConstantBoundsToSlice>(context);
+}
+
+void MatmulOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                           MLIRContext *context) {
+  results.add<FoldRhsTranspose>(context);
 }
 
 void ReshapeOp::getCanonicalizationPatterns(RewritePatternSet &results,

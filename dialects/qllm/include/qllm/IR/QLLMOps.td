@@ -316,6 +316,7 @@ def QLLM_MatmulOp : QLLM_Op<"matmul", [Pure]> {
       functional-type(operands, results)
   }];
   let hasVerifier = 1;
+  let hasCanonicalizer = 1;
 }
 
 def QLLM_SoftmaxOp : QLLM_Op<"softmax", [Pure, SameOperandsAndResultType]> {
