@@ -9,6 +9,8 @@
 #include "mlir/IR/PatternMatch.h"
 
 #include <cmath>
+#include <map>
+#include <tuple>
 
 namespace mlir::qllm {
 #define GEN_PASS_DEF_QLLMRAISEROTARYPASS
@@ -118,6 +120,7 @@ struct Trig {
   Angles angles;
   Value argument; // what cos/sin was applied to
   SmallVector<int64_t> unsqueezeAxes;
+  int64_t tableRows = 0; // the table's rows when gathered from one
 };
 
 /// `v` without float casts and the unsqueeze that inserts the head axis
@@ -241,10 +244,12 @@ std::optional<double> fitTable(Value table, bool isCos, bool duplicated,
   // the position (about 6e-8 relative, twice). fp16 tables round to 2^-11.
   bool f16 = type.getElementType().getIntOrFloatBitWidth() < 32;
   double floor = f16 ? 2e-3 : 2e-6;
+  std::vector<double> inv(static_cast<size_t>(half));
+  for (int64_t i = 0; i < half; ++i)
+    inv[i] = std::pow(base, -2.0 * static_cast<double>(i) / d);
   for (int64_t p = 0; p < rows; ++p)
     for (int64_t i = 0; i < width; ++i) {
-      double inv = std::pow(base, -2.0 * static_cast<double>(i % half) / d);
-      double angle = static_cast<double>(p) * inv;
+      double angle = static_cast<double>(p) * inv[i % half];
       double expected = isCos ? std::cos(angle) : std::sin(angle);
       double tolerance = floor + 2.5e-7 * static_cast<double>(p);
       if (std::abs((*values)[p * width + i] - expected) > tolerance)
@@ -254,13 +259,50 @@ std::optional<double> fitTable(Value table, bool isCos, bool duplicated,
   return base;
 }
 
+/// Tables checked so far (a model has one or two per layer, and the
+/// patterns ask about each several times), and the largest one's rows.
+struct TableFits {
+  std::map<std::tuple<const void *, bool, bool, int64_t>,
+           std::optional<std::pair<double, int64_t>>>
+      fits;
+  int64_t maxRows = 0;
+};
+
+/// fitTable, remembered in `cache` (when given): the base and the rows.
+std::optional<std::pair<double, int64_t>>
+fitTableOnce(Value table, bool isCos, bool duplicated, int64_t half,
+             TableFits *cache) {
+  auto compute = [&]() -> std::optional<std::pair<double, int64_t>> {
+    int64_t rows = 0;
+    std::optional<double> base = fitTable(table, isCos, duplicated, half, rows);
+    if (!base)
+      return std::nullopt;
+    return std::make_pair(*base, rows);
+  };
+  // Keyed by the table's data (attributes live as long as the context; an
+  // op's address may be reused once it is erased): computed tables are not
+  // remembered.
+  Attribute data;
+  if (auto weight = table.getDefiningOp<WeightOp>())
+    data = weight.getValue();
+  else if (auto constant = table.getDefiningOp<ConstantOp>())
+    data = constant.getValue();
+  if (!cache || !data)
+    return compute();
+  auto key = std::make_tuple(data.getAsOpaquePointer(), isCos, duplicated, half);
+  auto it = cache->fits.find(key);
+  if (it == cache->fits.end())
+    it = cache->fits.emplace(key, compute()).first;
+  return it->second;
+}
+
 /// A cos or sin table gathered by positions: gather(table[:seq], positions)
 /// as Hugging Face's rotary cache (transformers 4.3x) writes it, through
 /// casts and an unsqueeze that inserts the head axis. The Trig's argument is
-/// the positions, shared by the cos and the sin gather. The table's row
-/// count (the model's position limit) goes to `tableRows` when given.
+/// the positions, shared by the cos and the sin gather. Fits are remembered
+/// in `cache` when given.
 std::optional<Trig> matchTableTrig(Value v, bool isCos, bool duplicated,
-                                   int64_t *tableRows) {
+                                   TableFits *cache) {
   Trig trig;
   v = stripHeadUnsqueeze(v, trig.unsqueezeAxes);
   auto gather = v.getDefiningOp<GatherOp>();
@@ -279,31 +321,28 @@ std::optional<Trig> matchTableTrig(Value v, bool isCos, bool duplicated,
   Value table = tableRoot(gather.getData());
   if (!table)
     return std::nullopt;
-  int64_t rows = 0;
-  std::optional<double> base = fitTable(table, isCos, duplicated, half, rows);
-  if (!base)
+  std::optional<std::pair<double, int64_t>> fit =
+      fitTableOnce(table, isCos, duplicated, half, cache);
+  if (!fit)
     return std::nullopt;
-  if (tableRows)
-    *tableRows = std::max(*tableRows, rows);
+  trig.tableRows = fit->second;
   trig.argument = gather.getIndices();
   trig.angles.positions = gather.getIndices();
-  trig.angles.base = *base;
+  trig.angles.base = fit->first;
   trig.angles.half = half;
   return trig;
 }
 
 /// cos (sin) in either form: of computed angles, or gathered from a table.
-std::optional<Trig> matchCos(Value v, bool duplicated,
-                             int64_t *tableRows = nullptr) {
+std::optional<Trig> matchCos(Value v, bool duplicated, TableFits *cache) {
   if (std::optional<Trig> trig = matchTrig<CosOp>(v, duplicated))
     return trig;
-  return matchTableTrig(v, /*isCos=*/true, duplicated, tableRows);
+  return matchTableTrig(v, /*isCos=*/true, duplicated, cache);
 }
-std::optional<Trig> matchSin(Value v, bool duplicated,
-                             int64_t *tableRows = nullptr) {
+std::optional<Trig> matchSin(Value v, bool duplicated, TableFits *cache) {
   if (std::optional<Trig> trig = matchTrig<SinOp>(v, duplicated))
     return trig;
-  return matchTableTrig(v, /*isCos=*/false, duplicated, tableRows);
+  return matchTableTrig(v, /*isCos=*/false, duplicated, cache);
 }
 
 /// If `v` = mul(a, b) in either order with pred(a), binds a and b.
@@ -334,10 +373,10 @@ Value createRotary(PatternRewriter &rewriter, Location loc, Value x,
 /// x * cos + concat(-x[h:], x[:h]) * sin over the last axis, with cos/sin of
 /// concat(f, f) unsqueezed at the head axis (1: [b, h, s, d]; 2: [b, s, h, d]).
 struct RaiseRotateHalf : OpRewritePattern<AddOp> {
-  /// `tableRows` receives the largest cos/sin table's row count.
-  RaiseRotateHalf(MLIRContext *ctx, int64_t *tableRows)
-      : OpRewritePattern(ctx), tableRows(tableRows) {}
-  int64_t *tableRows;
+  /// `tables` remembers the cos/sin tables checked and the largest rows.
+  RaiseRotateHalf(MLIRContext *ctx, TableFits *tables)
+      : OpRewritePattern(ctx), tables(tables) {}
+  TableFits *tables;
 
   LogicalResult matchAndRewrite(AddOp op,
                                 PatternRewriter &rewriter) const override {
@@ -348,11 +387,11 @@ struct RaiseRotateHalf : OpRewritePattern<AddOp> {
     for (int side = 0; side < 2; ++side) {
       Value cosTerm = op->getOperand(side), sinTerm = op->getOperand(1 - side);
       Value cos, x, sin, rotated;
-      if (!matchMul(cosTerm, cos, x, [](Value v) {
-            return matchCos(v, true).has_value();
+      if (!matchMul(cosTerm, cos, x, [this](Value v) {
+            return matchCos(v, true, tables).has_value();
           }) ||
-          !matchMul(sinTerm, sin, rotated, [](Value v) {
-            return matchSin(v, true).has_value();
+          !matchMul(sinTerm, sin, rotated, [this](Value v) {
+            return matchSin(v, true, tables).has_value();
           }))
         continue;
       auto concat = rotated.getDefiningOp<ConcatOp>();
@@ -363,12 +402,12 @@ struct RaiseRotateHalf : OpRewritePattern<AddOp> {
       if (!neg || !isSlice(neg.getInput(), x, 3, h, d, INT64_MAX) ||
           !isSlice(concat.getInputs()[1], x, 3, 0, h, h))
         continue;
-      Trig c = *matchCos(cos, true, tableRows),
-           s = *matchSin(sin, true, tableRows);
+      Trig c = *matchCos(cos, true, tables), s = *matchSin(sin, true, tables);
       if (c.argument != s.argument || c.unsqueezeAxes != s.unsqueezeAxes ||
           c.unsqueezeAxes.size() != 1 || 2 * c.angles.half != d ||
           c.angles.base != s.angles.base)
         continue;
+      tables->maxRows = std::max({tables->maxRows, c.tableRows, s.tableRows});
       Location loc = op.getLoc();
       if (c.unsqueezeAxes[0] == 2) {
         rewriter.replaceOp(op, createRotary(rewriter, loc, x, c.angles,
@@ -477,8 +516,8 @@ struct QLLMRaiseRotaryPass
     : qllm::impl::QLLMRaiseRotaryPassBase<QLLMRaiseRotaryPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    int64_t tableRows = 0;
-    patterns.add<RaiseRotateHalf>(&getContext(), &tableRows);
+    TableFits tables;
+    patterns.add<RaiseRotateHalf>(&getContext(), &tables);
     patterns.add<RaiseInterleaved>(&getContext());
     if (failed(applyRaisingPatterns(getOperation(), std::move(patterns))))
       return signalPassFailure();
@@ -488,6 +527,7 @@ struct QLLMRaiseRotaryPass
     auto module = dyn_cast<ModuleOp>(getOperation());
     if (!module)
       module = getOperation()->getParentOfType<ModuleOp>();
+    int64_t tableRows = tables.maxRows;
     if (tableRows > 0 && module) {
       Builder builder(&getContext());
       NamedAttrList metadata;
