@@ -385,8 +385,16 @@ def main(argv):
         return 1
     import warnings
     warnings.filterwarnings("ignore")  # the tracer's warnings about Python control flow
-    export(ckpt, args.output, args.opset, not args.no_past, args.mask, args.dtype,
-           args.other_names, not args.no_constant_folding)
+    try:
+        export(ckpt, args.output, args.opset, not args.no_past, args.mask, args.dtype,
+               args.other_names, not args.no_constant_folding)
+    except RuntimeError as e:
+        if args.dtype != "fp16":
+            raise
+        # torch 1.13 on the CPU: "addmm_impl_cpu_" not implemented for 'Half'.
+        print("hf_llama_torch.py: error: this torch (%s) cannot trace a float16 model on the "
+              "CPU: %s" % (torch.__version__, str(e).splitlines()[0]), file=sys.stderr)
+        return 1
     print("wrote %s (opset %d, %s, %s mask, %s%s%s)" % (
         args.output, args.opset, "no past" if args.no_past else "with past", args.mask,
         args.dtype, ", other names" if args.other_names else "",
