@@ -26,6 +26,7 @@
 
 #include "mlir/IR/DialectResourceBlobManager.h"
 
+#include <algorithm>
 #include <cstring>
 
 using namespace mlir;
@@ -110,6 +111,36 @@ void packRow(ArrayRef<int64_t> codes, unsigned bits, char *out) {
   for (size_t i = 0; i < codes.size(); ++i)
     out[i / 2] = static_cast<char>(static_cast<uint8_t>(out[i / 2]) |
                                    (codes[i] << (4 * (i % 2))));
+}
+
+/// Our codes [N, K] (rows of `rowBytes`, 4 bits low nibble first) from
+/// ONNX's [K, N] (4 bits: packed in row-major order, low nibble first):
+/// q = x + offset, which for codes of `bits` bits is x's bit pattern with
+/// its top bit flipped when offset is 2^(bits-1) (signed x), x itself when
+/// 0. In tiles, so that both sides are read and written in cache lines.
+void transposeCodes(const uint8_t *in, int64_t k, int64_t n, unsigned bits,
+                    uint8_t offset, uint8_t *out, int64_t rowBytes) {
+  constexpr int64_t kTile = 64;
+  const uint8_t flip = offset ? static_cast<uint8_t>(offset) : 0;
+  std::memset(out, 0, static_cast<size_t>(n * rowBytes));
+  for (int64_t i0 = 0; i0 < k; i0 += kTile) {
+    int64_t i1 = std::min(k, i0 + kTile);
+    for (int64_t c0 = 0; c0 < n; c0 += kTile) {
+      int64_t c1 = std::min(n, c0 + kTile);
+      for (int64_t i = i0; i < i1; ++i) {
+        for (int64_t c = c0; c < c1; ++c) {
+          if (bits == 8) {
+            out[c * rowBytes + i] = in[i * n + c] ^ flip;
+          } else {
+            int64_t index = i * n + c;
+            uint8_t code = static_cast<uint8_t>(
+                ((in[index / 2] >> (4 * (index % 2))) & 0xF) ^ flip);
+            out[c * rowBytes + i / 2] |= static_cast<uint8_t>(code << (4 * (i % 2)));
+          }
+        }
+      }
+    }
+  }
 }
 
 Value newComponent(ImportContext &ctx, StringRef name, RankedTensorType type,
@@ -218,11 +249,11 @@ LogicalResult convertDequantizeLinear(ImportContext &ctx) {
   int64_t zpRowBytes = (groups * bits + 7) / 8;
   std::vector<char> zpData(symmetric ? 0 : static_cast<size_t>(n * zpRowBytes));
   if (!weightless) {
-    std::vector<int64_t> row(k), zrow(groups);
+    transposeCodes(reinterpret_cast<const uint8_t *>(codes->data()), k, n, bits,
+                   static_cast<uint8_t>(offset),
+                   reinterpret_cast<uint8_t *>(data.data()), rowBytes);
+    std::vector<int64_t> zrow(groups);
     for (int64_t col = 0; col < n; ++col) {
-      for (int64_t i = 0; i < k; ++i)
-        row[i] = intAt(*codes, element, i * n + col) + offset;
-      packRow(row, bits, data.data() + col * rowBytes);
       for (int64_t g = 0; g < groups; ++g) {
         int64_t index = scaleIndex(col, g);
         std::memcpy(scaleData.data() + (col * groups + g) * scaleBytes,
