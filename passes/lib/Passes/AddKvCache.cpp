@@ -204,29 +204,20 @@ struct QLLMAddKvCachePass
       return signalPassFailure();
     }
 
-    MLIRContext *ctx = &getContext();
-    Builder builder(ctx);
-    auto roleArray = [&](ArrayRef<DimRole> roles) {
-      SmallVector<Attribute> attrs;
-      for (DimRole role : roles)
-        attrs.push_back(DimRoleAttr::get(ctx, role));
-      return builder.getArrayAttr(attrs);
-    };
-    auto names = [&](ArrayRef<StringRef> dims) {
-      SmallVector<Attribute> attrs;
-      for (StringRef dim : dims)
-        attrs.push_back(builder.getStringAttr(dim));
-      return builder.getArrayAttr(attrs);
-    };
+    Builder builder(&getContext());
     const StringRef batch = "batch_size", past = "past_sequence_length",
                     total = "past_sequence_length + sequence_length";
     Location loc = func.getLoc();
 
     if (mask) {
-      auto dims = names({batch, total});
-      func.setArgAttr(mask.getArgNumber(), kDimsAttrName, dims);
+      // The mask now covers the past keys too.
+      DictionaryAttr attrs =
+          portAttrs(builder, "attention_mask", {batch, total},
+                    {DimRole::batch, DimRole::total_sequence});
+      func.setArgAttr(mask.getArgNumber(), kDimsAttrName,
+                      attrs.get(kDimsAttrName));
       func.setArgAttr(mask.getArgNumber(), kDimRolesAttrName,
-                      roleArray({DimRole::batch, DimRole::total_sequence}));
+                      attrs.get(kDimRolesAttrName));
     }
     if (failed(replaceComputedPositions(func, /*withPast=*/false)))
       return signalPassFailure();
