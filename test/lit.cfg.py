@@ -115,3 +115,23 @@ if subprocess.run(["/usr/bin/python3", "-c", "import torch"],
     config.available_features.add("torch")
 elif in_ci:
     lit_config.fatal("python3-torch is missing (run tools/scripts/install-deps.sh)")
+
+# Open MPI (tools/scripts/install-deps.sh installs it) and a quant-run built
+# with it run tensor-parallel plans: `%mpirun N quant-run PLAN ...` starts N
+# ranks (oversubscribing the cores is fine; as root, Open MPI needs its
+# consent variables). Tests that need it say `REQUIRES: mpi`; under CI=true
+# its absence is an error.
+import shutil
+mpirun = shutil.which("mpirun")
+quant_mpi = getattr(config, "quant_have_mpi", "OFF") in ("ON", "1", "TRUE")
+if mpirun and quant_mpi:
+    config.available_features.add("mpi")
+    config.environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+    config.environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+    # No network probing for one machine's ranks.
+    config.environment["OMPI_MCA_btl"] = "self,vader"
+    config.substitutions.append(
+        ("%mpirun", "%s --oversubscribe --bind-to none -np" % mpirun))
+elif in_ci:
+    lit_config.fatal("mpirun or an MPI build of quant-run is missing (run "
+                     "tools/scripts/install-deps.sh and build again)")

@@ -42,6 +42,8 @@ OPTIONS = {
     "activations": (str, ("auto", "f32", "int8"),
                     "CPU matmuls with quantized weights: 8-bit activations (int8), f32, or by "
                     "the scheme (auto)"),
+    "tensor_parallel": (int, None, "ranks to split the model across (tensor parallelism: run "
+                        "the plan with mpirun -np N quant-run)"),
     "fuse_epilogues": (bool, None, "CUDA: fuse residual adds into matmul kernels"),
     "cuda_archs": (list, None, "CUDA: compute_XY and sm_XY targets of NVRTC"),
 }

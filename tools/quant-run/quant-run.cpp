@@ -16,6 +16,9 @@
 #include "qrt/cpu/Kernels.h"
 #include "qrt/runtime/Backend.h"
 #include "qrt/runtime/Generate.h"
+#ifdef QRT_HAVE_MPI
+#include "qrt/mpi/MpiCommunicator.h"
+#endif
 #include "qrt/runtime/OutlierStats.h"
 #include "qrt/runtime/Session.h"
 #include "qrt/text/Tokenizer.h"
@@ -435,6 +438,15 @@ int printInfo(const Options &o, const qrt::LoadedPlan &loaded) {
                 e->name()->c_str(), e->max_tokens(),
                 static_cast<size_t>(e->steps()->size()),
                 mib(e->arena_bytes()).c_str());
+  if (loaded.worldSize() > 1) {
+    std::vector<uint64_t> ranks = qrt::rankWeightBytes(plan);
+    std::string perRank;
+    for (size_t r = 0; r < ranks.size(); ++r)
+      perRank += (r ? ", " : "") + std::to_string(r) + ": " + mib(ranks[r]);
+    std::printf("tensor parallel: %d ranks (run with mpirun -np %d), "
+                "weights per rank %s\n",
+                loaded.worldSize(), loaded.worldSize(), perRank.c_str());
+  }
   std::printf("tokenizer: %s\n", tokenizerPath(o, plan).c_str());
   std::printf("target code: %s\n", targetCodeText(plan).c_str());
   std::printf("device: %s\n", deviceText(o.device, plan).c_str());
@@ -631,7 +643,8 @@ int runKlDivergence(const Options &o, const qrt::SessionOptions &options,
 int generate(const Options &o, qrt::Session &session,
              const qrt::text::Tokenizer *tokenizer,
              const std::vector<int32_t> &prompt, std::vector<float> &logits,
-             int32_t eos, qrt::Figures &figures) {
+             int32_t eos, qrt::Communicator *communicator,
+             qrt::Figures &figures) {
   qrt::Sampler sampler(o.temperature, o.topP, o.seed);
   int32_t previous = prompt.back();
   int64_t generated = 0;
@@ -648,6 +661,10 @@ int generate(const Options &o, qrt::Session &session,
   auto began = std::chrono::steady_clock::now();
   while (generated < o.maxNew) {
     int32_t next = sampler.sample(logits.data(), vocab);
+    // Tensor parallel: rank 0 decides, every rank feeds its token.
+    if (communicator &&
+        !communicator->broadcast(&next, sizeof(next), 0, error))
+      return fail(error);
     ++generated;
     if (o.printIds)
       std::printf(generated == 1 ? "%d" : " %d", next);
@@ -675,7 +692,7 @@ int generate(const Options &o, qrt::Session &session,
 /// then generation.
 int runPrompt(const Options &o, qrt::Session &session,
               const qrt::text::Tokenizer *tokenizer, int32_t eos,
-              qrt::Figures &figures) {
+              qrt::Communicator *communicator, qrt::Figures &figures) {
   std::vector<int32_t> prompt;
   if (o.haveTokens) {
     prompt = o.tokenIds;
@@ -706,7 +723,10 @@ int runPrompt(const Options &o, qrt::Session &session,
   figures.add("prefill_seconds", prefillSeconds);
   figures.add("prefill_tokens_per_second", count / prefillSeconds);
   if (!dump)
-    return generate(o, session, tokenizer, prompt, logits, eos, figures);
+    return generate(o, session, tokenizer, prompt, logits, eos, communicator,
+                    figures);
+  if (communicator && communicator->rank() != 0)
+    return 0; // rank 0 writes the file
   if (!writeFileAtomically(o.dumpLogits, logits.data(),
                            logits.size() * sizeof(float), error))
     return fail(error);
@@ -730,6 +750,67 @@ int report(const Options &o, const qrt::Session &session,
   return 0;
 }
 
+/// A tensor-parallel plan: this process's rank (MPI), its weights selected;
+/// ranks other than 0 print nothing. Null (status 0) for an unsplit plan
+/// outside an MPI launch.
+std::unique_ptr<qrt::Communicator> joinRanks(int *argc, char ***argv,
+                                             Options &o,
+                                             qrt::LoadedPlan &loaded,
+                                             int &status) {
+  status = 0;
+#ifdef QRT_HAVE_MPI
+  if (!qrt::launchedByMpi()) {
+    if (loaded.worldSize() > 1)
+      status = inputError(o.plan + " is split for " +
+                          std::to_string(loaded.worldSize()) +
+                          " ranks (tensor parallel): run one process per "
+                          "rank, `mpirun -np " +
+                          std::to_string(loaded.worldSize()) + " quant-run " +
+                          o.plan + " ...`");
+    return nullptr;
+  }
+  std::string error;
+  std::unique_ptr<qrt::Communicator> communicator =
+      qrt::createMpiCommunicator(argc, argv, error);
+  if (!communicator) {
+    status = fail(error);
+    return nullptr;
+  }
+  if (communicator->size() == 1 && loaded.worldSize() == 1)
+    return nullptr; // an MPI launch of one unsplit rank: nothing to share
+  if (communicator->size() != loaded.worldSize()) {
+    status = inputError(
+        o.plan + " is split for " + std::to_string(loaded.worldSize()) +
+        (loaded.worldSize() == 1 ? " rank" : " ranks") + "; this run has " +
+        std::to_string(communicator->size()) + ": run `mpirun -np " +
+        std::to_string(loaded.worldSize()) + " quant-run " + o.plan +
+        " ...`");
+    return nullptr;
+  }
+  if (!loaded.selectRank(communicator->rank(), error)) {
+    status = inputError(error);
+    return nullptr;
+  }
+  if (communicator->rank() != 0) {
+    o.quiet = true;
+    o.statsJson.clear();
+    if (!std::freopen("/dev/null", "w", stdout))
+      std::fclose(stdout);
+  }
+  return communicator;
+#else
+  (void)argc;
+  (void)argv;
+  if (loaded.worldSize() > 1)
+    status = inputError(o.plan + " is split for " +
+                        std::to_string(loaded.worldSize()) +
+                        " ranks (tensor parallel), and this quant-run was "
+                        "built without MPI (install libopenmpi-dev and "
+                        "build again)");
+  return nullptr;
+#endif
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -745,6 +826,11 @@ int main(int argc, char **argv) {
     return inputError(error);
   if (o.info)
     return printInfo(o, *loaded);
+  int status = 0;
+  std::unique_ptr<qrt::Communicator> communicator =
+      joinRanks(&argc, &argv, o, *loaded, status);
+  if (status != 0)
+    return status;
   double loadSeconds = seconds(start);
 
   qrt::SessionOptions options;
@@ -753,6 +839,7 @@ int main(int argc, char **argv) {
   options.context = o.context;
   options.profile = o.profile;
   options.replayDecode = o.replayDecode;
+  options.communicator = communicator.get();
   std::unique_ptr<qrt::Session> session =
       qrt::Session::create(*loaded, options, error);
   if (!session)
@@ -768,7 +855,6 @@ int main(int argc, char **argv) {
                 (device.reason.empty() ? std::string()
                                        : " (" + device.reason + ")"));
   std::unique_ptr<qrt::text::Tokenizer> tokenizer;
-  int status = 0;
   if (!loadTokenizer(o, loaded->plan(), tokenizer, status))
     return status;
 
@@ -790,10 +876,24 @@ int main(int argc, char **argv) {
            : !o.perplexity.empty()
                ? runPerplexity(o, *session, *tokenizer, figures)
                : runPrompt(o, *session, tokenizer.get(),
-                           loaded->plan().model()->eos(), figures);
+                           loaded->plan().model()->eos(), communicator.get(),
+                           figures);
   if (status != 0)
     return status;
   if (outliers)
     outliers->addFigures(figures);
+  if (communicator) {
+    // This rank's share and what its collectives moved.
+    const qrt::CollectiveTraffic &t = communicator->traffic();
+    figures.add("world_size", static_cast<int64_t>(communicator->size()));
+    figures.addString("communicator", communicator->name());
+    figures.add("rank_weights_bytes",
+                static_cast<int64_t>(
+                    qrt::rankWeightBytes(loaded->plan())[loaded->rank()]));
+    figures.add("all_reduce_calls", static_cast<int64_t>(t.allReduceCalls));
+    figures.add("all_reduce_bytes", static_cast<int64_t>(t.allReduceBytes));
+    figures.add("all_gather_calls", static_cast<int64_t>(t.allGatherCalls));
+    figures.add("all_gather_bytes", static_cast<int64_t>(t.allGatherBytes));
+  }
   return report(o, *session, figures);
 }

@@ -19,6 +19,7 @@ packages=(
   libeigen3-dev
   pybind11-dev python3-pybind11 python3-pytest python3-matplotlib
   python3-torch
+  libopenmpi-dev openmpi-bin
 )
 if [ "${1:-}" = "--fuzz" ]; then
   packages+=(clang-22 libclang-rt-22-dev libomp-22-dev)

@@ -114,6 +114,10 @@ struct QLLMGenerateCudaPass
       if (getCudaLaunches(op))
         continue; // an add fused into the matmul before it
       Kernel kernel = *getKernel(op);
+      if (kernel == Kernel::all_reduce || kernel == Kernel::all_gather)
+        return op->emitError()
+               << "is a tensor-parallel collective: the cuda target does not "
+                  "run tensor-parallel plans yet (compile them for the cpu)";
       SmallVector<cuda::Launch> launches;
       SmallVector<bool> fusedAdd;
       if (kernel == Kernel::embedding) {
@@ -213,6 +217,10 @@ struct QLLMGenerateCudaPass
       } else if (kernel == Kernel::swiglu) {
         launches.push_back(code.swiglu(lastDim(op->getResult(0))));
       } else if (kernel == Kernel::gather) {
+        if (lastDim(op->getOperand(0)) != lastDim(op->getResult(0)))
+          return op->emitError() << "takes part of a row (tensor "
+                                    "parallelism): the cuda target gathers "
+                                    "whole permutations only";
         launches.push_back(code.gather(lastDim(op->getResult(0))));
       }
       SmallVector<Attribute> attrs;

@@ -19,6 +19,13 @@ using namespace mlir::qllm;
 
 namespace {
 
+/// `type` with its last dimension `size`.
+RankedTensorType withLastDim(RankedTensorType type, int64_t size) {
+  SmallVector<int64_t> shape(type.getShape());
+  shape.back() = size;
+  return RankedTensorType::get(shape, type.getElementType());
+}
+
 /// What runs or holds `op`: a kernel (a plan step) or a storage; neither,
 /// with `why`, when no kernel can.
 struct Choice {
@@ -139,11 +146,14 @@ Choice kernelFor(Operation *op, std::string &why) {
     int64_t axis = gather.getAxis();
     if (axis == data.getRank() - 1 && indices &&
         indices.getRank() == 1 && indices.getElementType().isInteger(32) &&
-        weightOf(gather.getIndices()) && gather.getType() == data &&
+        weightOf(gather.getIndices()) &&
+        gather.getType() == withLastDim(data, indices.getDimSize(0)) &&
+        indices.getDimSize(0) <= data.getShape().back() &&
         data.getElementType().isF32())
       return Kernel::gather;
-    why = "only a permutation of the last dimension of f32 activations by "
-          "an i32 index weight runs (qllm-fold-act-order makes those)";
+    why = "only columns of the last dimension of f32 activations taken by "
+          "an i32 index weight run (qllm-fold-act-order and "
+          "qllm-shard-tensor-parallel make those)";
     return {};
   }
   // A kernel with no condition of its own (swiglu): the op kind decides.

@@ -116,7 +116,7 @@ struct QLLMSpecializeEntriesPass
       }
     module->setAttr(kPlanAttrName,
                     PlanAttr::get(module.getContext(), batch, context, o.bos,
-                                  o.eos, o.tokenizer));
+                                  o.eos, o.tokenizer, /*worldSize=*/1));
 
     // Prefill and decode: the same graph for up to `context` tokens or one.
     builder.setInsertionPoint(main);

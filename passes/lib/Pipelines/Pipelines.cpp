@@ -64,6 +64,12 @@ void mlir::qllm::buildCompilePipeline(OpPassManager &pm,
   pm.addPass(createQLLMLayoutWeightsPass(layout));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  if (options.tensorParallel > 1) {
+    QLLMShardTensorParallelPassOptions shard;
+    shard.worldSize = options.tensorParallel;
+    pm.addPass(createQLLMShardTensorParallelPass(shard));
+    pm.addPass(createCanonicalizerPass());
+  }
   Target target = options.target.target;
   pm.addNestedPass<func::FuncOp>(
       createQLLMSelectKernelsPass(options.target.values()));

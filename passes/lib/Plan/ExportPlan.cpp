@@ -46,7 +46,9 @@ QUANT_SAME_KERNEL(swiglu, SwiGlu)
 QUANT_SAME_KERNEL(dequant_matmul, DequantMatMul)
 QUANT_SAME_KERNEL(gather, Gather)
 QUANT_SAME_KERNEL(int8_matmul, Int8MatMul)
-static_assert(static_cast<int>(fb::Kernel::MAX) == 9,
+QUANT_SAME_KERNEL(all_reduce, AllReduce)
+QUANT_SAME_KERNEL(all_gather, AllGather)
+static_assert(static_cast<int>(fb::Kernel::MAX) == 11,
               "the plan schema has a kernel the dialect does not");
 #undef QUANT_SAME_KERNEL
 
@@ -112,6 +114,13 @@ private:
 
   FailureOr<qrt::BufferDesc> describe(Value value, Operation *user);
   FailureOr<qrt::BufferDesc> describeWeight(WeightOp weight, Operation *user);
+  /// The index of the weight holding `value` (a value of `weight`), added
+  /// unless a weight with the same blob or bytes is there.
+  FailureOr<uint32_t> addWeight(WeightOp weight, ElementsAttr value,
+                                fb::DType dtype, Operation *user,
+                                const std::string &suffix);
+  /// Tensor parallel: the weight maps of the ranks.
+  LogicalResult collectSharding();
   FailureOr<qrt::StepDesc> describeStep(Operation *op, Kernel kernel);
   /// The kernel's parameters, and the values it reads in the schema's order.
   FailureOr<SmallVector<Value>> stepParameters(Operation *op, Kernel kernel,
@@ -123,6 +132,9 @@ private:
   qrt::PlanDesc plan;
   std::map<const void *, uint32_t> weightIndex; // by resource
   int64_t batch = 1;
+  int64_t worldSize = 1;
+  /// Sharded weights: per rank-0 index, every rank's weight index.
+  std::map<uint32_t, std::vector<uint32_t>> rankWeights;
   /// The entry being described (its shapes).
   PlanShapes *shapes = nullptr;
   /// Per entry, the ops that became its steps (for the targets).
@@ -145,7 +157,39 @@ FailureOr<qrt::BufferDesc> PlanExporter::describeWeight(WeightOp weight,
     return user->emitError()
            << "reads weight '" << weight.getName() << "' stored as "
            << type.getElementType() << "; plans store f32 or f16";
-  auto resource = dyn_cast<DenseResourceElementsAttr>(weight.getValue());
+  auto shards = weight->getAttrOfType<ArrayAttr>(kShardsAttrName);
+  FailureOr<uint32_t> index = addWeight(weight, weight.getValue(), *dtype,
+                                        user, shards ? "@rank0" : "");
+  if (failed(index))
+    return failure();
+  // Tensor parallel: the other ranks' values of the weight.
+  if (shards) {
+    if (static_cast<int64_t>(shards.size()) != worldSize)
+      return weight.emitError()
+             << "has " << shards.size() << " rank values; the plan has "
+             << worldSize << " ranks";
+    std::vector<uint32_t> ranks = {*index};
+    for (auto [r, shard] : llvm::enumerate(shards.getValue().drop_front())) {
+      FailureOr<uint32_t> other =
+          addWeight(weight, cast<ElementsAttr>(shard), *dtype, user,
+                    "@rank" + std::to_string(r + 1));
+      if (failed(other))
+        return failure();
+      ranks.push_back(*other);
+    }
+    rankWeights[*index] = std::move(ranks);
+  }
+  const qrt::WeightDesc &stored = plan.weights[*index];
+  return qrt::BufferDesc{fb::BufferKind::Weight, *index, stored.dtype,
+                         stored.dims};
+}
+
+FailureOr<uint32_t> PlanExporter::addWeight(WeightOp weight,
+                                            ElementsAttr value,
+                                            fb::DType dtype, Operation *user,
+                                            const std::string &suffix) {
+  auto type = cast<RankedTensorType>(weight.getType());
+  auto resource = dyn_cast<DenseResourceElementsAttr>(value);
   if (!resource)
     return user->emitError() << "reads weight '" << weight.getName()
                              << "' whose value is not a dense_resource blob";
@@ -157,18 +201,17 @@ FailureOr<qrt::BufferDesc> PlanExporter::describeWeight(WeightOp weight,
   auto found = weightIndex.find(key);
   if (found != weightIndex.end()) {
     const qrt::WeightDesc &w = plan.weights[found->second];
-    if (w.dtype != *dtype || w.dims != dimsOf(type.getShape()))
+    if (w.dtype != dtype || w.dims != dimsOf(type.getShape()))
       return user->emitError() << "reads weight '" << weight.getName()
                                << "' as another type than its blob's";
-    return qrt::BufferDesc{fb::BufferKind::Weight, found->second, w.dtype,
-                           w.dims};
+    return found->second;
   }
   qrt::WeightDesc w;
-  w.name = weight.getName().str();
-  w.dtype = *dtype;
+  w.name = weight.getName().str() + suffix;
+  w.dtype = dtype;
   w.dims = dimsOf(type.getShape());
-  uint64_t expected = static_cast<uint64_t>(type.getNumElements()) *
-                      qrt::dtypeBytes(*dtype);
+  uint64_t expected =
+      static_cast<uint64_t>(type.getNumElements()) * qrt::dtypeBytes(dtype);
   w.size = expected;
   uint32_t index = static_cast<uint32_t>(plan.weights.size());
   if (!options.weightless) { // a weightless plan has no bytes to share
@@ -180,7 +223,8 @@ FailureOr<qrt::BufferDesc> PlanExporter::describeWeight(WeightOp weight,
     w.external = bytes.data();
     w.checksum = qrt::checksum64(bytes.data(), bytes.size());
     // Tied weights (an LM head that is the embedding table) are exported
-    // as two initializers: store identical bytes once.
+    // as two initializers, and ranks may hold the same slice (replicated
+    // KV heads): store identical bytes once.
     for (auto [i, other] : llvm::enumerate(plan.weights))
       if (other.dtype == w.dtype && other.dims == w.dims &&
           other.checksum == w.checksum &&
@@ -192,9 +236,7 @@ FailureOr<qrt::BufferDesc> PlanExporter::describeWeight(WeightOp weight,
   if (index == plan.weights.size())
     plan.weights.push_back(std::move(w));
   weightIndex[key] = index;
-  const qrt::WeightDesc &stored = plan.weights[index];
-  return qrt::BufferDesc{fb::BufferKind::Weight, index, stored.dtype,
-                         stored.dims};
+  return index;
 }
 
 FailureOr<qrt::BufferDesc> PlanExporter::describe(Value value,
@@ -331,6 +373,9 @@ PlanExporter::stepParameters(Operation *op, Kernel kernel,
   case Kernel::swiglu:
   case Kernel::gather:
     return SmallVector<Value>{op->getOperand(0), op->getOperand(1)};
+  case Kernel::all_reduce:
+  case Kernel::all_gather:
+    return SmallVector<Value>{op->getOperand(0)};
   }
   return op->emitError() << "has a kernel plans do not know";
 }
@@ -416,6 +461,7 @@ LogicalResult PlanExporter::collectPlanParameters() {
            << "the module is not compiled for the runtime (run "
               "quant-compile first)";
   batch = attr.getBatch();
+  worldSize = attr.getWorldSize();
   plan.model.maxContext = static_cast<int32_t>(attr.getMaxContext());
   plan.model.bos = static_cast<int32_t>(attr.getBos());
   plan.model.eos = static_cast<int32_t>(attr.getEos());
@@ -465,13 +511,23 @@ LogicalResult PlanExporter::collectModel() {
     first = false;
   }
   model.layers = static_cast<int32_t>(layers);
+  qrt::KvCacheDesc cache;
+  cache.kvHeads = model.kvHeads; // per rank: the cache each rank holds
+  // A split model's description is the whole model's.
+  if (auto whole = module->getAttrOfType<DictionaryAttr>(kUnshardedAttrName)) {
+    auto get = [&](StringRef name, int32_t &field) {
+      if (auto value = whole.getAs<IntegerAttr>(name))
+        field = static_cast<int32_t>(value.getInt());
+    };
+    get("heads", model.heads);
+    get("kv_heads", model.kvHeads);
+    get("hidden_dim", model.hiddenDim);
+  }
   model.vocab = plan.entries.front().logits.dims.empty()
                     ? 0
                     : static_cast<int32_t>(
                           plan.entries.front().logits.dims.back());
-  qrt::KvCacheDesc cache;
   cache.layers = model.layers;
-  cache.kvHeads = model.kvHeads;
   cache.headDim = model.headDim;
   cache.capacity = model.maxContext;
   plan.kvCache = cache;
@@ -510,7 +566,31 @@ LogicalResult PlanExporter::collect() {
   if (plan.entries.empty())
     return mlir::emitError(module.getLoc())
            << "the module has no entry points (run quant-compile)";
-  return failure(failed(collectModel()) || failed(collectTargets()));
+  return failure(failed(collectModel()) || failed(collectSharding()) ||
+                 failed(collectTargets()));
+}
+
+LogicalResult PlanExporter::collectSharding() {
+  if (worldSize == 1) {
+    if (!rankWeights.empty())
+      return mlir::emitError(module.getLoc())
+             << "weights have rank values (qllm.shards) but the plan has "
+                "one rank";
+    return success();
+  }
+  qrt::ShardingDesc sharding;
+  sharding.worldSize = static_cast<int32_t>(worldSize);
+  const uint32_t count = static_cast<uint32_t>(plan.weights.size());
+  for (int64_t r = 0; r < worldSize; ++r) {
+    std::vector<uint32_t> map(count);
+    for (uint32_t i = 0; i < count; ++i)
+      map[i] = i; // replicated
+    for (const auto &[index, ranks] : rankWeights)
+      map[index] = ranks[r];
+    sharding.rankWeights.push_back(std::move(map));
+  }
+  plan.sharding = std::move(sharding);
+  return success();
 }
 
 /// The plan's description, from verified plan-ready IR.

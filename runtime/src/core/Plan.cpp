@@ -118,13 +118,61 @@ LoadedPlan::~LoadedPlan() {
 const void *LoadedPlan::weight(uint32_t index) const {
   if (synthetic_)
     return synthetic_ + syntheticOffsets_[index];
+  if (rankMap_)
+    index = rankMap_->Get(index);
   return data_ + plan_->weights()->Get(index)->offset();
 }
 
 void *LoadedPlan::mutableWeight(uint32_t index) {
   if (synthetic_ || mapped_ || memory_.empty())
     return nullptr;
+  if (rankMap_)
+    index = rankMap_->Get(index);
   return memory_.data() + plan_->weights()->Get(index)->offset();
+}
+
+int LoadedPlan::worldSize() const {
+  return plan_->sharding() ? plan_->sharding()->world_size() : 1;
+}
+
+bool LoadedPlan::selectRank(int rank, std::string &error) {
+  if (rank < 0 || rank >= worldSize()) {
+    error = name_ + ": the plan is split for " + std::to_string(worldSize()) +
+            (worldSize() == 1 ? " rank" : " ranks") + ", not for rank " +
+            std::to_string(rank);
+    return false;
+  }
+  rank_ = rank;
+  const fb::Sharding *sharding = plan_->sharding();
+  rankMap_ = sharding && sharding->rank_weights()
+                 ? sharding->rank_weights()->Get(rank)->weights()
+                 : nullptr;
+  return true;
+}
+
+std::vector<uint64_t> rankWeightBytes(const fb::Plan &plan) {
+  const fb::Sharding *sharding = plan.sharding();
+  const auto *maps = sharding ? sharding->rank_weights() : nullptr;
+  size_t ranks = maps ? maps->size() : 1;
+  size_t weights = plan.weights() ? plan.weights()->size() : 0;
+  std::vector<uint64_t> bytes(ranks);
+  for (size_t r = 0; r < ranks; ++r) {
+    std::vector<bool> seen(weights);
+    for (const fb::Entry *e : *plan.entries())
+      for (const fb::Step *step : *e->steps())
+        for (const fb::Buffer *b : *step->inputs()) {
+          if (b->kind() != fb::BufferKind::Weight)
+            continue;
+          uint32_t w = static_cast<uint32_t>(b->offset());
+          if (maps)
+            w = maps->Get(static_cast<uint32_t>(r))->weights()->Get(w);
+          if (!seen[w]) {
+            seen[w] = true;
+            bytes[r] += plan.weights()->Get(w)->size();
+          }
+        }
+  }
+  return bytes;
 }
 
 QuantizedFigures quantizedFigures(const fb::Plan &plan) {

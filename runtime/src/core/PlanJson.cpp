@@ -172,9 +172,22 @@ void writePlanJson(const fb::Plan &plan, std::ostream &os) {
   if (plan.weightless())
     os << ",\n  \"weightless\": true,\n  \"weight_seed\": "
        << plan.weight_seed();
-  if (const fb::Sharding *sharding = plan.sharding())
+  if (const fb::Sharding *sharding = plan.sharding()) {
     os << ",\n  \"sharding\": {\"world_size\": " << sharding->world_size()
-       << ", \"rank\": " << sharding->rank() << "}";
+       << ", \"rank\": " << sharding->rank();
+    if (const auto *maps = sharding->rank_weights()) {
+      os << ", \"rank_weights\": [";
+      for (uint32_t r = 0; r < maps->size(); ++r) {
+        os << (r ? ", [" : "[");
+        const auto *map = maps->Get(r)->weights();
+        for (uint32_t i = 0; map && i < map->size(); ++i)
+          os << (i ? ", " : "") << map->Get(i);
+        os << "]";
+      }
+      os << "]";
+    }
+    os << "}";
+  }
   os << ",\n  \"weights\": [";
   if (plan.weights())
     for (size_t i = 0; i < plan.weights()->size(); ++i) {

@@ -45,6 +45,7 @@ private:
   bool checkHeader(uint32_t &length);
   bool checkWeights(uint32_t length);
   bool checkKvCache();
+  bool checkSharding();
   bool checkTargets();
   bool checkEntry(const fb::Entry *entry);
   /// Dimensions of a tensor: non-negative, or -1 (tokens) if allowed.
@@ -64,6 +65,14 @@ private:
   bool checkElementwise(StepCheck &s);
   bool checkGather(StepCheck &s);
   bool checkInt8MatMul(StepCheck &s);
+  bool checkAllReduce(StepCheck &s);
+  bool checkAllGather(StepCheck &s);
+  /// The weights weight index `index` reads on the ranks (itself alone in
+  /// an unsharded plan), each once.
+  std::vector<uint32_t> rankWeights(uint32_t index) const;
+  int32_t worldSize() const {
+    return plan->sharding() ? plan->sharding()->world_size() : 1;
+  }
 
   static bool hasTokenDim(const Dims &dims) {
     return std::find(dims.begin(), dims.end(), int64_t(-1)) != dims.end();
@@ -247,6 +256,10 @@ bool Verifier::checkStep(const fb::Step &step, const fb::Entry &entry,
     return checkElementwise(s);
   case fb::Kernel::Gather:
     return checkGather(s);
+  case fb::Kernel::AllReduce:
+    return checkAllReduce(s);
+  case fb::Kernel::AllGather:
+    return checkAllGather(s);
   }
   return fail(where, ": unknown kernel ", static_cast<int>(step.kernel()));
 }
@@ -413,16 +426,17 @@ bool Verifier::checkDequantMatMul(StepCheck &s) {
       continue;
     // The kernels index scales with it: every group must exist. (A
     // weightless plan's is synthesized valid.)
-    const fb::WeightInfo *w =
-        plan->weights()->Get(s.step.inputs()->Get(c + 1)->offset());
-    const uint8_t *bytes = data + w->offset();
-    for (int64_t col = 0; col < view.cols; ++col) {
-      int32_t g;
-      std::memcpy(&g, bytes + 4 * col, 4);
-      if (g < 0 || g >= view.groups())
-        return s.fail(": g_idx[", col, "] = ", g,
-                      " is not a group of the weight (", view.groups(),
-                      " groups)");
+    for (uint32_t index : rankWeights(static_cast<uint32_t>(
+             s.step.inputs()->Get(c + 1)->offset()))) {
+      const uint8_t *bytes = data + plan->weights()->Get(index)->offset();
+      for (int64_t col = 0; col < view.cols; ++col) {
+        int32_t g;
+        std::memcpy(&g, bytes + 4 * col, 4);
+        if (g < 0 || g >= view.groups())
+          return s.fail(": g_idx[", col, "] = ", g,
+                        " is not a group of the weight (", view.groups(),
+                        " groups)");
+      }
     }
   }
   return s.expect(StepCheck::last(s.in(0)) == view.cols,
@@ -458,30 +472,76 @@ bool Verifier::checkGather(StepCheck &s) {
       s.kindOf(1) != fb::BufferKind::Weight)
     return s.fail(": gather takes an activation and an index weight");
   Dims indices = s.in(1);
+  Dims gathered = s.in(0);
+  if (!gathered.empty() && indices.size() == 1)
+    gathered.back() = indices[0];
+  const int64_t cols = StepCheck::last(s.in(0));
+  // A permutation of x's last dimension, or (tensor parallel) n of its
+  // columns: a rank's part of a permutation.
+  const bool permutation = indices.size() == 1 && indices[0] == cols;
   if (!s.activations({0}) ||
       !s.expect(s.typeOf(1) == fb::DType::I32 && indices.size() == 1 &&
-                    StepCheck::last(s.in(0)) == indices[0] &&
-                    s.out(0) == s.in(0),
-                "gather permutes the last dimension of x with an i32 [n] "
-                "weight"))
+                    indices[0] > 0 && indices[0] <= cols &&
+                    s.out(0) == gathered,
+                "gather takes n <= k columns of x [..., k] by an i32 [n] "
+                "weight into [..., n]"))
     return false;
   if (plan->weightless())
     return s.fail(": a weightless plan cannot gather (its indices would be "
                   "synthesized)");
-  // The kernels read x at each index: it must be a permutation.
-  const fb::WeightInfo *w = plan->weights()->Get(s.step.inputs()->Get(1)->offset());
-  const uint8_t *bytes = data + w->offset();
-  std::vector<bool> seen(static_cast<size_t>(indices[0]));
-  for (int64_t j = 0; j < indices[0]; ++j) {
-    int32_t index;
-    std::memcpy(&index, bytes + 4 * j, 4);
-    if (index < 0 || index >= indices[0] || seen[index])
-      return s.fail(": gather index ", j, " (", index,
-                    ") leaves the indices no permutation of 0..",
-                    indices[0] - 1);
-    seen[index] = true;
+  // The kernels read x at each index: it must be a permutation (on every
+  // rank).
+  for (uint32_t weight : rankWeights(
+           static_cast<uint32_t>(s.step.inputs()->Get(1)->offset()))) {
+    const uint8_t *bytes = data + plan->weights()->Get(weight)->offset();
+    std::vector<bool> seen(static_cast<size_t>(cols));
+    for (int64_t j = 0; j < indices[0]; ++j) {
+      int32_t index;
+      std::memcpy(&index, bytes + 4 * j, 4);
+      if (index < 0 || index >= cols || (permutation && seen[index]))
+        return s.fail(": gather index ", j, " (", index, ") ",
+                      permutation
+                          ? "leaves the indices no permutation of 0.."
+                          : "is not a column of x: 0..",
+                      cols - 1);
+      seen[index] = true;
+    }
   }
   return true;
+}
+
+bool Verifier::checkAllReduce(StepCheck &s) {
+  if (s.inputs != 1 || s.outputs != 1)
+    return s.fail(": all_reduce takes one activation");
+  return s.activations({0}) &&
+         s.expect(s.out(0) == s.in(0), "all_reduce keeps the shape");
+}
+
+bool Verifier::checkAllGather(StepCheck &s) {
+  if (s.inputs != 1 || s.outputs != 1)
+    return s.fail(": all_gather takes one activation");
+  if (!s.activations({0}))
+    return false;
+  Dims in = s.in(0), out = s.out(0);
+  int64_t n = in.empty() ? 0 : in.back(), ranks = worldSize();
+  return s.expect(in.size() == out.size() && n > 0 &&
+                      StepCheck::leading(in) == StepCheck::leading(out) &&
+                      out.back() > (ranks - 1) * n && out.back() <= ranks * n,
+                  "all_gather must make [..., n] of every rank into [..., m], "
+                  "(world_size - 1) * n < m <= world_size * n");
+}
+
+std::vector<uint32_t> Verifier::rankWeights(uint32_t index) const {
+  std::vector<uint32_t> out = {index};
+  const fb::Sharding *sharding = plan->sharding();
+  if (!sharding || !sharding->rank_weights())
+    return out;
+  for (const fb::RankWeights *rank : *sharding->rank_weights()) {
+    uint32_t w = rank->weights()->Get(index);
+    if (std::find(out.begin(), out.end(), w) == out.end())
+      out.push_back(w);
+  }
+  return out;
 }
 
 //===----------------------------------------------------------------------===//
@@ -509,12 +569,46 @@ bool Verifier::checkHeader(uint32_t &length) {
                 "): export the plan again with this quant-translate");
   if (!plan->model() || !plan->entries() || plan->entries()->size() == 0)
     return fail("the plan has no model description or entry points");
-  if (const fb::Sharding *sharding = plan->sharding())
-    if (sharding->world_size() != 1 || sharding->rank() != 0)
-      return fail("the plan is rank ", sharding->rank(), " of ",
-                  sharding->world_size(),
-                  " of a sharded model; this runtime runs unsharded plans "
-                  "only (world size 1)");
+  return true;
+}
+
+bool Verifier::checkSharding() {
+  const fb::Sharding *sharding = plan->sharding();
+  if (!sharding)
+    return true;
+  int32_t ranks = sharding->world_size();
+  if (ranks < 1 || ranks > 4096 || sharding->rank() != 0)
+    return fail("the sharding table is invalid (world size ", ranks,
+                ", rank ", sharding->rank(), ")");
+  uint32_t weights = plan->weights() ? plan->weights()->size() : 0;
+  const auto *maps = sharding->rank_weights();
+  if (ranks == 1 && !maps)
+    return true;
+  if (!maps || maps->size() != static_cast<uint32_t>(ranks))
+    return fail("the plan is split for ", ranks, " ranks but maps the "
+                "weights of ", maps ? maps->size() : 0);
+  for (int32_t r = 0; r < ranks; ++r) {
+    const auto *map = maps->Get(r)->weights();
+    if (!map || map->size() != weights)
+      return fail("rank ", r, "'s weight map has ", map ? map->size() : 0,
+                  " entries, the plan ", weights, " weights");
+    for (uint32_t i = 0; i < weights; ++i) {
+      uint32_t w = map->Get(i);
+      if (w >= weights)
+        return fail("rank ", r, " reads weight ", w, " for weight ", i,
+                    "; the plan has ", weights);
+      const fb::TensorInfo *a = plan->weights()->Get(i)->tensor();
+      const fb::TensorInfo *b = plan->weights()->Get(w)->tensor();
+      if (a->dtype() != b->dtype() ||
+          Dims(a->dims()->begin(), a->dims()->end()) !=
+              Dims(b->dims()->begin(), b->dims()->end()))
+        return fail("rank ", r, " reads weight ", w, " '",
+                    plan->weights()->Get(w)->name()
+                        ? plan->weights()->Get(w)->name()->str()
+                        : std::string("?"),
+                    "' for weight ", i, ", which has another type or shape");
+    }
+  }
   return true;
 }
 
@@ -648,7 +742,8 @@ bool Verifier::checkEntry(const fb::Entry *entry) {
 
 bool Verifier::run(std::string &error) {
   uint32_t length = 0;
-  bool ok = checkHeader(length) && checkWeights(length) && checkKvCache();
+  bool ok = checkHeader(length) && checkWeights(length) && checkKvCache() &&
+            checkSharding();
   if (ok)
     for (const fb::Entry *entry : *plan->entries())
       if (!(ok = checkEntry(entry)))

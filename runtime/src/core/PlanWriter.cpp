@@ -163,9 +163,14 @@ flatbuffers::Offset<fb::Plan> Builder::build(const std::vector<uint64_t> &offset
     targets.push_back(target(t));
   auto targetVector = fbb.CreateVector(targets);
   flatbuffers::Offset<fb::Sharding> sharding = 0;
-  if (plan.sharding)
-    sharding =
-        fb::CreateSharding(fbb, plan.sharding->worldSize, plan.sharding->rank);
+  if (plan.sharding) {
+    std::vector<flatbuffers::Offset<fb::RankWeights>> ranks;
+    for (const std::vector<uint32_t> &map : plan.sharding->rankWeights)
+      ranks.push_back(fb::CreateRankWeights(fbb, fbb.CreateVector(map)));
+    sharding = fb::CreateSharding(
+        fbb, plan.sharding->worldSize, plan.sharding->rank,
+        ranks.empty() ? 0 : fbb.CreateVector(ranks));
+  }
   auto producer = fbb.CreateString(plan.producer);
   return fb::CreatePlan(fbb, plan.version, producer, model, weightVector,
                         entryVector, cache, targetVector, weightsOffset,

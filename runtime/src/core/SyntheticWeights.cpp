@@ -346,6 +346,14 @@ void synthesizeWeights(const fb::Plan &plan, uint64_t seed,
                        const SyntheticLayout &layout, uint8_t *base,
                        unsigned threads) {
   std::vector<Fill> fills = planFills(plan);
+  const bool sharded = plan.sharding() && plan.sharding()->world_size() > 1;
+  std::vector<bool> read(fills.size());
+  if (sharded)
+    for (const fb::Entry *e : *plan.entries())
+      for (const fb::Step *step : *e->steps())
+        for (const fb::Buffer *b : *step->inputs())
+          if (b->kind() == fb::BufferKind::Weight && b->offset() < read.size())
+            read[b->offset()] = true;
   struct Chunk {
     uint32_t weight;
     uint64_t index, begin, end;
@@ -354,7 +362,10 @@ void synthesizeWeights(const fb::Plan &plan, uint64_t seed,
   for (uint32_t i = 0; i < fills.size(); ++i) {
     const fb::WeightInfo *w = plan.weights()->Get(i);
     size_t bytes = w->tensor() ? dtypeBytes(w->tensor()->dtype()) : 0;
-    if (!bytes)
+    // A tensor-parallel plan's other ranks' slices, which no step names
+    // (every rank runs on the synthesized rank-0 ones), stay untouched
+    // zero pages.
+    if (!bytes || (sharded && !read[i]))
       continue;
     uint64_t elements = w->size() / bytes, step = chunkElements(fills[i]);
     for (uint64_t begin = 0, j = 0; begin < elements; begin += step, ++j)

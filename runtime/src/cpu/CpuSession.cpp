@@ -292,10 +292,45 @@ bool CpuSession::runStep(size_t entryIndex, uint32_t index,
                 arenaPtr(out));
     break;
   case fb::Kernel::Gather: {
-    int64_t n = dimsOf(in[1])[0];
-    cpu::gatherLastDim(arenaPtr(in[0]), elements(out) / n, n,
+    int64_t n = dimsOf(in[1])[0], xCols = dimsOf(in[0]).back();
+    cpu::gatherLastDim(arenaPtr(in[0]), elements(out) / n, xCols, n,
                        static_cast<const int32_t *>(weightPtr(in[1])),
                        arenaPtr(out));
+    break;
+  }
+  case fb::Kernel::AllReduce: {
+    int64_t n = elements(out);
+    if (in[0]->offset() != out->offset())
+      std::memmove(arenaPtr(out), arenaPtr(in[0]), n * sizeof(float));
+    if (communicator_ &&
+        !communicator_->allReduceSum(arenaPtr(out), static_cast<size_t>(n),
+                                     error))
+      return fail(error);
+    break;
+  }
+  case fb::Kernel::AllGather: {
+    // Every rank's [rows, n] part, rank-major, then interleaved into rows
+    // of [world * n] cut to the output's m columns.
+    int64_t n = dimsOf(in[0]).back(), m = dimsOf(out).back();
+    int64_t rows = elements(in[0]) / n;
+    int ranks = communicator_ ? communicator_->size() : 1;
+    gathered_.resize(static_cast<size_t>(ranks * rows * n));
+    if (communicator_) {
+      if (!communicator_->allGather(arenaPtr(in[0]),
+                                    static_cast<size_t>(rows * n),
+                                    gathered_.data(), error))
+        return fail(error);
+    } else {
+      std::memcpy(gathered_.data(), arenaPtr(in[0]), rows * n * sizeof(float));
+    }
+    float *o = arenaPtr(out);
+    for (int64_t t = 0; t < rows; ++t)
+      for (int r = 0; r < ranks; ++r) {
+        int64_t begin = r * n, count = std::min(n, m - begin);
+        if (count > 0)
+          std::memcpy(o + t * m + begin, gathered_.data() + (r * rows + t) * n,
+                      count * sizeof(float));
+      }
     break;
   }
   }

@@ -156,13 +156,14 @@ void swiglu(const float *gate, const float *up, int64_t count, float *y) {
     kernels().swiglu(gate, up, count, y);
 }
 
-void gatherLastDim(const float *x, int64_t rows, int64_t n,
+void gatherLastDim(const float *x, int64_t rows, int64_t xCols, int64_t n,
                    const int32_t *indices, float *y) {
   // A row at a time through a copy: y may alias x (reads of a row are
   // scattered, bandwidth is the row itself, a few KiB).
-  std::vector<float> row(static_cast<size_t>(n));
+  std::vector<float> row(static_cast<size_t>(xCols));
   for (int64_t r = 0; r < rows; ++r) {
-    std::memcpy(row.data(), x + r * n, static_cast<size_t>(n) * sizeof(float));
+    std::memcpy(row.data(), x + r * xCols,
+                static_cast<size_t>(xCols) * sizeof(float));
     float *out = y + r * n;
     for (int64_t j = 0; j < n; ++j)
       out[j] = row[static_cast<size_t>(indices[j])];

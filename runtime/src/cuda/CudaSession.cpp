@@ -112,6 +112,12 @@ std::unique_ptr<CudaSession> CudaSession::create(const LoadedPlan &plan,
                                                  std::unique_ptr<Device> device,
                                                  std::string &error) {
   const fb::Plan &p = plan.plan();
+  if (plan.worldSize() > 1) {
+    error = "tensor-parallel plans run on the CPU backend only for now "
+            "(--device cpu under mpirun); the CUDA backend has no "
+            "collectives yet";
+    return nullptr;
+  }
   // Verified here whatever was registered when the plan was opened.
   Executable executable = executableOf(p, kTargetName);
   if (executable.data && !verifyExecutable(p, executable, error)) {

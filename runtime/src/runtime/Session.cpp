@@ -40,6 +40,25 @@ bool Session::initialize(const LoadedPlan &plan, const SessionOptions &options,
     error = "the plan has no KV cache";
     return false;
   }
+  const int ranks = plan.worldSize();
+  Communicator *comm = options.communicator;
+  if (ranks > 1 && (!comm || comm->size() != ranks)) {
+    error = plan.name() + " is split for " + std::to_string(ranks) +
+            " ranks (tensor parallel): run one process per rank, e.g. "
+            "`mpirun -np " + std::to_string(ranks) + " quant-run " +
+            plan.name() + " ...`" +
+            (comm ? " (this run has " + std::to_string(comm->size()) +
+                        (comm->size() == 1 ? " rank)" : " ranks)")
+                  : "");
+    return false;
+  }
+  if (ranks > 1 && comm->rank() != plan.rank()) {
+    error = "the session is rank " + std::to_string(comm->rank()) +
+            " but the plan's weights are rank " + std::to_string(plan.rank()) +
+            "'s (LoadedPlan::selectRank)";
+    return false;
+  }
+  communicator_ = ranks > 1 ? comm : nullptr;
   plan_ = &plan;
   vocab_ = p.model()->vocab();
   layers_ = cache->layers();

@@ -991,3 +991,27 @@ func.func @f(%d: tensor<4x3xf32>, %i: tensor<2x1xi64>, %u: tensor<2x3xf16>) {
   %y = qllm.scatter_nd %d[%i], %u : (tensor<4x3xf32>, tensor<2x1xi64>, tensor<2x3xf16>) -> tensor<4x3xf32>
   return
 }
+
+// -----
+
+func.func @all_gather_too_small(%x: tensor<1x?x4xf32>) -> tensor<1x?x4xf32> {
+  // expected-error @+1 {{'qllm.all_gather' op makes 2 parts of 4 into 4 (needs (world_size - 1) * n < m <= world_size * n)}}
+  %y = qllm.all_gather %x {world_size = 2 : i64} : (tensor<1x?x4xf32>) -> tensor<1x?x4xf32>
+  return %y : tensor<1x?x4xf32>
+}
+
+// -----
+
+func.func @all_gather_other_dims(%x: tensor<1x?x4xf32>) -> tensor<2x?x8xf32> {
+  // expected-error @+1 {{'qllm.all_gather' op gathers the last dimension only}}
+  %y = qllm.all_gather %x {world_size = 2 : i64} : (tensor<1x?x4xf32>) -> tensor<2x?x8xf32>
+  return %y : tensor<2x?x8xf32>
+}
+
+// -----
+
+func.func @all_gather_no_ranks(%x: tensor<1x?x4xf32>) -> tensor<1x?x4xf32> {
+  // expected-error @+1 {{'qllm.all_gather' op world_size must be positive, got 0}}
+  %y = qllm.all_gather %x {world_size = 0 : i64} : (tensor<1x?x4xf32>) -> tensor<1x?x4xf32>
+  return %y : tensor<1x?x4xf32>
+}

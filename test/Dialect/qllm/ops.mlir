@@ -295,3 +295,14 @@ func.func @runtime_slice_and_scatter(%t: tensor<1x1x512x8xf32>, %s: tensor<1xi64
   %1 = qllm.scatter_nd %d[%i], %u : (tensor<4x3xf32>, tensor<2x1xi64>, tensor<2x3xf32>) -> tensor<4x3xf32>
   return %0, %1 : tensor<1x1x?x8xf32>, tensor<4x3xf32>
 }
+
+// Tensor parallelism: a rank's partial sum, and every rank's part gathered
+// (the vocabulary 7 split 4 + 3).
+// CHECK-LABEL: func.func @collectives
+func.func @collectives(%x: tensor<1x?x8xf32>, %l: tensor<1x?x4xf32>) -> (tensor<1x?x8xf32>, tensor<1x?x7xf32>) {
+  // CHECK: qllm.all_reduce %{{.*}} : tensor<1x?x8xf32>
+  %0 = qllm.all_reduce %x : tensor<1x?x8xf32>
+  // CHECK: qllm.all_gather %{{.*}} {world_size = 2 : i64} : (tensor<1x?x4xf32>) -> tensor<1x?x7xf32>
+  %1 = qllm.all_gather %l {world_size = 2 : i64} : (tensor<1x?x4xf32>) -> tensor<1x?x7xf32>
+  return %0, %1 : tensor<1x?x8xf32>, tensor<1x?x7xf32>
+}

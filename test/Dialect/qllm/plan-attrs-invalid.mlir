@@ -374,3 +374,37 @@ func.func private @f() -> (tensor<1x?xi64> {qllm.role = #qllm.role<tokens>})
 
 // expected-error @+1 {{argument 0: unknown attribute 'qllm.rol'}}
 func.func private @f(tensor<1x?xi64> {qllm.rol = #qllm.role<tokens>})
+
+// -----
+
+// expected-error @+1 {{world_size must be in [1, 4096], got 0}}
+module attributes {qllm.plan = #qllm.plan<batch = 1, max_context = 8, world_size = 0>} {}
+
+// -----
+
+// expected-error @+1 {{'qllm.unsharded' holds positive integers heads, kv_heads and hidden_dim, not "layers" = 3 : i64}}
+module attributes {qllm.unsharded = {layers = 3 : i64}} {}
+
+// -----
+
+func.func @shards_not_weight(%x: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{has 'qllm.shards' but is not a qllm.weight}}
+  %y = qllm.add %x, %x {qllm.shards = []} : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
+  return %y : tensor<2xf32>
+}
+
+// -----
+
+func.func @shards_without_own_value() -> tensor<2xf32> {
+  // expected-error @+1 {{'qllm.shards' must list every rank's value, rank 0's being the weight's own}}
+  %w = qllm.weight "w" = dense_resource<a> : tensor<2xf32> {qllm.shards = [dense_resource<b> : tensor<2xf32>, dense_resource<c> : tensor<2xf32>]}
+  return %w : tensor<2xf32>
+}
+
+// -----
+
+func.func @shards_of_another_type() -> tensor<2xf32> {
+  // expected-error @+1 {{'qllm.shards' holds a value that is not of the weight's type 'tensor<2xf32>'}}
+  %w = qllm.weight "w" = dense_resource<a> : tensor<2xf32> {qllm.shards = [dense_resource<a> : tensor<2xf32>, dense_resource<c> : tensor<3xf32>]}
+  return %w : tensor<2xf32>
+}

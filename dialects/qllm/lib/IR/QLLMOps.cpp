@@ -426,6 +426,26 @@ LogicalResult AttentionOp::verify() {
   return success();
 }
 
+LogicalResult AllGatherOp::verify() {
+  auto in = cast<RankedTensorType>(getInput().getType());
+  auto out = cast<RankedTensorType>(getType());
+  int64_t ranks = getWorldSize();
+  if (ranks < 1)
+    return emitOpError() << "world_size must be positive, got " << ranks;
+  if (in.getRank() != out.getRank() || in.getRank() == 0 ||
+      in.getShape().drop_back() != out.getShape().drop_back() ||
+      in.getElementType() != out.getElementType())
+    return emitOpError() << "gathers the last dimension only: " << in
+                         << " cannot become " << out;
+  int64_t n = in.getShape().back(), m = out.getShape().back();
+  if (ShapedType::isDynamic(n) || ShapedType::isDynamic(m) ||
+      m <= (ranks - 1) * n || m > ranks * n)
+    return emitOpError() << "makes " << ranks << " parts of " << n
+                         << " into " << m << " (needs (world_size - 1) * n < "
+                         << "m <= world_size * n)";
+  return success();
+}
+
 LogicalResult MatmulOp::verify() {
   RankedTensorType lhs = getLhs().getType();
   RankedTensorType rhs = getRhs().getType();

@@ -51,8 +51,12 @@ LogicalResult EntryAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 
 LogicalResult PlanAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                int64_t batch, int64_t maxContext, int64_t bos,
-                               int64_t eos, StringRef tokenizer) {
+                               int64_t eos, StringRef tokenizer,
+                               int64_t worldSize) {
   (void)tokenizer;
+  if (worldSize < 1 || worldSize > 4096)
+    return emitError() << "world_size must be in [1, 4096], got "
+                       << worldSize;
   if (batch != 1)
     return emitError() << "batch must be 1 (the runtime runs batch 1), got "
                        << batch;
@@ -205,6 +209,10 @@ std::optional<Kernel> mlir::qllm::kernelForOp(Operation *op) {
     return Kernel::swiglu;
   if (isa<GatherOp>(op))
     return Kernel::gather;
+  if (isa<AllReduceOp>(op))
+    return Kernel::all_reduce;
+  if (isa<AllGatherOp>(op))
+    return Kernel::all_gather;
   return std::nullopt;
 }
 
@@ -498,12 +506,48 @@ LogicalResult QLLMDialect::verifyOperationAttribute(Operation *op,
                                << attr.getValue();
     return success();
   }
+  if (name == kShardsAttrName) {
+    auto weight = dyn_cast<WeightOp>(op);
+    auto shards = dyn_cast<ArrayAttr>(attr.getValue());
+    if (!weight)
+      return op->emitOpError() << "has 'qllm.shards' but is not a qllm.weight";
+    if (!shards || shards.size() < 2 || shards[0] != weight.getValue())
+      return op->emitOpError()
+             << "'qllm.shards' must list every rank's value, rank 0's "
+                "being the weight's own";
+    for (Attribute shard : shards) {
+      auto elements = dyn_cast<ElementsAttr>(shard);
+      if (!elements || elements.getType() != weight.getType())
+        return op->emitOpError() << "'qllm.shards' holds a value that is "
+                                    "not of the weight's type "
+                                 << weight.getType();
+    }
+    return success();
+  }
   if (name == kCudaLaunchesAttrName)
     return verifyCudaLaunches(op, attr.getValue());
   if (name == kEntryAttrName) {
     if (!isa<FunctionOpInterface>(op))
       return op->emitOpError() << "'qllm.entry' belongs on a function";
     return expectType<EntryAttr>(op, attr, "a #qllm.entry");
+  }
+  if (name == kUnshardedAttrName) {
+    if (failed(expectModule(op, name)))
+      return failure();
+    auto whole = dyn_cast<DictionaryAttr>(attr.getValue());
+    if (!whole)
+      return op->emitOpError() << "'qllm.unsharded' must be a dictionary";
+    for (NamedAttribute entry : whole) {
+      auto value = dyn_cast<IntegerAttr>(entry.getValue());
+      if (!llvm::is_contained({"heads", "kv_heads", "hidden_dim"},
+                              entry.getName().getValue()) ||
+          !value || value.getInt() < 1 || value.getInt() > INT32_MAX)
+        return op->emitOpError()
+               << "'qllm.unsharded' holds positive integers heads, kv_heads "
+                  "and hidden_dim, not "
+               << entry.getName() << " = " << entry.getValue();
+    }
+    return success();
   }
   if (name == kPlanAttrName) {
     if (failed(expectModule(op, name)))

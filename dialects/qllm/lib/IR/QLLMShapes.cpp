@@ -22,7 +22,8 @@ std::optional<DimRef> stepBack(OpResult result, int64_t dim) {
   Operation *op = result.getOwner();
   int64_t rank = rankOf(result);
   // Ops whose first operand has the result's shape.
-  if (isa<CastOp, SoftmaxOp, RmsNormOp, RotaryOp, SwiGluOp, TriluOp>(op) ||
+  if (isa<CastOp, SoftmaxOp, RmsNormOp, RotaryOp, SwiGluOp, TriluOp,
+          AllReduceOp>(op) ||
       (op->hasTrait<OpTrait::Elementwise>() && op->getNumOperands() == 1))
     return DimRef{op->getOperand(0), dim};
   // Broadcasting ops: follow the operand that has the dimension when every
@@ -80,6 +81,9 @@ std::optional<DimRef> stepBack(OpResult result, int64_t dim) {
                : std::optional(DimRef{concat.getInputs().front(), dim});
   if (auto embedding = dyn_cast<EmbeddingOp>(op))
     return dim < rank - 1 ? std::optional(DimRef{embedding.getIndices(), dim})
+                          : std::nullopt;
+  if (auto gather = dyn_cast<AllGatherOp>(op))
+    return dim < rank - 1 ? std::optional(DimRef{gather.getInput(), dim})
                           : std::nullopt;
   if (auto gather = dyn_cast<GatherOp>(op))
     return dim < static_cast<int64_t>(gather.getAxis())

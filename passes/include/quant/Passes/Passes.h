@@ -52,6 +52,11 @@ struct CompileOptions : public PassPipelineOptions<CompileOptions> {
   CudaOptionSet<::mlir::detail::PassOptions> cuda{*this};
   EntryOptionSet<::mlir::detail::PassOptions> entries{*this};
   GptqOptionSet<::mlir::detail::PassOptions> gptq{*this};
+  Option<int64_t> tensorParallel{
+      *this, "tensor-parallel",
+      llvm::cl::desc("Split the model across this many ranks (tensor "
+                     "parallelism; run the plan with mpirun -np N)"),
+      llvm::cl::init(1)};
 };
 
 /// quant-compile: quant-import-cleanup, then everything a plan needs:

@@ -322,6 +322,32 @@ def QLLMLayoutWeightsPass : Pass<"qllm-layout-weights", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::qllm::QLLMDialect"];
 }
 
+def QLLMShardTensorParallelPass
+    : Pass<"qllm-shard-tensor-parallel", "::mlir::ModuleOp"> {
+  let summary = "Split every layer across the ranks of a tensor-parallel plan";
+  let description = [{
+    Megatron-style tensor parallelism for `world-size` ranks, on plan-ready
+    entry points (after `qllm-layout-weights`, before kernel selection):
+    q, k, v, gate and up are split by output channels (heads and hidden
+    units; KV heads whole per rank, or one replicated when there are fewer
+    KV heads than ranks), o and down by input channels and followed by a
+    `qllm.all_reduce`, the output projection by vocabulary and followed by
+    a `qllm.all_gather`; embedding, norms and residuals are replicated.
+    Each rank's ops are the same, with its slice's shapes; each split weight
+    holds every rank's slice (`qllm.shards`). Stored values are copied, never
+    changed: hidden units go to ranks in whole quantization groups (and
+    blocks of 32 for 8-bit activations), the last ranks padded with zero
+    weights; a split that would still cut a group, an act-order group index
+    or a double quantization block is an error naming the weight.
+  }];
+  let options = [
+    Option<"worldSize", "world-size", "int64_t", "1",
+           "Ranks to split the model across (1: no split)">,
+  ];
+  let dependentDialects = ["::mlir::qllm::QLLMDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 def QLLMPlanMemoryPass : Pass<"qllm-plan-memory", "::mlir::func::FuncOp"> {
   let summary = "Assign arena offsets to the activations of an entry point";
   let description = [{

@@ -84,6 +84,15 @@ public:
   void *mutableWeight(uint32_t index);
   /// Whether the weights were synthesized (a weightless plan).
   bool weightless() const { return synthetic_ != nullptr; }
+  /// The ranks a tensor-parallel plan is split into (1 if it is not).
+  int worldSize() const;
+  /// The rank whose weights weight() returns: 0 until selectRank.
+  int rank() const { return rank_; }
+  /// From now on weight(i) returns rank `rank`'s weight for index i (plan.fbs,
+  /// Sharding); false and `error` for a rank the plan does not have. The
+  /// synthesized weights of a weightless plan are the same on every rank
+  /// (rank 0's shapes, which every rank shares).
+  bool selectRank(int rank, std::string &error);
   /// Bytes of memory holding the synthesized weights (0 unless weightless).
   size_t syntheticBytes() const { return syntheticSize_; }
 
@@ -101,6 +110,9 @@ private:
   const fb::Plan *plan_ = nullptr;
   uint8_t *synthetic_ = nullptr;
   size_t syntheticSize_ = 0;
+  int rank_ = 0;
+  /// The selected rank's weight map (null: the identity).
+  const flatbuffers::Vector<uint32_t> *rankMap_ = nullptr;
   std::vector<uint64_t> syntheticOffsets_;
 };
 
@@ -139,6 +151,11 @@ struct QuantizedFigures {
   }
 };
 QuantizedFigures quantizedFigures(const fb::Plan &plan);
+
+/// Bytes of the weights each rank's steps read (each weight once): one
+/// entry per rank, one for an unsharded plan. Replicated weights count on
+/// every rank.
+std::vector<uint64_t> rankWeightBytes(const fb::Plan &plan);
 
 /// A JSON view of a plan without weight bytes (for tests and users); the
 /// executables of registered targets are described by their backends.

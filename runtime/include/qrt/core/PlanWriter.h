@@ -132,9 +132,11 @@ struct KvCacheDesc {
   fb::DType dtype = fb::DType::F32;
 };
 
-/// Sharding: this plan's part of a tensor-parallel model.
+/// Tensor parallelism: the ranks of the model the plan holds and, per rank,
+/// the weight each weight index reads there (plan.fbs, Sharding).
 struct ShardingDesc {
   int32_t worldSize = 1, rank = 0;
+  std::vector<std::vector<uint32_t>> rankWeights;
 };
 
 struct PlanDesc {

@@ -47,6 +47,8 @@ private:
   /// Per entry (as entries_).
   std::vector<std::unique_ptr<Arena>> arenas_;
   float *kvCache_ = nullptr; // [layer][k|v][kv_heads][context][head_dim]
+  /// AllGather: every rank's part before they are interleaved.
+  std::vector<float> gathered_;
 };
 
 } // namespace qrt

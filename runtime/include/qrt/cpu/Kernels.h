@@ -80,9 +80,11 @@ void rmsNorm(const float *x, int64_t rows, int64_t dim, const float *weight,
 void add(const float *a, const float *b, int64_t count, float *y);
 /// y = silu(gate) * up = gate * up / (1 + exp(-gate)); y may alias either.
 void swiglu(const float *gate, const float *up, int64_t count, float *y);
-/// y[r, j] = x[r, indices[j]] for rows r < rows of n floats (indices: a
-/// permutation of 0..n-1, checked by the plan verifier); y may alias x.
-void gatherLastDim(const float *x, int64_t rows, int64_t n,
+/// y[r, j] = x[r, indices[j]] for rows r < rows, x rows of xCols floats, y
+/// rows of n (indices in [0, xCols): a permutation of 0..n-1 when n ==
+/// xCols, or a tensor-parallel rank's part of one; checked by the plan
+/// verifier); y may alias x.
+void gatherLastDim(const float *x, int64_t rows, int64_t xCols, int64_t n,
                    const int32_t *indices, float *y);
 /// out[i] = table[ids[i]] (rows of dim, table [vocab, dim] f32 or f16). False
 /// (and out untouched from the bad id on) if an id is outside [0, vocab).

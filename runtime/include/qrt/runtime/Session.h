@@ -19,6 +19,7 @@
 #define QRT_RUNTIME_SESSION_H
 
 #include "qrt/core/Plan.h"
+#include "qrt/runtime/Communicator.h"
 #include "qrt/runtime/Figures.h"
 
 #include <cstddef>
@@ -44,6 +45,12 @@ struct SessionOptions {
   /// Backends that can record a decode step once and replay it for every
   /// token (CUDA graphs) do so; false runs each step's kernels one by one.
   bool replayDecode = true;
+  /// A tensor-parallel plan (LoadedPlan::worldSize() > 1): this rank's
+  /// link to the others (not owned; it must outlive the session), of the
+  /// plan's world size, whose rank the plan has selected
+  /// (LoadedPlan::selectRank). Every rank's session must then see the same
+  /// forward() calls. Null for an unsplit plan.
+  Communicator *communicator = nullptr;
 };
 
 /// Bytes of the session's own memory (on a GPU: device memory).
@@ -231,6 +238,8 @@ protected:
   int64_t vocab_ = 0, context_ = 0, position_ = 0;
   int64_t layers_ = 0, kvHeads_ = 0, headDim_ = 0;
   StepObserver *observer_ = nullptr;
+  /// The other ranks of a tensor-parallel plan (null: not split).
+  Communicator *communicator_ = nullptr;
   /// Why device "auto" chose this backend (set by create()).
   std::string reason_;
 };

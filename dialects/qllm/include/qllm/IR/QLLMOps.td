@@ -319,6 +319,39 @@ def QLLM_MatmulOp : QLLM_Op<"matmul", [Pure]> {
   let hasCanonicalizer = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Tensor parallelism
+//===----------------------------------------------------------------------===//
+
+def QLLM_AllReduceOp : QLLM_Op<"all_reduce", [SameOperandsAndResultType]> {
+  let summary = "Sum of a value over every rank of a tensor-parallel plan";
+  let description = [{
+    After a row-parallel matmul (`qllm-shard-tensor-parallel`), each rank
+    holds a partial product over its slice of the reduction dimension; the
+    result is their sum, the same on every rank. Not `Pure`: it
+    communicates, and every rank must run it in the same order.
+  }];
+  let arguments = (ins QLLM_FloatTensor:$input);
+  let results = (outs QLLM_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+def QLLM_AllGatherOp : QLLM_Op<"all_gather", []> {
+  let summary = "The last dimension of every rank's value, concatenated";
+  let description = [{
+    `result[..., r * n + j] = input of rank r [..., j]` for the
+    `world_size` ranks (input [..., n] on each), cut to the result's last
+    dimension m, (world_size - 1) * n < m <= world_size * n: a
+    column-parallel matmul's outputs (the vocabulary, split into parts
+    padded to one size) made whole on every rank.
+  }];
+  let arguments = (ins QLLM_FloatTensor:$input, I64Attr:$world_size);
+  let results = (outs QLLM_FloatTensor:$result);
+  let assemblyFormat =
+      "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 def QLLM_SoftmaxOp : QLLM_Op<"softmax", [Pure, SameOperandsAndResultType]> {
   let summary = "Softmax along one axis";
   let arguments = (ins QLLM_FloatTensor:$input, I64Attr:$axis);

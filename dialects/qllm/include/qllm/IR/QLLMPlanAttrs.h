@@ -29,6 +29,13 @@ inline constexpr llvm::StringLiteral kKernelAttrName = "qllm.kernel";
 inline constexpr llvm::StringLiteral kStorageAttrName = "qllm.storage";
 inline constexpr llvm::StringLiteral kArenaAttrName = "qllm.arena";
 inline constexpr llvm::StringLiteral kLayerAttrName = "qllm.layer";
+/// On a qllm.weight of a tensor-parallel module: every rank's value (an
+/// array of `world_size` elements attributes of the op's type; rank 0's is
+/// the op's own value).
+inline constexpr llvm::StringLiteral kShardsAttrName = "qllm.shards";
+/// On a tensor-parallel module: the whole model's `heads`, `kv_heads` and
+/// `hidden_dim` (its ops have each rank's), for the plan's description.
+inline constexpr llvm::StringLiteral kUnshardedAttrName = "qllm.unsharded";
 inline constexpr llvm::StringLiteral kCudaLaunchesAttrName = "qllm.cuda_launches";
 // Functions and the module.
 inline constexpr llvm::StringLiteral kEntryAttrName = "qllm.entry";

@@ -32,7 +32,9 @@ def QLLM_Kernel : I32EnumAttr<"Kernel",
   I32EnumAttrCase<"swiglu", 6>,
   I32EnumAttrCase<"dequant_matmul", 7>,
   I32EnumAttrCase<"gather", 8>,
-  I32EnumAttrCase<"int8_matmul", 9>
+  I32EnumAttrCase<"int8_matmul", 9>,
+  I32EnumAttrCase<"all_reduce", 10>,
+  I32EnumAttrCase<"all_gather", 11>
 ]> {
   let cppNamespace = "::mlir::qllm";
   let genSpecializedAttr = 0;
@@ -49,7 +51,8 @@ def QLLM_KernelAttr : EnumAttr<QLLM_Dialect, QLLM_Kernel, "kernel"> {
     `qllm.swiglu`, `gather` a `qllm.gather` that permutes the last
     dimension with an i32 index weight (act order folded at compile time),
     `int8_matmul` a `qllm.dequant_matmul` with an `outlier_threshold`
-    (LLM.int8(): 8-bit activations).
+    (LLM.int8(): 8-bit activations), `all_reduce` a `qllm.all_reduce` and
+    `all_gather` a `qllm.all_gather` (tensor parallelism).
   }];
   let assemblyFormat = "`<` $value `>`";
 }
@@ -101,14 +104,17 @@ def QLLM_PlanAttr : AttrDef<QLLM_Dialect, "Plan"> {
   let description = [{
     Set by `qllm-specialize-entries`: the batch (1), the KV-cache positions
     (`max_context`, 1 to 2^24), the BOS and EOS token ids, and the tokenizer
-    file the runtime uses by default.
+    file the runtime uses by default. `qllm-shard-tensor-parallel` sets
+    `world_size`, the ranks the entries' ops are one slice of (1: not
+    split).
   }];
   let parameters = (ins
     "int64_t":$batch,
     "int64_t":$max_context,
     DefaultValuedParameter<"int64_t", "1", "BOS token id">:$bos,
     DefaultValuedParameter<"int64_t", "2", "EOS token id">:$eos,
-    StringRefParameter<"tokenizer file", [{""}]>:$tokenizer
+    StringRefParameter<"tokenizer file", [{""}]>:$tokenizer,
+    DefaultValuedParameter<"int64_t", "1", "tensor-parallel ranks">:$world_size
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
