@@ -1001,14 +1001,15 @@ Launch CudaModule::swiglu(int64_t dim) {
                      dim);
 }
 
-Launch CudaModule::gather(int64_t dim) {
+Launch CudaModule::gather(int64_t dim, int64_t xDim) {
   const char *text = R"(
-// gather: out[t, j] = x[t, indices[j]] over [t, $D$] (indices a permutation)
+// gather: out[t, j] = x[t, indices[j]] over [t, $D$] from x [t, $K$]
 extern "C" __global__ void __launch_bounds__($THREADS$) @NAME@(qrt_params p) {
-  const long long base = (long long)blockIdx.y * $D$LL;
-  const float *__restrict__ x = (const float *)p.buffers[0] + base;
+  const float *__restrict__ x =
+      (const float *)p.buffers[0] + (long long)blockIdx.y * $K$LL;
   const int *__restrict__ indices = (const int *)p.buffers[1];
-  float *__restrict__ out = (float *)p.buffers[2] + base;
+  float *__restrict__ out =
+      (float *)p.buffers[2] + (long long)blockIdx.y * $D$LL;
   for (long long c = (long long)blockIdx.x * $THREADS$ + threadIdx.x; c < $D$LL;
        c += (long long)gridDim.x * $THREADS$)
     out[c] = x[indices[c]];
@@ -1017,8 +1018,9 @@ extern "C" __global__ void __launch_bounds__($THREADS$) @NAME@(qrt_params p) {
   int64_t threads = blockFor(dim);
   Launch launch;
   launch.function = addKernel(
-      "gather_" + str(dim),
-      fill(text, {{"D", str(dim)}, {"THREADS", str(threads)}}));
+      "gather_" + str(dim) + (xDim == dim ? "" : "_of_" + str(xDim)),
+      fill(text,
+           {{"D", str(dim)}, {"K", str(xDim)}, {"THREADS", str(threads)}}));
   launch.gridX =
       static_cast<uint32_t>(std::min<int64_t>(ceilDiv(dim, threads), 64));
   launch.tokensPerBlock = 1;

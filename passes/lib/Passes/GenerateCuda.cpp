@@ -114,10 +114,11 @@ struct QLLMGenerateCudaPass
       if (getCudaLaunches(op))
         continue; // an add fused into the matmul before it
       Kernel kernel = *getKernel(op);
-      if (kernel == Kernel::all_reduce || kernel == Kernel::all_gather)
-        return op->emitError()
-               << "is a tensor-parallel collective: the cuda target does not "
-                  "run tensor-parallel plans yet (compile them for the cpu)";
+      // Collectives run no kernel of ours: the session calls NCCL.
+      if (kernel == Kernel::all_reduce || kernel == Kernel::all_gather) {
+        op->setAttr(kCudaLaunchesAttrName, builder.getArrayAttr({}));
+        continue;
+      }
       SmallVector<cuda::Launch> launches;
       SmallVector<bool> fusedAdd;
       if (kernel == Kernel::embedding) {
@@ -217,11 +218,8 @@ struct QLLMGenerateCudaPass
       } else if (kernel == Kernel::swiglu) {
         launches.push_back(code.swiglu(lastDim(op->getResult(0))));
       } else if (kernel == Kernel::gather) {
-        if (lastDim(op->getOperand(0)) != lastDim(op->getResult(0)))
-          return op->emitError() << "takes part of a row (tensor "
-                                    "parallelism): the cuda target gathers "
-                                    "whole permutations only";
-        launches.push_back(code.gather(lastDim(op->getResult(0))));
+        launches.push_back(code.gather(lastDim(op->getResult(0)),
+                                       lastDim(op->getOperand(0))));
       }
       SmallVector<Attribute> attrs;
       for (auto [index, launch] : llvm::enumerate(launches))

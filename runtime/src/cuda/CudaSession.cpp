@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <string_view>
 
@@ -85,6 +86,8 @@ struct CudaSession::Launch {
   const std::string *name = nullptr;
   /// Buffers and KV cache (tokens, position, context are set per chunk).
   KernelParams params = {};
+  /// Not a kernel: the step's AllReduce or AllGather (collectives_).
+  bool collective = false;
 };
 
 struct CudaSession::EntryCode {
@@ -103,21 +106,17 @@ CudaSession::~CudaSession() {
   device_->synchronize(ignored);
   for (EntryCode &code : code_)
     device_->destroyGraph(code.graph);
-  for (uint64_t address : {staging_, kvCache_, arenas_, weights_})
+  collectives_.reset();
+  for (uint64_t address : {staging_, kvCache_, arenas_, weights_,
+                           gatherScratch_})
     device_->free(address);
 }
 
-std::unique_ptr<CudaSession> CudaSession::create(const LoadedPlan &plan,
-                                                 const SessionOptions &options,
-                                                 std::unique_ptr<Device> device,
-                                                 std::string &error) {
+std::unique_ptr<CudaSession>
+CudaSession::create(const LoadedPlan &plan, const SessionOptions &options,
+                    std::unique_ptr<Device> device, std::string &error,
+                    const CollectivesFactory &collectives) {
   const fb::Plan &p = plan.plan();
-  if (plan.worldSize() > 1) {
-    error = "tensor-parallel plans run on the CPU backend only for now "
-            "(--device cpu under mpirun); the CUDA backend has no "
-            "collectives yet";
-    return nullptr;
-  }
   // Verified here whatever was registered when the plan was opened.
   Executable executable = executableOf(p, kTargetName);
   if (executable.data && !verifyExecutable(p, executable, error)) {
@@ -133,6 +132,14 @@ std::unique_ptr<CudaSession> CudaSession::create(const LoadedPlan &plan,
   Device &d = *session->device_;
   if (!session->initialize(plan, options, error))
     return nullptr;
+  if (session->communicator_) {
+    // Every rank opens its collectives at once (NCCL's bootstrap).
+    session->collectives_ = collectives(d, *session->communicator_, error);
+    if (!session->collectives_) {
+      error = "tensor-parallel collectives: " + error;
+      return nullptr;
+    }
+  }
 
   // The module, and every function a launch names (before any upload, so
   // that a plan for another GPU fails fast).
@@ -159,14 +166,22 @@ std::unique_ptr<CudaSession> CudaSession::create(const LoadedPlan &plan,
       }
     }
 
-  // The weights: one allocation, each at a 256-byte aligned offset.
+  // The weights the steps read (a split plan's other ranks' are not this
+  // rank's): one allocation, each at a 256-byte aligned offset.
   const uint32_t weightCount = p.weights() ? p.weights()->size() : 0;
+  std::vector<bool> read(weightCount);
+  for (const fb::Entry *e : *p.entries())
+    for (const fb::Step *step : *e->steps())
+      for (const fb::Buffer *b : *step->inputs())
+        if (b->kind() == fb::BufferKind::Weight)
+          read[static_cast<size_t>(b->offset())] = true;
   session->weightAddress_.resize(weightCount);
   std::vector<uint64_t> offsets(weightCount);
   uint64_t bytes = 0;
   for (uint32_t i = 0; i < weightCount; ++i) {
     offsets[i] = bytes;
-    bytes = alignUp(bytes + p.weights()->Get(i)->size());
+    if (read[i])
+      bytes = alignUp(bytes + p.weights()->Get(i)->size());
   }
   session->weightsBytes_ = bytes;
   if (!d.allocate(std::max<uint64_t>(bytes, kDeviceAlignment),
@@ -176,8 +191,8 @@ std::unique_ptr<CudaSession> CudaSession::create(const LoadedPlan &plan,
   }
   for (uint32_t i = 0; i < weightCount; ++i) {
     session->weightAddress_[i] = session->weights_ + offsets[i];
-    if (!d.copyToDevice(session->weightAddress_[i], plan.weight(i),
-                        p.weights()->Get(i)->size(), error))
+    if (read[i] && !d.copyToDevice(session->weightAddress_[i], plan.weight(i),
+                                   p.weights()->Get(i)->size(), error))
       return nullptr;
   }
 
@@ -192,6 +207,18 @@ std::unique_ptr<CudaSession> CudaSession::create(const LoadedPlan &plan,
         alignUp(session->arenasBytes_ + info.entry->arena_bytes());
     maxTokens = std::max<uint64_t>(maxTokens, info.maxTokens);
   }
+  // AllGather steps gather every rank's rows before interleaving them.
+  uint64_t gatherBytes = 0;
+  for (const EntryInfo &info : session->entries_)
+    for (const fb::Step *step : *info.entry->steps())
+      if (step->kernel() == fb::Kernel::AllGather)
+        gatherBytes = std::max<uint64_t>(
+            gatherBytes, tensorElements(*step->inputs()->Get(0)->tensor(),
+                                        info.maxTokens) *
+                             sizeof(float) * plan.worldSize());
+  if (gatherBytes &&
+      !d.allocate(gatherBytes, session->gatherScratch_, error))
+    return nullptr;
   uint64_t kvBytes = session->kvCacheBytes();
   uint64_t stagingBytes = kTokensOffset + maxTokens * sizeof(int32_t);
   session->stagingHost_.assign(stagingBytes / sizeof(int32_t), 0);
@@ -217,8 +244,11 @@ std::unique_ptr<CudaSession> CudaSession::create(const LoadedPlan &plan,
       return nullptr;
   }
   d.setProfiling(options.profile);
+  // A split plan's decode steps call NCCL between the kernels: launched
+  // one by one (captured NCCL calls are left for later).
   session->useGraph_ = options.replayDecode && !options.profile &&
-                       d.supportsGraphs() && session->decode_ != kNoEntry;
+                       d.supportsGraphs() && session->decode_ != kNoEntry &&
+                       !session->collectives_;
   if (!d.synchronize(error))
     return nullptr;
   return session;
@@ -264,6 +294,18 @@ bool CudaSession::prepareEntry(size_t index,
   const auto *steps = launchesOf(plan_->plan())->Get(index)->steps();
   for (uint32_t i = 0; i < entry.steps()->size(); ++i) {
     const fb::Step *step = entry.steps()->Get(i);
+    if (step->kernel() == fb::Kernel::AllReduce ||
+        step->kernel() == fb::Kernel::AllGather) {
+      Launch launch;
+      launch.step = step;
+      launch.stepIndex = i;
+      launch.collective = true;
+      if (!fill(*step, {step->inputs(), step->outputs()}, false,
+                launch.params))
+        return false;
+      code.launches.push_back(launch);
+      continue;
+    }
     const auto *launches = steps->Get(i)->launches();
     if (!launches)
       continue;
@@ -418,6 +460,8 @@ bool CudaSession::runChunk(size_t entryIndex, const int32_t *tokens,
 }
 
 bool CudaSession::launch(Launch &launch, int64_t count, std::string &error) {
+  if (launch.collective)
+    return runCollective(launch, count, error);
   launch.params.tokens = static_cast<int32_t>(count);
   uint32_t gridY =
       launch.tokensPerBlock
@@ -429,6 +473,54 @@ bool CudaSession::launch(Launch &launch, int64_t count, std::string &error) {
     error = stepText(*launch.step) + ": " + error;
     return false;
   }
+  return true;
+}
+
+bool CudaSession::runCollective(Launch &launch, int64_t count,
+                                std::string &error) {
+  const fb::Step &step = *launch.step;
+  auto fail = [&](const std::string &what) {
+    error = stepText(step) + ": " + what;
+    return false;
+  };
+  if (!collectives_)
+    return fail("a collective step in a session of one rank");
+  const fb::Buffer &in = *step.inputs()->Get(0);
+  const fb::Buffer &out = *step.outputs()->Get(0);
+  const uint64_t from = launch.params.buffers[0], to = launch.params.buffers[1];
+  const uint64_t elements = tensorElements(*in.tensor(), count);
+  if (step.kernel() == fb::Kernel::AllReduce) {
+    if (from != to &&
+        !device_->copyOnDevice(to, from, elements * sizeof(float), error))
+      return fail(error);
+    return collectives_->allReduceSum(to, elements, error) || fail(error);
+  }
+  // AllGather: [ranks][rows][n] in the scratch, then each row's parts side
+  // by side, cut to the output's m columns.
+  const auto *inDims = in.tensor()->dims();
+  const auto *outDims = out.tensor()->dims();
+  const uint64_t n = static_cast<uint64_t>(inDims->Get(inDims->size() - 1));
+  const uint64_t m = static_cast<uint64_t>(outDims->Get(outDims->size() - 1));
+  const uint64_t rows = elements / n;
+  const int ranks = collectives_->size();
+  if (!collectives_->allGather(from, elements, gatherScratch_, error))
+    return fail(error);
+  if (rows == 1) // one row: the parts are already in order
+    return device_->copyOnDevice(to, gatherScratch_, m * sizeof(float),
+                                 error) ||
+           fail(error);
+  for (uint64_t row = 0; row < rows; ++row)
+    for (int r = 0; r < ranks; ++r) {
+      uint64_t begin = uint64_t(r) * n;
+      if (begin >= m)
+        break;
+      uint64_t width = std::min(n, m - begin);
+      if (!device_->copyOnDevice(
+              to + (row * m + begin) * sizeof(float),
+              gatherScratch_ + ((uint64_t(r) * rows + row) * n) * sizeof(float),
+              width * sizeof(float), error))
+        return fail(error);
+    }
   return true;
 }
 
@@ -503,6 +595,8 @@ bool CudaSession::launchObserved(size_t entryIndex, EntryCode &code,
 
 void CudaSession::addFigures(Figures &figures) const {
   figures.add("device_weights_bytes", static_cast<int64_t>(weightsBytes_));
+  if (collectives_)
+    figures.addString("cuda_collectives", collectives_->name());
   figures.add("cuda_launches", static_cast<int64_t>(launches_));
   // Whether decode steps ran as a CUDA graph (none ran: false).
   figures.addBool("cuda_graph", graphLaunches_ > 0);
@@ -538,7 +632,21 @@ void registerCudaBackend() {
   };
   backend.create = [](const LoadedPlan &plan, const SessionOptions &options,
                       std::string &error) -> std::unique_ptr<Session> {
-    std::unique_ptr<cuda::Device> device = cuda::openCudaDevice(error);
+    // One process per GPU: a split plan's rank r takes the r-th device of
+    // its machine (its local rank when the launcher says it, e.g. mpirun's
+    // OMPI_COMM_WORLD_LOCAL_RANK).
+    int ordinal = 0;
+    if (options.communicator && plan.worldSize() > 1) {
+      ordinal = options.communicator->rank();
+      for (const char *name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID",
+                               "SLURM_LOCALID"})
+        if (const char *local = std::getenv(name)) {
+          ordinal = std::atoi(local);
+          break;
+        }
+    }
+    std::unique_ptr<cuda::Device> device =
+        cuda::openCudaDevice(error, ordinal);
     if (!device)
       return nullptr;
     return cuda::CudaSession::create(plan, options, std::move(device), error);

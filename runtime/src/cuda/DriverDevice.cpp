@@ -1,6 +1,6 @@
 //===- DriverDevice.cpp - a Device over the CUDA driver API ---------------===//
 //
-// Device 0's primary context, one non-blocking stream for everything, and
+// The device's primary context, one non-blocking stream for everything, and
 // one module: the plan's cubin for the device's architecture, else its PTX
 // JIT-compiled by the driver. Graphs: stream capture on that stream
 // (thread-local mode: an unsafe call of this thread during the capture
@@ -70,6 +70,7 @@ public:
               std::string &error) override;
   bool synchronize(std::string &error) override;
   bool supportsGraphs() const override { return hasGraphs(api_); }
+  void *stream() const override { return stream_; }
   bool beginCapture(std::string &error) override;
   bool endCapture(Graph &graph, std::string &error) override;
   bool launchGraph(Graph graph, std::string &error) override;
@@ -450,14 +451,14 @@ std::vector<KernelProfile> DriverDevice::profile() const {
 
 } // namespace
 
-std::unique_ptr<Device> openCudaDevice(std::string &error) {
+std::unique_ptr<Device> openCudaDevice(std::string &error, int ordinal) {
   const Driver &d = driver::driver();
   if (!d.api) {
     error = d.error;
     return nullptr;
   }
   DeviceFacts facts;
-  if (!deviceFacts(*d.api, 0, facts, error))
+  if (!deviceFacts(*d.api, ordinal, facts, error))
     return nullptr;
   auto device = std::make_unique<DriverDevice>(*d.api, std::move(facts));
   if (!device->open(error))

@@ -95,9 +95,10 @@ public:
   std::vector<Launch> attention(const AttentionSpec &spec);
   Launch add(int64_t dim);
   Launch swiglu(int64_t dim);
-  /// out[t, j] = x[t, indices[j]] (an act-order permutation; out must not
-  /// overlap x).
-  Launch gather(int64_t dim);
+  /// out[t, j] = x[t, indices[j]] for j < dim, x rows of `xDim` columns (an
+  /// act-order permutation, xDim == dim, or a tensor-parallel rank's part of
+  /// one; out must not overlap x).
+  Launch gather(int64_t dim, int64_t xDim);
 
   /// The whole translation unit: prelude, then every kernel.
   std::string source() const;

@@ -40,8 +40,11 @@
 #ifndef QRT_CUDA_CUDASESSION_H
 #define QRT_CUDA_CUDASESSION_H
 
+#include "qrt/cuda/Collectives.h"
 #include "qrt/cuda/Device.h"
 #include "qrt/runtime/Session.h"
+
+#include <functional>
 
 namespace qrt {
 /// Registers the backend "cuda" (ranked above the CPU for device "auto"
@@ -61,6 +64,10 @@ inline constexpr const char *kNoCudaCode =
     "the plan has no CUDA code (compile it with quant-compile{... "
     "target=cuda})";
 
+/// Makes a split plan's device collectives for a session's device.
+using CollectivesFactory = std::function<std::unique_ptr<DeviceCollectives>(
+    Device &, Communicator &, std::string &)>;
+
 class CudaSession final : public Session {
 public:
   /// A session over `plan` (which must outlive it) on `device`. nullptr and
@@ -68,10 +75,13 @@ public:
   /// ABI, names a kernel its module lacks, or the device fails (loading the
   /// module, memory). Launch grids, blocks and buffers are the verified
   /// plan's (verifyPlan).
-  static std::unique_ptr<CudaSession> create(const LoadedPlan &plan,
-                                             const SessionOptions &options,
-                                             std::unique_ptr<Device> device,
-                                             std::string &error);
+  /// A tensor-parallel plan (LoadedPlan::worldSize() > 1) also needs
+  /// SessionOptions::communicator; `collectives` makes the device
+  /// collectives from it (default: NCCL, openNcclCollectives).
+  static std::unique_ptr<CudaSession>
+  create(const LoadedPlan &plan, const SessionOptions &options,
+         std::unique_ptr<Device> device, std::string &error,
+         const CollectivesFactory &collectives = openNcclCollectives);
   /// Frees the session's device memory.
   ~CudaSession() override;
 
@@ -116,7 +126,16 @@ private:
   bool launchObserved(size_t entry, EntryCode &code, const int32_t *tokens,
                       int64_t count, std::string &error);
 
+  /// An AllReduce or AllGather step (Launch::collective) through
+  /// collectives_.
+  bool runCollective(Launch &launch, int64_t count, std::string &error);
+
   std::unique_ptr<Device> device_;
+  /// A split plan's collectives (declared after the device: destroyed
+  /// before it).
+  std::unique_ptr<DeviceCollectives> collectives_;
+  /// AllGather: every rank's part before the rows are interleaved.
+  uint64_t gatherScratch_ = 0;
   std::vector<EntryCode> code_; // per entry (as entries_)
   uint64_t weights_ = 0, weightsBytes_ = 0;
   std::vector<uint64_t> weightAddress_; // per plan weight

@@ -119,6 +119,11 @@ public:
   /// Frees a graph (null is ignored).
   virtual void destroyGraph(Graph graph) { (void)graph; }
 
+  /// The native stream everything is issued on (the real device: its
+  /// CUstream), for libraries that enqueue work in the same order (NCCL);
+  /// null on devices without one.
+  virtual void *stream() const { return nullptr; }
+
   /// Profiling: while on, every launch is timed (the real device: a pair of
   /// events around it, read at synchronize) and summed per function.
   virtual void setProfiling(bool on) { (void)on; }
@@ -142,9 +147,9 @@ struct CudaProbe {
 };
 CudaProbe probeCuda();
 
-/// Device 0 through the CUDA driver; nullptr and `error` (as
-/// CudaProbe::error) without one.
-std::unique_ptr<Device> openCudaDevice(std::string &error);
+/// Device `ordinal` (0: the first) through the CUDA driver; nullptr and
+/// `error` (as CudaProbe::error) without one.
+std::unique_ptr<Device> openCudaDevice(std::string &error, int ordinal = 0);
 
 /// Device-to-device copy bandwidth: `iterations` copies of a `bytes` buffer
 /// (after one warm-up copy), timed on the host around a synchronize. GB/s
