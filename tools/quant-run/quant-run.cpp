@@ -593,6 +593,11 @@ int runKlDivergence(const Options &o, const qrt::SessionOptions &options,
       qrt::LoadedPlan::openFile(o.klBase, error);
   if (!basePlan)
     return inputError(error);
+  // Under mpirun every rank runs the base too: split (this rank's part) or
+  // whole (every rank all of it).
+  if (options.communicator && basePlan->worldSize() > 1 &&
+      !basePlan->selectRank(options.communicator->rank(), error))
+    return inputError(o.klBase + ": " + error);
   std::unique_ptr<qrt::Session> base =
       qrt::Session::create(*basePlan, options, error);
   if (!base)
