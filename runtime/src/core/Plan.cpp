@@ -77,11 +77,27 @@ std::unique_ptr<LoadedPlan> LoadedPlan::openMemory(std::vector<uint8_t> bytes,
 
 bool LoadedPlan::load(const VerifyOptions &options, std::string &error) {
   std::string problem;
-  if (!verifyPlan(data_, size_, options, problem)) {
+  // The structure first; then the checksums of every weight, or, for a
+  // split plan, of the rank's weights at selectRank.
+  VerifyOptions structure = options;
+  structure.checksums = false;
+  if (!verifyPlan(data_, size_, structure, problem)) {
     error = name_ + ": " + problem;
     return false;
   }
   plan_ = planOf(data_);
+  if (worldSize() > 1) {
+    rankSelected_ = false;
+    checksumsPending_ = options.checksums && !plan_->weightless();
+  } else if (options.checksums && !plan_->weightless()) {
+    std::vector<uint32_t> all(plan_->weights() ? plan_->weights()->size() : 0);
+    for (uint32_t i = 0; i < all.size(); ++i)
+      all[i] = i;
+    if (!verifyWeightChecksums(*plan_, data_, all, problem)) {
+      error = name_ + ": " + problem;
+      return false;
+    }
+  }
   if (plan_->weightless() && !synthesize(problem)) {
     error = name_ + ": " + problem;
     return false;
@@ -142,11 +158,33 @@ bool LoadedPlan::selectRank(int rank, std::string &error) {
             std::to_string(rank);
     return false;
   }
-  rank_ = rank;
   const fb::Sharding *sharding = plan_->sharding();
-  rankMap_ = sharding && sharding->rank_weights()
-                 ? sharding->rank_weights()->Get(rank)->weights()
-                 : nullptr;
+  const auto *map = sharding && sharding->rank_weights()
+                        ? sharding->rank_weights()->Get(rank)->weights()
+                        : nullptr;
+  if (checksumsPending_ && map) {
+    // The weights this rank's steps read, each once.
+    std::vector<bool> seen(plan_->weights()->size());
+    std::vector<uint32_t> mine;
+    for (const fb::Entry *e : *plan_->entries())
+      for (const fb::Step *step : *e->steps())
+        for (const fb::Buffer *b : *step->inputs())
+          if (b->kind() == fb::BufferKind::Weight) {
+            uint32_t w = map->Get(static_cast<uint32_t>(b->offset()));
+            if (!seen[w]) {
+              seen[w] = true;
+              mine.push_back(w);
+            }
+          }
+    std::string problem;
+    if (!verifyWeightChecksums(*plan_, data_, mine, problem)) {
+      error = name_ + ": " + problem;
+      return false;
+    }
+  }
+  rank_ = rank;
+  rankMap_ = map;
+  rankSelected_ = true;
   return true;
 }
 

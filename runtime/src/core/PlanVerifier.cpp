@@ -28,6 +28,11 @@ namespace {
 using Dims = std::vector<int64_t>;
 
 /// Collects the first error; every check returns false once one failed.
+/// The message of a weight whose bytes fail their checksum.
+std::string checksumFailure(const std::string &what) {
+  return what + " fails its checksum (the file is corrupt)";
+}
+
 class Verifier : public FirstError {
 public:
   Verifier(const uint8_t *data, size_t size, const VerifyOptions &options)
@@ -652,7 +657,7 @@ bool Verifier::checkWeights(uint32_t length) {
                   ") lies outside the weight region");
     if (options.checksums &&
         checksum64(data + w->offset(), w->size()) != w->checksum())
-      return fail(what, " fails its checksum (the file is corrupt)");
+      return fail(checksumFailure(what));
   }
   return true;
 }
@@ -766,6 +771,21 @@ std::string stepWhere(const fb::Step &step, const fb::Entry &entry,
 bool verifyPlan(const uint8_t *data, size_t size, const VerifyOptions &options,
                 std::string &error) {
   return Verifier(data, size, options).run(error);
+}
+
+bool verifyWeightChecksums(const fb::Plan &plan, const uint8_t *data,
+                           const std::vector<uint32_t> &weights,
+                           std::string &error) {
+  for (uint32_t i : weights) {
+    const fb::WeightInfo *w = plan.weights()->Get(i);
+    if (checksum64(data + w->offset(), w->size()) != w->checksum()) {
+      error = checksumFailure(
+          "weight " + std::to_string(i) + " '" +
+          (w->name() ? w->name()->str() : std::string("?")) + "'");
+      return false;
+    }
+  }
+  return true;
 }
 
 bool checkPlanBuffer(const fb::Plan &plan, const fb::Entry &entry,

@@ -52,6 +52,12 @@ bool Session::initialize(const LoadedPlan &plan, const SessionOptions &options,
                   : "");
     return false;
   }
+  if (ranks > 1 && !plan.rankSelected()) {
+    error = plan.name() + " is split for " + std::to_string(ranks) +
+            " ranks: select this session's rank first "
+            "(LoadedPlan::selectRank, which also checks its weights)";
+    return false;
+  }
   if (ranks > 1 && comm->rank() != plan.rank()) {
     error = "the session is rank " + std::to_string(comm->rank()) +
             " but the plan's weights are rank " + std::to_string(plan.rank()) +

@@ -306,11 +306,38 @@ TEST(TensorParallelTest, SplitPlanNeedsItsRanks) {
   EXPECT_NE(error.find("mpirun -np 2"), std::string::npos) << error;
   EXPECT_FALSE(plan->selectRank(2, error));
   EXPECT_NE(error.find("not for rank 2"), std::string::npos) << error;
-  // A communicator of another rank than the one selected.
+  // No rank selected, then a communicator of another rank than the one
+  // selected.
   auto group = createThreadGroup(2);
   options.communicator = group[1].get();
   EXPECT_FALSE(Session::create(*plan, options, error));
+  EXPECT_NE(error.find("select this session's rank first"), std::string::npos)
+      << error;
+  ASSERT_TRUE(plan->selectRank(0, error)) << error;
+  EXPECT_FALSE(Session::create(*plan, options, error));
   EXPECT_NE(error.find("rank 1 but the plan's weights are rank 0's"),
+            std::string::npos)
+      << error;
+}
+
+TEST(TensorParallelTest, ChecksumsAreCheckedPerRank) {
+  // Rank 1's w1 damaged: the plan opens (its checksums wait for the rank),
+  // rank 0 selects, rank 1 does not.
+  Weights w = drawWeights();
+  std::vector<uint8_t> bytes = writePlan(modelPlan(w, true));
+  std::string error;
+  auto probe = LoadedPlan::openMemory(bytes, error);
+  ASSERT_TRUE(probe) << error;
+  const fb::WeightInfo *w1 = probe->plan().weights()->Get(4); // w1@rank1
+  ASSERT_EQ(w1->name()->str(), "w1@rank1");
+  bytes[w1->offset()] ^= 0x40;
+  auto plan = LoadedPlan::openMemory(bytes, error);
+  ASSERT_TRUE(plan) << error;
+  EXPECT_TRUE(plan->selectRank(0, error)) << error;
+  auto other = LoadedPlan::openMemory(bytes, error);
+  ASSERT_TRUE(other) << error;
+  EXPECT_FALSE(other->selectRank(1, error));
+  EXPECT_NE(error.find("weight 4 'w1@rank1' fails its checksum"),
             std::string::npos)
       << error;
 }

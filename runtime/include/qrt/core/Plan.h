@@ -32,7 +32,9 @@
 namespace qrt {
 
 struct VerifyOptions {
-  /// Also hash every weight (a full read of the weights).
+  /// Also hash every weight (a full read of the weights). LoadedPlan hashes
+  /// a split plan's weights per rank, at selectRank: a rank reads only its
+  /// own.
   bool checksums = true;
 };
 
@@ -47,6 +49,12 @@ inline bool verifyPlan(const uint8_t *data, size_t size, bool checksums,
   options.checksums = checksums;
   return verifyPlan(data, size, options, error);
 }
+
+/// Checks the checksums of `weights` (indices) of the verified plan in
+/// `data`; false and `error` naming the first that fails.
+bool verifyWeightChecksums(const fb::Plan &plan, const uint8_t *data,
+                           const std::vector<uint32_t> &weights,
+                           std::string &error);
 
 /// A verified plan, mapped read-only from a file or held in memory. The
 /// weights of a weightless plan are synthesized at open
@@ -89,10 +97,16 @@ public:
   /// The rank whose weights weight() returns: 0 until selectRank.
   int rank() const { return rank_; }
   /// From now on weight(i) returns rank `rank`'s weight for index i (plan.fbs,
-  /// Sharding); false and `error` for a rank the plan does not have. The
-  /// synthesized weights of a weightless plan are the same on every rank
-  /// (rank 0's shapes, which every rank shares).
+  /// Sharding), after checking the checksums of that rank's weights (a split
+  /// plan opened with checksums defers them to here, so that a rank reads
+  /// only its own weights' pages); false and `error` for a rank the plan
+  /// does not have, or a weight that fails its checksum. The synthesized
+  /// weights of a weightless plan are the same on every rank (rank 0's
+  /// shapes, which every rank shares).
   bool selectRank(int rank, std::string &error);
+  /// Whether selectRank chose this plan's rank (always true of an unsplit
+  /// plan): a split plan's sessions need it.
+  bool rankSelected() const { return rankSelected_; }
   /// Bytes of memory holding the synthesized weights (0 unless weightless).
   size_t syntheticBytes() const { return syntheticSize_; }
 
@@ -111,6 +125,9 @@ private:
   uint8_t *synthetic_ = nullptr;
   size_t syntheticSize_ = 0;
   int rank_ = 0;
+  bool rankSelected_ = true;
+  /// A split plan's checksums, left for selectRank.
+  bool checksumsPending_ = false;
   /// The selected rank's weight map (null: the identity).
   const flatbuffers::Vector<uint32_t> *rankMap_ = nullptr;
   std::vector<uint64_t> syntheticOffsets_;
