@@ -329,12 +329,12 @@ struct QLLMShardTensorParallelPass
 
 private:
   /// Splits the matmul `op` (qllm.matmul with a stored [N, K] weight, or
-  /// qllm.dequant_matmul) by `slices` (one per rank); its result type
-  /// becomes `resultType`.
+  /// qllm.dequant_matmul) by `slices` (one per rank, all of one size); a
+  /// column-parallel split (rows) also narrows its result to that size.
   LogicalResult splitMatmul(Operation *op, ArrayRef<Slice> slices);
-  /// A weight op holding every rank's slice of `weight` (a [rows, cols]
-  /// matrix, or a quantized weight's component of `role`), each slice made
-  /// once per blob.
+  /// A weight op of `type` holding every rank's part of `weight`, made by
+  /// `slice` from its bytes (zero blobs in a weightless module), once per
+  /// blob and slicing (the entries share them).
   FailureOr<WeightOp> slicedWeight(OpBuilder &builder, WeightOp weight,
                                    ArrayRef<Slice> slices,
                                    RankedTensorType type,
