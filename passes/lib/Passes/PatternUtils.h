@@ -1,4 +1,4 @@
-//===- PatternUtils.h - small matchers shared by the raising passes -*- C++ -*-===//
+//===- PatternUtils.h - small helpers shared by the passes ------*- C++ -*-===//
 
 #ifndef QUANT_LIB_PASSES_PATTERNUTILS_H
 #define QUANT_LIB_PASSES_PATTERNUTILS_H
@@ -14,6 +14,14 @@
 #include <optional>
 
 namespace mlir::qllm {
+
+/// `type` (a ranked tensor type) with dimension `dim` of size `size`.
+inline RankedTensorType withDim(Type type, int64_t dim, int64_t size) {
+  auto ranked = cast<RankedTensorType>(type);
+  SmallVector<int64_t> shape(ranked.getShape());
+  shape[dim] = size;
+  return ranked.clone(shape);
+}
 
 /// The value of a scalar (or splat) floating-point constant.
 inline std::optional<double> scalarFloat(Value value) {

@@ -6,6 +6,8 @@
 #include "qllm/IR/QLLMPlanAttrs.h"
 #include "quant/Plan/PlanInfo.h"
 
+#include "PatternUtils.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 
@@ -18,13 +20,6 @@ using namespace mlir;
 using namespace mlir::qllm;
 
 namespace {
-
-/// `type` with its last dimension `size`.
-RankedTensorType withLastDim(RankedTensorType type, int64_t size) {
-  SmallVector<int64_t> shape(type.getShape());
-  shape.back() = size;
-  return RankedTensorType::get(shape, type.getElementType());
-}
 
 /// What runs or holds `op`: a kernel (a plan step) or a storage; neither,
 /// with `why`, when no kernel can.
@@ -147,7 +142,8 @@ Choice kernelFor(Operation *op, std::string &why) {
     if (axis == data.getRank() - 1 && indices &&
         indices.getRank() == 1 && indices.getElementType().isInteger(32) &&
         weightOf(gather.getIndices()) &&
-        gather.getType() == withLastDim(data, indices.getDimSize(0)) &&
+        gather.getType() ==
+            withDim(data, data.getRank() - 1, indices.getDimSize(0)) &&
         indices.getDimSize(0) <= data.getShape().back() &&
         data.getElementType().isF32())
       return Kernel::gather;

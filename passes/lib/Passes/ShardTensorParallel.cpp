@@ -41,6 +41,8 @@
 #include "qrt/core/WeightFormat.h"
 #include "quant/Plan/PlanInfo.h"
 
+#include "PatternUtils.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -307,17 +309,14 @@ std::string nameOf(Operation *op) {
 }
 
 RankedTensorType withLastDim(Type type, int64_t size) {
-  auto ranked = cast<RankedTensorType>(type);
-  SmallVector<int64_t> shape(ranked.getShape());
-  shape.back() = size;
-  return RankedTensorType::get(shape, ranked.getElementType());
+  return withDim(type, cast<RankedTensorType>(type).getRank() - 1, size);
 }
 
-RankedTensorType withDim(Type type, int64_t dim, int64_t size) {
-  auto ranked = cast<RankedTensorType>(type);
-  SmallVector<int64_t> shape(ranked.getShape());
-  shape[dim] = size;
-  return RankedTensorType::get(shape, ranked.getElementType());
+/// The location of a collective after `op`: its name + ".all_reduce".
+Location collectiveLoc(Operation *op, StringRef what) {
+  return NameLoc::get(
+      StringAttr::get(op->getContext(), nameOf(op) + "." + what.str()),
+      op->getLoc());
 }
 
 struct QLLMShardTensorParallelPass
@@ -347,6 +346,11 @@ private:
   LogicalResult shardFfn(SwiGluOp swiglu);
   LogicalResult shardOutput(func::FuncOp func);
   void allReduceAfter(Operation *op);
+  /// `count` rows or columns in equal parts, one per rank, each a multiple
+  /// of `align`: rank r's [r * part, (r + 1) * part) of them, the last
+  /// ranks' parts padded.
+  SmallVector<Slice> evenParts(int64_t count, int64_t align,
+                               bool alongCols) const;
   /// The rows (output channels) of a matmul op's weight, or failure.
   FailureOr<int64_t> weightRows(Operation *op);
 
@@ -508,10 +512,32 @@ void QLLMShardTensorParallelPass::allReduceAfter(Operation *op) {
   OpBuilder builder(op->getContext());
   builder.setInsertionPointAfter(op);
   Value partial = op->getResult(0);
-  Location loc = NameLoc::get(builder.getStringAttr(nameOf(op) + ".all_reduce"),
-                              op->getLoc());
-  auto sum = AllReduceOp::create(builder, loc, partial.getType(), partial);
+  auto sum = AllReduceOp::create(builder, collectiveLoc(op, "all_reduce"),
+                                 partial.getType(), partial);
   partial.replaceAllUsesExcept(sum, sum);
+}
+
+SmallVector<Slice>
+QLLMShardTensorParallelPass::evenParts(int64_t count, int64_t align,
+                                       bool alongCols) const {
+  int64_t part = (count + ranks * align - 1) / (ranks * align) * align;
+  SmallVector<Slice> slices;
+  for (int64_t r = 0; r < ranks; ++r)
+    slices.push_back({alongCols, std::min(count, r * part),
+                      std::min(count, (r + 1) * part), part});
+  return slices;
+}
+
+/// Columns per part of a row-parallel matmul's input so that no part cuts
+/// one of its weight's groups, nor a block of 32 of its 8-bit activations.
+int64_t rowParallelAlignment(Operation *matmul) {
+  auto dq = dyn_cast<DequantMatmulOp>(matmul);
+  if (!dq)
+    return 1;
+  QTensorType type = dq.getWeight().getType();
+  SchemeFacts f = factsOf(type);
+  return f.groupSize == type.getCols() ? 32
+                                       : std::lcm<int64_t>(f.groupSize, 32);
 }
 
 /// The ops from a matmul to an attention operand: [rotary] <- reshape <-
@@ -674,21 +700,14 @@ LogicalResult QLLMShardTensorParallelPass::shardPermutedO(ReshapeOp merge,
            << "permutes the merged heads for something other than an o "
               "projection of act-order weights; tensor parallelism splits "
               "that form";
-  SchemeFacts f = factsOf(cast<DequantMatmulOp>(o).getWeight().getType());
-  int64_t align = f.groupSize == k ? 32 : std::lcm<int64_t>(f.groupSize, 32);
-  int64_t per = (k + ranks * align - 1) / (ranks * align) * align;
-  SmallVector<Slice> slices;
-  for (int64_t r = 0; r < ranks; ++r)
-    slices.push_back({true, std::min(k, r * per), std::min(k, (r + 1) * per),
-                      per});
+  SmallVector<Slice> slices = evenParts(k, rowParallelAlignment(o), true);
+  const int64_t per = slices.front().size;
   if (failed(reshapeTo(merge, withLastDim(whole, perRank))))
     return failure();
   OpBuilder builder(permute);
-  Location loc = NameLoc::get(
-      builder.getStringAttr(nameOf(permute) + ".all_gather"),
-      permute->getLoc());
-  auto heads = AllGatherOp::create(builder, loc, whole, merge.getResult(),
-                                   builder.getI64IntegerAttr(ranks));
+  auto heads = AllGatherOp::create(
+      builder, collectiveLoc(permute, "all_gather"), whole, merge.getResult(),
+      builder.getI64IntegerAttr(ranks));
   // Rank r's positions [r * per, ...) of the order (padding reads column
   // 0, against zero weight columns).
   FailureOr<WeightOp> part = slicedWeight(
@@ -728,27 +747,14 @@ LogicalResult QLLMShardTensorParallelPass::shardFfn(SwiGluOp swiglu) {
   // Each rank takes the same number of hidden units, in whole groups of
   // the down projection's columns and whole blocks of 32 (its 8-bit
   // activations), so that no group or block is cut; the last ranks pad.
-  int64_t align = 1;
-  if (auto dq = dyn_cast<DequantMatmulOp>(down)) {
-    SchemeFacts f = factsOf(dq.getWeight().getType());
-    align = f.groupSize == dq.getWeight().getType().getCols()
-                ? 32
-                : std::lcm<int64_t>(f.groupSize, 32);
-  }
-  int64_t f = *units;
-  int64_t per = (f + ranks * align - 1) / (ranks * align) * align;
-  hidden = f;
-  SmallVector<Slice> rowSlices, colSlices;
-  for (int64_t r = 0; r < ranks; ++r) {
-    int64_t begin = std::min(f, r * per), end = std::min(f, (r + 1) * per);
-    rowSlices.push_back({false, begin, end, per});
-    colSlices.push_back({true, begin, end, per});
-  }
-  if (failed(splitMatmul(gate, rowSlices)) ||
-      failed(splitMatmul(up, rowSlices)) ||
-      failed(splitMatmul(down, colSlices)))
+  const int64_t align = rowParallelAlignment(down);
+  hidden = *units;
+  SmallVector<Slice> rows = evenParts(*units, align, false);
+  if (failed(splitMatmul(gate, rows)) || failed(splitMatmul(up, rows)) ||
+      failed(splitMatmul(down, evenParts(*units, align, true))))
     return failure();
-  swiglu.getResult().setType(withLastDim(swiglu.getType(), per));
+  swiglu.getResult().setType(
+      withLastDim(swiglu.getType(), rows.front().size));
   allReduceAfter(down);
   return success();
 }
@@ -766,19 +772,13 @@ LogicalResult QLLMShardTensorParallelPass::shardOutput(func::FuncOp func) {
     FailureOr<int64_t> vocab = weightRows(head);
     if (failed(vocab))
       return failure();
-    int64_t per = (*vocab + ranks - 1) / ranks;
-    SmallVector<Slice> slices;
-    for (int64_t r = 0; r < ranks; ++r)
-      slices.push_back({false, std::min(*vocab, r * per),
-                        std::min(*vocab, (r + 1) * per), per});
     Type whole = value.getType();
-    if (failed(splitMatmul(head, slices)))
+    if (failed(splitMatmul(head, evenParts(*vocab, 1, false))))
       return failure();
     OpBuilder builder(ret);
-    Location loc = NameLoc::get(
-        builder.getStringAttr(nameOf(head) + ".all_gather"), head->getLoc());
-    auto gathered = AllGatherOp::create(builder, loc, whole, head->getResult(0),
-                                        builder.getI64IntegerAttr(ranks));
+    auto gathered = AllGatherOp::create(
+        builder, collectiveLoc(head, "all_gather"), whole, head->getResult(0),
+        builder.getI64IntegerAttr(ranks));
     ret->setOperand(i, gathered);
   }
   return success();

@@ -162,22 +162,10 @@ bool LoadedPlan::selectRank(int rank, std::string &error) {
   const auto *map = sharding && sharding->rank_weights()
                         ? sharding->rank_weights()->Get(rank)->weights()
                         : nullptr;
-  if (checksumsPending_ && map) {
-    // The weights this rank's steps read, each once.
-    std::vector<bool> seen(plan_->weights()->size());
-    std::vector<uint32_t> mine;
-    for (const fb::Entry *e : *plan_->entries())
-      for (const fb::Step *step : *e->steps())
-        for (const fb::Buffer *b : *step->inputs())
-          if (b->kind() == fb::BufferKind::Weight) {
-            uint32_t w = map->Get(static_cast<uint32_t>(b->offset()));
-            if (!seen[w]) {
-              seen[w] = true;
-              mine.push_back(w);
-            }
-          }
+  if (checksumsPending_) {
     std::string problem;
-    if (!verifyWeightChecksums(*plan_, data_, mine, problem)) {
+    if (!verifyWeightChecksums(*plan_, data_, weightsRead(*plan_, rank),
+                               problem)) {
       error = name_ + ": " + problem;
       return false;
     }
@@ -188,28 +176,39 @@ bool LoadedPlan::selectRank(int rank, std::string &error) {
   return true;
 }
 
+std::vector<uint32_t> weightsRead(const fb::Plan &plan, int rank) {
+  const fb::Sharding *sharding = plan.sharding();
+  const auto *map = rank >= 0 && sharding && sharding->rank_weights()
+                        ? sharding->rank_weights()
+                              ->Get(static_cast<uint32_t>(rank))
+                              ->weights()
+                        : nullptr;
+  std::vector<bool> seen(plan.weights() ? plan.weights()->size() : 0);
+  std::vector<uint32_t> read;
+  for (const fb::Entry *e : *plan.entries())
+    for (const fb::Step *step : *e->steps())
+      for (const fb::Buffer *b : *step->inputs()) {
+        if (b->kind() != fb::BufferKind::Weight)
+          continue;
+        uint32_t w = static_cast<uint32_t>(b->offset());
+        if (map)
+          w = map->Get(w);
+        if (!seen[w]) {
+          seen[w] = true;
+          read.push_back(w);
+        }
+      }
+  return read;
+}
+
 std::vector<uint64_t> rankWeightBytes(const fb::Plan &plan) {
   const fb::Sharding *sharding = plan.sharding();
-  const auto *maps = sharding ? sharding->rank_weights() : nullptr;
-  size_t ranks = maps ? maps->size() : 1;
-  size_t weights = plan.weights() ? plan.weights()->size() : 0;
-  std::vector<uint64_t> bytes(ranks);
-  for (size_t r = 0; r < ranks; ++r) {
-    std::vector<bool> seen(weights);
-    for (const fb::Entry *e : *plan.entries())
-      for (const fb::Step *step : *e->steps())
-        for (const fb::Buffer *b : *step->inputs()) {
-          if (b->kind() != fb::BufferKind::Weight)
-            continue;
-          uint32_t w = static_cast<uint32_t>(b->offset());
-          if (maps)
-            w = maps->Get(static_cast<uint32_t>(r))->weights()->Get(w);
-          if (!seen[w]) {
-            seen[w] = true;
-            bytes[r] += plan.weights()->Get(w)->size();
-          }
-        }
-  }
+  const int ranks =
+      sharding && sharding->rank_weights() ? sharding->world_size() : 1;
+  std::vector<uint64_t> bytes(static_cast<size_t>(ranks));
+  for (int r = 0; r < ranks; ++r)
+    for (uint32_t w : weightsRead(plan, r))
+      bytes[r] += plan.weights()->Get(w)->size();
   return bytes;
 }
 

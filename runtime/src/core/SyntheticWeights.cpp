@@ -349,11 +349,8 @@ void synthesizeWeights(const fb::Plan &plan, uint64_t seed,
   const bool sharded = plan.sharding() && plan.sharding()->world_size() > 1;
   std::vector<bool> read(fills.size());
   if (sharded)
-    for (const fb::Entry *e : *plan.entries())
-      for (const fb::Step *step : *e->steps())
-        for (const fb::Buffer *b : *step->inputs())
-          if (b->kind() == fb::BufferKind::Weight && b->offset() < read.size())
-            read[b->offset()] = true;
+    for (uint32_t w : weightsRead(plan))
+      read[w] = true;
   struct Chunk {
     uint32_t weight;
     uint64_t index, begin, end;

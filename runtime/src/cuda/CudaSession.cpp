@@ -170,11 +170,8 @@ CudaSession::create(const LoadedPlan &plan, const SessionOptions &options,
   // rank's): one allocation, each at a 256-byte aligned offset.
   const uint32_t weightCount = p.weights() ? p.weights()->size() : 0;
   std::vector<bool> read(weightCount);
-  for (const fb::Entry *e : *p.entries())
-    for (const fb::Step *step : *e->steps())
-      for (const fb::Buffer *b : *step->inputs())
-        if (b->kind() == fb::BufferKind::Weight)
-          read[static_cast<size_t>(b->offset())] = true;
+  for (uint32_t w : weightsRead(p))
+    read[w] = true;
   session->weightAddress_.resize(weightCount);
   std::vector<uint64_t> offsets(weightCount);
   uint64_t bytes = 0;

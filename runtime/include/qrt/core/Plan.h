@@ -169,6 +169,11 @@ struct QuantizedFigures {
 };
 QuantizedFigures quantizedFigures(const fb::Plan &plan);
 
+/// The weights the steps of `plan` read, each once, in step order: the
+/// indices the steps name (rank < 0, or an unsplit plan), or the weights
+/// they read on rank `rank` of a split plan (its Sharding map applied).
+std::vector<uint32_t> weightsRead(const fb::Plan &plan, int rank = -1);
+
 /// Bytes of the weights each rank's steps read (each weight once): one
 /// entry per rank, one for an unsharded plan. Replicated weights count on
 /// every rank.
