@@ -496,18 +496,23 @@ void registerAll() {
           ->Unit(benchmark::kMillisecond)
           ->MinTime(1.0);
     }
+  // Prefill: 64 tokens, and the 128 of the whole-model benchmark for the
+  // 8-bit-activation forms of int4 g128 and g32 symmetric (Q4_0's bytes).
   for (const QuantFormat &format :
        {quantFormats[0], quantFormats[4], int8ActivationFormats[0],
-        int8ActivationFormats[4]})
-    for (const Shape &shape : shapes) {
-      std::string name =
-          std::string("QuantGEMM/m64/") +
-          (format.int8Activations ? "a8/" : "") + format.name + "/" +
-          shape.name;
-      benchmark::RegisterBenchmark(name.c_str(), QuantMatmul, format, 64,
-                                   shape.k, shape.n)
-          ->Unit(benchmark::kMillisecond)
-          ->MinTime(1.0);
+        int8ActivationFormats[4], int8ActivationFormats.back()})
+    for (int64_t m : {64, 128}) {
+      if (m == 128 && !format.int8Activations)
+        continue;
+      for (const Shape &shape : shapes) {
+        std::string name = "QuantGEMM/m" + std::to_string(m) + "/" +
+                           (format.int8Activations ? "a8/" : "") +
+                           format.name + "/" + shape.name;
+        benchmark::RegisterBenchmark(name.c_str(), QuantMatmul, format, m,
+                                     shape.k, shape.n)
+            ->Unit(benchmark::kMillisecond)
+            ->MinTime(1.0);
+      }
     }
   for (const QuantFormat &format : {llmInt8Format("llm-int8-t6", 6.0f),
                                     llmInt8Format("llm-int8-t0", 0.0f)})

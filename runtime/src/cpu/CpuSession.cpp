@@ -2,6 +2,7 @@
 
 #include "qrt/cpu/CpuSession.h"
 
+#include "qrt/core/PlanSchema.h"
 #include "qrt/runtime/Backend.h"
 
 #include <algorithm>
@@ -39,6 +40,9 @@ struct CpuSession::Arena {
   /// Per step: the quantized weight of a DequantMatMul or Int8MatMul step,
   /// bound once.
   std::vector<QuantizedView> quantized;
+  /// Per step, indexed by the rows of logits wanted (Rows as an index):
+  /// the rows it computes (qrt/runtime/StepRows.h).
+  std::vector<Rows> rows[3];
   ~Arena() { std::free(arena); }
 };
 
@@ -62,6 +66,8 @@ std::unique_ptr<CpuSession> CpuSession::create(const LoadedPlan &plan,
               (e->name() ? e->name()->str() : std::string("?")) + "'";
       return nullptr;
     }
+    for (Rows logits : {Rows::None, Rows::Last, Rows::All})
+      arena->rows[static_cast<int>(logits)] = stepRows(*e, logits);
     arena->quantized.resize(e->steps()->size());
     for (uint32_t i = 0; i < e->steps()->size(); ++i) {
       const fb::Step *step = e->steps()->Get(i);
@@ -117,9 +123,15 @@ bool CpuSession::runChunk(size_t entryIndex, const int32_t *tokens,
                           int64_t count, float *logits, bool allLogits,
                           std::string &error) {
   const fb::Entry &entry = *entries_[entryIndex].entry;
+  // Only the rows the wanted logits depend on; an observer sees every row.
+  const Rows wanted = observer_ || allLogits ? Rows::All
+                      : logits               ? Rows::Last
+                                             : Rows::None;
+  const std::vector<Rows> &rows =
+      arenas_[entryIndex]->rows[static_cast<int>(wanted)];
   for (uint32_t index = 0; index < entry.steps()->size(); ++index) {
     if (!observer_) {
-      if (!runStep(entryIndex, index, tokens, count, error))
+      if (!runStep(entryIndex, index, tokens, count, rows[index], error))
         return false;
       continue;
     }
@@ -128,7 +140,7 @@ bool CpuSession::runChunk(size_t entryIndex, const int32_t *tokens,
     // The observer reads the buffers in place: nothing is copied.
     StepEvent event = observed(entryIndex, index, tokens, count);
     observer_->beforeStep(event);
-    if (!runStep(entryIndex, index, tokens, count, error))
+    if (!runStep(entryIndex, index, tokens, count, Rows::All, error))
       return false;
     observer_->afterStep(event);
     if (observer_->stopRequested()) {
@@ -181,14 +193,31 @@ StepEvent CpuSession::observed(size_t entryIndex, uint32_t index,
 }
 
 bool CpuSession::runStep(size_t entryIndex, uint32_t index,
-                         const int32_t *tokens, int64_t count,
+                         const int32_t *tokens, int64_t chunk, Rows rows,
                          std::string &error) {
   const fb::Entry &entry = *entries_[entryIndex].entry;
+  const fb::Step *step = entry.steps()->Get(index);
+  if (rows == Rows::None && step->kernel() != fb::Kernel::Attention)
+    return true;
   const Arena &e = *arenas_[entryIndex];
   char *arena = reinterpret_cast<char *>(e.arena);
-  auto arenaPtr = [&](const fb::Buffer *b) {
+  // The step's rows: tokens first .. first + count - 1 of the chunk, at
+  // positions from `position` (stepRows chose Last only where every arena
+  // tensor of the step has contiguous rows).
+  const int64_t first = rows == Rows::Last ? chunk - 1 : 0;
+  const int64_t count = rows == Rows::Last ? 1 : chunk;
+  const int64_t position = position_ + first;
+  auto wholeArenaPtr = [&](const fb::Buffer *b) {
     return reinterpret_cast<float *>(arena + b->offset());
   };
+  auto arenaPtr = [&](const fb::Buffer *b) {
+    if (first == 0)
+      return wholeArenaPtr(b);
+    return reinterpret_cast<float *>(
+        arena + b->offset() +
+        first * rowElements(*b->tensor()) * dtypeBytes(b->tensor()->dtype()));
+  };
+  tokens += first;
   auto weightPtr = [&](const fb::Buffer *b) {
     return plan_->weight(static_cast<uint32_t>(b->offset()));
   };
@@ -198,7 +227,6 @@ bool CpuSession::runStep(size_t entryIndex, uint32_t index,
   cpu::ThreadPool &pool = *pool_;
   const uint64_t layerStride = 2ull * kvHeads_ * context_ * headDim_;
 
-  const fb::Step *step = entry.steps()->Get(index);
   const auto &in = *step->inputs();
   const fb::Buffer *out = step->outputs()->Get(0);
   auto fail = [&](const std::string &what) {
@@ -260,13 +288,13 @@ bool CpuSession::runStep(size_t entryIndex, uint32_t index,
       sinTable = static_cast<const float *>(weightPtr(in[2]));
       tablePositions = dimsOf(in[1])[0];
     }
-    if (!cpu::rotary(data, count, x[2], x[3], step->rotary_dim(), position_,
+    if (!cpu::rotary(data, count, x[2], x[3], step->rotary_dim(), position,
                      step->rotary_convention() ==
                              fb::RotaryConvention::Interleaved
                          ? cpu::RotaryConvention::Interleaved
                          : cpu::RotaryConvention::RotateHalf,
                      step->rotary_base(), cosTable, sinTable, tablePositions))
-      return fail("positions up to " + std::to_string(position_ + count - 1) +
+      return fail("positions up to " + std::to_string(position + count - 1) +
                   " are outside the rotary tables of " +
                   std::to_string(tablePositions) + " positions");
     break;
@@ -274,12 +302,15 @@ bool CpuSession::runStep(size_t entryIndex, uint32_t index,
   case fb::Kernel::Attention: {
     float *kCache = kvCache_ + step->layer() * layerStride;
     float *vCache = kCache + layerStride / 2;
-    cpu::appendKv(arenaPtr(in[1]), count, kvHeads_, headDim_, position_,
+    // Every token's key and value enter the cache, whatever the rows.
+    cpu::appendKv(wholeArenaPtr(in[1]), chunk, kvHeads_, headDim_, position_,
                   context_, kCache);
-    cpu::appendKv(arenaPtr(in[2]), count, kvHeads_, headDim_, position_,
+    cpu::appendKv(wholeArenaPtr(in[2]), chunk, kvHeads_, headDim_, position_,
                   context_, vCache);
+    if (rows == Rows::None)
+      break;
     cpu::attention(pool, arenaPtr(in[0]), kCache, vCache, context_, count,
-                   position_, step->heads(), step->kv_heads(),
+                   position, step->heads(), step->kv_heads(),
                    step->head_dim(), step->scale(), step->causal(),
                    arenaPtr(out));
     break;

@@ -12,6 +12,7 @@
 
 #include "qrt/cpu/Kernels.h"
 #include "qrt/runtime/Session.h"
+#include "qrt/runtime/StepRows.h"
 
 namespace qrt {
 
@@ -36,9 +37,12 @@ private:
   CpuSession() = default;
   bool runChunk(size_t entry, const int32_t *tokens, int64_t count,
                 float *logits, bool allLogits, std::string &error) override;
-  /// Runs step `index` of the entry; false and `error` on failure.
+  /// Runs step `index` of the entry for the chunk's `count` tokens, on
+  /// `rows` of them (qrt/runtime/StepRows.h: Last computes the last token's
+  /// row only; an Attention step still appends every token's key and
+  /// value); false and `error` on failure.
   bool runStep(size_t entry, uint32_t index, const int32_t *tokens,
-               int64_t count, std::string &error);
+               int64_t count, Rows rows, std::string &error);
   /// The step's observer event with its buffers' host memory.
   StepEvent observed(size_t entry, uint32_t index, const int32_t *tokens,
                      int64_t count) const;
