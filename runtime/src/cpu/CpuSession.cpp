@@ -357,10 +357,10 @@ bool CpuSession::runStep(size_t entryIndex, uint32_t index,
     float *o = arenaPtr(out);
     for (int64_t t = 0; t < rows; ++t)
       for (int r = 0; r < ranks; ++r) {
-        int64_t begin = r * n, count = std::min(n, m - begin);
-        if (count > 0)
+        int64_t begin = r * n, cols = std::min(n, m - begin);
+        if (cols > 0)
           std::memcpy(o + t * m + begin, gathered_.data() + (r * rows + t) * n,
-                      count * sizeof(float));
+                      cols * sizeof(float));
       }
     break;
   }
