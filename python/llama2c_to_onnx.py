@@ -639,6 +639,11 @@ class LlamaGraph:
 
 # --------------------------------------------------------------------------------------------
 
+# Llama 2 7B's dimensions (--llama2-7b), by argument name.
+LLAMA2_7B_SHAPE = {"dim": 4096, "hidden_dim": 11008, "layers": 32, "heads": 32,
+                   "kv_heads": 32, "vocab": 32000, "max_seq_len": 4096}
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         description="Export a Llama 2 model (llama2.c checkpoint or random weights) to a "
@@ -647,8 +652,7 @@ def parse_args(argv):
                     "documented at the top of this script.",
         epilog="examples:\n"
                "  %(prog)s stories260K.bin -o stories260K.onnx\n"
-               "  %(prog)s --random --dim 4096 --hidden-dim 11008 --layers 2 --heads 32 "
-               "--kv-heads 32 --vocab 32000 --max-seq-len 4096 --seed 0 -o llama2-7b-2l.onnx",
+               "  %(prog)s --random --llama2-7b --layers 2 --seed 0 -o llama2-7b-2l.onnx",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", nargs="?",
                         help="llama2.c checkpoint (.bin, legacy format); omit with --random")
@@ -670,6 +674,10 @@ def parse_args(argv):
                        ("--kv-heads", "key/value heads (default: --heads)"),
                        ("--vocab", "vocabulary size")):
         random.add_argument(flag, type=int, help=what)
+    random.add_argument("--llama2-7b", action="store_true",
+                        help="Llama 2 7B's shape for every dimension not given: dim 4096, "
+                             "hidden 11008, 32 layers, 32 heads and key/value heads, "
+                             "vocab 32000, 4096 positions")
     random.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     random.add_argument("--init-std", type=float, default=0.02,
                         help="standard deviation of the random weights (default 0.02)")
@@ -684,6 +692,10 @@ def parse_args(argv):
     if args.random:
         if args.checkpoint:
             parser.error("give either a checkpoint or --random, not both")
+        if args.llama2_7b:
+            for f, value in LLAMA2_7B_SHAPE.items():
+                if getattr(args, f) is None:
+                    setattr(args, f, value)
         missing = [f for f in ("dim", "hidden_dim", "layers", "heads", "vocab", "max_seq_len")
                    if getattr(args, f) is None]
         if missing:
@@ -700,8 +712,7 @@ def parse_args(argv):
             parser.error("give a checkpoint, or --random with dimensions")
         given = [f for f in ("dim", "hidden_dim", "layers", "heads", "kv_heads", "vocab",
                              "write_checkpoint") if getattr(args, f) is not None]
-        if args.weightless:
-            given.append("weightless")
+        given += [f for f in ("weightless", "llama2_7b") if getattr(args, f)]
         if given:
             parser.error("--%s only goes with --random" % given[0].replace("_", "-"))
     if args.max_seq_len is not None and args.max_seq_len <= 0:

@@ -57,9 +57,8 @@ prepare() {
       --compile-options="$options target=cuda tokenizer=tok512.bin" \
       -o "$gpu/stories260K-$name.qplan"
   done
-  /usr/bin/python3 "$root/python/llama2c_to_onnx.py" --random --weightless --dim 4096 \
-    --hidden-dim 11008 --layers 32 --heads 32 --kv-heads 32 --vocab 32000 \
-    --max-seq-len 4096 -o "$gpu/work/llama7b.onnx" >/dev/null
+  /usr/bin/python3 "$root/python/llama2c_to_onnx.py" --random --weightless --llama2-7b \
+    -o "$gpu/work/llama7b.onnx" >/dev/null
   "$build/bin/quant-translate" --onnx-to-plan --weightless "$gpu/work/llama7b.onnx" \
     --compile-options="method=int4 group-size=128 float-weights=f16 target=cuda" \
     -o "$gpu/llama7b-int4.qplan"

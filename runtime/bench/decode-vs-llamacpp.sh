@@ -53,9 +53,8 @@ done
 work="$build/bench/decode-vs-llamacpp"
 mkdir -p "$work"
 onnx="$work/llama7b-${layers}L.onnx"
-/usr/bin/python3 "$root/python/llama2c_to_onnx.py" --random --weightless --dim 4096 \
-  --hidden-dim 11008 --layers "$layers" --heads 32 --kv-heads 32 --vocab 32000 \
-  --max-seq-len 4096 -o "$onnx" >/dev/null
+/usr/bin/python3 "$root/python/llama2c_to_onnx.py" --random --weightless --llama2-7b \
+  --layers "$layers" -o "$onnx" >/dev/null
 declare -A schemes=(
   [int4-g32-sym]="method=int4 group-size=32 symmetric=true"
   [int4-g128]="method=int4 group-size=128"

@@ -37,9 +37,8 @@ tokenizer="$data/tokenizers/llama2/tokenizer.model"
 text="$data/text/tinystories_val_first1000.txt"
 
 echo "== export: random fp16, Llama-2-7B shapes, $layers layers =="
-/usr/bin/python3 "$root/python/llama2c_to_onnx.py" --random --dim 4096 --hidden-dim 11008 \
-  --layers "$layers" --heads 32 --kv-heads 32 --vocab 32000 --max-seq-len 4096 --dtype fp16 \
-  --seed 1 -o "$work/model.onnx"
+/usr/bin/python3 "$root/python/llama2c_to_onnx.py" --random --llama2-7b --layers "$layers" \
+  --dtype fp16 --seed 1 -o "$work/model.onnx"
 "$bin/quant-translate" --import-onnx "$work/model.onnx" --emit-bytecode -o "$work/imported.mlirbc"
 "$bin/quant-opt" "$work/imported.mlirbc" --emit-bytecode \
   --pass-pipeline="builtin.module(quant-import-cleanup,func.func(qllm-promote-to-f32))" \

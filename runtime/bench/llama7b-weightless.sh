@@ -33,8 +33,7 @@ fi
 work="$build/bench/llama7b-weightless"
 mkdir -p "$work"
 rm -f "$work/llama7b.onnx" "$work/llama7b.qplan"
-/usr/bin/python3 "$root/python/llama2c_to_onnx.py" --random --weightless --dim 4096 \
-  --hidden-dim 11008 --layers 32 --heads 32 --kv-heads 32 --vocab 32000 --max-seq-len 4096 \
+/usr/bin/python3 "$root/python/llama2c_to_onnx.py" --random --weightless --llama2-7b \
   -o "$work/llama7b.onnx" >/dev/null
 /usr/bin/time -f "%e %M" -o "$work/compile.time" \
   "$build/bin/quant-translate" --onnx-to-plan --weightless --compile-options="$options" \

@@ -34,9 +34,8 @@ done
 work="$build/bench/tensor-parallel"
 mkdir -p "$work"
 onnx="$work/llama7b-${layers}L.onnx"
-/usr/bin/python3 "$root/python/llama2c_to_onnx.py" --random --weightless --dim 4096 \
-  --hidden-dim 11008 --layers "$layers" --heads 32 --kv-heads 32 --vocab 32000 \
-  --max-seq-len 4096 -o "$onnx" >/dev/null
+/usr/bin/python3 "$root/python/llama2c_to_onnx.py" --random --weightless --llama2-7b \
+  --layers "$layers" -o "$onnx" >/dev/null
 options="$scheme max-context=$((prompt + tokens + 64))"
 "$build/bin/quant-translate" --onnx-to-plan --weightless --compile-options="$options" \
   "$onnx" -o "$work/whole.qplan"
