@@ -248,16 +248,6 @@ double relativeError(const std::vector<float> &logits,
   return worst;
 }
 
-double maxAbsDifference(const std::vector<float> &a, const std::vector<float> &b) {
-  EXPECT_EQ(a.size(), b.size());
-  double worst = 0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
-    worst = std::max(worst, std::isfinite(a[i]) && std::isfinite(b[i])
-                                ? std::abs(double(a[i]) - double(b[i]))
-                                : INFINITY);
-  return worst;
-}
-
 /// The logits are not all alike (a broken kernel that zeroes everything
 /// would otherwise match itself).
 void expectInformative(const std::vector<Vec> &reference) {

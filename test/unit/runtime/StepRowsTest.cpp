@@ -190,13 +190,6 @@ TEST(StepRowsTest, ReusedRegionFollowsEachValue) {
 // Sessions
 //===----------------------------------------------------------------------===//
 
-float maxDifference(const float *a, const float *b, size_t n) {
-  float m = 0;
-  for (size_t i = 0; i < n; ++i)
-    m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
-}
-
 /// Prefill of `count` tokens with every row's logits, with the last row's,
 /// and with none, then 3 decode steps each: the same last logits and the
 /// same decode logits (the last-row prefill filled the whole KV cache).
@@ -231,7 +224,10 @@ void checkSession(const TinyConfig &config, int64_t count) {
     if (rows == Rows::All)
       lastOfAll.assign(logits.end() - vocab, logits.end());
     if (rows == Rows::Last) {
-      EXPECT_LE(maxDifference(logits.data(), lastOfAll.data(), vocab), 1e-5f)
+      EXPECT_LE(maxAbsDifference(std::vector<float>(logits.begin(),
+                                                    logits.begin() + vocab),
+                                 lastOfAll),
+                1e-5)
           << "last-row prefill of " << count;
     }
     std::vector<float> decode(static_cast<size_t>(3 * vocab));
@@ -243,7 +239,7 @@ void checkSession(const TinyConfig &config, int64_t count) {
   }
   for (size_t i = 1; i < decoded.size(); ++i)
     EXPECT_LE(
-        maxDifference(decoded[i].data(), decoded[0].data(), decoded[0].size()),
+        maxAbsDifference(decoded[i], decoded[0]),
         1e-5f)
         << "decode after a " << (i == 1 ? "last-row" : "logit-less")
         << " prefill of " << count;

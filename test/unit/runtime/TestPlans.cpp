@@ -587,4 +587,16 @@ Float4Scheme nf4Scheme(int64_t blockSize, ScaleType scales,
   return s;
 }
 
+double maxAbsDifference(const std::vector<float> &a,
+                        const std::vector<float> &b) {
+  if (a.size() != b.size())
+    return INFINITY;
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    worst = std::max(worst, std::isfinite(a[i]) && std::isfinite(b[i])
+                                ? std::abs(double(a[i]) - double(b[i]))
+                                : INFINITY);
+  return worst;
+}
+
 } // namespace qrt::test

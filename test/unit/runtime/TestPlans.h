@@ -171,6 +171,15 @@ inline std::vector<uint8_t> tinyPlanBytes(const TinyConfig &config) {
 }
 
 //===----------------------------------------------------------------------===//
+// Comparisons
+//===----------------------------------------------------------------------===//
+
+/// max |a[i] - b[i]|; infinite where either value is not finite or the
+/// sizes differ.
+double maxAbsDifference(const std::vector<float> &a,
+                        const std::vector<float> &b);
+
+//===----------------------------------------------------------------------===//
 // Files
 //===----------------------------------------------------------------------===//
 
