@@ -10,9 +10,8 @@
 #    quant-translate --weightless: the runtime synthesizes the weights) for
 #    int4 g32 symmetric (Q4_0's bytes), int4 g128, NF4 and int8 (the output
 #    projection quantized too, as in llama.cpp's files), each with the
-#    scheme's default activations (8-bit for the integer schemes), plus
-#    NF4 with 8-bit activations (nf4-a8) and, by -s, int4-g128-f32 /
-#    int4-g32-sym-f32 / int8-f32 (f32 activations); run by
+#    scheme's default activations (8-bit), plus, by -s, nf4-f32 /
+#    int4-g128-f32 / int4-g32-sym-f32 / int8-f32 (f32 activations); run by
 #    quant-run on a prompt of PROMPT random ids (prefill, default 128) then
 #    TOKENS greedy tokens (decode, default 32), the median of RUNS runs (3),
 #    under each kernel build (native and AVX2, forced with QRT_ISA);
@@ -33,7 +32,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${QUANT_BUILD_DIR:-$root/build}"
 layers=8 prompt=128 tokens=32 runs=3 threads="1 $(nproc)" isas="native avx2"
-order="int4-g32-sym int4-g128 nf4 nf4-a8 int8"
+order="int4-g32-sym int4-g128 nf4 int8"
 while [ $# -gt 0 ]; do
   case "$1" in
     -L) layers="$2"; shift 2 ;;
@@ -60,7 +59,7 @@ declare -A schemes=(
   [int4-g128]="method=int4 group-size=128"
   [nf4]="method=nf4"
   [int8]="method=int8"
-  [nf4-a8]="method=nf4 activations=int8"
+  [nf4-f32]="method=nf4 activations=f32"
   [int4-g32-sym-f32]="method=int4 group-size=32 symmetric=true activations=f32"
   [int4-g128-f32]="method=int4 group-size=128 activations=f32"
   [int8-f32]="method=int8 activations=f32"

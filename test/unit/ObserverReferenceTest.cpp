@@ -507,6 +507,9 @@ TEST(ObserverReferenceTest, Int8ActivationPlanStepsMatchTheReferenceEvaluator) {
   runAgainstReference(
       "method=int4 group-size=32 quantize-output=true activations=int8");
   runAgainstReference("method=int8 activations=int8");
+  // NF4 and FP4 (8-bit activations by default): code values in 2047ths.
+  runAgainstReference("method=nf4 group-size=32 quantize-output=true");
+  runAgainstReference("method=fp4 group-size=32");
 }
 
 TEST(ObserverReferenceTest, QuantizedPlanStepsMatchTheReferenceEvaluator) {

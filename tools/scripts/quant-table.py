@@ -19,7 +19,7 @@ test/e2e/reference/gptq_reference.py (numpy model, numpy GPTQ, the same calibrat
 
 A scheme name may end in @f32 or @int8: the same weights with quant-compile's `activations=f32` or
 `activations=int8` (and the numpy reference's --activations); without it, both take the scheme's
-default (8-bit activations for 4- and 8-bit integer codes, docs/quantization.md). The last column
+default (8-bit activations for 4- and 8-bit integer codes, NF4 and FP4; docs/quantization.md). The last column
 says which the plan has.
 
 --check fails (exit 1) unless: int8 is within 0.2% of fp32 (ours), every scheme is within 0.5% of

@@ -11,9 +11,10 @@
 // all-zero block).
 //
 // Weights: each code enters as an integer v[c]: the code itself for intN
-// (4 or 8 bits, zero point z[g]), or round(127 * value) for NF4 and FP4
-// (whose scale is then absmax / 127 and zero point 0). With s[g] the group
-// scales,
+// (4 or 8 bits, zero point z[g]), or round(2047 * value) for NF4 and FP4
+// (whose scale is then absmax / 2047 and zero point 0: their values within
+// 2^-12 of the absmax, 16 times closer than the activations'). With s[g]
+// the group scales,
 //
 //   y = sum_g s[g] * ( sum_{b in g} d[b] * I[b]  -  z[g] * S[g] ),
 //   I[b] = sum_{c in b} a[c] * v[c]   (exact, int32),
@@ -22,11 +23,14 @@
 // Groups are whole rows, or 32, 64 or a multiple of 128 columns (a block
 // never straddles two). The builds:
 //  - AVX-512 VNNI: 64 weight bytes per step, vpdpbusd of unsigned weights
-//    (nibbles; 8-bit codes; table entries + 128, the 128 moved into z) with
-//    the signed activations;
+//    with the signed activations: nibbles; 8-bit codes; NF4/FP4 entries
+//    + 2048 = 256 h + l, looked up byte by byte (vpshufb), h and l apart
+//    (the 2048 moved into z);
 //  - AVX2 (and AVX-512 CPUs without VNNI): 32 bytes per step; nibbles (<= 15)
-//    by vpmaddubsw directly, 8-bit codes and table entries by the sign trick
-//    (vpmaddubsw(|v|, sign(a, v)), v = code - 128 or the signed entry);
+//    by vpmaddubsw directly, 8-bit codes by the sign trick
+//    (vpmaddubsw(|v|, sign(a, v)), v = code - 128); NF4/FP4 entries + 2048
+//    = 64 h + l, h and l (< 64) looked up apart and multiplied by
+//    vpmaddubsw;
 //  - scalar.
 // A nibble step takes the low nibbles of its bytes (even columns) and the
 // high ones (odd columns) in two registers, so the activations are stored
@@ -61,9 +65,15 @@ namespace {
 /// How a format's codes enter the dot products.
 enum class DotFormat : uint8_t {
   Nibbles, ///< 4-bit intN: the codes 0..15
-  Table,   ///< NF4, FP4: round(127 * value) of the code
+  Table,   ///< NF4, FP4: round(kTableScale * value) of the code
   Bytes,   ///< 8-bit intN: the codes 0..255
 };
+
+/// NF4 and FP4 values v (|v| <= 1) enter the dot products as the integers
+/// round(kTableScale * v), within 2^-12 of the absmax of v; each build
+/// splits e = that + kTableBias into two unsigned parts (kTableShift).
+constexpr int32_t kTableScale = 2047;
+constexpr int32_t kTableBias = 2048;
 
 /// Columns of an activation block.
 constexpr int64_t kBlock = 32;
@@ -124,13 +134,13 @@ void dotRowsScalar(const DotMatmulArgs &a, int64_t rowBegin, int64_t rowEnd,
     decodeScales(w, j, 0, groups, scales.data());
     if (a.format == DotFormat::Table)
       for (float &s : scales)
-        s *= 1.0f / 127.0f;
+        s *= 1.0f / static_cast<float>(kTableScale);
     else
       decodeZeros(w, j, 0, groups, zeros.data());
     const uint8_t *codes = w.data + j * w.rowBytes();
     for (int64_t c = 0; c < k; ++c) {
       const int code = unpackCode(codes, c, w.bits());
-      values[c] = a.format == DotFormat::Table ? a.table[code] : code;
+      values[c] = a.table ? a.table[code] : code;
     }
     for (int64_t t = 0; t < a.m; ++t) {
       const int8_t *x = a.x + t * a.xStride;
@@ -142,7 +152,7 @@ void dotRowsScalar(const DotMatmulArgs &a, int64_t rowBegin, int64_t rowEnd,
         const float d = a.laneScales[t * a.laneStride + c0 / colsPerLane];
         sum += scales[c0 / a.groupSize] * d * static_cast<float>(dot);
       }
-      if (a.format != DotFormat::Table)
+      if (!a.table)
         for (int64_t g = 0; g < groups; ++g)
           sum -= scales[g] * zeros[g] * a.groupSums[t * a.groupStride + g];
       y[t * w.rows + j] = sum;
@@ -188,7 +198,6 @@ using DF = __m256;
 constexpr int kDotLanes = 8;
 constexpr int kVecBytes = 32;
 constexpr int kCodeBias = 128;
-constexpr int kTableBias = 0;
 
 QRT_DOT_TARGET DI dZeroI() { return _mm256_setzero_si256(); }
 QRT_DOT_TARGET DI dLoad(const uint8_t *p) {
@@ -223,18 +232,46 @@ QRT_DOT_TARGET DI dDotBytes(DI acc, DI v, const int8_t *x) {
       _mm256_maddubs_epi16(_mm256_abs_epi8(v), _mm256_sign_epi8(a, v));
   return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
-QRT_DOT_TARGET DI dTable(const int8_t *entries) {
+QRT_DOT_TARGET DI dTable(const int8_t *bytes) {
   return _mm256_broadcastsi128_si256(
-      _mm_load_si128(reinterpret_cast<const __m128i *>(entries)));
+      _mm_load_si128(reinterpret_cast<const __m128i *>(bytes)));
 }
-QRT_DOT_TARGET DI dTableLookup(DI table, DI nibbles) {
-  return _mm256_shuffle_epi8(table, nibbles);
+/// Table: e = 64 h + l (h, l < 64) looked up part by part; vpmaddubsw of
+/// each part with the activations, the low and high nibbles' pairs added in
+/// int16 (4 products < 64 * 127 each: no saturation), then
+/// 64 * (h part) + (l part) by vpmaddwd.
+constexpr int kTableShift = 6;
+QRT_DOT_TARGET void dTableLookup(DI lowBytes, DI highBytes, DI b, DI (&v)[4]) {
+  const DI lo = dLowNibbles(b), hi = dHighNibbles(b);
+  v[0] = _mm256_shuffle_epi8(lowBytes, lo);
+  v[1] = _mm256_shuffle_epi8(lowBytes, hi);
+  v[2] = _mm256_shuffle_epi8(highBytes, lo);
+  v[3] = _mm256_shuffle_epi8(highBytes, hi);
+}
+QRT_DOT_TARGET DI dDotTable(const DI (&v)[4], const int8_t *x) {
+  const DI xLo = dLoad(reinterpret_cast<const uint8_t *>(x));
+  const DI xHi = dLoad(reinterpret_cast<const uint8_t *>(x + 32));
+  const DI low = _mm256_add_epi16(_mm256_maddubs_epi16(v[0], xLo),
+                                  _mm256_maddubs_epi16(v[1], xHi));
+  const DI high = _mm256_add_epi16(_mm256_maddubs_epi16(v[2], xLo),
+                                   _mm256_maddubs_epi16(v[3], xHi));
+  return _mm256_add_epi32(_mm256_madd_epi16(high, _mm256_set1_epi16(64)),
+                          _mm256_madd_epi16(low, _mm256_set1_epi16(1)));
 }
 QRT_DOT_TARGET DF dToFloat(DI v) { return _mm256_cvtepi32_ps(v); }
 QRT_DOT_TARGET DF dFma(DF a, DF b, DF c) { return _mm256_fmadd_ps(a, b, c); }
 QRT_DOT_TARGET DF dFnma(DF a, DF b, DF c) { return _mm256_fnmadd_ps(a, b, c); }
 QRT_DOT_TARGET DF dMul(DF a, DF b) { return _mm256_mul_ps(a, b); }
+QRT_DOT_TARGET DF dAddF(DF a, DF b) { return _mm256_add_ps(a, b); }
 QRT_DOT_TARGET DF dLoadF(const float *p) { return _mm256_loadu_ps(p); }
+QRT_DOT_TARGET void dStoreF(float *p, DF v) { _mm256_storeu_ps(p, v); }
+QRT_DOT_TARGET DF dGatherF(const float *base, DI indices) {
+  return _mm256_i32gather_ps(base, indices, 4);
+}
+QRT_DOT_TARGET DI dBytesToInts(const uint8_t *p) {
+  return _mm256_cvtepu8_epi32(
+      _mm_loadl_epi64(reinterpret_cast<const __m128i *>(p)));
+}
 QRT_DOT_TARGET DF dZeroF() { return _mm256_setzero_ps(); }
 QRT_DOT_TARGET DF dSet1F(float v) { return _mm256_set1_ps(v); }
 QRT_DOT_TARGET float dHsum(DF v) {
@@ -342,7 +379,6 @@ using DF = __m512;
 constexpr int kDotLanes = 16;
 constexpr int kVecBytes = 64;
 constexpr int kCodeBias = 0;
-constexpr int kTableBias = 128;
 
 QRT_DOT_TARGET DI dZeroI() { return _mm512_setzero_si512(); }
 QRT_DOT_TARGET DI dLoad(const uint8_t *p) { return _mm512_loadu_si512(p); }
@@ -365,18 +401,42 @@ QRT_DOT_TARGET DI dBytesFromCodes(DI b) { return b; }
 QRT_DOT_TARGET DI dDotBytes(DI acc, DI v, const int8_t *x) {
   return _mm512_dpbusd_epi32(acc, v, _mm512_loadu_si512(x));
 }
-QRT_DOT_TARGET DI dTable(const int8_t *entries) {
+QRT_DOT_TARGET DI dTable(const int8_t *bytes) {
   return _mm512_broadcast_i32x4(
-      _mm_load_si128(reinterpret_cast<const __m128i *>(entries)));
+      _mm_load_si128(reinterpret_cast<const __m128i *>(bytes)));
 }
-QRT_DOT_TARGET DI dTableLookup(DI table, DI nibbles) {
-  return _mm512_shuffle_epi8(table, nibbles);
+/// Table: e = 256 h + l (bytes h, l) looked up byte by byte; vpdpbusd of
+/// each with the activations, then 256 * (h part) + (l part).
+constexpr int kTableShift = 8;
+QRT_DOT_TARGET void dTableLookup(DI lowBytes, DI highBytes, DI b, DI (&v)[4]) {
+  const DI lo = dLowNibbles(b), hi = dHighNibbles(b);
+  v[0] = _mm512_shuffle_epi8(lowBytes, lo);
+  v[1] = _mm512_shuffle_epi8(lowBytes, hi);
+  v[2] = _mm512_shuffle_epi8(highBytes, lo);
+  v[3] = _mm512_shuffle_epi8(highBytes, hi);
+}
+QRT_DOT_TARGET DI dDotTable(const DI (&v)[4], const int8_t *x) {
+  const DI xLo = _mm512_loadu_si512(x), xHi = _mm512_loadu_si512(x + 64);
+  const DI low = _mm512_dpbusd_epi32(
+      _mm512_dpbusd_epi32(_mm512_setzero_si512(), v[0], xLo), v[1], xHi);
+  const DI high = _mm512_dpbusd_epi32(
+      _mm512_dpbusd_epi32(_mm512_setzero_si512(), v[2], xLo), v[3], xHi);
+  return _mm512_add_epi32(_mm512_slli_epi32(high, 8), low);
 }
 QRT_DOT_TARGET DF dToFloat(DI v) { return _mm512_cvtepi32_ps(v); }
 QRT_DOT_TARGET DF dFma(DF a, DF b, DF c) { return _mm512_fmadd_ps(a, b, c); }
 QRT_DOT_TARGET DF dFnma(DF a, DF b, DF c) { return _mm512_fnmadd_ps(a, b, c); }
 QRT_DOT_TARGET DF dMul(DF a, DF b) { return _mm512_mul_ps(a, b); }
+QRT_DOT_TARGET DF dAddF(DF a, DF b) { return _mm512_add_ps(a, b); }
 QRT_DOT_TARGET DF dLoadF(const float *p) { return _mm512_loadu_ps(p); }
+QRT_DOT_TARGET void dStoreF(float *p, DF v) { _mm512_storeu_ps(p, v); }
+QRT_DOT_TARGET DF dGatherF(const float *base, DI indices) {
+  return _mm512_i32gather_ps(indices, base, 4);
+}
+QRT_DOT_TARGET DI dBytesToInts(const uint8_t *p) {
+  return _mm512_cvtepu8_epi32(
+      _mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
+}
 QRT_DOT_TARGET DF dZeroF() { return _mm512_setzero_ps(); }
 QRT_DOT_TARGET DF dSet1F(float v) { return _mm512_set1_ps(v); }
 QRT_DOT_TARGET float dHsum(DF v) { return _mm512_reduce_add_ps(v); }
@@ -509,7 +569,8 @@ void dotMatmul(ThreadPool &pool, const float *x, int64_t m,
   if (a.format == DotFormat::Table) {
     const float *values = float4CodeValues(w.float4.codes);
     for (int i = 0; i < 16; ++i)
-      table[i] = static_cast<int32_t>(std::lrintf(127.0f * values[i]));
+      table[i] = static_cast<int32_t>(
+          std::lrintf(static_cast<float>(kTableScale) * values[i]));
     a.table = table;
   }
   a.m = m;

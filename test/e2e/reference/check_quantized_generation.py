@@ -10,11 +10,11 @@ compares the ids with `llama2c_numpy.py --generate N --quant SCHEME` (the indepe
 and forward pass). Also requires int8's ids (with f32 activations: the weights alone) to equal
 fp32's. Prints one line per scheme; exit 1 on any difference.
 
-Plans with 8-bit activations (the integer schemes by default) round each activation to 127ths of
-its block's maximum; the reference rounds the same way, but its activations differ from ours in
-the last float bits (summation order), so a value within that of a rounding boundary can go the
-other way and greedy decoding can part some tokens later. For those schemes a difference passes
-when, teacher-forced on our ids (`llama2c_numpy.py --all-logits`), each of our tokens is within
+Plans with 8-bit activations (the default of the integer schemes, NF4 and FP4) round each
+activation to 127ths of its block's maximum; the reference rounds the same way, but its
+activations differ from ours in the last float bits (summation order), so a value within that of
+a rounding boundary can go the other way and greedy decoding can part some tokens later. For
+those schemes a difference passes when, teacher-forced on our ids (`llama2c_numpy.py --all-logits`), each of our tokens is within
 MARGIN logits of the reference's best at its position, and our ids equal the reference's up to the
 first difference.
 """

@@ -38,11 +38,10 @@ classifier (the token embedding when the header's vocab_size is positive).
       int8 rounds each row of a projection's input, per block of 32 columns (the last one
       shorter), to rint(x * (127 / max|x|)) (float32 product, ties to even; 0 for an all-zero
       block) times max|x| / 127 before the matmul, and NF4/FP4 code values become
-      rint(127 v) / 127 (the integer table of the CPU's kernels); f32 leaves them; auto (the
-      default) is int8
-      for integer schemes of 4 or 8 bits whose groups are 32, 64, a multiple of 128 or whole
-      rows (int8, int4-g32/-g64/-g128[-sym]), f32 for the rest (fp32, nf4, fp4, llm-int8, other
-      bit widths and group sizes).
+      rint(2047 v) / 2047 (the integer table of the CPU's kernels); f32 leaves them; auto (the
+      default) is int8 for integer schemes of 4 or 8 bits and for NF4/FP4 whose groups are 32,
+      64, a multiple of 128 or whole rows (int8, int4-g32/-g64/-g128[-sym], nf4[-dq],
+      fp4[-dq]), f32 for the rest (fp32, llm-int8, other bit widths and group sizes).
   ... --chunk N
       every projection matmul of the whole-sequence forward takes at most N rows (tokens) at a
       time, as a runtime that prefills N tokens per step does (LLM.int8() then decides outlier
@@ -214,12 +213,12 @@ def round_activations(x):
 
 
 def default_int8_activations(scheme):
-    """quant-compile's activations=auto: int8 for integer codes of 4 or 8 bits whose groups are
-    32, 64, a multiple of 128 or whole rows; f32 otherwise."""
+    """quant-compile's activations=auto: int8 for integer codes of 4 or 8 bits and for NF4/FP4,
+    whose groups are 32, 64, a multiple of 128 or whole rows; f32 otherwise."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import quant_numpy
     s = quant_numpy.parse_scheme(scheme)
-    if s.kind != "int" or s.bits not in (4, 8):
+    if not (s.kind in ("nf4", "fp4") or (s.kind == "int" and s.bits in (4, 8))):
         return False
     return s.group_size is None or s.group_size in (32, 64) or s.group_size % 128 == 0
 
@@ -250,7 +249,7 @@ def quantize_projections(ckpt, scheme, activations="auto"):
     table = None
     if ckpt.int8_activations and scheme.kind in ("nf4", "fp4"):
         values = quant_numpy.float4_values(scheme).astype(np.float64)
-        table = (np.rint(127.0 * values) / 127.0).astype(F32)
+        table = (np.rint(2047.0 * values) / 2047.0).astype(F32)
     for name in PROJECTIONS:
         weights = getattr(ckpt, name)
         setattr(ckpt, name, np.stack([quant_numpy.quantize_dequantize(w, scheme, table)

@@ -216,8 +216,8 @@ protected:
 
   /// The reference of ActivationPrecision::Int8 (Kernels.h), in double from
   /// the stated rule: x rounded to int8 per block of 32 columns, weights as
-  /// integers (intN codes minus zero points; NF4/FP4: round(127 * value),
-  /// scale absmax / 127). bound: 1e-5 of the sum of the terms' magnitudes,
+  /// integers (intN codes minus zero points; NF4/FP4: round(2047 * value),
+  /// scale absmax / 2047). bound: 1e-5 of the sum of the terms' magnitudes,
   /// zero points counted apart (the kernels subtract them per group).
   void int8Reference(const QuantizedView &w, const std::vector<float> &x,
                      int64_t m, std::vector<double> &ref,
@@ -245,10 +245,10 @@ protected:
           const int code = unpackCode(w.data + j * w.rowBytes(), c, w.bits());
           double value, zero, scale = w.scale(j, g);
           if (table) {
-            value = std::nearbyint(127.0 *
+            value = std::nearbyint(2047.0 *
                                    float4CodeValues(w.float4.codes)[code]);
             zero = 0;
-            scale /= 127.0;
+            scale /= 2047.0;
           } else {
             value = code;
             zero = w.zeroPoint(j, g);

@@ -75,27 +75,34 @@ R dequantizeInt(OpContext &ctx, QuantizedWeightOp op, IntQuantAttr intq,
   return out;
 }
 
+/// tableUnit > 0: the code values rounded to multiples of 1 / tableUnit,
+/// as int8_activations multiplies them.
 R dequantizeFloat4(OpContext &ctx, QuantizedWeightOp op,
                    const ::qrt::Float4Scheme &scheme, const RefTensor &data,
-                   const RefTensor &scales) {
+                   const RefTensor &scales, double tableUnit) {
   if (scheme.doubleQuant)
     return ctx.fail("reference dequantization of double-quantized NF4 and "
                     "FP4 is not available yet");
   int64_t rows = op.getType().getRows(), cols = op.getType().getCols();
   int64_t groups = scales.shape[1];
+  double table[16];
+  for (int i = 0; i < 16; ++i) {
+    table[i] = ::qrt::float4CodeValues(scheme.codes)[i];
+    if (tableUnit > 0)
+      table[i] = std::nearbyint(tableUnit * table[i]) / tableUnit;
+  }
   RefTensor out = RefTensor::filled({rows, cols}, 0.0);
   for (int64_t r = 0; r < rows; ++r) {
     std::vector<uint8_t> packed = bytesOf(data, r);
     for (int64_t c = 0; c < cols; ++c)
-      out.data[r * cols + c] =
-          ::qrt::float4CodeValues(
-              scheme.codes)[::qrt::unpackCode(packed.data(), c, 4)] *
-          scales.data[r * groups + c / scheme.blockSize];
+      out.data[r * cols + c] = table[::qrt::unpackCode(packed.data(), c, 4)] *
+                               scales.data[r * groups + c / scheme.blockSize];
   }
   return out;
 }
 
-R quantizedWeight(OpContext &ctx, QuantizedWeightOp op) {
+R quantizedWeight(OpContext &ctx, QuantizedWeightOp op,
+                  double tableUnit = 0) {
   FailureOr<RefTensor> data = ctx.evaluate(op.getData()),
                        scales = ctx.evaluate(op.getScales());
   if (failed(data) || failed(scales))
@@ -103,14 +110,28 @@ R quantizedWeight(OpContext &ctx, QuantizedWeightOp op) {
   Attribute scheme = op.getType().getScheme();
   if (auto intq = dyn_cast<IntQuantAttr>(scheme))
     return dequantizeInt(ctx, op, intq, *data, *scales);
-  return dequantizeFloat4(ctx, op, *float4SchemeOf(scheme), *data, *scales);
+  return dequantizeFloat4(ctx, op, *float4SchemeOf(scheme), *data, *scales,
+                          tableUnit);
 }
 
 /// x [..., k] times the dequantized weight [n, k] transposed.
 R dequantMatmul(OpContext &ctx) {
+  auto op = cast<DequantMatmulOp>(ctx.getOp());
   FailureOr<RefTensor> x = ctx.operand(0), w = ctx.operand(1);
   if (failed(x) || failed(w))
     return failure();
+  // With int8_activations, NF4 and FP4 code values enter as
+  // round(2047 * value) / 2047 (the op's description).
+  if (op.getInt8Activations() &&
+      !isa<IntQuantAttr>(op.getWeight().getType().getScheme())) {
+    auto weight = op.getWeight().getDefiningOp<QuantizedWeightOp>();
+    if (!weight)
+      return ctx.fail("int8_activations of an NF4/FP4 weight that is not a "
+                      "qllm.quantized_weight");
+    w = quantizedWeight(ctx, weight, /*tableUnit=*/2047.0);
+    if (failed(w))
+      return failure();
+  }
   int64_t n = w->shape[0], k = w->shape[1];
   if (x->shape.back() != k)
     return ctx.fail("dequant_matmul contraction mismatch");
@@ -118,16 +139,12 @@ R dequantMatmul(OpContext &ctx) {
   out.shape = x->shape;
   out.shape.back() = n;
   int64_t rowsX = x->numElements() / std::max<int64_t>(k, 1);
-  auto op = cast<DequantMatmulOp>(ctx.getOp());
   std::optional<APFloat> threshold = op.getOutlierThreshold();
   if (op.getInt8Activations()) {
     // The op's description: x rounded to 8 bits per block of 32 columns,
     // round(f32(x) * (127 / absmax)) (f32 product, ties to even) times
-    // absmax / 127, multiplied with the dequantized weight. (NF4 and FP4
-    // would need their code values rounded to 127ths.)
-    if (!isa<IntQuantAttr>(op.getWeight().getType().getScheme()))
-      return ctx.fail("reference int8_activations of NF4 and FP4 weights is "
-                      "not available yet");
+    // absmax / 127, multiplied with the dequantized weight (NF4, FP4: code
+    // values rounded as above).
     std::vector<double> a(static_cast<size_t>(k));
     for (int64_t r = 0; r < rowsX; ++r) {
       for (int64_t l0 = 0; l0 < k; l0 += 32) {

@@ -439,9 +439,11 @@ template <typename Owner> struct TargetOptionSet {
             llvm::cl::desc(
                 "CPU matmuls with quantized weights: round the activations "
                 "to 8 bits per block of 32 and multiply in integers (int8), "
-                "keep them f32 (f32), or by the scheme (auto: int8 for 4- "
-                "and 8-bit integer codes, f32 for NF4, FP4, act order and "
-                "the cuda target)"),
+                "keep them f32 (f32), or by the scheme (auto: int8 wherever "
+                "the CPU has the kernel: 4- and 8-bit integer codes, NF4 "
+                "and FP4 in groups of 32, 64, a multiple of 128 or whole "
+                "rows; f32 for act order, other widths and the cuda "
+                "target)"),
             llvm::cl::init(ActivationChoice::byScheme),
             llvm::cl::values(
                 clEnumValN(ActivationChoice::byScheme, "auto",

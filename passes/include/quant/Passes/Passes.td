@@ -386,8 +386,9 @@ def QLLMSelectKernelsPass : Pass<"qllm-select-kernels", "::mlir::func::FuncOp"> 
     Options (quant/Passes/Options.h, shared with quant-compile): `target`
     (cpu, cuda); `activations` (auto, f32, int8): whether a
     `dequant_matmul` gets `int8_activations` (the CPU rounds its input to 8
-    bits and multiplies in integers). `auto` sets it for 4- and 8-bit
-    integer codes on the cpu target, where the runtime has the kernels;
+    bits and multiplies in integers). `auto` sets it on the cpu target
+    wherever the runtime has the kernels (4- and 8-bit integer codes, NF4
+    and FP4, in groups of 32, 64, a multiple of 128 or whole rows);
     `int8` for every dequant_matmul, an error for a weight without such a
     kernel or with the cuda target.
   }];

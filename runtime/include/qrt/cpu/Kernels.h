@@ -145,9 +145,10 @@ enum class ActivationPrecision : uint8_t {
   F32,
   /// Rounded to int8 once per call, per block of 32 columns (scale
   /// max|x| / 127, codes rint(x * 127 / max|x|)), and multiplied with the
-  /// weights' integer codes (NF4, FP4: round(127 * value)) by exact integer
-  /// dot products; the scales are applied per block and group in f32. The
-  /// formats int8ActivationsSupported accepts.
+  /// weights' integer codes (NF4, FP4: round(2047 * value), scale
+  /// absmax / 2047) by exact integer dot products; the scales are applied
+  /// per block and group in f32. The formats int8ActivationsSupported
+  /// accepts.
   Int8,
 };
 

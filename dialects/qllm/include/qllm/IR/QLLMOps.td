@@ -154,7 +154,8 @@ def QLLM_DequantMatmulOp : QLLM_Op<"dequant_matmul", [Pure]> {
     `int8_activations` (set by `qllm-select-kernels`, `activations=...`)
     lets the CPU round the input to 8 bits per block of 32 columns (scale
     max|x| / 127) and multiply it with the weight's integer codes (NF4 and
-    FP4: round(127 * value)) by exact integer dot products. Only for weights
+    FP4: round(2047 * value), scale absmax / 2047) by exact integer dot
+    products. Only for weights
     the runtime has such kernels for (`qrt::int8ActivationsSupported`: 4 or
     8 bits, groups of 32, 64, a multiple of 128 or whole rows, no act
     order), and not with `outlier_threshold`.
