@@ -693,7 +693,8 @@ LogicalResult QLLMShardTensorParallelPass::shardPermutedO(ReshapeOp merge,
   auto whole = cast<RankedTensorType>(merge.getType());
   int64_t k = whole.getShape().back();
   if (!o || !isa<DequantMatmulOp>(o) || o->getOperand(0) != permute ||
-      !indices || permute.getAxis() != whole.getRank() - 1 ||
+      !indices ||
+      static_cast<int64_t>(permute.getAxis()) != whole.getRank() - 1 ||
       !cast<RankedTensorType>(indices.getType()).getElementType().isInteger(
           32))
     return permute.emitError()
