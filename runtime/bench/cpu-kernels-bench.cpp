@@ -497,10 +497,12 @@ void registerAll() {
           ->MinTime(1.0);
     }
   // Prefill: 64 tokens, and the 128 of the whole-model benchmark for the
-  // 8-bit-activation forms of int4 g128 and g32 symmetric (Q4_0's bytes).
+  // 8-bit-activation forms of int4 g128, g32 symmetric (Q4_0's bytes) and
+  // NF4 (f32 and 8-bit activations).
   for (const QuantFormat &format :
-       {quantFormats[0], quantFormats[4], int8ActivationFormats[0],
-        int8ActivationFormats[4], int8ActivationFormats.back()})
+       {quantFormats[0], quantFormats[4], quantFormats[6],
+        int8ActivationFormats[0], int8ActivationFormats[4],
+        int8ActivationFormats[5], int8ActivationFormats.back()})
     for (int64_t m : {64, 128}) {
       if (m == 128 && !format.int8Activations)
         continue;
