@@ -241,12 +241,8 @@ QRT_DOT_TARGET DI dTable(const int8_t *bytes) {
 /// int16 (4 products < 64 * 127 each: no saturation), then
 /// 64 * (h part) + (l part) by vpmaddwd.
 constexpr int kTableShift = 6;
-QRT_DOT_TARGET void dTableLookup(DI lowBytes, DI highBytes, DI b, DI (&v)[4]) {
-  const DI lo = dLowNibbles(b), hi = dHighNibbles(b);
-  v[0] = _mm256_shuffle_epi8(lowBytes, lo);
-  v[1] = _mm256_shuffle_epi8(lowBytes, hi);
-  v[2] = _mm256_shuffle_epi8(highBytes, lo);
-  v[3] = _mm256_shuffle_epi8(highBytes, hi);
+QRT_DOT_TARGET DI dLookup(DI table, DI nibbles) {
+  return _mm256_shuffle_epi8(table, nibbles);
 }
 QRT_DOT_TARGET DI dDotTable(const DI (&v)[4], const int8_t *x) {
   const DI xLo = dLoad(reinterpret_cast<const uint8_t *>(x));
@@ -408,12 +404,8 @@ QRT_DOT_TARGET DI dTable(const int8_t *bytes) {
 /// Table: e = 256 h + l (bytes h, l) looked up byte by byte; vpdpbusd of
 /// each with the activations, then 256 * (h part) + (l part).
 constexpr int kTableShift = 8;
-QRT_DOT_TARGET void dTableLookup(DI lowBytes, DI highBytes, DI b, DI (&v)[4]) {
-  const DI lo = dLowNibbles(b), hi = dHighNibbles(b);
-  v[0] = _mm512_shuffle_epi8(lowBytes, lo);
-  v[1] = _mm512_shuffle_epi8(lowBytes, hi);
-  v[2] = _mm512_shuffle_epi8(highBytes, lo);
-  v[3] = _mm512_shuffle_epi8(highBytes, hi);
+QRT_DOT_TARGET DI dLookup(DI table, DI nibbles) {
+  return _mm512_shuffle_epi8(table, nibbles);
 }
 QRT_DOT_TARGET DI dDotTable(const DI (&v)[4], const int8_t *x) {
   const DI xLo = _mm512_loadu_si512(x), xHi = _mm512_loadu_si512(x + 64);

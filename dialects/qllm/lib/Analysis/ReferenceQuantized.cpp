@@ -117,11 +117,10 @@ R quantizedWeight(OpContext &ctx, QuantizedWeightOp op,
 /// x [..., k] times the dequantized weight [n, k] transposed.
 R dequantMatmul(OpContext &ctx) {
   auto op = cast<DequantMatmulOp>(ctx.getOp());
-  FailureOr<RefTensor> x = ctx.operand(0), w = ctx.operand(1);
-  if (failed(x) || failed(w))
-    return failure();
   // With int8_activations, NF4 and FP4 code values enter as
-  // round(2047 * value) / 2047 (the op's description).
+  // round(2047 * value) / 2047 (the op's description): their weight is
+  // dequantized with that table instead of evaluated as it stands.
+  FailureOr<RefTensor> x = ctx.operand(0), w = failure();
   if (op.getInt8Activations() &&
       !isa<IntQuantAttr>(op.getWeight().getType().getScheme())) {
     auto weight = op.getWeight().getDefiningOp<QuantizedWeightOp>();
@@ -129,9 +128,11 @@ R dequantMatmul(OpContext &ctx) {
       return ctx.fail("int8_activations of an NF4/FP4 weight that is not a "
                       "qllm.quantized_weight");
     w = quantizedWeight(ctx, weight, /*tableUnit=*/2047.0);
-    if (failed(w))
-      return failure();
+  } else {
+    w = ctx.operand(1);
   }
+  if (failed(x) || failed(w))
+    return failure();
   int64_t n = w->shape[0], k = w->shape[1];
   if (x->shape.back() != k)
     return ctx.fail("dequant_matmul contraction mismatch");
