@@ -87,6 +87,10 @@ Runtime:
   --no-cuda-graph        CUDA: launch the decode step's kernels one by one
                          instead of replaying them as one CUDA graph
   --context N            KV-cache positions (default: the plan's)
+  --mmap                 CPU: read the weights through the file's mapping
+                         instead of a copy on huge pages (the default copy
+                         streams 10-20% faster; the mapping loads lazily and
+                         shares the page cache)
   --stats-json FILE      also write the figures as JSON
   --outlier-stats        LLM.int8() plans: count the outlier columns of every
                          int8 matmul (llm_int8_* figures; always on with
@@ -101,7 +105,7 @@ struct Options {
   std::vector<int32_t> tokenIds;
   bool havePrompt = false, haveTokens = false, info = false, printIds = false,
        quiet = false, profile = false, bandwidth = false, replayDecode = true,
-       outlierStats = false;
+       outlierStats = false, mmap = false;
   std::string device = "auto";
   int64_t maxNew = 256, documents = 200, context = 0;
   int threads = 0;
@@ -206,6 +210,8 @@ Options parseArgs(int argc, char **argv) {
       o.device = "cuda";
     } else if (arg == "--no-cuda-graph") {
       o.replayDecode = false;
+    } else if (arg == "--mmap") {
+      o.mmap = true;
     } else if (arg == "-n" || arg == "--max-new-tokens") {
       o.maxNew = parseInt(arg, value(), 0, 1 << 30);
     } else if (arg == "--temperature") {
@@ -339,6 +345,21 @@ std::string targetCodeText(const qrt::fb::Plan &plan) {
       text += (text.empty() ? "" : "; ") + name + ": " + description;
     }
   return text.empty() ? "none" : text;
+}
+
+/// CPU sessions stream the weights faster from huge pages than through the
+/// file's mapping (qrt/core/WeightMemory.h): the plan moves there unless
+/// --mmap, or unless its session runs on another backend.
+bool placeWeights(const Options &o, qrt::LoadedPlan &loaded,
+                  std::string &error) {
+  if (o.mmap)
+    return true;
+  std::string reason, problem;
+  const qrt::Backend *backend =
+      qrt::chooseBackend(loaded.plan(), o.device, reason, problem);
+  if (!backend || std::string(backend->name) != "cpu")
+    return true;
+  return loaded.copyToWeightMemory(error);
 }
 
 /// What --device would run on, without creating a session.
@@ -499,6 +520,9 @@ void addPlanFigures(qrt::Figures &figures, const Options &o,
     figures.addString("device_name", device.name);
   figures.add("load_seconds", loadSeconds);
   figures.add("weights_bytes", static_cast<int64_t>(plan.weights_size()));
+  figures.addString("weights_memory", loaded.weightHome());
+  figures.add("weights_huge_page_bytes",
+              static_cast<int64_t>(loaded.weightHugePageBytes()));
   if (loaded.weightless()) {
     figures.add("weightless", int64_t(1));
     figures.add("synthesized_weights_bytes",
@@ -836,6 +860,8 @@ int main(int argc, char **argv) {
       joinRanks(&argc, &argv, o, *loaded, status);
   if (status != 0)
     return status;
+  if (!placeWeights(o, *loaded, error))
+    return fail(error);
   double loadSeconds = seconds(start);
 
   qrt::SessionOptions options;

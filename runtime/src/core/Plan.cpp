@@ -107,40 +107,70 @@ bool LoadedPlan::load(const VerifyOptions &options, std::string &error) {
 
 bool LoadedPlan::synthesize(std::string &error) {
   SyntheticLayout layout = syntheticLayout(*plan_);
-  size_t bytes = std::max<size_t>(layout.bytes, kWeightAlignment);
-  void *memory = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (memory == MAP_FAILED) {
-    error = "cannot allocate " + std::to_string(bytes) +
-            " bytes for the weights of the weightless plan: " +
-            std::strerror(errno);
+  std::string problem;
+  synthetic_ = WeightMemory::allocate(
+      std::max<size_t>(layout.bytes, kWeightAlignment), problem);
+  if (!synthetic_) {
+    error = "the weights of the weightless plan: " + problem;
     return false;
   }
-  synthetic_ = static_cast<uint8_t *>(memory);
-  syntheticSize_ = bytes;
-  synthesizeWeights(*plan_, plan_->weight_seed(), layout, synthetic_);
-  ::mprotect(memory, bytes, PROT_READ); // read-only, as a mapped file
+  synthesizeWeights(*plan_, plan_->weight_seed(), layout, synthetic_->data());
+  synthetic_->seal(); // read-only, as a mapped file
   syntheticOffsets_ = std::move(layout.offsets);
   return true;
+}
+
+bool LoadedPlan::copyToWeightMemory(std::string &error) {
+  if (!mapped_ || worldSize() > 1 || synthetic_)
+    return true;
+  std::string problem;
+  std::unique_ptr<WeightMemory> copy = WeightMemory::allocate(size_, problem);
+  if (!copy) {
+    error = name_ + ": " + problem;
+    return false;
+  }
+  std::memcpy(copy->data(), data_, size_);
+  copy->seal();
+  // The copy holds what was verified (a file changed under the mapping
+  // since would have changed what the mapping shows too); the plan's
+  // FlatBuffer pointers move with it.
+  ::munmap(const_cast<uint8_t *>(data_), size_);
+  mapped_ = false;
+  data_ = copy->data();
+  plan_ = planOf(data_);
+  copy_ = std::move(copy);
+  return true;
+}
+
+const char *LoadedPlan::weightHome() const {
+  if (synthetic_)
+    return "synthesized";
+  if (copy_)
+    return "huge-page copy";
+  return mapped_ ? "file mapping" : "memory";
+}
+
+size_t LoadedPlan::weightHugePageBytes() const {
+  if (synthetic_)
+    return synthetic_->hugePageBytes();
+  return copy_ ? copy_->hugePageBytes() : 0;
 }
 
 LoadedPlan::~LoadedPlan() {
   if (mapped_ && data_)
     ::munmap(const_cast<uint8_t *>(data_), size_);
-  if (synthetic_)
-    ::munmap(synthetic_, syntheticSize_);
 }
 
 const void *LoadedPlan::weight(uint32_t index) const {
   if (synthetic_)
-    return synthetic_ + syntheticOffsets_[index];
+    return synthetic_->data() + syntheticOffsets_[index];
   if (rankMap_)
     index = rankMap_->Get(index);
   return data_ + plan_->weights()->Get(index)->offset();
 }
 
 void *LoadedPlan::mutableWeight(uint32_t index) {
-  if (synthetic_ || mapped_ || memory_.empty())
+  if (synthetic_ || mapped_ || copy_ || memory_.empty())
     return nullptr;
   if (rankMap_)
     index = rankMap_->Get(index);

@@ -9,6 +9,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "TestPlans.h"
+
 #include "qrt/core/Plan.h"
 #include "qrt/core/PlanWriter.h"
 #include "qrt/runtime/Communicator.h"
@@ -318,6 +320,20 @@ TEST(TensorParallelTest, SplitPlanNeedsItsRanks) {
   EXPECT_NE(error.find("rank 1 but the plan's weights are rank 0's"),
             std::string::npos)
       << error;
+}
+
+TEST(TensorParallelTest, SplitPlanKeepsItsFileMapping) {
+  // Copied to WeightMemory, every rank would hold every rank's weights: a
+  // split plan stays mapped, each rank reading its own weights' pages.
+  Weights w = drawWeights();
+  std::unique_ptr<test::OpenedPlan> opened =
+      test::openPlan(writePlan(modelPlan(w, true)));
+  ASSERT_TRUE(opened->plan) << opened->error;
+  const uint8_t *before = opened->plan->data();
+  std::string error;
+  ASSERT_TRUE(opened->plan->copyToWeightMemory(error)) << error;
+  EXPECT_EQ(opened->plan->data(), before);
+  EXPECT_STREQ(opened->plan->weightHome(), "file mapping");
 }
 
 TEST(TensorParallelTest, ChecksumsAreCheckedPerRank) {

@@ -11,7 +11,10 @@
 // them at open.
 //
 // Plans open from a file (mapped read-only) or from memory (e.g. a plan the
-// compiler just wrote, from Python).
+// compiler just wrote, from Python). A plan opened from a file can then be
+// copied into WeightMemory (huge pages), which the CPU kernels stream
+// faster than a file mapping (qrt/core/WeightMemory.h); a weightless plan's
+// weights are synthesized into it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,6 +23,7 @@
 
 #include "qrt/core/PlanSchema.h"
 #include "qrt/core/QuantizedWeight.h"
+#include "qrt/core/WeightMemory.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -108,7 +112,21 @@ public:
   /// plan): a split plan's sessions need it.
   bool rankSelected() const { return rankSelected_; }
   /// Bytes of memory holding the synthesized weights (0 unless weightless).
-  size_t syntheticBytes() const { return syntheticSize_; }
+  size_t syntheticBytes() const {
+    return synthetic_ ? synthetic_->size() : 0;
+  }
+  /// Copies a plan opened from a file into WeightMemory and unmaps the file.
+  /// Call it before creating sessions (they keep pointers into the plan).
+  /// A split plan keeps its mapping (each rank reads only its own weights'
+  /// pages), as do plans opened from memory and weightless plans. False and
+  /// `error` only when the memory cannot be had (the plan stays mapped).
+  bool copyToWeightMemory(std::string &error);
+  /// Where the weights are: "file mapping", "huge-page copy" (WeightMemory,
+  /// on huge pages or not), "memory" (openMemory) or "synthesized".
+  const char *weightHome() const;
+  /// Bytes of the weights' memory on huge pages now (0 for a file mapping
+  /// or openMemory's vector, and where the kernel gives none).
+  size_t weightHugePageBytes() const;
 
 private:
   LoadedPlan() = default;
@@ -118,12 +136,13 @@ private:
   const uint8_t *data_ = nullptr;
   size_t size_ = 0;
   std::string name_;
-  /// A file mapping (munmap'ed) or memory of openMemory (freed).
+  /// A file mapping (munmap'ed), memory of openMemory (freed) or a copy in
+  /// WeightMemory.
   bool mapped_ = false;
   std::vector<uint8_t> memory_;
+  std::unique_ptr<WeightMemory> copy_;
   const fb::Plan *plan_ = nullptr;
-  uint8_t *synthetic_ = nullptr;
-  size_t syntheticSize_ = 0;
+  std::unique_ptr<WeightMemory> synthetic_;
   int rank_ = 0;
   bool rankSelected_ = true;
   /// A split plan's checksums, left for selectRank.
