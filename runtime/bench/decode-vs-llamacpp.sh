@@ -7,7 +7,8 @@
 # The model: dim 4096, hidden 11008, 32 heads, vocab 32000, LAYERS layers
 # (default 8: far past the caches), random weights.
 #  - ours: weightless plans (python/llama2c_to_onnx.py --random --weightless,
-#    quant-translate --weightless: the runtime synthesizes the weights) for
+#    quant-translate --weightless: the runtime synthesizes the weights, into
+#    huge-page memory as quant-run copies a plan file's weights) for
 #    int4 g32 symmetric (Q4_0's bytes), int4 g128, NF4 and int8 (the output
 #    projection quantized too, as in llama.cpp's files), each with the
 #    scheme's default activations (8-bit), plus, by -s, nf4-f32 /
@@ -160,6 +161,11 @@ print("\n# Llama-2-7B-shaped, %s layers: prefill %s tokens, decode %s tokens" % 
     layers, prompt, tokens))
 print("Ratios compare each row with llama.cpp's Q4_0 under the same ISA: our native "
       "build with llama.cpp's own pick, our forced AVX2 with its haswell (AVX2) build.")
+huge = [r.get("weights_huge_page_bytes", 0) / 1e6 for r in rows if r["kind"] == "ours"]
+if huge:
+    print("Our weights: synthesized into huge-page memory (qrt::WeightMemory, as quant-run "
+          "copies a plan file; %.0f-%.0f MB of them on huge pages in these runs); "
+          "llama.cpp's: its defaults (mmap on, the anchor's README)." % (min(huge), max(huge)))
 
 
 def median(runs, key):
