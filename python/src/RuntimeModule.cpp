@@ -45,27 +45,20 @@ struct Plan {
   std::shared_ptr<qrt::LoadedPlan> loaded;
   /// The plan's directory, where a tokenizer it names relative is found.
   std::string directory = ".";
-  /// Plan.load(mmap=True): CPU sessions read the weights through the
-  /// file's mapping instead of a huge-page copy.
-  bool keepMapping = false;
-  /// Live sessions over the plan: the first CPU session moves the weights
-  /// to WeightMemory only while there are none (they point into the plan).
-  /// Guarded by `mutex`, as is the move.
-  int sessions = 0;
-  std::mutex mutex;
 
   static std::shared_ptr<Plan> load(const std::string &path, bool mmap) {
     std::string error;
     std::unique_ptr<qrt::LoadedPlan> loaded;
     {
       py::gil_scoped_release release;
-      loaded = qrt::LoadedPlan::openFile(path, error);
+      loaded = qrt::LoadedPlan::openFile(
+          path, error, {},
+          mmap ? qrt::PlanHome::Mapping : qrt::PlanHome::WeightMemory);
     }
     if (!loaded)
       throw Error(error);
     auto plan = std::make_shared<Plan>();
     plan->loaded = std::move(loaded);
-    plan->keepMapping = mmap;
     size_t slash = path.rfind('/');
     if (slash != std::string::npos)
       plan->directory = path.substr(0, slash);
@@ -210,31 +203,11 @@ public:
     std::string error;
     {
       py::gil_scoped_release release;
-      std::lock_guard<std::mutex> lock(plan_->mutex);
-      // CPU kernels stream the weights faster from huge pages than through
-      // the file's mapping (qrt/core/WeightMemory.h), as quant-run does.
-      std::string reason, problem;
-      const qrt::Backend *backend = qrt::chooseBackend(
-          plan_->loaded->plan(), device, reason, problem);
-      if (!plan_->keepMapping && plan_->sessions == 0 && backend &&
-          backend->name == "cpu" &&
-          !plan_->loaded->copyToWeightMemory(error))
-        session_ = nullptr;
-      else
-        session_ = qrt::Session::create(*plan_->loaded, options, error);
-      if (session_)
-        ++plan_->sessions;
+      session_ = qrt::Session::create(*plan_->loaded, options, error);
     }
     if (!session_)
       throw Error(error);
   }
-  ~Session() {
-    session_.reset();
-    std::lock_guard<std::mutex> lock(plan_->mutex);
-    --plan_->sessions;
-  }
-  Session(const Session &) = delete;
-  Session &operator=(const Session &) = delete;
 
   int64_t vocab() const { return session_->vocab(); }
   int64_t context() const { return session_->context(); }

@@ -87,10 +87,10 @@ Runtime:
   --no-cuda-graph        CUDA: launch the decode step's kernels one by one
                          instead of replaying them as one CUDA graph
   --context N            KV-cache positions (default: the plan's)
-  --mmap                 CPU: read the weights through the file's mapping
-                         instead of a copy on huge pages (the default copy
-                         streams 10-20% faster; the mapping loads lazily and
-                         shares the page cache)
+  --mmap                 read the weights through the file's mapping
+                         instead of a copy on huge pages (the CPU streams the
+                         copy 10-20% faster; the mapping loads lazily and
+                         shares the page cache; --device cuda always maps)
   --stats-json FILE      also write the figures as JSON
   --outlier-stats        LLM.int8() plans: count the outlier columns of every
                          int8 matmul (llm_int8_* figures; always on with
@@ -345,21 +345,6 @@ std::string targetCodeText(const qrt::fb::Plan &plan) {
       text += (text.empty() ? "" : "; ") + name + ": " + description;
     }
   return text.empty() ? "none" : text;
-}
-
-/// CPU sessions stream the weights faster from huge pages than through the
-/// file's mapping (qrt/core/WeightMemory.h): the plan moves there unless
-/// --mmap, or unless its session runs on another backend.
-bool placeWeights(const Options &o, qrt::LoadedPlan &loaded,
-                  std::string &error) {
-  if (o.mmap)
-    return true;
-  std::string reason, problem;
-  const qrt::Backend *backend =
-      qrt::chooseBackend(loaded.plan(), o.device, reason, problem);
-  if (!backend || std::string(backend->name) != "cpu")
-    return true;
-  return loaded.copyToWeightMemory(error);
 }
 
 /// What --device would run on, without creating a session.
@@ -849,8 +834,14 @@ int main(int argc, char **argv) {
     return measureBandwidth(o);
   auto start = std::chrono::steady_clock::now();
   std::string error;
+  // CPU sessions stream the weights faster from huge pages than through the
+  // file's mapping (qrt/core/WeightMemory.h): the plan is read into a copy
+  // there, unless --mmap, --info or --device cuda (which uploads them).
+  const qrt::PlanHome home = o.mmap || o.info || o.device == "cuda"
+                                 ? qrt::PlanHome::Mapping
+                                 : qrt::PlanHome::WeightMemory;
   std::unique_ptr<qrt::LoadedPlan> loaded =
-      qrt::LoadedPlan::openFile(o.plan, error);
+      qrt::LoadedPlan::openFile(o.plan, error, {}, home);
   if (!loaded)
     return inputError(error);
   if (o.info)
@@ -860,8 +851,6 @@ int main(int argc, char **argv) {
       joinRanks(&argc, &argv, o, *loaded, status);
   if (status != 0)
     return status;
-  if (!placeWeights(o, *loaded, error))
-    return fail(error);
   double loadSeconds = seconds(start);
 
   qrt::SessionOptions options;

@@ -18,7 +18,8 @@ namespace qrt {
 
 std::unique_ptr<LoadedPlan> LoadedPlan::openFile(const std::string &path,
                                                  std::string &error,
-                                                 const VerifyOptions &options) {
+                                                 const VerifyOptions &options,
+                                                 PlanHome home) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     error = path + ": " + std::strerror(errno);
@@ -37,8 +38,8 @@ std::unique_ptr<LoadedPlan> LoadedPlan::openFile(const std::string &path,
     return nullptr;
   }
   void *base = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
   if (base == MAP_FAILED) {
+    ::close(fd);
     error = path + ": cannot map: " + std::strerror(errno);
     return nullptr;
   }
@@ -47,7 +48,10 @@ std::unique_ptr<LoadedPlan> LoadedPlan::openFile(const std::string &path,
   plan->size_ = size;
   plan->mapped_ = true;
   plan->name_ = path;
-  if (!plan->load(options, error))
+  const bool loaded =
+      plan->load(options, error, home == PlanHome::WeightMemory ? fd : -1);
+  ::close(fd);
+  if (!loaded)
     return nullptr;
   return plan;
 }
@@ -75,7 +79,8 @@ std::unique_ptr<LoadedPlan> LoadedPlan::openMemory(std::vector<uint8_t> bytes,
   return plan;
 }
 
-bool LoadedPlan::load(const VerifyOptions &options, std::string &error) {
+bool LoadedPlan::load(const VerifyOptions &options, std::string &error,
+                      int copyFrom) {
   std::string problem;
   // The structure first; then the checksums of every weight, or, for a
   // split plan, of the rank's weights at selectRank.
@@ -86,6 +91,18 @@ bool LoadedPlan::load(const VerifyOptions &options, std::string &error) {
     return false;
   }
   plan_ = planOf(data_);
+  if (copyFrom >= 0 && worldSize() == 1 && !plan_->weightless()) {
+    if (!copyToWeightMemory(copyFrom, problem)) {
+      error = name_ + ": " + problem;
+      return false;
+    }
+    // The file may have changed since it was mapped: verify the copy.
+    if (!verifyPlan(data_, size_, structure, problem)) {
+      error = name_ + ": " + problem;
+      return false;
+    }
+    plan_ = planOf(data_);
+  }
   if (worldSize() > 1) {
     rankSelected_ = false;
     checksumsPending_ = options.checksums && !plan_->weightless();
@@ -120,24 +137,27 @@ bool LoadedPlan::synthesize(std::string &error) {
   return true;
 }
 
-bool LoadedPlan::copyToWeightMemory(std::string &error) {
-  if (!mapped_ || worldSize() > 1 || synthetic_)
-    return true;
-  std::string problem;
-  std::unique_ptr<WeightMemory> copy = WeightMemory::allocate(size_, problem);
-  if (!copy) {
-    error = name_ + ": " + problem;
+bool LoadedPlan::copyToWeightMemory(int fd, std::string &error) {
+  std::unique_ptr<WeightMemory> copy = WeightMemory::allocate(size_, error);
+  if (!copy)
     return false;
+  // pread, not a copy from the mapping: the file's pages then stay out of
+  // this process's memory (only the copy counts in its RSS).
+  for (size_t done = 0; done < size_;) {
+    const ssize_t n = ::pread(fd, copy->data() + done,
+                              std::min<size_t>(size_ - done, size_t(1) << 26),
+                              static_cast<off_t>(done));
+    if (n <= 0) {
+      error = n < 0 ? std::string("cannot read: ") + std::strerror(errno)
+                    : "the file shrank while it was read";
+      return false;
+    }
+    done += static_cast<size_t>(n);
   }
-  std::memcpy(copy->data(), data_, size_);
   copy->seal();
-  // The copy holds what was verified (a file changed under the mapping
-  // since would have changed what the mapping shows too); the plan's
-  // FlatBuffer pointers move with it.
   ::munmap(const_cast<uint8_t *>(data_), size_);
   mapped_ = false;
   data_ = copy->data();
-  plan_ = planOf(data_);
   copy_ = std::move(copy);
   return true;
 }

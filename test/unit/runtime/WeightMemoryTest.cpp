@@ -3,11 +3,12 @@
 // qrt::WeightMemory: 2 MiB-aligned, zeroed, writable until sealed, advised
 // for huge pages (the "hg" flag of its mapping in /proc/self/smaps, which
 // the kernel sets on MADV_HUGEPAGE whether or not it finds huge pages), and
-// its huge-page count bounded by its size. LoadedPlan::copyToWeightMemory:
-// a plan opened from a file moves there byte for byte and gives the same
-// logits, bit for bit, as the file's mapping; plans opened from memory
-// stay where they are; a weightless plan's weights are synthesized into
-// WeightMemory.
+// its huge-page count bounded by its size. LoadedPlan::openFile with
+// PlanHome::WeightMemory: the plan is copied there byte for byte, gives the
+// same logits, bit for bit, as the file's mapping, and the file's pages are
+// never mapped into the process (its RSS holds one copy of the weights);
+// its checksums are verified on the copy; a weightless plan's weights are
+// synthesized into WeightMemory.
 //
 //===----------------------------------------------------------------------===//
 
@@ -120,65 +121,64 @@ TEST(WeightMemoryTest, HugePageBytesOfOtherMemoryIsBounded) {
   EXPECT_EQ(hugePageBytesOf(nullptr, 0), 0u);
 }
 
-TEST(WeightMemoryTest, CopiedPlanGivesTheMappedPlansLogits) {
-  std::vector<uint8_t> bytes = tinyPlanBytes(quantizedConfig());
-  std::unique_ptr<OpenedPlan> mapped = openPlan(bytes);
-  std::unique_ptr<OpenedPlan> copied = openPlan(bytes);
-  ASSERT_TRUE(mapped->plan) << mapped->error;
-  ASSERT_TRUE(copied->plan) << copied->error;
-  EXPECT_STREQ(mapped->plan->weightHome(), "file mapping");
-  EXPECT_EQ(mapped->plan->weightHugePageBytes(), 0u);
-
-  const uint8_t *before = copied->plan->data();
-  std::string error;
-  ASSERT_TRUE(copied->plan->copyToWeightMemory(error)) << error;
-  LoadedPlan &plan = *copied->plan;
-  EXPECT_STREQ(plan.weightHome(), "huge-page copy");
-  EXPECT_NE(plan.data(), before);
-  EXPECT_EQ(reinterpret_cast<uintptr_t>(plan.data()) % kHugePage, 0u);
-  ASSERT_EQ(plan.size(), bytes.size());
-  EXPECT_EQ(std::memcmp(plan.data(), bytes.data(), bytes.size()), 0);
-  EXPECT_EQ(plan.plan().weights()->size(),
-            mapped->plan->plan().weights()->size());
-  EXPECT_EQ(plan.mutableWeight(0), nullptr); // read-only, as the file was
-  if (kernelHasHugePages())
-    EXPECT_NE(mappingFlags(plan.data()).find(" hg"), std::string::npos);
-  // A second copy is a no-op.
-  const uint8_t *copy = plan.data();
-  ASSERT_TRUE(plan.copyToWeightMemory(error)) << error;
-  EXPECT_EQ(plan.data(), copy);
-
-  std::vector<float> expected = logitsOf(*mapped->plan);
-  ASSERT_FALSE(expected.empty());
-  EXPECT_EQ(logitsOf(plan), expected);
+/// The plan of `bytes` written to `file` and opened with `home`.
+std::unique_ptr<LoadedPlan> openAt(const TempFile &file, PlanHome home,
+                                   std::string &error) {
+  return LoadedPlan::openFile(file.path(), error, {}, home);
 }
 
-TEST(WeightMemoryTest, PlansFromMemoryStayThere) {
+TEST(WeightMemoryTest, CopiedPlanGivesTheMappedPlansLogits) {
+  std::vector<uint8_t> bytes = tinyPlanBytes(quantizedConfig());
+  TempFile file;
+  file.write(bytes);
   std::string error;
-  std::unique_ptr<LoadedPlan> plan =
-      LoadedPlan::openMemory(tinyPlanBytes(quantizedConfig()), error);
-  ASSERT_TRUE(plan) << error;
-  const uint8_t *before = plan->data();
-  ASSERT_TRUE(plan->copyToWeightMemory(error)) << error;
-  EXPECT_EQ(plan->data(), before);
-  EXPECT_STREQ(plan->weightHome(), "memory");
-  EXPECT_NE(plan->mutableWeight(0), nullptr);
+  std::unique_ptr<LoadedPlan> mapped = openAt(file, PlanHome::Mapping, error);
+  ASSERT_TRUE(mapped) << error;
+  std::unique_ptr<LoadedPlan> copied =
+      openAt(file, PlanHome::WeightMemory, error);
+  ASSERT_TRUE(copied) << error;
+  EXPECT_STREQ(mapped->weightHome(), "file mapping");
+  EXPECT_EQ(mapped->weightHugePageBytes(), 0u);
+  EXPECT_STREQ(copied->weightHome(), "huge-page copy");
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(copied->data()) % kHugePage, 0u);
+  ASSERT_EQ(copied->size(), bytes.size());
+  EXPECT_EQ(std::memcmp(copied->data(), bytes.data(), bytes.size()), 0);
+  EXPECT_EQ(copied->mutableWeight(0), nullptr); // read-only, as the file
+  if (kernelHasHugePages())
+    EXPECT_NE(mappingFlags(copied->data()).find(" hg"), std::string::npos);
+  std::vector<float> expected = logitsOf(*mapped);
+  ASSERT_FALSE(expected.empty());
+  EXPECT_EQ(logitsOf(*copied), expected);
+}
+
+TEST(WeightMemoryTest, CopiedPlansChecksumsAreVerified) {
+  std::vector<uint8_t> bytes = tinyPlanBytes(quantizedConfig());
+  std::string error;
+  auto probe = LoadedPlan::openMemory(bytes, error);
+  ASSERT_TRUE(probe) << error;
+  const fb::WeightInfo *w = probe->plan().weights()->Get(1);
+  bytes[w->offset()] ^= 0x10;
+  TempFile file;
+  file.write(bytes);
+  EXPECT_FALSE(openAt(file, PlanHome::WeightMemory, error));
+  EXPECT_NE(error.find("fails its checksum"), std::string::npos) << error;
+  EXPECT_NE(error.find(file.path()), std::string::npos) << error;
 }
 
 TEST(WeightMemoryTest, WeightlessPlansSynthesizeIntoWeightMemory) {
-  std::unique_ptr<OpenedPlan> opened = openPlan(
+  TempFile file;
+  file.write(
       weightlessPlanBytes(tinyPlanSpec(makeTinyModel(quantizedConfig())), 3));
-  ASSERT_TRUE(opened->plan) << opened->error;
-  LoadedPlan &plan = *opened->plan;
-  EXPECT_STREQ(plan.weightHome(), "synthesized");
-  const void *weight = plan.weight(0);
-  EXPECT_EQ(reinterpret_cast<uintptr_t>(weight) % kHugePage, 0u);
-  if (kernelHasHugePages())
-    EXPECT_NE(mappingFlags(weight).find(" hg"), std::string::npos);
   std::string error;
-  ASSERT_TRUE(plan.copyToWeightMemory(error)) << error;
-  EXPECT_EQ(plan.weight(0), weight);
-  EXPECT_STREQ(plan.weightHome(), "synthesized");
+  for (PlanHome home : {PlanHome::Mapping, PlanHome::WeightMemory}) {
+    std::unique_ptr<LoadedPlan> plan = openAt(file, home, error);
+    ASSERT_TRUE(plan) << error;
+    EXPECT_STREQ(plan->weightHome(), "synthesized");
+    const void *weight = plan->weight(0);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(weight) % kHugePage, 0u);
+    if (kernelHasHugePages())
+      EXPECT_NE(mappingFlags(weight).find(" hg"), std::string::npos);
+  }
 }
 
 } // namespace
