@@ -15,6 +15,32 @@
 #include <unistd.h>
 
 namespace qrt {
+namespace {
+
+/// The `size` bytes of file `fd` in WeightMemory, read-only. pread, not a
+/// copy from a mapping: the file's pages then stay out of this process's
+/// memory (only the copy counts in its RSS).
+std::unique_ptr<WeightMemory> readIntoWeightMemory(int fd, size_t size,
+                                                   std::string &error) {
+  std::unique_ptr<WeightMemory> copy = WeightMemory::allocate(size, error);
+  if (!copy)
+    return nullptr;
+  for (size_t done = 0; done < size;) {
+    const ssize_t n = ::pread(fd, copy->data() + done,
+                              std::min<size_t>(size - done, size_t(1) << 26),
+                              static_cast<off_t>(done));
+    if (n <= 0) {
+      error = n < 0 ? std::string("cannot read: ") + std::strerror(errno)
+                    : "the file shrank while it was read";
+      return nullptr;
+    }
+    done += static_cast<size_t>(n);
+  }
+  copy->seal();
+  return copy;
+}
+
+} // namespace
 
 std::unique_ptr<LoadedPlan> LoadedPlan::openFile(const std::string &path,
                                                  std::string &error,
@@ -92,10 +118,14 @@ bool LoadedPlan::load(const VerifyOptions &options, std::string &error,
   }
   plan_ = planOf(data_);
   if (copyFrom >= 0 && worldSize() == 1 && !plan_->weightless()) {
-    if (!copyToWeightMemory(copyFrom, problem)) {
+    copy_ = readIntoWeightMemory(copyFrom, size_, problem);
+    if (!copy_) {
       error = name_ + ": " + problem;
       return false;
     }
+    ::munmap(const_cast<uint8_t *>(data_), size_);
+    mapped_ = false;
+    data_ = copy_->data();
     // The file may have changed since it was mapped: verify the copy.
     if (!verifyPlan(data_, size_, structure, problem)) {
       error = name_ + ": " + problem;
@@ -134,31 +164,6 @@ bool LoadedPlan::synthesize(std::string &error) {
   synthesizeWeights(*plan_, plan_->weight_seed(), layout, synthetic_->data());
   synthetic_->seal(); // read-only, as a mapped file
   syntheticOffsets_ = std::move(layout.offsets);
-  return true;
-}
-
-bool LoadedPlan::copyToWeightMemory(int fd, std::string &error) {
-  std::unique_ptr<WeightMemory> copy = WeightMemory::allocate(size_, error);
-  if (!copy)
-    return false;
-  // pread, not a copy from the mapping: the file's pages then stay out of
-  // this process's memory (only the copy counts in its RSS).
-  for (size_t done = 0; done < size_;) {
-    const ssize_t n = ::pread(fd, copy->data() + done,
-                              std::min<size_t>(size_ - done, size_t(1) << 26),
-                              static_cast<off_t>(done));
-    if (n <= 0) {
-      error = n < 0 ? std::string("cannot read: ") + std::strerror(errno)
-                    : "the file shrank while it was read";
-      return false;
-    }
-    done += static_cast<size_t>(n);
-  }
-  copy->seal();
-  ::munmap(const_cast<uint8_t *>(data_), size_);
-  mapped_ = false;
-  data_ = copy->data();
-  copy_ = std::move(copy);
   return true;
 }
 

@@ -34,11 +34,12 @@ std::unique_ptr<WeightMemory> WeightMemory::allocate(size_t bytes,
   }
   const uintptr_t start = reinterpret_cast<uintptr_t>(raw);
   const uintptr_t aligned = (start + kHugePage - 1) / kHugePage * kHugePage;
+  // Head: aligned - start bytes (maybe none); tail: the rest of the extra
+  // huge page (never none).
   if (aligned > start)
     ::munmap(raw, aligned - start);
-  if (aligned + mapped < start + mapped + kHugePage)
-    ::munmap(reinterpret_cast<void *>(aligned + mapped),
-             start + mapped + kHugePage - (aligned + mapped));
+  ::munmap(reinterpret_cast<void *>(aligned + mapped),
+           start + kHugePage - aligned);
   uint8_t *data = reinterpret_cast<uint8_t *>(aligned);
 #ifdef MADV_HUGEPAGE
   ::madvise(data, mapped, MADV_HUGEPAGE); // a hint: failure is harmless
@@ -74,8 +75,7 @@ size_t hugePageBytesOf(const void *data, size_t size) {
   while (std::fgets(line, sizeof line, smaps)) {
     uintptr_t from = 0, to = 0;
     // A mapping's first line: "from-to perms offset dev inode path".
-    if (std::sscanf(line, "%" SCNxPTR "-%" SCNxPTR " ", &from, &to) == 2 &&
-        std::strchr(line, '-') < std::strchr(line, ' ')) {
+    if (std::sscanf(line, "%" SCNxPTR "-%" SCNxPTR " ", &from, &to) == 2) {
       inside = from < end && begin < to;
       continue;
     }

@@ -108,9 +108,10 @@ TEST(WeightMemoryTest, AlignedZeroedWritableAdvised) {
   EXPECT_EQ(data[bytes - 1], 0xa5);
   // The huge pages the kernel found: at most the 4 huge pages mapped.
   EXPECT_LE(memory->hugePageBytes(), 4 * kHugePage);
-  if (kernelHasHugePages())
+  if (kernelHasHugePages()) {
     EXPECT_NE(mappingFlags(data).find(" hg"), std::string::npos)
         << "VmFlags:" << mappingFlags(data);
+  }
 }
 
 TEST(WeightMemoryTest, HugePageBytesOfOtherMemoryIsBounded) {
@@ -144,8 +145,9 @@ TEST(WeightMemoryTest, CopiedPlanGivesTheMappedPlansLogits) {
   ASSERT_EQ(copied->size(), bytes.size());
   EXPECT_EQ(std::memcmp(copied->data(), bytes.data(), bytes.size()), 0);
   EXPECT_EQ(copied->mutableWeight(0), nullptr); // read-only, as the file
-  if (kernelHasHugePages())
+  if (kernelHasHugePages()) {
     EXPECT_NE(mappingFlags(copied->data()).find(" hg"), std::string::npos);
+  }
   std::vector<float> expected = logitsOf(*mapped);
   ASSERT_FALSE(expected.empty());
   EXPECT_EQ(logitsOf(*copied), expected);
@@ -176,8 +178,9 @@ TEST(WeightMemoryTest, WeightlessPlansSynthesizeIntoWeightMemory) {
     EXPECT_STREQ(plan->weightHome(), "synthesized");
     const void *weight = plan->weight(0);
     EXPECT_EQ(reinterpret_cast<uintptr_t>(weight) % kHugePage, 0u);
-    if (kernelHasHugePages())
+    if (kernelHasHugePages()) {
       EXPECT_NE(mappingFlags(weight).find(" hg"), std::string::npos);
+    }
   }
 }
 

@@ -144,7 +144,6 @@ private:
   /// plan's weights.
   bool load(const VerifyOptions &options, std::string &error,
             int copyFrom = -1);
-  bool copyToWeightMemory(int fd, std::string &error);
   bool synthesize(std::string &error);
   const uint8_t *data_ = nullptr;
   size_t size_ = 0;
