@@ -499,9 +499,10 @@ void addPlanFigures(qrt::Figures &figures, const Options &o,
   qrt::DeviceInfo device = session.deviceInfo();
   figures.addString("isa", qrt::cpu::isaName());
   figures.addString("device", device.backend);
-  if (device.threads > 0)
+  if (device.threads > 0) {
     figures.add("threads", static_cast<int64_t>(device.threads));
-  else
+    figures.addString("integer_kernel", qrt::cpu::int8ActivationKernelName());
+  } else
     figures.addString("device_name", device.name);
   figures.add("load_seconds", loadSeconds);
   figures.add("weights_bytes", static_cast<int64_t>(plan.weights_size()));

@@ -300,11 +300,10 @@ QRT_VNNI void int8RowsVnni(const Int8MatmulArgs &args, int64_t rowBegin,
 Int8Kernel int8KernelFor(Isa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
-  if (isa == Isa::Avx512 && __builtin_cpu_supports("avx512vnni"))
+  const bool vnni = vnniEnabled();
+  if (isa == Isa::Avx512 && vnni && __builtin_cpu_supports("avx512vnni"))
     return {"avx512-vnni", int8RowsVnni};
-  // The AVX-VNNI kernel is built and dispatched, but was only run where the
-  // CPU has avxvnni (the test suite then takes it under QRT_ISA=avx2).
-  if ((isa == Isa::Avx512 || isa == Isa::Avx2) &&
+  if ((isa == Isa::Avx512 || isa == Isa::Avx2) && vnni &&
       __builtin_cpu_supports("avxvnni"))
     return {"avx-vnni", int8RowsAvxVnni};
   if (isa == Isa::Avx512 || isa == Isa::Avx2)

@@ -109,6 +109,22 @@ bool setIsa(Isa isa) {
 
 const char *isaName() { return kernels().name; }
 
+namespace {
+std::atomic<bool> &vnniSlot() {
+  static std::atomic<bool> slot{[] {
+    const char *request = std::getenv("QRT_VNNI");
+    return !request || std::strcmp(request, "0") != 0;
+  }()};
+  return slot;
+}
+} // namespace
+
+bool vnniEnabled() { return vnniSlot().load(std::memory_order_relaxed); }
+
+void setVnniEnabled(bool enabled) {
+  vnniSlot().store(enabled, std::memory_order_relaxed);
+}
+
 void matmul(ThreadPool &pool, const float *x, int64_t m, int64_t k,
             const void *w, WeightType wtype, int64_t n, float *y) {
   assert(m >= 0 && k >= 0 && n >= 0);

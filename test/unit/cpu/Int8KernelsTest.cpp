@@ -144,24 +144,30 @@ protected:
       if (!isaSupported(isa))
         continue;
       EXPECT_TRUE(setIsa(isa));
-      int threads = 1 + (caseIndex + isaIndex++) % 3;
-      std::vector<float> y(static_cast<size_t>(m * n + guard),
-                           std::numeric_limits<float>::quiet_NaN());
-      int64_t outliers =
-          int8Matmul(pool(threads), x.data(), m, w, threshold, y.data());
-      SCOPED_TRACE(testing::Message()
-                   << "m " << m << " k " << w.cols << " n " << n
-                   << " threshold " << threshold << ", " << int8KernelName()
-                   << ", " << threads << " threads");
-      EXPECT_EQ(outliers, ref.outliers);
-      for (int64_t e = 0; e < m * n; ++e) {
-        EXPECT_NEAR(y[e], ref.y[e], ref.bound[e])
-            << "at token " << e / n << " row " << e % n;
+      test::forEachVnniChoice(int8KernelName, [&] {
         if (HasFailure())
-          return ref.outliers;
-      }
-      for (int64_t e = m * n; e < m * n + guard; ++e)
-        EXPECT_TRUE(std::isnan(y[e])) << "wrote past y at " << e;
+          return;
+        int threads = 1 + (caseIndex + isaIndex++) % 3;
+        std::vector<float> y(static_cast<size_t>(m * n + guard),
+                             std::numeric_limits<float>::quiet_NaN());
+        int64_t outliers =
+            int8Matmul(pool(threads), x.data(), m, w, threshold, y.data());
+        SCOPED_TRACE(testing::Message()
+                     << "m " << m << " k " << w.cols << " n " << n
+                     << " threshold " << threshold << ", " << int8KernelName()
+                     << ", " << threads << " threads");
+        EXPECT_EQ(outliers, ref.outliers);
+        for (int64_t e = 0; e < m * n; ++e) {
+          EXPECT_NEAR(y[e], ref.y[e], ref.bound[e])
+              << "at token " << e / n << " row " << e % n;
+          if (HasFailure())
+            return;
+        }
+        for (int64_t e = m * n; e < m * n + guard; ++e)
+          EXPECT_TRUE(std::isnan(y[e])) << "wrote past y at " << e;
+      });
+      if (HasFailure())
+        return ref.outliers;
     }
     ++caseIndex;
     return ref.outliers;

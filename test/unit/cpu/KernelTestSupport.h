@@ -6,6 +6,7 @@
 #include "qrt/cpu/Kernels.h"
 
 #include <random>
+#include <string>
 #include <vector>
 
 namespace qrt::cpu::test {
@@ -24,6 +25,20 @@ inline std::vector<float> uniform(std::mt19937 &rng, int64_t count, float low,
   for (float &value : out)
     value = dist(rng);
   return out;
+}
+
+/// Runs f() once per integer kernel the active build can take: with VNNI
+/// (where the CPU has it) and without, as `kernelName` (e.g.
+/// int8ActivationKernelName) tells them apart; once where both are one.
+/// Leaves VNNI enabled.
+template <typename F> void forEachVnniChoice(const char *(*kernelName)(), F f) {
+  setVnniEnabled(true);
+  const std::string withVnni = kernelName();
+  f();
+  setVnniEnabled(false);
+  if (withVnni != kernelName())
+    f();
+  setVnniEnabled(true);
 }
 
 } // namespace qrt::cpu::test

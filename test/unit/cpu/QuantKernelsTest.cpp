@@ -292,8 +292,7 @@ protected:
     }
     const int64_t guard = 16;
     int isaIndex = 0;
-    for (Isa isa : isas()) {
-      ASSERT_TRUE(setIsa(isa));
+    auto run = [&](Isa isa) {
       int threads = 1 + (caseIndex + isaIndex++) % 3;
       std::vector<float> y(static_cast<size_t>(m * n + guard),
                            std::numeric_limits<float>::quiet_NaN());
@@ -310,6 +309,16 @@ protected:
             << "at row " << e / n << " column " << e % n;
       for (int64_t e = m * n; e < m * n + guard; ++e)
         ASSERT_TRUE(std::isnan(y[e])) << "wrote past y at " << e;
+    };
+    for (Isa isa : isas()) {
+      ASSERT_TRUE(setIsa(isa));
+      if (activations == ActivationPrecision::Int8)
+        test::forEachVnniChoice(int8ActivationKernelName,
+                                [&] { run(isa); });
+      else
+        run(isa);
+      if (HasFatalFailure())
+        return;
     }
     ++caseIndex;
   }
@@ -548,13 +557,15 @@ TEST_F(QuantKernelsTest, Int8ActivationsRounding) {
   x[31] = -127.0f;
   for (Isa isa : isas()) {
     ASSERT_TRUE(setIsa(isa));
-    float y = -1.0f;
-    dequantMatmul(pool(1), x.data(), 1, w, &y, ActivationPrecision::Int8);
-    EXPECT_EQ(y, 6.0f) << isaLabel(isa);
-    // An all-zero block: nothing, not NaN.
-    std::vector<float> zeros(k, 0.0f);
-    dequantMatmul(pool(1), zeros.data(), 1, w, &y, ActivationPrecision::Int8);
-    EXPECT_EQ(y, 0.0f) << isaLabel(isa);
+    test::forEachVnniChoice(int8ActivationKernelName, [&] {
+      float y = -1.0f;
+      dequantMatmul(pool(1), x.data(), 1, w, &y, ActivationPrecision::Int8);
+      EXPECT_EQ(y, 6.0f) << int8ActivationKernelName();
+      // An all-zero block: nothing, not NaN.
+      std::vector<float> zeros(k, 0.0f);
+      dequantMatmul(pool(1), zeros.data(), 1, w, &y, ActivationPrecision::Int8);
+      EXPECT_EQ(y, 0.0f) << int8ActivationKernelName();
+    });
   }
 }
 

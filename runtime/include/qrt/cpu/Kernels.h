@@ -134,6 +134,12 @@ bool setIsa(Isa isa);
 /// The build chosen at start-up: the best supported one, or the one QRT_ISA
 /// names if that is supported and lower.
 Isa defaultIsa();
+/// Whether the integer-dot-product kernels (8-bit activations, LLM.int8())
+/// may use VNNI, AVX-512's or AVX-VNNI's vpdpbusd, where the CPU has it:
+/// true unless the environment sets QRT_VNNI=0. Without it they take the
+/// build's vpmaddubsw form. Process-wide, like setIsa.
+bool vnniEnabled();
+void setVnniEnabled(bool enabled);
 
 //===----------------------------------------------------------------------===//
 // Quantized weights
