@@ -2,7 +2,7 @@
 # Decode and prefill of a Llama-2-7B-shaped model, ours next to llama.cpp, in
 # one run on the same machine (a benchmark, not a test):
 #   runtime/bench/decode-vs-llamacpp.sh [-L LAYERS] [-p PROMPT] [-n TOKENS] [-r RUNS]
-#                                       [-t "THREADS ..."] [-i "native avx2"]
+#                                       [-t "THREADS ..."] [-i "native avx2 avx-vnni"]
 #                                       [-s "SCHEMES ..."]
 # The model: dim 4096, hidden 11008, 32 heads, vocab 32000, LAYERS layers
 # (default 8: far past the caches), random weights.
@@ -15,14 +15,17 @@
 #    int4-g128-f32 / int4-g32-sym-f32 / int8-f32 (f32 activations); run by
 #    quant-run on a prompt of PROMPT random ids (prefill, default 128) then
 #    TOKENS greedy tokens (decode, default 32), the median of RUNS runs (3),
-#    under each kernel build (native and AVX2, forced with QRT_ISA);
+#    under each kernel build: native; avx2 (QRT_ISA=avx2 QRT_VNNI=0: what
+#    an AVX2 + FMA CPU runs); avx-vnni (QRT_ISA=avx2 with VNNI), by default
+#    where the CPU has AVX-VNNI;
 #  - llama.cpp: ../shared/anchors/llamacpp (its prebuilt CPU library from
 #    npm, no compiling; see its README) on GGUF files of the same shapes, Q4_0
 #    and Q8_0 (every matrix, embedding and output included), `bench --pp PROMPT --tg
-#    TOKENS`, its internal counters, under its own pick of CPU build (zen4 on
-#    AVX-512 machines) next to our native rows and under its AVX2 (haswell)
-#    build next to our forced-AVX2 rows; skipped, saying so, when ../shared or node
-#    is missing;
+#    TOKENS`, its internal counters, under its own pick of CPU build (zen4 or
+#    sapphirerapids on AVX-512 machines) next to our native rows, its AVX2
+#    (haswell) build next to our avx2 rows and its AVX2 + AVX-VNNI
+#    (alderlake) build next to our avx-vnni rows; skipped, saying so, when
+#    ../shared or node is missing;
 #  - the limit: tokens/s at the read bandwidth measured in the same run
 #    (qrt-cpu-bench ReadBandwidth), counting the weight bytes read per decoded
 #    token (every matrix and one embedding row).
@@ -33,6 +36,9 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${QUANT_BUILD_DIR:-$root/build}"
 layers=8 prompt=128 tokens=32 runs=3 threads="1 $(nproc)" isas="native avx2"
+# AVX2 CPUs with AVX-VNNI (Alder Lake and later, Sierra Forest, Zen 5) get a
+# row of their own: our AVX2 build with VNNI, llama.cpp's alderlake build.
+grep -qw avx_vnni /proc/cpuinfo 2>/dev/null && isas="$isas avx-vnni"
 order="int4-g32-sym int4-g128 nf4 int8"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -44,7 +50,7 @@ while [ $# -gt 0 ]; do
     -i) isas="$2"; shift 2 ;;
     -s) order="$2"; shift 2 ;;
     *) echo "usage: $0 [-L LAYERS] [-p PROMPT] [-n TOKENS] [-r RUNS] [-t \"THREADS ...\"]" \
-            "[-i \"native avx2\"] [-s \"SCHEMES ...\"]" >&2; exit 2 ;;
+            "[-i \"native avx2 avx-vnni\"] [-s \"SCHEMES ...\"]" >&2; exit 2 ;;
   esac
 done
 
@@ -97,22 +103,35 @@ if [ "$llama" = 1 ]; then
     [ -s "$gguf" ] || /usr/bin/python3 "$anchor/llama2c_to_gguf.py" --random "$gguf" \
       --tok "$tok" --layers "$layers" --type "$type" >&2
   done
-  # llama.cpp picks its CPU build by the machine's features (zen4 = AVX-512
-  # here). Its AVX2 build (haswell) is the peer of our forced-AVX2 rows: a
-  # copy of the package (hard links) holding only that CPU library.
-  haswell_dir="$LLAMACPP_NODE_DIR-haswell"
+  # llama.cpp picks its CPU build by the machine's features (zen4 or
+  # sapphirerapids on AVX-512 machines). Its AVX2 build (haswell) is the
+  # peer of our forced-AVX2 rows, its AVX2 + AVX-VNNI build (alderlake) of
+  # our avx-vnni rows: copies of the package (hard links) holding only that
+  # CPU library.
   bins=node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
-  if [ ! -e "$haswell_dir/$bins/libggml-cpu-haswell.so" ]; then
-    rm -rf "$haswell_dir"
-    cp -al "$LLAMACPP_NODE_DIR" "$haswell_dir" 2>/dev/null || cp -r "$LLAMACPP_NODE_DIR" "$haswell_dir"
-    find "$haswell_dir/$bins" -name 'libggml-cpu-*.so' ! -name 'libggml-cpu-haswell.so' -delete
-  fi
+  for cpu in haswell alderlake; do
+    dir="$LLAMACPP_NODE_DIR-$cpu"
+    if [ ! -e "$dir/$bins/libggml-cpu-$cpu.so" ]; then
+      rm -rf "$dir"
+      cp -al "$LLAMACPP_NODE_DIR" "$dir" 2>/dev/null || cp -r "$LLAMACPP_NODE_DIR" "$dir"
+      find "$dir/$bins" -name 'libggml-cpu-*.so' ! -name "libggml-cpu-$cpu.so" -delete
+    fi
+  done
 fi
 llama_dir() {  # the llama.cpp package whose CPU build matches our ISA $1
   case "$1" in
     native) echo "$LLAMACPP_NODE_DIR" ;;
-    avx2) echo "$haswell_dir" ;;
+    avx2) echo "$LLAMACPP_NODE_DIR-haswell" ;;
+    avx-vnni) echo "$LLAMACPP_NODE_DIR-alderlake" ;;
     *) echo "" ;;
+  esac
+}
+isa_env() {  # our environment for ISA $1
+  case "$1" in
+    native) ;;
+    avx2) echo "QRT_ISA=avx2 QRT_VNNI=0" ;;  # an AVX2 + FMA CPU, as haswell
+    avx-vnni) echo "QRT_ISA=avx2" ;;
+    *) echo "QRT_ISA=$1" ;;
   esac
 }
 
@@ -128,9 +147,8 @@ for t in $threads; do
   for run in $(seq "$runs"); do
     for isa in $isas; do
       for name in $order; do
-        isa_env=()
-        [ "$isa" = native ] || isa_env=(QRT_ISA="$isa")
-        env "${isa_env[@]}" \
+        # shellcheck disable=SC2046
+        env $(isa_env "$isa") \
           "$build/bin/quant-run" "$work/$name.qplan" --tokens "$ids" -n "$tokens" --print-ids \
           --threads "$t" -q --stats-json "$work/run.json" >/dev/null
         /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d.update(kind='ours', scheme=sys.argv[2], isa_asked=sys.argv[3]); print(json.dumps(d))" \
@@ -160,7 +178,9 @@ layers, prompt, tokens = sys.argv[2:5]
 print("\n# Llama-2-7B-shaped, %s layers: prefill %s tokens, decode %s tokens" % (
     layers, prompt, tokens))
 print("Ratios compare each row with llama.cpp's Q4_0 under the same ISA: our native "
-      "build with llama.cpp's own pick, our forced AVX2 with its haswell (AVX2) build.")
+      "build with llama.cpp's own pick, our forced AVX2 (no VNNI) with its haswell (AVX2) "
+      "build, our AVX2 with AVX-VNNI with its alderlake build. Our ISA column: the build "
+      "(the integer kernel of the 8-bit-activation matmuls).")
 huge = [r.get("weights_huge_page_bytes", 0) / 1e6 for r in rows if r["kind"] == "ours"]
 if huge:
     print("Our weights: synthesized into huge-page memory (qrt::WeightMemory, as quant-run "
@@ -204,7 +224,8 @@ for t in sorted({r["threads"] for r in rows if r["kind"] == "bandwidth"}):
             per_token = stored - 32000 * 4096 * 4 + 4096 * 4
             limit = bw * 1e9 / per_token
             print("| ours | %s | %s | %.0f MB | %.2f | %.0f%% | %.1f %s" % (
-                scheme, r0["isa"], per_token / 1e6, decode, 100 * decode / limit, prefill,
+                scheme, "%s (%s)" % (r0["isa"], r0.get("integer_kernel", "?")),
+                per_token / 1e6, decode, 100 * decode / limit, prefill,
                 ratios(isa, decode, prefill)))
         for kind in ("q4_0", "q8_0"):
             runs = [r for r in peers if r["isa_asked"] == isa and r["type"] == kind]

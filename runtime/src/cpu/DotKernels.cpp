@@ -36,6 +36,8 @@
 //    256 h + l, vpdpbusd), AVX2's for nibbles;
 //  - scalar.
 // QRT_VNNI=0 (or setVnniEnabled(false)) keeps the VNNI builds out.
+// Prefill (m >= kLaneMinTokens) of nibbles and 8-bit codes in the VNNI
+// builds runs in block lanes instead of steps: see DotKernels.inc.
 // A nibble step takes the low nibbles of its bytes (even columns) and the
 // high ones (odd columns) in two registers, so the activations are stored
 // in that order: per 2 * kVecBytes columns, the even ones, then the odd
@@ -107,7 +109,28 @@ struct DotMatmulArgs {
   int64_t groupStride = 0;
   /// Bytes of one stored scale (1: double-quantized absmax codes).
   int64_t scaleBytes = 0;
+  /// Prefill in block lanes (m >= kLaneMinTokens, builds with laneBlocks,
+  /// Nibbles and Bytes):
+  /// [m, laneXStride] the activations in lane order, zero past k, and
+  /// [m, laneXStride / kBlock] each block's d, zero past the last block;
+  /// null otherwise. See DotKernels.inc, dotLaneTile.
+  const int8_t *laneX = nullptr;
+  int64_t laneXStride = 0;
+  const float *blockScales = nullptr;
 };
+
+/// Tokens from which prefill runs in block lanes: below it, building each
+/// row block's panel costs more than it saves.
+constexpr int64_t kLaneMinTokens = 4;
+
+/// Column (within its block) of byte b of the int32 lane of slot `slot` in
+/// the block-lane order: 8-bit codes take 4 consecutive columns per slot;
+/// nibbles (intN, NF4, FP4) take their 16 packed bytes 4 at a time, low
+/// nibbles (even columns) in slots 0-3, high ones in 4-7.
+constexpr int64_t laneColumn(DotFormat format, int slot, int b) {
+  return format == DotFormat::Bytes ? 4 * slot + b
+                                    : 8 * (slot % 4) + 2 * b + slot / 4;
+}
 
 struct DotKernel {
   const char *name;
@@ -120,6 +143,9 @@ struct DotKernel {
   /// codes' sum per block.
   void (*quantizeBlocks)(const float *x, int64_t blocks, int8_t *codes,
                          float *absmax, int32_t *sums);
+  /// Blocks per lane group of the block-lane prefill (kDotLanes), 0 where
+  /// the build has none.
+  int laneBlocks;
 };
 
 //===----------------------------------------------------------------------===//
@@ -258,6 +284,14 @@ QRT_DOT_TARGET DI dDotTable(const DI (&v)[4], const int8_t *x) {
   return _mm256_add_epi32(_mm256_madd_epi16(high, _mm256_set1_epi16(64)),
                           _mm256_madd_epi16(low, _mm256_set1_epi16(1)));
 }
+constexpr bool kLanePrefill = false;
+QRT_DOT_TARGET DI dGatherI(const uint8_t *base, DI offsets) {
+  return _mm256_i32gather_epi32(reinterpret_cast<const int *>(base), offsets,
+                                1);
+}
+QRT_DOT_TARGET void dStoreI(uint8_t *p, DI v) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i *>(p), v);
+}
 QRT_DOT_TARGET DF dToFloat(DI v) { return _mm256_cvtepi32_ps(v); }
 QRT_DOT_TARGET DF dFma(DF a, DF b, DF c) { return _mm256_fmadd_ps(a, b, c); }
 QRT_DOT_TARGET DF dFnma(DF a, DF b, DF c) { return _mm256_fnmadd_ps(a, b, c); }
@@ -387,6 +421,7 @@ using avx2::kDotLanes;
 using avx2::kVecBytes;
 constexpr int kCodeBias = 0;
 constexpr int kTableShift = 8;
+constexpr bool kLanePrefill = true;
 
 using avx2::dAddF;
 using avx2::dBytesToFloats;
@@ -395,6 +430,7 @@ using avx2::dDotNibbles;
 using avx2::dFma;
 using avx2::dFnma;
 using avx2::dGatherF;
+using avx2::dGatherI;
 using avx2::dHalvesToFloats;
 using avx2::dHighNibbles;
 using avx2::dHsum;
@@ -409,6 +445,7 @@ using avx2::dQuantizeBlock;
 using avx2::dSet1F;
 using avx2::dSpread;
 using avx2::dStoreF;
+using avx2::dStoreI;
 using avx2::dTable;
 using avx2::dToFloat;
 using avx2::dZeroF;
@@ -491,6 +528,11 @@ QRT_DOT_TARGET DI dDotTable(const DI (&v)[4], const int8_t *x) {
       _mm512_dpbusd_epi32(_mm512_setzero_si512(), v[2], xLo), v[3], xHi);
   return _mm512_add_epi32(_mm512_slli_epi32(high, 8), low);
 }
+constexpr bool kLanePrefill = true;
+QRT_DOT_TARGET DI dGatherI(const uint8_t *base, DI offsets) {
+  return _mm512_i32gather_epi32(offsets, base, 1);
+}
+QRT_DOT_TARGET void dStoreI(uint8_t *p, DI v) { _mm512_storeu_si512(p, v); }
 QRT_DOT_TARGET DF dToFloat(DI v) { return _mm512_cvtepi32_ps(v); }
 QRT_DOT_TARGET DF dFma(DF a, DF b, DF c) { return _mm512_fmadd_ps(a, b, c); }
 QRT_DOT_TARGET DF dFnma(DF a, DF b, DF c) { return _mm512_fnmadd_ps(a, b, c); }
@@ -569,16 +611,17 @@ DotKernel dotKernelFor(Isa isa) {
   const bool vnni = vnniEnabled();
   if (isa == Isa::Avx512 && vnni && __builtin_cpu_supports("avx512vnni"))
     return {"avx512-vnni", avx512::kVecBytes, avx512::dotRows,
-            avx512::dotQuantizeBlocks};
+            avx512::dotQuantizeBlocks, avx512::kDotLanes};
   if ((isa == Isa::Avx512 || isa == Isa::Avx2) && vnni &&
       __builtin_cpu_supports("avxvnni"))
     return {"avx-vnni", avxvnni::kVecBytes, avxvnni::dotRows,
-            avxvnni::dotQuantizeBlocks};
+            avxvnni::dotQuantizeBlocks, avxvnni::kDotLanes};
   if (isa == Isa::Avx512 || isa == Isa::Avx2)
-    return {"avx2", avx2::kVecBytes, avx2::dotRows, avx2::dotQuantizeBlocks};
+    return {"avx2", avx2::kVecBytes, avx2::dotRows, avx2::dotQuantizeBlocks,
+            0};
 #endif
   (void)isa;
-  return {"scalar", 0, dotRowsScalar, quantizeBlocksScalar};
+  return {"scalar", 0, dotRowsScalar, quantizeBlocksScalar, 0};
 }
 
 /// A row of codes in natural order put in the order of a kernel that loads
@@ -610,6 +653,21 @@ void interleaveForNibbles(const int8_t *natural, int64_t count,
     for (; i < 2 * vecBytes; ++i)
       out[c0 + (i % 2) * vecBytes + i / 2] = natural[c0 + i];
   }
+}
+
+/// One row of natural-order activation codes (zero past k, `cols` a
+/// multiple of lanes * kBlock) in block-lane order: per group of `lanes`
+/// blocks, slot s (of 8) is `lanes` int32 lanes, lane i holding 4 columns
+/// of block i (laneColumn).
+void toLaneOrder(const int8_t *natural, int64_t cols, DotFormat format,
+                 int lanes, int8_t *out) {
+  const int64_t groupCols = lanes * kBlock;
+  for (int64_t c0 = 0; c0 < cols; c0 += groupCols)
+    for (int slot = 0; slot < 8; ++slot)
+      for (int i = 0; i < lanes; ++i)
+        for (int b = 0; b < 4; ++b)
+          out[c0 + (slot * lanes + i) * 4 + b] =
+              natural[c0 + i * kBlock + laneColumn(format, slot, b)];
 }
 
 } // namespace
@@ -659,13 +717,27 @@ void dotMatmul(ThreadPool &pool, const float *x, int64_t m,
                  : scaleType == ScaleType::F32 ? 4
                                                : 2;
 
+  // Prefill in block lanes where the build has it (DotKernels.inc,
+  // dotLaneTile): the activations also in lane order, padded to whole lane
+  // groups, and each block's d. Not for NF4/FP4: their two-part entries
+  // made the lane tiles 10-15% slower than the step tiles (whole-model
+  // prefill, Intel Xeon, AVX-512, 1 thread).
+  const bool lanes = kernel.laneBlocks > 0 && m >= kLaneMinTokens &&
+                     a.format != DotFormat::Table;
+  const int64_t laneCols = kernel.laneBlocks * kBlock;
+  a.laneXStride = lanes ? (k + laneCols - 1) / laneCols * laneCols : 0;
+  const int64_t blockStride = a.laneXStride / kBlock;
+
   // The quantized activations, in the calling thread's scratch.
-  thread_local std::vector<int8_t> codes, natural;
-  thread_local std::vector<float> laneScales, groupSums, absmax;
+  thread_local std::vector<int8_t> codes, natural, laneX;
+  thread_local std::vector<float> laneScales, groupSums, absmax, blockScales;
   thread_local std::vector<int32_t> sums;
   const int64_t blocks = (k + kBlock - 1) / kBlock, whole = k / kBlock;
+  const int64_t naturalCols = std::max(a.xStride, a.laneXStride);
   codes.resize(static_cast<size_t>(m * a.xStride));
-  natural.resize(static_cast<size_t>(a.xStride));
+  natural.resize(static_cast<size_t>(naturalCols));
+  laneX.resize(static_cast<size_t>(m * a.laneXStride));
+  blockScales.assign(static_cast<size_t>(m * blockStride), 0.0f);
   laneScales.resize(static_cast<size_t>(m * a.laneStride));
   groupSums.assign(static_cast<size_t>(m * a.groupStride), 0.0f);
   absmax.resize(static_cast<size_t>(blocks));
@@ -674,8 +746,9 @@ void dotMatmul(ThreadPool &pool, const float *x, int64_t m,
   for (int64_t t = 0; t < m; ++t) {
     const float *row = x + t * k;
     int8_t *q = codes.data() + t * a.xStride;
-    int8_t *out = interleave ? natural.data() : q;
-    std::fill(out + whole * kBlock, out + a.xStride, int8_t(0));
+    int8_t *out = interleave || lanes ? natural.data() : q;
+    std::fill(out + whole * kBlock, out + (out == q ? a.xStride : naturalCols),
+              int8_t(0));
     kernel.quantizeBlocks(row, whole, out, absmax.data(), sums.data());
     if (whole < blocks)
       absmax[whole] = quantizeBlockScalar(row + whole * kBlock,
@@ -683,6 +756,14 @@ void dotMatmul(ThreadPool &pool, const float *x, int64_t m,
                                           out + whole * kBlock, &sums[whole]);
     if (interleave)
       interleaveForNibbles(out, a.xStride, kernel.vecBytes, q);
+    else if (out != q)
+      std::copy(out, out + a.xStride, q);
+    if (lanes) {
+      toLaneOrder(out, a.laneXStride, a.format, kernel.laneBlocks,
+                  laneX.data() + t * a.laneXStride);
+      for (int64_t b = 0; b < blocks; ++b)
+        blockScales[t * blockStride + b] = absmax[b] / 127.0f;
+    }
     float *lanes = laneScales.data() + t * a.laneStride;
     std::fill(lanes + blocks * kBlock / colsPerLane, lanes + a.laneStride, 0.0f);
     float *groupSum = groupSums.data() + t * a.groupStride;
@@ -696,6 +777,10 @@ void dotMatmul(ThreadPool &pool, const float *x, int64_t m,
   a.x = codes.data();
   a.laneScales = laneScales.data();
   a.groupSums = groupSums.data();
+  if (lanes) {
+    a.laneX = laneX.data();
+    a.blockScales = blockScales.data();
+  }
 
   constexpr int64_t kRows = 4;
   pool.parallelFor((n + kRows - 1) / kRows, grainFor(kRows * k * m),
