@@ -321,6 +321,8 @@ public:
     d["description"] = device.description;
     d["threads"] = device.threads;
     d["isa"] = qrt::cpu::isaName();
+    if (device.threads > 0)
+      d["integer_kernel"] = qrt::cpu::int8ActivationKernelName();
     qrt::SessionMemory memory = session_->memory();
     d["arena_bytes"] = memory.arenas;
     d["kv_cache_bytes"] = memory.kvCache;

@@ -101,6 +101,7 @@ def test_tokenizer(session):
 def test_stats_and_info(session):
     stats = session.stats
     assert stats["device"] == "cpu" and stats["threads"] == 1
+    assert stats["integer_kernel"] in {"avx512-vnni", "avx-vnni", "avx2", "scalar"}
     assert stats["kv_cache_bytes"] > 0
     info = session.plan.info
     assert info["quantized_matrices"] == 35 and info["vocab"] == 512
