@@ -113,7 +113,8 @@ struct DotMatmulArgs {
   /// Nibbles and Bytes):
   /// [m, laneXStride] the activations in lane order, zero past k, and
   /// [m, laneXStride / kBlock] each block's d, zero past the last block;
-  /// null otherwise. See DotKernels.inc, dotLaneTile.
+  /// null otherwise (and x, laneScales null when they are set). See
+  /// DotKernels.inc, dotLaneTile.
   const int8_t *laneX = nullptr;
   int64_t laneXStride = 0;
   const float *blockScales = nullptr;
@@ -722,64 +723,61 @@ void dotMatmul(ThreadPool &pool, const float *x, int64_t m,
   // groups, and each block's d. Not for NF4/FP4: their two-part entries
   // made the lane tiles 10-15% slower than the step tiles (whole-model
   // prefill, Intel Xeon, AVX-512, 1 thread).
-  const bool lanes = kernel.laneBlocks > 0 && m >= kLaneMinTokens &&
-                     a.format != DotFormat::Table;
+  const bool inLanes = kernel.laneBlocks > 0 && m >= kLaneMinTokens &&
+                       a.format != DotFormat::Table;
   const int64_t laneCols = kernel.laneBlocks * kBlock;
-  a.laneXStride = lanes ? (k + laneCols - 1) / laneCols * laneCols : 0;
+  a.laneXStride = inLanes ? (k + laneCols - 1) / laneCols * laneCols : 0;
   const int64_t blockStride = a.laneXStride / kBlock;
 
-  // The quantized activations, in the calling thread's scratch.
-  thread_local std::vector<int8_t> codes, natural, laneX;
-  thread_local std::vector<float> laneScales, groupSums, absmax, blockScales;
+  // The quantized activations, in the calling thread's scratch: in the step
+  // tiles' order with each lane's d, or (inLanes) in lane order with each
+  // block's d; the group sums either way.
+  thread_local std::vector<int8_t> codes, natural;
+  thread_local std::vector<float> scales, groupSums, absmax;
   thread_local std::vector<int32_t> sums;
   const int64_t blocks = (k + kBlock - 1) / kBlock, whole = k / kBlock;
-  const int64_t naturalCols = std::max(a.xStride, a.laneXStride);
-  codes.resize(static_cast<size_t>(m * a.xStride));
-  natural.resize(static_cast<size_t>(naturalCols));
-  laneX.resize(static_cast<size_t>(m * a.laneXStride));
-  blockScales.assign(static_cast<size_t>(m * blockStride), 0.0f);
-  laneScales.resize(static_cast<size_t>(m * a.laneStride));
+  const int64_t codeStride = inLanes ? a.laneXStride : a.xStride;
+  const int64_t scaleStride = inLanes ? blockStride : a.laneStride;
+  codes.resize(static_cast<size_t>(m * codeStride));
+  natural.resize(static_cast<size_t>(codeStride));
+  scales.assign(static_cast<size_t>(m * scaleStride), 0.0f);
   groupSums.assign(static_cast<size_t>(m * a.groupStride), 0.0f);
   absmax.resize(static_cast<size_t>(blocks));
   sums.resize(static_cast<size_t>(blocks));
-  const bool interleave = a.format != DotFormat::Bytes && kernel.vecBytes > 0;
+  const bool reorder =
+      inLanes || (a.format != DotFormat::Bytes && kernel.vecBytes > 0);
+  // Columns of one scale: a lane of the step tiles, or a block.
+  const int64_t scaleCols = inLanes ? kBlock : colsPerLane;
   for (int64_t t = 0; t < m; ++t) {
     const float *row = x + t * k;
-    int8_t *q = codes.data() + t * a.xStride;
-    int8_t *out = interleave || lanes ? natural.data() : q;
-    std::fill(out + whole * kBlock, out + (out == q ? a.xStride : naturalCols),
-              int8_t(0));
+    int8_t *q = codes.data() + t * codeStride;
+    int8_t *out = reorder ? natural.data() : q;
+    std::fill(out + whole * kBlock, out + codeStride, int8_t(0));
     kernel.quantizeBlocks(row, whole, out, absmax.data(), sums.data());
     if (whole < blocks)
       absmax[whole] = quantizeBlockScalar(row + whole * kBlock,
                                           k - whole * kBlock,
                                           out + whole * kBlock, &sums[whole]);
-    if (interleave)
-      interleaveForNibbles(out, a.xStride, kernel.vecBytes, q);
-    else if (out != q)
-      std::copy(out, out + a.xStride, q);
-    if (lanes) {
-      toLaneOrder(out, a.laneXStride, a.format, kernel.laneBlocks,
-                  laneX.data() + t * a.laneXStride);
-      for (int64_t b = 0; b < blocks; ++b)
-        blockScales[t * blockStride + b] = absmax[b] / 127.0f;
-    }
-    float *lanes = laneScales.data() + t * a.laneStride;
-    std::fill(lanes + blocks * kBlock / colsPerLane, lanes + a.laneStride, 0.0f);
+    if (inLanes)
+      toLaneOrder(out, codeStride, a.format, kernel.laneBlocks, q);
+    else if (reorder)
+      interleaveForNibbles(out, codeStride, kernel.vecBytes, q);
+    float *scale = scales.data() + t * scaleStride;
     float *groupSum = groupSums.data() + t * a.groupStride;
     for (int64_t b = 0; b < blocks; ++b) {
       const float d = absmax[b] / 127.0f;
-      std::fill(lanes + b * kBlock / colsPerLane,
-                lanes + (b + 1) * kBlock / colsPerLane, d);
+      std::fill(scale + b * kBlock / scaleCols,
+                scale + (b + 1) * kBlock / scaleCols, d);
       groupSum[b * kBlock / a.groupSize] += d * static_cast<float>(sums[b]);
     }
   }
-  a.x = codes.data();
-  a.laneScales = laneScales.data();
   a.groupSums = groupSums.data();
-  if (lanes) {
-    a.laneX = laneX.data();
-    a.blockScales = blockScales.data();
+  if (inLanes) {
+    a.laneX = codes.data();
+    a.blockScales = scales.data();
+  } else {
+    a.x = codes.data();
+    a.laneScales = scales.data();
   }
 
   constexpr int64_t kRows = 4;
